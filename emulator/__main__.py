@@ -1,0 +1,7 @@
+"""`python -m emulator` is the `paywall-emulator` CLI."""
+
+from __future__ import annotations
+
+from .cli import main
+
+raise SystemExit(main())

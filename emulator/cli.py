@@ -1,0 +1,78 @@
+"""The `paywall-emulator` command line: `serve`, `spec` (and later `conform`).
+
+Owns argument parsing and the startup banner; building the app is `app.create_app`'s job.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from .config import EmulatorConfig
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="paywall-emulator",
+                                     description="Local emulator of the monetize.software billing API")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="serve the emulator over HTTP")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8787)
+    serve.add_argument("--fixtures", type=Path, default=None, help="seed YAML (default: bundled fixtures)")
+    serve.add_argument("--seed", type=int, default=0, help="seed of the id generator")
+    serve.add_argument("--public-origin", default=None,
+                       help="origin clients use (bootstrap's settings.custom_domain); default http://HOST:PORT")
+    serve.add_argument("--checkout-urls", choices=("hosted", "acquirer"), default="hosted",
+                       help="hosted: the emulator's own checkout pages; acquirer: acquirer-shaped URLs")
+    serve.add_argument("--lenient-responses", action="store_true",
+                       help="on a spec violation in a response, add a warning header instead of answering 500")
+    serve.add_argument("--log-level", default="WARNING")
+    spec = sub.add_parser("spec", help="print the path of a bundled OpenAPI document")
+    spec.add_argument("which", choices=("public", "control"), nargs="?", default="public")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "spec":
+        from .openapi import CONTROL_SPEC, PUBLIC_SPEC, spec_path
+
+        print(spec_path(PUBLIC_SPEC if args.which == "public" else CONTROL_SPEC))
+        return 0
+    return serve(args)
+
+
+def serve(args: argparse.Namespace) -> int:
+    from aiohttp import web
+
+    from .app import create_app
+    from .keys import WORLD_KEY
+
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    host_for_url = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
+    origin = args.public_origin or f"http://{host_for_url}:{args.port}"
+    config = EmulatorConfig(fixtures=args.fixtures, seed=args.seed, public_origin=origin,
+                            checkout_urls=args.checkout_urls, strict_responses=not args.lenient_responses)
+    app = create_app(config)
+    store = app[WORLD_KEY].store
+    lines = [f"paywall-emulator serving {origin}", f"  control API: {origin}/_emulator"]
+    for owner in store.owners.values():
+        lines.append(f"  owner {owner.id} ({owner.name}) X-Api-Key: {', '.join(owner.api_keys)}")
+        for paywall in store.paywalls.values():
+            if paywall.owner_id == owner.id:
+                tokens = " tokenized" if paywall.tokenized else ""
+                lines.append(f"    paywall {paywall.id:>4}  {paywall.acquirer:<9}{tokens}  {paywall.name}")
+
+    async def announce(_app: web.Application) -> None:
+        print("\n".join(lines), flush=True)
+
+    app.on_startup.append(announce)
+    web.run_app(app, host=args.host, port=args.port, print=None, access_log=None)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,86 @@
+"""The emulator's one source of time.
+
+Owns the `Clock` protocol and its two implementations. This is the only module allowed to read
+wall time (ruff TID251 enforces it); everything else asks a `Clock`. Imports no aiohttp.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+
+class Clock(Protocol):
+    """What the domain needs from time: the current instant, always timezone-aware UTC."""
+
+    def now(self) -> datetime: ...
+
+
+class ClockBackwardsError(ValueError):
+    """Raised when asked to move the emulator's clock before a time it already reported."""
+
+
+class EmulatorClock:
+    """A clock that follows wall time plus an offset, or stays frozen at a set instant.
+
+    Following wall time goes through `datetime.now(UTC)`, so freezegun or time-machine in a test
+    move this clock too. `advance`/`set` never go backwards: the high-water mark of every instant
+    handed out is kept, and an earlier target is refused.
+    """
+
+    def __init__(self, *, frozen_at: datetime | None = None) -> None:
+        self._offset = timedelta(0)
+        self._frozen: datetime | None = _utc(frozen_at) if frozen_at is not None else None
+        self._high_water: datetime | None = None
+
+    @property
+    def frozen(self) -> bool:
+        return self._frozen is not None
+
+    def now(self) -> datetime:
+        current = self._frozen if self._frozen is not None else datetime.now(UTC) + self._offset
+        if self._high_water is not None and current < self._high_water:
+            # Wall time (or a test's freezegun) went backwards: time never runs backwards in the
+            # emulator, it waits for the wall to catch up.
+            return self._high_water
+        self._high_water = current
+        return current
+
+    def advance(self, delta: timedelta) -> datetime:
+        if delta < timedelta(0):
+            raise ClockBackwardsError("the clock can only move forwards")
+        start = self.now()
+        if self._frozen is not None:
+            self._frozen = start + delta
+        else:
+            self._offset += delta
+        return self.now()
+
+    def set(self, when: datetime, *, freeze: bool | None = None) -> datetime:
+        target = _utc(when)
+        if target < self.now():
+            raise ClockBackwardsError(f"cannot move the clock back to {target.isoformat()}")
+        keep_frozen = self.frozen if freeze is None else freeze
+        if keep_frozen:
+            self._frozen = target
+        else:
+            self._frozen = None
+            self._offset = target - datetime.now(UTC)
+        return self.now()
+
+    def unfreeze(self) -> None:
+        if self._frozen is not None:
+            self._offset = self._frozen - datetime.now(UTC)
+            self._frozen = None
+
+
+def monotonic() -> float:
+    """Seconds from an arbitrary origin, for measuring durations (never for domain time)."""
+    return time.monotonic()
+
+
+def _utc(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)

@@ -1,0 +1,118 @@
+"""Token balances of tokenized paywalls: reads, credit/debit, the legacy withdraw, and the
+daily-trial top-up.
+
+The top-up is computed lazily on every read and write (`current`): at the first touch on a new
+calendar day (the paywall's timezone) a balance below its daily-trial allowance is raised to it;
+a higher balance is never reduced. Reads, debits and clock advances therefore all see the same
+value whichever comes first. Every change validates fully before mutating, and no `await` runs
+between check and write, so a change is atomic against concurrent requests. No aiohttp.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from ..errors import BadRequestError, IdentityNotFoundError, NotFoundError
+from ..models import BalanceRow, Paywall, TokenType, User
+from ..state import Store
+from .identity import ensure_link, find_user, require_identity
+from .periods import local_date
+
+Op = Literal["credit", "debit"]
+
+
+class InsufficientBalanceError(BadRequestError):
+    default_code = "insufficient"
+    default_message = "A debit would drop the balance below zero; nothing was debited"
+
+
+def current(store: Store, now: datetime, paywall: Paywall, user_id: str, ttype: TokenType) -> BalanceRow:
+    """The balance row of one type, with any due daily top-up applied."""
+    key = (user_id, paywall.id, ttype.type)
+    today = local_date(now, paywall.timezone).isoformat()
+    row = store.balances.get(key)
+    if row is None:
+        row = BalanceRow(user_id=user_id, paywall_id=paywall.id, type=ttype.type, count=ttype.daily_trial,
+                         topped_up_on=today)
+        store.balances[key] = row
+    elif row.topped_up_on is None or row.topped_up_on < today:
+        if row.count < ttype.daily_trial:
+            row.count = ttype.daily_trial
+        row.topped_up_on = today
+    return row
+
+
+def list_balances(store: Store, now: datetime, paywall: Paywall, user_id: str) -> list[BalanceRow]:
+    """One row per configured token type (plus credited types outside the config), topped up."""
+    rows = [current(store, now, paywall, user_id, t) for t in paywall.token_types]
+    known = {t.type for t in paywall.token_types}
+    rows.extend(r for r in store.balances_of(user_id, paywall.id) if r.type not in known)
+    return rows
+
+
+def adjust(store: Store, now: datetime, paywall: Paywall, user: User, type_name: str, amount: int,
+           op: Op) -> BalanceRow:
+    """Credit or debit `amount` of `type_name`; a debit below zero changes nothing."""
+    if amount < 1:
+        raise BadRequestError("amount must be a positive integer", code="invalid_amount")
+    ttype = paywall.token_type(type_name)
+    if ttype is None:
+        raise BadRequestError(f"Token type {type_name!r} is not configured on this paywall",
+                              code="token_type_not_found")
+    row = current(store, now, paywall, user.id, ttype)
+    if op == "debit":
+        if row.count < amount:
+            raise InsufficientBalanceError(error="insufficient", type=type_name, available=row.count)
+        row.count -= amount
+    else:
+        row.count += amount
+    return row
+
+
+def read_for_session(store: Store, now: datetime, paywall: Paywall, user: User) -> list[BalanceRow]:
+    """A signed-in user's balances; the session links the user (trial tokens at registration)."""
+    if not paywall.tokenized:
+        return []
+    ensure_link(store, now, user, paywall)
+    return list_balances(store, now, paywall, user.id)
+
+
+def adjust_for_identity(store: Store, now: datetime, paywall: Paywall, *, email: str | None,
+                        user_id: str | None, type_name: str, amount: int,
+                        op: Op) -> tuple[User, BalanceRow, list[BalanceRow]]:
+    """The owner's credit/debit by e-mail or user id. A credit links a known user to the paywall;
+    a debit needs an existing link (`identity_not_found` otherwise). Checked before any write."""
+    require_identity(email, user_id)
+    if paywall.token_type(type_name) is None:
+        raise BadRequestError(f"Token type {type_name!r} is not configured on this paywall",
+                              code="token_type_not_found")
+    user = find_user(store, paywall, email=email, user_id=user_id)
+    linked = user is not None and store.link(user.id, paywall.id) is not None
+    if user is None or (op == "debit" and not linked):
+        raise IdentityNotFoundError(error="identity_not_found",
+                                    message="No user with that email/user_id is linked to this paywall")
+    if op == "credit":
+        ensure_link(store, now, user, paywall)
+    row = adjust(store, now, paywall, user, type_name, amount, op)
+    return user, row, list_balances(store, now, paywall, user.id)
+
+
+def withdraw(store: Store, now: datetime, paywall: Paywall, user_ref: str, tokens: int,
+             token_type: str) -> BalanceRow:
+    """The legacy debit-only call: its own error texts and 404 when the user has no balance."""
+    user = find_user(store, paywall, email=None, user_id=user_ref)
+    user_id = user.id if user else user_ref
+    if store.link(user_id, paywall.id) is None or not store.balances_of(user_id, paywall.id):
+        raise NotFoundError("No balance found for this user and paywall", code="no_balance",
+                            error="No balance found for this user and paywall")
+    ttype = paywall.token_type(token_type)
+    if ttype is None:
+        message = f"Token type {token_type} not found in user balance"
+        raise BadRequestError(message, code="token_type_not_found", error=message)
+    row = current(store, now, paywall, user_id, ttype)
+    if row.count < tokens:
+        raise BadRequestError("Insufficient tokens", code="insufficient_tokens", error="Insufficient tokens",
+                              available=row.count, requested=tokens)
+    row.count -= tokens
+    return row

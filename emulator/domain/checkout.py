@@ -1,0 +1,161 @@
+"""Starting checkouts and customer-portal sessions.
+
+Rules: price ids arrive as numbers or numeric strings; an unknown, foreign or stale price is a 404;
+an active purchase answers 409 `{hasActivePurchase: true}` unless `ignoreActivePurchase`; the same
+`Idempotency-Key` within 24 h returns the stored answer and creates nothing, a different body with
+the same key is refused; `trial_days` is never granted twice (`had_previous_trial`). Freemius has
+no hosted portal; a portal needs an active subscription. No aiohttp.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+from ..acquirers import acquirer_for
+from ..errors import BadRequestError, ConflictError, ForbiddenError, NotFoundError
+from ..models import CheckoutSession, IdempotencyRecord, Paywall, PortalSession, Price, User
+from ..state import Store
+from ..views import has_access, render_checkout
+from .identity import ensure_link, find_or_create_user
+from .periods import add_interval
+
+IDEMPOTENCY_WINDOW = timedelta(hours=24)
+
+
+@dataclass(slots=True, kw_only=True)
+class CheckoutRequest:
+    price_id: Any
+    success_url: str | None = None
+    error_url: str | None = None
+    shop_url: str | None = None
+    trial_days: int | None = None
+    ignore_active_purchase: bool = False
+    user_meta: dict[str, Any] | None = None
+    offer_id: str | None = None
+    attribution: dict[str, Any] | None = None
+
+
+def find_price(store: Store, paywall: Paywall, raw_id: Any) -> Price:
+    if raw_id is None or isinstance(raw_id, bool) or (isinstance(raw_id, str) and not raw_id.strip()):
+        raise BadRequestError("Missing required parameters: email, priceId", code="missing_parameters",
+                              error="Missing required parameters: email, priceId")
+    price_id = str(raw_id).strip()
+    if isinstance(raw_id, float) and raw_id.is_integer():
+        price_id = str(int(raw_id))
+    price = store.prices.get(price_id)
+    if price is None or price.paywall_id != paywall.id or not price.active:
+        raise NotFoundError(f"Price {price_id} not found on paywall {paywall.id} (prices change: read them "
+                            "from bootstrap)", code="price_not_found", error="Price not found")
+    return price
+
+
+def idempotent_replay(store: Store, now: datetime, scope: str, key: str | None,
+                      fingerprint: str) -> dict[str, Any] | None:
+    """The stored answer for a repeated key, or None; a reused key with another body is a 409."""
+    if not key:
+        return None
+    record = store.idempotency.get((scope, key))
+    if record is None or now - record.created_at > IDEMPOTENCY_WINDOW:
+        return None
+    if record.fingerprint != fingerprint:
+        raise ConflictError("This Idempotency-Key was already used with a different request body",
+                            code="idempotency_key_reused", error="idempotency_key_reused")
+    return record.response
+
+
+def fingerprint_of(*parts: Any) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def start(store: Store, now: datetime, paywall: Paywall, req: CheckoutRequest, *, email: str | None,
+          bearer_user: User | None, origin: str, hosted: bool, idempotency_key: str | None,
+          fingerprint: str) -> dict[str, Any]:
+    """Create a checkout session (or replay the idempotent one) and return its wire answer.
+
+    Everything is checked before anything is written: a refused request leaves no user, link or
+    session behind. The Bearer's user wins over the body's e-mail (anti-spoofing).
+    """
+    scope = f"startCheckout:{paywall.id}"
+    replay = idempotent_replay(store, now, scope, idempotency_key, fingerprint)
+    if replay is not None:
+        return replay
+    price = find_price(store, paywall, req.price_id)
+    user = bearer_user or (store.user_by_email(email) if email else None)
+    if user is None and not email:
+        raise BadRequestError("Missing required parameters: email, priceId", code="missing_parameters",
+                              error="Missing required parameters: email, priceId")
+    if user is not None and not req.ignore_active_purchase and has_access(store, paywall, user):
+        raise ConflictError("User already has an active purchase", code="already_purchased",
+                            error="User already has an active purchase", hasActivePurchase=True)
+    user = user or find_or_create_user(store, now, email=str(email))
+    link = ensure_link(store, now, user, paywall, req.user_meta)
+    acquirer = acquirer_for(paywall.acquirer)
+    trial = req.trial_days if req.trial_days is not None else price.trial_days
+    if link.had_trial or price.is_lifetime:
+        trial = None
+    session_id = acquirer.session_id(store.ids, paywall)
+    email = user.email or ""
+    if hosted:
+        params = acquirer.hosted_query(paywall, email, price)
+        url = f"{origin}/_emulator/checkout/{session_id}" + (f"?{urlencode(params)}" if params else "")
+    else:
+        url = acquirer.checkout_url(paywall, session_id, email, price)
+    default_success = paywall.success_redirect_url or f"{origin}/paywall/{paywall.id}/checkout/success"
+    session = CheckoutSession(
+        id=session_id, paywall_id=paywall.id, user_id=user.id, price_id=price.id, acquirer=paywall.acquirer,
+        url=url, success_url=req.success_url or default_success,
+        error_url=req.error_url or req.shop_url or paywall.checkout_shop_url
+        or f"{origin}/paywall/{paywall.id}/checkout/error",
+        shop_url=req.shop_url or paywall.checkout_shop_url, trial_days=trial or None,
+        ignore_active_purchase=req.ignore_active_purchase, offer_id=req.offer_id,
+        meta=dict(req.attribution or {}), created_at=now,
+    )
+    store.checkouts[session.id] = session
+    response = render_checkout(session)
+    if idempotency_key:
+        store.idempotency[(scope, idempotency_key)] = IdempotencyRecord(
+            key=idempotency_key, scope=scope, fingerprint=fingerprint, response=response, created_at=now)
+    return response
+
+
+def trial_end(now: datetime, days: int) -> datetime:
+    return now + timedelta(days=days)
+
+
+def first_period_end(now: datetime, price: Price) -> datetime:
+    return add_interval(now, price.interval, price.interval_count)
+
+
+def open_portal(store: Store, now: datetime, paywall: Paywall, *, email: str | None, bearer_user: User | None,
+                user_meta: dict[str, Any] | None, origin: str, hosted: bool,
+                return_url: str | None) -> PortalSession:
+    """A portal session for the user. Like the legacy endpoint, an unknown e-mail is created and
+    linked (then refused with 403 when it has nothing to manage)."""
+    acquirer = acquirer_for(paywall.acquirer)
+    is_test = "1" if paywall.test_mode else "0"
+    if not acquirer.has_portal:
+        raise ForbiddenError(f"{paywall.acquirer} has no hosted customer portal; cancel through the API",
+                             code="forbidden", error="forbidden", isTest=is_test)
+    if bearer_user is None and not email:
+        raise BadRequestError("Email is required", code="email_required", error="Email is required")
+    user = bearer_user or find_or_create_user(store, now, email=str(email))
+    ensure_link(store, now, user, paywall, user_meta)
+    if not any(s.is_active for s in store.subscriptions_of(user.id, paywall.id)):
+        raise ForbiddenError("The user has no active subscription to manage", code="forbidden",
+                             error="forbidden", isTest=is_test)
+    if hosted:
+        session_id = f"ps_{store.ids.alnum(24)}"
+        url = f"{origin}/_emulator/portal/{session_id}"
+    else:
+        url = acquirer.portal_url(store.ids, paywall)
+        session_id = url.rsplit("/", 1)[-1]
+    fallback = paywall.checkout_shop_url or f"{origin}/paywall/{paywall.id}/customer-portal/return"
+    session = PortalSession(id=session_id, paywall_id=paywall.id, user_id=user.id, url=url,
+                            return_url=return_url or fallback, created_at=now)
+    store.portal_sessions[session.id] = session
+    return session

@@ -1,0 +1,76 @@
+"""Who a request is about: finding users by email or user_id on a paywall, and linking them.
+
+Rules: a user is found by the platform user id, by email, or by the integrator's stable id stored
+in the link's `userMeta.userId`; "not in our system" (`identity_not_found`) and "exists but never
+touched this paywall" (`identity_not_on_paywall`) are different 404s. A user becomes linked by
+start-checkout, the portal or a credit. No aiohttp.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from ..errors import IdentityNotFoundError, IdentityNotOnPaywallError, IdentityRequiredError
+from ..models import BalanceRow, Link, Paywall, User
+from ..state import Store
+from .periods import local_date
+
+
+def find_user(store: Store, paywall: Paywall, *, email: str | None, user_id: str | None) -> User | None:
+    """The user named by `user_id` (platform id or this paywall's external id) or `email`."""
+    if user_id:
+        user = store.users.get(user_id)
+        if user is not None:
+            return user
+        for (uid, pid), link in store.links.items():
+            if pid == paywall.id and str(link.meta.get("userId")) == user_id:
+                return store.users.get(uid)
+    if email:
+        return store.user_by_email(email)
+    return None
+
+
+def require_identity(email: str | None, user_id: str | None) -> None:
+    if not (email or user_id):
+        raise IdentityRequiredError(error="identity_required")
+
+
+def require_linked_user(store: Store, paywall: Paywall, *, email: str | None, user_id: str | None,
+                        unlinked_code: str = "identity_not_on_paywall") -> User:
+    """A user linked to `paywall`, or the documented 400/404."""
+    require_identity(email, user_id)
+    user = find_user(store, paywall, email=email, user_id=user_id)
+    if user is None:
+        raise IdentityNotFoundError(error="identity_not_found")
+    if store.link(user.id, paywall.id) is None:
+        if unlinked_code == "identity_not_found":
+            raise IdentityNotFoundError(error="identity_not_found",
+                                        message="No user with that email/user_id is linked to this paywall")
+        raise IdentityNotOnPaywallError(error="identity_not_on_paywall")
+    return user
+
+
+def find_or_create_user(store: Store, now: datetime, *, email: str, name: str | None = None) -> User:
+    user = store.user_by_email(email)
+    if user is None:
+        user = store.add_user(User(id=store.ids.uuid(), email=email.strip(), name=name, created_at=now))
+    return user
+
+
+def ensure_link(store: Store, now: datetime, user: User, paywall: Paywall,
+                meta: dict[str, Any] | None = None) -> Link:
+    """Link `user` to `paywall` (idempotent); a new link on a tokenized paywall starts at the
+    daily-trial allowance of each token type."""
+    link = store.link(user.id, paywall.id)
+    if link is None:
+        link = Link(user_id=user.id, paywall_id=paywall.id, linked_at=now)
+        store.links[(user.id, paywall.id)] = link
+        today = local_date(now, paywall.timezone).isoformat()
+        for ttype in paywall.token_types:
+            store.balances.setdefault((user.id, paywall.id, ttype.type), BalanceRow(
+                user_id=user.id, paywall_id=paywall.id, type=ttype.type, count=ttype.daily_trial,
+                topped_up_on=today))
+    if meta:
+        link.meta.update(meta)
+    return link

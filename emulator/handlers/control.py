@@ -1,0 +1,99 @@
+"""Handlers of the control API under `/_emulator`: reset, seed, state, clock, tokens."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from ..auth import mint_token
+from ..clock import ClockBackwardsError
+from ..domain.identity import ensure_link, find_or_create_user, find_user
+from ..errors import BadRequestError, ConflictError, NotFoundError
+from ..routing import Call, Reply, operation
+from ..views import iso, render_state
+
+
+@operation("getHealth")
+async def get_health(call: Call) -> Reply:
+    from .. import __version__
+
+    return Reply(body={"status": "ok", "version": __version__})
+
+
+@operation("resetEmulator")
+async def reset_emulator(call: Call) -> Reply:
+    call.world.reset()
+    return Reply(body={"reset": True, "now": iso(call.world.now())})
+
+
+@operation("loadSeed")
+async def load_seed(call: Call) -> Reply:
+    call.world.load(call.body)
+    store = call.store
+    return Reply(body={"loaded": True, "owners": len(store.owners), "paywalls": len(store.paywalls)})
+
+
+@operation("dumpState")
+async def dump_state(call: Call) -> Reply:
+    return Reply(body=render_state(call.store))
+
+
+@operation("getClock")
+async def get_clock(call: Call) -> Reply:
+    return Reply(body=_clock(call))
+
+
+@operation("setClock")
+async def set_clock(call: Call) -> Reply:
+    target = _parse_time(str(call.body["now"]))
+    try:
+        call.world.catch_up(target)
+        call.world.clock.set(target)
+    except ClockBackwardsError as exc:
+        raise ConflictError(str(exc), code="clock_backwards", error="clock_backwards") from exc
+    return Reply(body=_clock(call))
+
+
+@operation("advanceClock")
+async def advance_clock(call: Call) -> Reply:
+    body = call.body
+    seconds = float(body.get("seconds") or 0) + 86400 * float(body.get("days") or 0)
+    if "seconds" not in body and "days" not in body:
+        raise BadRequestError("give seconds or days to advance by", code="invalid_request")
+    previous = call.world.now()
+    target = previous + timedelta(seconds=seconds)
+    events_before = len(call.store.events)
+    transitions = call.world.catch_up(target)
+    call.world.clock.set(target)
+    return Reply(body={"now": iso(call.world.now()), "previous": iso(previous), "transitions": transitions,
+                       "events": [{"id": e.id, "type": e.type, "created_at": iso(e.created_at)}
+                                  for e in call.store.events[events_before:]]})
+
+
+@operation("mintToken")
+async def mint(call: Call) -> Reply:
+    store, now, body = call.store, call.world.now(), call.body
+    paywall = store.paywalls.get(str(body["paywall_id"]))
+    if paywall is None:
+        raise NotFoundError(f"paywall {body['paywall_id']!r} not found")
+    email, user_id = body.get("email"), body.get("user_id")
+    user = find_user(store, paywall, email=email, user_id=user_id)
+    if user is None:
+        if not email:
+            raise NotFoundError(f"no user {user_id!r}; give an email to create one", code="not_found")
+        user = find_or_create_user(store, now, email=email)
+    ensure_link(store, now, user, paywall)
+    token = mint_token(store, now, user)
+    return Reply(body={"access_token": token.token, "token_type": "bearer",
+                       "expires_in": int((token.expires_at - now).total_seconds()),
+                       "user": {"id": user.id, "email": user.email}})
+
+
+def _clock(call: Call) -> dict[str, object]:
+    return {"now": iso(call.world.now()), "frozen": call.world.clock.frozen}
+
+
+def _parse_time(value: str) -> datetime:
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise BadRequestError(f"now must be an ISO-8601 date-time, got {value!r}", code="invalid_request") from exc

@@ -1,0 +1,267 @@
+"""Spec-compiled routing and the per-request pipeline.
+
+Owns: binding each operationId to the handler marked `@operation("opId")`, registering routes
+(static paths before templated ones), and the pipeline every request goes through — auth, paywall
+ownership, parameter and body validation, the handler, then response validation against the spec.
+A request the spec rejects never reaches a handler.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any, TypeVar
+
+from aiohttp import BodyPartReader, web
+from multidict import CIMultiDictProxy
+
+from .auth import Principal, authenticate, require_paywall
+from .errors import BadRequestError, EmulatorError, NotImplementedOperationError, render_error
+from .keys import WORLD_KEY
+from .models import Paywall, User
+from .openapi import ApiSpec, Operation, SpecError, coerce_parameter, dumps
+from .state import Store
+from .world import World
+
+log = logging.getLogger("paywall_emulator")
+
+MAX_FILE_BYTES = 10 * 1024 * 1024
+MAX_BODY_BYTES = 64 * 1024 * 1024
+JSON_CT = "application/json"
+
+
+@dataclass(slots=True)
+class UploadedFile:
+    field: str
+    filename: str
+    content_type: str
+    size: int
+
+
+@dataclass(slots=True)
+class Reply:
+    """What a handler returns: rendered by the pipeline and validated against the spec."""
+
+    status: int = 200
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+    content_type: str = JSON_CT
+
+
+@dataclass(slots=True)
+class Call:
+    """A validated request, as handlers see it."""
+
+    op: Operation
+    request: web.Request
+    world: World
+    principal: Principal
+    path: dict[str, str]
+    query: dict[str, Any]
+    headers: CIMultiDictProxy[str]
+    body: Any
+    files: list[UploadedFile]
+    paywall: Paywall | None
+
+    @property
+    def store(self) -> Store:
+        return self.world.store
+
+    @property
+    def origin(self) -> str:
+        """The origin clients reach the emulator at (config, else this request's scheme + Host)."""
+        configured = self.world.config.public_origin
+        return configured.rstrip("/") if configured else f"{self.request.scheme}://{self.request.host}"
+
+    @property
+    def bearer_user(self) -> User | None:
+        """The Bearer's user on the Bearer path (with an owner key it is the apiKey path)."""
+        if self.principal.is_owner or self.principal.user_id is None:
+            return None
+        return self.world.store.users[self.principal.user_id]
+
+    def require_paywall(self) -> Paywall:
+        if self.paywall is None:  # only operations without {id} lack one; a wiring bug
+            raise EmulatorError("this operation has no paywall in its path", status=500, code="internal_error")
+        return self.paywall
+
+
+Handler = Callable[[Call], Awaitable[Reply | web.StreamResponse]]
+H = TypeVar("H", bound=Handler)
+
+
+def operation(*operation_ids: str) -> Callable[[H], H]:
+    """Mark a coroutine as the handler of one or more operationIds."""
+
+    def mark(fn: H) -> H:
+        fn.__operation_ids__ = operation_ids  # type: ignore[attr-defined]
+        return fn
+
+    return mark
+
+
+def collect_handlers(modules: Iterable[ModuleType]) -> dict[str, Handler]:
+    found: dict[str, Handler] = {}
+    for module in modules:
+        for value in vars(module).values():
+            for op_id in getattr(value, "__operation_ids__", ()):
+                if op_id in found:
+                    raise SpecError(f"two handlers for operationId {op_id!r}")
+                found[op_id] = value
+    return found
+
+
+def bind_routes(app: web.Application, specs: Iterable[ApiSpec], handlers: dict[str, Handler]) -> None:
+    operations = [op for spec in specs for op in spec.operations]
+    known = {op.operation_id for op in operations}
+    stray = sorted(set(handlers) - known)
+    if stray:
+        raise SpecError(f"handlers for operations the spec does not declare: {stray}")
+    missing = sorted(op.operation_id for op in operations
+                     if op.operation_id not in handlers and not op.extension("x-emulator-unimplemented"))
+    if missing:
+        raise SpecError(f"operations without a handler: {missing}")
+    # Static paths first, then templated ones, each longest first: a template never shadows a path.
+    for op in sorted(operations, key=lambda o: ("{" in o.path, -o.path.count("/"), o.path)):
+        handler = handlers.get(op.operation_id) or _unimplemented
+        app.router.add_route(op.method, _aiohttp_path(op.path), _pipeline(op, handler))
+
+
+def _aiohttp_path(template: str) -> str:
+    # The gateway's trailing {path} may hold slashes.
+    return template.replace("/{path}", "/{path:.+}")
+
+
+async def _unimplemented(call: Call) -> Reply:
+    raise NotImplementedOperationError(f"{call.op.operation_id} is declared but not implemented yet")
+
+
+def _pipeline(op: Operation, handler: Handler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    async def run(request: web.Request) -> web.StreamResponse:
+        world = request.app[WORLD_KEY]
+        try:
+            world.catch_up()
+            call = await _prepare(op, request, world)
+            result = await handler(call)
+        except EmulatorError as err:
+            result = error_reply(err)
+        if isinstance(result, web.StreamResponse):
+            return result
+        return render(op, result, strict=world.config.strict_responses)
+
+    run.__name__ = op.operation_id
+    return run
+
+
+async def _prepare(op: Operation, request: web.Request, world: World) -> Call:
+    store, now = world.store, world.now()
+    principal = authenticate(store, now, op, request.headers)
+    path = dict(request.match_info)
+    paywall = None
+    if op.spec == "public" and "id" in path:
+        paywall = require_paywall(store, principal, path["id"])
+    query = _params(op, "query", request.query)
+    _params(op, "header", request.headers)
+    _params(op, "path", path)
+    body, files = await _read_body(op, request)
+    return Call(op=op, request=request, world=world, principal=principal, path=path, query=query,
+                headers=request.headers, body=body, files=files, paywall=paywall)
+
+
+def _params(op: Operation, location: str, source: Any) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for param in op.parameters:
+        if param.location != location:
+            continue
+        raw = source.get(param.name)
+        if raw is None:
+            if param.required:
+                raise BadRequestError(f"{location} parameter {param.name!r} is required",
+                                      code="invalid_request")
+            continue
+        value = coerce_parameter(raw, param.schema)
+        param.validator.check(value, location=f"{location}.{param.name}")
+        values[param.name] = value
+    return values
+
+
+async def _read_body(op: Operation, request: web.Request) -> tuple[Any, list[UploadedFile]]:
+    if not op.body_validators:
+        return None, []
+    media_type = request.content_type if request.body_exists else ""
+    declared = op.body_validators
+    if not request.body_exists or (media_type in ("application/octet-stream", "") and not await request.read()):
+        if not op.body_required:
+            return None, []
+        media_type = JSON_CT if JSON_CT in declared else next(iter(declared))
+        body: Any = {}
+        files: list[UploadedFile] = []
+    elif media_type == "multipart/form-data" and media_type in declared:
+        body, files = await _read_multipart(request)
+    elif media_type in declared or (media_type == "application/octet-stream" and JSON_CT in declared):
+        raw = await request.read()
+        try:
+            body = json.loads(raw) if raw.strip() else {}
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise BadRequestError(f"the body is not valid UTF-8 JSON: {exc}", code="invalid_json") from exc
+        files = []
+        media_type = media_type if media_type in declared else JSON_CT
+    else:
+        raise BadRequestError(
+            f"unsupported Content-Type {media_type!r}; send one of {sorted(declared)}",
+            code="unsupported_media_type")
+    declared[media_type].check(body, location="body")
+    return body, files
+
+
+async def _read_multipart(request: web.Request) -> tuple[dict[str, Any], list[UploadedFile]]:
+    fields: dict[str, Any] = {}
+    files: list[UploadedFile] = []
+    reader = await request.multipart()
+    async for part in reader:
+        if not isinstance(part, BodyPartReader) or part.name is None:
+            continue  # nested multiparts carry nothing the API reads
+        if part.filename:
+            size = 0
+            while chunk := await part.read_chunk(1 << 16):
+                size += len(chunk)
+            files.append(UploadedFile(field=part.name, filename=part.filename,
+                                      content_type=part.headers.get("Content-Type", "application/octet-stream"),
+                                      size=size))
+        else:
+            fields[part.name] = await part.text()
+    return fields, files
+
+
+def error_reply(err: EmulatorError) -> Reply:
+    return Reply(status=err.http_status, body=render_error(err))
+
+
+def render(op: Operation | None, reply: Reply, *, strict: bool) -> web.Response:
+    headers = dict(reply.headers)
+    if reply.status == 204:
+        return web.Response(status=204, headers=headers)
+    payload = dumps(reply.body)
+    if op is not None and reply.content_type == JSON_CT:
+        problem = response_problem(op, reply.status, reply.body)
+        if problem is not None:
+            log.error("response of %s violates the spec: %s", op.operation_id, problem)
+            if strict:
+                err = EmulatorError(f"{op.operation_id} answered {reply.status} violating the spec: {problem}",
+                                    status=500, code="response_validation_failed")
+                return web.Response(status=500, body=dumps(render_error(err)), content_type=JSON_CT)
+            headers["X-Emulator-Spec-Violation"] = problem[:500]
+    return web.Response(status=reply.status, body=payload, headers=headers, content_type=reply.content_type)
+
+
+def response_problem(op: Operation, status: int, body: Any) -> str | None:
+    if not op.declares_status(status):
+        return f"status {status} is not declared"
+    validator = op.response_validator(status, JSON_CT)
+    if validator is None or validator.is_valid(body):
+        return None
+    first = validator.messages(body, limit=1)[0]
+    return f"{validator.where} {first['schema_path']} at {first['path'] or '/'}: {first['message']}"

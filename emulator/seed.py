@@ -1,0 +1,317 @@
+"""Seed documents: reading the YAML fixture format and filling a `Store` from it.
+
+Owns the seed format (described as `SeedDocument` in spec/control.openapi.yaml) and its checks:
+a malformed seed is refused with a `SeedError` naming the offending entry, before any table
+changes. Times in a seed are relative to the instant it is applied. No aiohttp.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, cast
+
+import yaml
+
+from .domain.periods import add_interval, local_date
+from .errors import BadRequestError
+from .models import (
+    ACQUIRERS,
+    AcquirerName,
+    BalanceRow,
+    Interval,
+    Link,
+    Offer,
+    Owner,
+    Payment,
+    Paywall,
+    Price,
+    Provider,
+    Subscription,
+    SubscriptionStatus,
+    TokenType,
+    User,
+    WebhookEndpoint,
+)
+from .state import Store
+
+SeedDocument = dict[str, Any]
+_INTERVALS = ("day", "week", "month", "year", "lifetime")
+_SUB_STATUSES = ("trialing", "active", "past_due", "canceled", "incomplete", "unpaid")
+
+
+class SeedError(BadRequestError):
+    default_code = "invalid_request"
+    default_message = "The seed document is invalid"
+
+
+def data_path(*parts: str) -> Path:
+    """A file shipped with the package (`emulator/_data/...` in a wheel, the repo in a checkout)."""
+    packaged = importlib.resources.files("emulator").joinpath("_data", *parts)
+    if packaged.is_file():
+        return Path(str(packaged))
+    return Path(__file__).resolve().parent.parent.joinpath(*parts)
+
+
+def default_fixtures() -> Path:
+    return data_path("fixtures", "default.yaml")
+
+
+def read_seed(path: Path) -> SeedDocument:
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise SeedError(f"cannot read seed {path}: {exc}") from exc
+    if not isinstance(doc, dict):
+        raise SeedError(f"seed {path} must be a mapping with owners/paywalls/users")
+    return doc
+
+
+def apply_seed(store: Store, doc: Mapping[str, Any], *, seed: int, now: datetime) -> None:
+    """Replace the store's content with the world described by `doc`, as of `now`."""
+    staged = Store()
+    staged.clear(seed, now)
+    _Loader(staged, now).load(doc)
+    for name in Store.__slots__:
+        setattr(store, name, getattr(staged, name))
+
+
+class _Loader:
+    def __init__(self, store: Store, now: datetime) -> None:
+        self.store = store
+        self.now = now
+
+    def load(self, doc: Mapping[str, Any]) -> None:
+        unknown = set(doc) - {"owners", "paywalls", "users"}
+        if unknown:
+            raise SeedError(f"unknown top-level keys in seed: {sorted(unknown)}")
+        for i, raw in enumerate(_list(doc, "owners")):
+            self._owner(_map(raw, f"owners[{i}]"), f"owners[{i}]")
+        for i, raw in enumerate(_list(doc, "paywalls")):
+            self._paywall(_map(raw, f"paywalls[{i}]"), f"paywalls[{i}]")
+        for i, raw in enumerate(_list(doc, "users")):
+            self._user(_map(raw, f"users[{i}]"), f"users[{i}]")
+
+    def _owner(self, raw: Mapping[str, Any], where: str) -> None:
+        owner = Owner(id=_str(raw, "id", where), name=str(raw.get("name", "")), api_keys=[])
+        if owner.id in self.store.owners:
+            raise SeedError(f"{where}: duplicate owner id {owner.id!r}")
+        for key in raw.get("api_keys") or []:
+            if not isinstance(key, str) or not key.startswith("sk_"):
+                raise SeedError(f"{where}: api keys look like 'sk_...', got {key!r}")
+            if key in self.store.api_keys:
+                raise SeedError(f"{where}: api key {key!r} belongs to two owners")
+            owner.api_keys.append(key)
+            self.store.api_keys[key] = owner.id
+        self.store.owners[owner.id] = owner
+        for j, hook in enumerate(raw.get("webhooks") or []):
+            hw = f"{where}.webhooks[{j}]"
+            hook = _map(hook, hw)
+            endpoint = WebhookEndpoint(
+                id=f"we_{owner.id}_{j + 1}",
+                owner_id=owner.id,
+                url=_str(hook, "url", hw),
+                secret=str(hook.get("secret") or f"whsec_{self.store.ids.alnum(24)}"),
+                events=list(hook["events"]) if hook.get("events") else None,
+            )
+            self.store.webhook_endpoints[endpoint.id] = endpoint
+
+    def _paywall(self, raw: Mapping[str, Any], where: str) -> None:
+        pid = _str(raw, "id", where)
+        owner = _str(raw, "owner", where)
+        if owner not in self.store.owners:
+            raise SeedError(f"{where}: unknown owner {owner!r}")
+        if pid in self.store.paywalls:
+            raise SeedError(f"{where}: duplicate paywall id {pid!r}")
+        acquirer = cast(AcquirerName, _str(raw, "acquirer", where))
+        if acquirer not in ACQUIRERS:
+            raise SeedError(f"{where}: acquirer must be one of {list(ACQUIRERS)}, got {acquirer!r}")
+        tz = str(raw.get("timezone") or "UTC")
+        try:
+            local_date(self.now, tz)
+        except Exception as exc:
+            raise SeedError(f"{where}: unknown timezone {tz!r}") from exc
+        token_types = [
+            TokenType(
+                type=_str(t, "type", f"{where}.tokenization.types[{k}]"),
+                name=str(t.get("name") or t["type"]),
+                description=str(t.get("description") or ""),
+                monthly=_int(t, "monthly", 0, where),
+                daily_trial=_int(t, "daily_trial", 0, where),
+            )
+            for k, t in enumerate(_list(raw.get("tokenization") or {}, "types"))
+        ]
+        paywall = Paywall(
+            id=pid,
+            owner_id=owner,
+            name=str(raw.get("name") or f"Paywall {pid}"),
+            acquirer=acquirer,
+            test_mode=bool(raw.get("test_mode", True)),
+            timezone=tz,
+            success_redirect_url=raw.get("success_redirect_url"),
+            checkout_shop_url=raw.get("checkout_shop_url"),
+            checkout_product_name=raw.get("checkout_product_name"),
+            settings=dict(raw.get("settings") or {}),
+            layout=raw.get("layout"),
+            locales=raw.get("locales"),
+            token_types=token_types,
+            acquirer_ref=str(raw.get("acquirer_ref") or self.store.ids.digits(5)),
+        )
+        self.store.paywalls[pid] = paywall
+        for k, p in enumerate(_list(raw, "prices")):
+            self._price(_map(p, f"{where}.prices[{k}]"), pid, f"{where}.prices[{k}]")
+        for k, o in enumerate(_list(raw, "offers")):
+            ow = f"{where}.offers[{k}]"
+            o = _map(o, ow)
+            expires = o.get("expires_in_days")
+            offer = Offer(
+                id=_str(o, "id", ow),
+                paywall_id=pid,
+                discount_percent=o.get("discount_percent"),
+                expires_at=self.now + timedelta(days=float(expires)) if expires is not None else None,
+                duration_minutes=o.get("duration_minutes"),
+                price_id=str(o["price_id"]) if o.get("price_id") is not None else None,
+                label=o.get("label"),
+            )
+            self.store.offers[offer.id] = offer
+        for k, pr in enumerate(_list(raw, "providers")):
+            pw = f"{where}.providers[{k}]"
+            pr = _map(pr, pw)
+            ptype = _str(pr, "type", pw)
+            if paywall.token_type(ptype) is None:
+                raise SeedError(f"{pw}: type {ptype!r} is not a token type of paywall {pid}")
+            provider = Provider(
+                id=_str(pr, "id", pw),
+                paywall_id=pid,
+                type=ptype,
+                cost=_int(pr, "cost", 1, pw),
+                upstream=str(pr.get("upstream") or "fake"),
+                headers={str(k2): str(v) for k2, v in (pr.get("headers") or {}).items()},
+                enabled=bool(pr.get("enabled", True)),
+            )
+            self.store.providers[provider.id] = provider
+
+    def _price(self, raw: Mapping[str, Any], paywall_id: str, where: str) -> None:
+        pid = _str(raw, "id", where)
+        if pid in self.store.prices:
+            raise SeedError(f"{where}: duplicate price id {pid!r}")
+        interval = raw.get("interval")
+        if interval is not None and interval not in _INTERVALS:
+            raise SeedError(f"{where}: interval must be one of {list(_INTERVALS)}")
+        local = raw.get("local") or {}
+        try:
+            amount = float(raw["amount"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise SeedError(f"{where}: amount must be a number") from exc
+        self.store.prices[pid] = Price(
+            id=pid,
+            paywall_id=paywall_id,
+            currency=str(raw.get("currency") or "USD").upper(),
+            amount=amount,
+            interval=cast("Interval | None", interval),
+            interval_count=None if interval in (None, "lifetime") else int(raw.get("interval_count") or 1),
+            trial_days=raw.get("trial_days"),
+            label=raw.get("label"),
+            description=raw.get("description"),
+            local_currency=local.get("currency"),
+            local_amount=local.get("amount"),
+            active=bool(raw.get("active", True)),
+        )
+
+    def _user(self, raw: Mapping[str, Any], where: str) -> None:
+        uid = _str(raw, "id", where)
+        email = raw.get("email")
+        if uid in self.store.users or (email and self.store.user_by_email(email)):
+            raise SeedError(f"{where}: duplicate user {uid!r}/{email!r}")
+        created = self.now - timedelta(days=float(raw.get("created_days_ago", 30)))
+        self.store.add_user(User(id=uid, email=email, name=raw.get("name"), created_at=created,
+                                 country=str(raw.get("country") or "US")))
+        for k, link_raw in enumerate(_list(raw, "paywalls")):
+            lw = f"{where}.paywalls[{k}]"
+            link_raw = _map(link_raw, lw)
+            pid = str(link_raw.get("paywall"))
+            paywall = self.store.paywalls.get(pid)
+            if paywall is None:
+                raise SeedError(f"{lw}: unknown paywall {pid!r}")
+            self.store.links[(uid, pid)] = Link(
+                user_id=uid, paywall_id=pid, linked_at=created, meta=dict(link_raw.get("meta") or {})
+            )
+            given = link_raw.get("balances") or {}
+            for ttype in paywall.token_types:
+                count = given.get(ttype.type, ttype.daily_trial)
+                self.store.balances[(uid, pid, ttype.type)] = BalanceRow(
+                    user_id=uid, paywall_id=pid, type=ttype.type, count=int(count),
+                    topped_up_on=local_date(self.now, paywall.timezone).isoformat(),
+                )
+            for name in set(given) - {t.type for t in paywall.token_types}:
+                raise SeedError(f"{lw}: balance type {name!r} is not a token type of paywall {pid}")
+            for j, purchase in enumerate(_list(link_raw, "purchases")):
+                self._purchase(_map(purchase, f"{lw}.purchases[{j}]"), uid, paywall, f"{lw}.purchases[{j}]")
+
+    def _purchase(self, raw: Mapping[str, Any], user_id: str, paywall: Paywall, where: str) -> None:
+        price = self.store.prices.get(str(raw.get("price")))
+        if price is None or price.paywall_id != paywall.id:
+            raise SeedError(f"{where}: price {raw.get('price')!r} is not a price of paywall {paywall.id}")
+        started = self.now - timedelta(days=float(raw.get("started_days_ago", 0)))
+        status = str(raw.get("status") or "active")
+        pid = str(raw.get("id") or self.store.ids.prefixed("sub_"))
+        if price.is_lifetime:
+            if status not in ("paid", "refunded"):
+                raise SeedError(f"{where}: a lifetime purchase is 'paid' or 'refunded'")
+            self.store.payments[pid] = Payment(
+                id=pid, paywall_id=paywall.id, user_id=user_id, price_id=price.id, amount=price.unit_amount,
+                currency=price.currency, status="succeeded" if status == "paid" else "refunded",
+                created=started, refunded_amount=price.unit_amount if status == "refunded" else 0,
+            )
+            return
+        if status not in _SUB_STATUSES:
+            raise SeedError(f"{where}: subscription status must be one of {list(_SUB_STATUSES)}")
+        period_start = started
+        while (end := add_interval(period_start, price.interval, price.interval_count)) <= self.now:
+            period_start = end
+        sub = Subscription(
+            id=pid, paywall_id=paywall.id, user_id=user_id, price_id=price.id,
+            status=cast(SubscriptionStatus, status), created=started,
+            current_period_start=period_start, current_period_end=end,
+        )
+        if raw.get("cancel_at_period_end"):
+            sub.cancel_at_period_end = True
+            sub.cancel_at = end
+            sub.cancellation_reason = str(raw.get("cancellation_reason") or "seeded")
+        if status == "canceled":
+            sub.ended_at = sub.canceled_at = period_start
+        self.store.subscriptions[sub.id] = sub
+        pay_id = f"pi_{pid.removeprefix('sub_')}"[:40]
+        self.store.payments[pay_id] = Payment(
+            id=pay_id, paywall_id=paywall.id, user_id=user_id, price_id=price.id, amount=price.unit_amount,
+            currency=price.currency, status="succeeded", created=period_start, subscription_id=sub.id,
+        )
+
+
+def _list(raw: Mapping[str, Any], key: str) -> list[Any]:
+    value = raw.get(key) or []
+    if not isinstance(value, list):
+        raise SeedError(f"{key!r} must be a list")
+    return value
+
+
+def _map(raw: Any, where: str) -> Mapping[str, Any]:
+    if not isinstance(raw, Mapping):
+        raise SeedError(f"{where} must be a mapping")
+    return raw
+
+
+def _str(raw: Mapping[str, Any], key: str, where: str) -> str:
+    value = raw.get(key)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise SeedError(f"{where}: {key!r} is required")
+    return str(value)
+
+
+def _int(raw: Mapping[str, Any], key: str, default: int, where: str) -> int:
+    value = raw.get(key, default)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise SeedError(f"{where}: {key!r} must be a non-negative integer")
+    return value

@@ -1,0 +1,284 @@
+"""Wire shapes: the only place response bodies and webhook payloads are assembled.
+
+Field names follow spec/monetize.openapi.yaml exactly; every function here is pure (entities in,
+JSON-ready dicts out) and named `render_*`. No aiohttp.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+from typing import Any
+
+from .models import (
+    BalanceRow,
+    CheckoutSession,
+    Offer,
+    Payment,
+    Paywall,
+    Price,
+    Refund,
+    Subscription,
+    Ticket,
+    User,
+)
+from .state import Store
+
+
+def iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    return value.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def render_price(price: Price) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": price.id,
+        "currency": price.currency,
+        "amount": price.amount,
+        "interval": price.interval,
+        "interval_count": price.interval_count,
+        "trial_days": price.trial_days,
+        "label": price.label,
+        "description": price.description,
+        "local": ({"currency": price.local_currency, "amount": price.local_amount}
+                  if price.local_currency and price.local_amount is not None else None),
+    }
+    return body
+
+
+def render_offer(offer: Offer) -> dict[str, Any]:
+    return {
+        "id": offer.id,
+        "discount_percent": offer.discount_percent,
+        "expires_at": iso(offer.expires_at),
+        "duration_minutes": offer.duration_minutes,
+        "price_id": offer.price_id,
+        "label": offer.label,
+    }
+
+
+def render_settings(paywall: Paywall, origin: str | None) -> dict[str, Any]:
+    settings: dict[str, Any] = {
+        "id": paywall.id,
+        "name": paywall.name,
+        "brand_color": None,
+        "custom_css": None,
+        "locale_default": "en",
+        "runtime_mode": "hybrid",
+        "checkout_mode": "guest",
+        "auth_providers": ["google", "apple"],
+        "allow_anonymous": False,
+        "allow_close": True,
+        "title_auto_fit": False,
+        "trial": None,
+        "visibility": {"visible": True, "reason": None, "country": "US", "tier": 1},
+    }
+    settings.update(paywall.settings)
+    settings.update({
+        "id": paywall.id,
+        "name": paywall.name,
+        "custom_domain": origin,
+        "is_test_mode": paywall.test_mode,
+        "success_redirect_url": paywall.success_redirect_url,
+        "checkout_shop_url": paywall.checkout_shop_url,
+        "checkout_product_name": paywall.checkout_product_name,
+    })
+    return settings
+
+
+def render_layout(paywall: Paywall, prices: list[Price]) -> dict[str, Any]:
+    if paywall.layout is not None:
+        return paywall.layout
+    blocks: list[dict[str, Any]] = [
+        {"type": "heading", "text": paywall.name, "level": 1},
+        {"type": "price_grid", "priceIds": [p.id for p in prices], "view": "vertical"},
+    ]
+    if paywall.token_types:
+        blocks.append({"type": "tokenization_gate", "queries": [
+            {"id": t.type, "name": t.name, "desc": t.description, "count": t.monthly}
+            for t in paywall.token_types]})
+    blocks += [{"type": "cta_button", "action": "checkout"}, {"type": "guarantee_badge"},
+               {"type": "current_session"}]
+    return {"type": "modal", "blocks": blocks}
+
+
+def render_bootstrap_structure(store: Store, paywall: Paywall, origin: str | None) -> dict[str, Any]:
+    """Everything but `user`: the part the `version` hash covers."""
+    prices = [p for p in store.prices_of(paywall.id) if p.active]
+    return {
+        "settings": render_settings(paywall, origin),
+        "prices": [render_price(p) for p in prices],
+        "offers": [render_offer(o) for o in store.offers_of(paywall.id)],
+        "layout": render_layout(paywall, prices),
+        "experiment": None,
+        "locales": paywall.locales or {},
+    }
+
+
+def structure_version(paywall: Paywall, structure: dict[str, Any]) -> str:
+    digest = hashlib.sha256(json.dumps(structure, sort_keys=True, default=str).encode()).hexdigest()
+    return f"{paywall.id}:{digest[:16]}"
+
+
+def render_paywall_user(store: Store, paywall: Paywall, user: User | None, now: datetime) -> dict[str, Any]:
+    if user is None:
+        return {"has_active_subscription": False, "purchases": [], "trial": None, "had_previous_trial": False}
+    subs = sorted(store.subscriptions_of(user.id, paywall.id), key=lambda s: s.created)
+    lifetime = [p for p in store.payments_of(user.id, paywall.id) if p.subscription_id is None]
+    purchases = [{"id": s.id, "status": s.status, "current_period_end": iso(s.current_period_end),
+                  "cancel_at_period_end": s.cancel_at_period_end} for s in subs]
+    purchases += [{"id": p.id, "status": _payment_status(p), "current_period_end": None,
+                   "cancel_at_period_end": False} for p in lifetime]
+    trialing = next((s for s in subs if s.status == "trialing"), None)
+    link = store.link(user.id, paywall.id)
+    return {
+        "has_active_subscription": has_access(store, paywall, user),
+        "purchases": purchases,
+        "trial": ({"started_at": iso(trialing.trial_start), "expires_at": iso(trialing.trial_end)}
+                  if trialing else None),
+        "had_previous_trial": bool(link and link.had_trial) or any(s.trial_start for s in subs),
+    }
+
+
+def has_access(store: Store, paywall: Paywall, user: User) -> bool:
+    """Active (or trialing) subscription, or a paid lifetime purchase."""
+    if any(s.is_active for s in store.subscriptions_of(user.id, paywall.id)):
+        return True
+    return any(p.subscription_id is None and p.status == "succeeded"
+               for p in store.payments_of(user.id, paywall.id))
+
+
+def _payment_status(payment: Payment) -> str:
+    return {"succeeded": "paid", "refunded": "refunded", "failed": "unpaid"}[payment.status]
+
+
+def render_purchase_detailed(store: Store, sub: Subscription | None = None,
+                             payment: Payment | None = None) -> dict[str, Any]:
+    if sub is not None:
+        price = store.prices[sub.price_id]
+        return {
+            "id": sub.id, "status": sub.status, "cancel_at": iso(sub.cancel_at),
+            "cancel_at_period_end": sub.cancel_at_period_end, "canceled_at": iso(sub.canceled_at),
+            "created": iso(sub.created), "ended_at": iso(sub.ended_at),
+            "current_period_end": iso(sub.current_period_end),
+            "current_period_start": iso(sub.current_period_start),
+            "unit_amount": price.unit_amount, "currency": price.currency, "interval": price.interval,
+        }
+    assert payment is not None
+    price = store.prices[payment.price_id]
+    return {
+        "id": payment.id, "status": _payment_status(payment), "cancel_at": None, "cancel_at_period_end": False,
+        "canceled_at": None, "created": iso(payment.created), "ended_at": None, "current_period_end": None,
+        "current_period_start": None, "unit_amount": payment.amount, "currency": payment.currency,
+        "interval": price.interval or "lifetime",
+    }
+
+
+def render_balance(row: BalanceRow) -> dict[str, Any]:
+    return {"type": row.type, "count": row.count}
+
+
+def render_user_details(store: Store, paywall: Paywall, user: User, balances: list[BalanceRow],
+                        *, with_profile: bool) -> dict[str, Any]:
+    subs = sorted(store.subscriptions_of(user.id, paywall.id), key=lambda s: s.created)
+    lifetime = [p for p in store.payments_of(user.id, paywall.id) if p.subscription_id is None]
+    link = store.link(user.id, paywall.id)
+    trialing = next((s for s in subs if s.status == "trialing"), None)
+    body: dict[str, Any] = {
+        "tier": 1,
+        "country": user.country,
+        "countryMatch": True,
+        "balances": [render_balance(b) for b in balances],
+        "purchases": [render_purchase_detailed(store, sub=s) for s in subs]
+        + [render_purchase_detailed(store, payment=p) for p in lifetime],
+        "paid": has_access(store, paywall, user),
+        "trial": ({"started_at": iso(trialing.trial_start), "expires_at": iso(trialing.trial_end)}
+                  if trialing else None),
+        "meta": dict(link.meta) if link else {},
+    }
+    if with_profile:
+        body["user"] = {"id": user.id, "email": user.email, "name": user.name, "created_at": iso(user.created_at)}
+    return body
+
+
+def render_checkout(session: CheckoutSession) -> dict[str, Any]:
+    return {"checkoutUrl": session.url, "userId": session.user_id, "acquiring": session.acquirer}
+
+
+def render_cancelled(sub: Subscription) -> dict[str, Any]:
+    return {
+        "success": True,
+        "message": "Subscription cancelled successfully",
+        "subscription": {"id": sub.id, "status": sub.status, "cancel_at_period_end": sub.cancel_at_period_end,
+                         "cancel_at": iso(sub.cancel_at), "canceled_at": iso(sub.canceled_at)},
+    }
+
+
+def render_ticket(ticket: Ticket) -> dict[str, Any]:
+    return {"ticket": {"id": ticket.id, "status": ticket.status}}
+
+
+# --- webhook payloads ------------------------------------------------------------------------
+
+
+def render_webhook_data(store: Store, paywall: Paywall, user: User, price: Price, *,
+                        subscription: Subscription | None = None, payment: Payment | None = None,
+                        refund: Refund | None = None) -> dict[str, Any]:
+    """The `data` block of a webhook event, a snapshot of the objects at the time of the event."""
+    link = store.link(user.id, paywall.id)
+    data: dict[str, Any] = {
+        "price": {"id": price.id, "unit_amount": price.unit_amount, "currency": price.currency,
+                  "interval": price.interval or "lifetime"},
+        "customer": {"id": f"cus_{user.id.replace('-', '')[:14]}", "email": user.email},
+        "user": {"id": user.id, "email": user.email, "metadata": dict(link.meta) if link else {}},
+        "paywall": {"id": paywall.id},
+        "acquiring": {"id": f"acq_{paywall.acquirer}_{paywall.id}", "provider": paywall.acquirer},
+    }
+    if payment is not None:
+        data["payment"] = {"id": payment.id, "status": payment.status, "amount": payment.amount,
+                           "currency": payment.currency}
+    if subscription is not None:
+        s = subscription
+        data["subscription"] = {
+            "id": s.id, "status": s.status, "current_period_start": iso(s.current_period_start),
+            "current_period_end": iso(s.current_period_end), "cancel_at_period_end": s.cancel_at_period_end,
+            "cancel_at": iso(s.cancel_at), "canceled_at": iso(s.canceled_at), "trial_end": iso(s.trial_end),
+        }
+    if refund is not None:
+        data["refund"] = {"id": refund.id, "payment_id": refund.payment_id, "amount": refund.amount,
+                          "currency": refund.currency, "status": refund.status, "reason": refund.reason}
+    return data
+
+
+def render_state(store: Store) -> dict[str, Any]:
+    """Every table, JSON-ready (the control API's state dump)."""
+    from dataclasses import asdict
+
+    def rows(values: Any) -> list[dict[str, Any]]:
+        return [json.loads(json.dumps(asdict(v), default=_json_default)) for v in values]
+
+    return {
+        "seed": store.seed,
+        "owners": rows(store.owners.values()),
+        "paywalls": rows(store.paywalls.values()),
+        "prices": rows(store.prices.values()),
+        "users": rows(store.users.values()),
+        "links": rows(store.links.values()),
+        "balances": rows(store.balances.values()),
+        "checkouts": rows(store.checkouts.values()),
+        "subscriptions": rows(store.subscriptions.values()),
+        "payments": rows(store.payments.values()),
+        "refunds": rows(store.refunds.values()),
+        "tickets": rows(store.tickets),
+        "events": rows(store.events),
+        "analytics": rows(store.analytics),
+        "webhook_endpoints": rows(store.webhook_endpoints.values()),
+    }
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return iso(value)
+    return str(value)
