@@ -143,7 +143,7 @@ def _pipeline(op: Operation, handler: Handler) -> Callable[[web.Request], Awaita
     async def run(request: web.Request) -> web.StreamResponse:
         world = request.app[WORLD_KEY]
         try:
-            world.catch_up()
+            await world.catch_up()
             call = await _prepare(op, request, world)
             result = await handler(call)
         except EmulatorError as err:

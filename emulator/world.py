@@ -5,19 +5,31 @@ No aiohttp.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from .clock import EmulatorClock
 from .config import EmulatorConfig
 from .seed import SeedDocument, apply_seed, default_fixtures, read_seed
 from .state import Store
 
-# A catch-up step: given the store and the instant to run up to, perform everything due before it
-# (renewals, period ends, ...) and return a description of each transition.
-CatchUp = Callable[[Store, datetime], list[dict[str, Any]]]
+
+class DueSource(Protocol):
+    """Something that has work due at instants of emulator time (renewals, period ends, webhook
+    retries, ...). `World.catch_up` interleaves all sources in time order."""
+
+    # Background sources (e.g. webhook delivery) are run by their own worker as time passes and only
+    # driven inline by explicit clock moves; the per-request catch-up skips them.
+    background: bool
+
+    def next_due(self, store: Store) -> datetime | None:
+        """The earliest instant at which this source has work, or None."""
+        ...
+
+    async def run_due(self, store: Store, at: datetime) -> list[dict[str, Any]]:
+        """Perform everything due at or before `at`, as of `at`; describe each transition."""
+        ...
 
 
 @dataclass(slots=True)
@@ -26,7 +38,7 @@ class World:
     clock: EmulatorClock
     store: Store
     seed_doc: SeedDocument
-    catch_ups: list[CatchUp] = field(default_factory=list)
+    sources: list[DueSource] = field(default_factory=list)
 
     @classmethod
     def create(cls, config: EmulatorConfig) -> World:
@@ -48,10 +60,21 @@ class World:
         apply_seed(self.store, doc, seed=self.config.seed, now=self.clock.now())
         self.seed_doc = doc
 
-    def catch_up(self, until: datetime | None = None) -> list[dict[str, Any]]:
-        """Run everything due up to `until` (default: now), in time order, until quiescent."""
+    async def catch_up(self, until: datetime | None = None, *, background: bool = False) -> list[dict[str, Any]]:
+        """Run everything due up to `until` (default: now) in time order, until quiescent.
+
+        Each due item runs as of its own due instant (a renewal is stamped at the period end, not
+        at `until`). `background=True` also drives background sources (explicit clock moves).
+        """
         target = until or self.clock.now()
         transitions: list[dict[str, Any]] = []
-        for step in self.catch_ups:
-            transitions.extend(step(self.store, target))
-        return transitions
+        sources = [s for s in self.sources if background or not s.background]
+        for _ in range(100_000):  # a bound, not a budget: quiescence comes long before
+            due = [(at, s) for s in sources if (at := s.next_due(self.store)) is not None and at <= target]
+            if not due:
+                return transitions
+            at = min(when for when, _ in due)
+            for when, source in due:
+                if when == at:
+                    transitions.extend(await source.run_due(self.store, at))
+        raise RuntimeError("catch_up did not reach quiescence (a source keeps scheduling work in the past)")

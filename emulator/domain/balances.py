@@ -17,7 +17,7 @@ from ..errors import BadRequestError, IdentityNotFoundError, NotFoundError
 from ..models import BalanceRow, Paywall, TokenType, User
 from ..state import Store
 from .identity import ensure_link, find_user, require_identity
-from .periods import local_date
+from .periods import MONTHS_PER_INTERVAL, local_date
 
 Op = Literal["credit", "debit"]
 
@@ -116,3 +116,13 @@ def withdraw(store: Store, now: datetime, paywall: Paywall, user_ref: str, token
                               available=row.count, requested=tokens)
     row.count -= tokens
     return row
+
+
+def grant_for_payment(store: Store, now: datetime, paywall: Paywall, user_id: str, interval: str | None) -> None:
+    """A subscription payment (initial or renewal) grants each token type its monthly count,
+    scaled by the price interval (week 0.25, month 1, year 12); lifetime grants one month's worth."""
+    months = MONTHS_PER_INTERVAL.get(interval or "", 1.0)
+    for ttype in paywall.token_types:
+        grant = round(ttype.monthly * months)
+        if grant:
+            current(store, now, paywall, user_id, ttype).count += grant

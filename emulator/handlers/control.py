@@ -46,7 +46,9 @@ async def get_clock(call: Call) -> Reply:
 async def set_clock(call: Call) -> Reply:
     target = _parse_time(str(call.body["now"]))
     try:
-        call.world.catch_up(target)
+        if target < call.world.now():
+            raise ClockBackwardsError(f"cannot move the clock back to {target.isoformat()}")
+        await call.world.catch_up(target, background=True)
         call.world.clock.set(target)
     except ClockBackwardsError as exc:
         raise ConflictError(str(exc), code="clock_backwards", error="clock_backwards") from exc
@@ -62,7 +64,7 @@ async def advance_clock(call: Call) -> Reply:
     previous = call.world.now()
     target = previous + timedelta(seconds=seconds)
     events_before = len(call.store.events)
-    transitions = call.world.catch_up(target)
+    transitions = await call.world.catch_up(target, background=True)
     call.world.clock.set(target)
     return Reply(body={"now": iso(call.world.now()), "previous": iso(previous), "transitions": transitions,
                        "events": [{"id": e.id, "type": e.type, "created_at": iso(e.created_at)}
