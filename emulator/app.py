@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from . import handlers
+from . import handlers, webhooks
 from .config import EmulatorConfig
 from .keys import CONTROL_SPEC_KEY, PUBLIC_SPEC_KEY, WORLD_KEY
 from .middleware import cors, error_boundary
@@ -33,4 +33,5 @@ def create_app(config: EmulatorConfig | None = None) -> web.Application:
     app[PUBLIC_SPEC_KEY] = public
     app[CONTROL_SPEC_KEY] = control
     bind_routes(app, (public, control), collect_handlers(handlers.MODULES))
+    app.cleanup_ctx.append(webhooks.delivery_context)  # webhook worker + HTTP client session
     return app

@@ -274,6 +274,58 @@ class DomainEvent:
     subject: str = ""  # ordering key, e.g. the subscription id
 
 
+DeliveryStatus = Literal["pending", "succeeded", "failed"]
+
+
+@dataclass(slots=True, kw_only=True)
+class DeliveryAttempt:
+    """One HTTP attempt of a webhook delivery (`status_code` None: timeout or connection error)."""
+
+    at: datetime
+    status_code: int | None = None
+    error: str | None = None
+    duration_ms: float = 0.0
+
+
+@dataclass(slots=True, kw_only=True)
+class WebhookDelivery:
+    """One event on its way to one endpoint, with every attempt made so far."""
+
+    id: str
+    event_id: str
+    type: str
+    endpoint_id: str
+    url: str
+    subject: str  # per-subject ordering key (the event's subject)
+    body: bytes  # the envelope, serialised once: signatures cover exactly these bytes
+    created_at: datetime
+    status: DeliveryStatus = "pending"
+    attempts: list[DeliveryAttempt] = field(default_factory=list)
+    next_attempt_at: datetime | None = None
+    after: str | None = None  # a delivery that must finish (succeed or fail) before this one is sent
+    schedule_start: datetime | None = None  # retry offsets count from here (first attempt or redelivery)
+    schedule_attempts: int = 0  # attempts made since schedule_start
+    duplicate_of: str | None = None  # set on the second copy sent by the `duplicate` policy
+
+
+@dataclass(slots=True, kw_only=True)
+class Fault:
+    """An injected failure of one public operation (control API `/_emulator/faults`)."""
+
+    id: str
+    operation_id: str
+    status: int | None = None
+    body: dict[str, Any] | None = None  # merged over the `fault_injected` error body
+    latency_ms: int = 0
+    drop_connection: bool = False
+    after_commit: bool = False  # the handler runs and its write stays applied; only the answer fails
+    nth: int = 1  # the first matching call (1-based, counted from the fault's creation) it may hit
+    times: int | None = None  # how many calls it hits at most (None: no limit)
+    probability: float = 1.0  # chance of hitting an eligible call (seeded, deterministic)
+    calls: int = 0  # calls of the operation seen since creation
+    hits: int = 0  # calls it actually failed
+
+
 @dataclass(slots=True, kw_only=True)
 class AnalyticsEvent:
     paywall_id: str

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 from aiohttp import BodyPartReader, web
 from multidict import CIMultiDictProxy
 
+from . import faults
 from .auth import Principal, authenticate, require_paywall
 from .errors import BadRequestError, EmulatorError, NotImplementedOperationError, render_error
 from .keys import WORLD_KEY
@@ -140,8 +141,7 @@ async def _unimplemented(call: Call) -> Reply:
 
 
 def _pipeline(op: Operation, handler: Handler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
-    async def run(request: web.Request) -> web.StreamResponse:
-        world = request.app[WORLD_KEY]
+    async def serve(request: web.Request, world: World) -> web.StreamResponse:
         try:
             await world.catch_up()
             call = await _prepare(op, request, world)
@@ -151,6 +151,21 @@ def _pipeline(op: Operation, handler: Handler) -> Callable[[web.Request], Awaita
         if isinstance(result, web.StreamResponse):
             return result
         return render(op, result, strict=world.config.strict_responses)
+
+    async def run(request: web.Request) -> web.StreamResponse:
+        world = request.app[WORLD_KEY]
+        # Fault injection (control API): before anything else, or after the handler committed its write.
+        fault = faults.pick(world.store, op)
+        if fault is not None and not fault.after_commit:
+            early = await faults.inject(fault, request)
+            if early is not None:
+                return early
+        response = await serve(request, world)
+        if fault is not None and fault.after_commit and not response.prepared:
+            late = await faults.inject(fault, request)
+            if late is not None:
+                return late
+        return response
 
     run.__name__ = op.operation_id
     return run

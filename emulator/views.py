@@ -14,6 +14,8 @@ from typing import Any
 from .models import (
     BalanceRow,
     CheckoutSession,
+    DomainEvent,
+    Fault,
     Offer,
     Payment,
     Paywall,
@@ -22,6 +24,8 @@ from .models import (
     Subscription,
     Ticket,
     User,
+    WebhookDelivery,
+    WebhookEndpoint,
 )
 from .state import Store
 
@@ -250,6 +254,38 @@ def render_webhook_data(store: Store, paywall: Paywall, user: User, price: Price
         data["refund"] = {"id": refund.id, "payment_id": refund.payment_id, "amount": refund.amount,
                           "currency": refund.currency, "status": refund.status, "reason": refund.reason}
     return data
+
+
+def render_webhook_envelope(event: DomainEvent) -> dict[str, Any]:
+    """The body of a webhook delivery: `{id, type, created_at, data}`."""
+    return {"id": event.id, "type": event.type, "created_at": iso(event.created_at), "data": event.data}
+
+
+def render_webhook_endpoint(endpoint: WebhookEndpoint) -> dict[str, Any]:
+    policy = endpoint.policy
+    return {"id": endpoint.id, "owner_id": endpoint.owner_id, "url": endpoint.url, "secret": endpoint.secret,
+            "events": list(endpoint.events) if endpoint.events is not None else None,
+            "enabled": endpoint.enabled,
+            "policy": {"duplicate": bool(policy.get("duplicate")), "out_of_order": bool(policy.get("out_of_order")),
+                       "delay_seconds": policy.get("delay_seconds") or 0}}
+
+
+def render_delivery(delivery: WebhookDelivery) -> dict[str, Any]:
+    return {
+        "id": delivery.id, "event_id": delivery.event_id, "type": delivery.type,
+        "endpoint_id": delivery.endpoint_id, "url": delivery.url, "status": delivery.status,
+        "created_at": iso(delivery.created_at), "duplicate_of": delivery.duplicate_of,
+        "attempts": [{"at": iso(a.at), "status_code": a.status_code, "error": a.error,
+                      "duration_ms": round(a.duration_ms, 3)} for a in delivery.attempts],
+        "next_attempt_at": iso(delivery.next_attempt_at),
+    }
+
+
+def render_fault(fault: Fault) -> dict[str, Any]:
+    return {"id": fault.id, "operation_id": fault.operation_id, "status": fault.status, "body": fault.body,
+            "latency_ms": fault.latency_ms, "drop_connection": fault.drop_connection,
+            "after_commit": fault.after_commit, "nth": fault.nth, "times": fault.times,
+            "probability": fault.probability, "calls": fault.calls, "hits": fault.hits}
 
 
 def render_state(store: Store) -> dict[str, Any]:

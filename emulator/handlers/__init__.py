@@ -5,6 +5,20 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from . import balances, checkout, control, events, paywalls, subscriptions, support, users
+from . import (
+    balances,
+    checkout,
+    control,
+    control_faults,
+    control_webhooks,
+    events,
+    paywalls,
+    subscriptions,
+    support,
+    users,
+)
 
-MODULES: tuple[ModuleType, ...] = (balances, checkout, control, events, paywalls, subscriptions, support, users)
+MODULES: tuple[ModuleType, ...] = (
+    balances, checkout, control, control_faults, control_webhooks, events, paywalls, subscriptions, support,
+    users,
+)
