@@ -28,7 +28,7 @@ from jsonschema import Draft202012Validator
 from emulator.domain import events as domain_events
 from emulator.models import Refund
 from emulator.openapi import PUBLIC_SPEC, inline_refs, load_document, spec_path
-from emulator.seed import default_fixtures
+from emulator.seed import default_fixtures, read_seed
 from emulator.testing import ControlClient, ThreadedEmulator, verify_signature
 
 from .conftest import ACME_KEY, ALICE, STRIPE_PW, Api, error_of
@@ -307,7 +307,7 @@ def test_reset_drops_registered_endpoints_and_restores_seeded_ones(emu: Threaded
         assert [(e["url"], e["secret"], e["events"]) for e in listed] == [
             ("http://127.0.0.1:9/seeded", "seeded-secret", ["subscription.updated"])]
     finally:
-        control.load_seed(json.loads(json.dumps(seed, default=str)))
+        emu.call(emu.world.load, read_seed(default_fixtures()))
 
 
 # --- the event log and delivery ---------------------------------------------------------------
