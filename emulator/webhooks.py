@@ -20,12 +20,13 @@ from collections.abc import AsyncIterator, Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import web
 
 from .clock import monotonic
-from .errors import ConflictError, NotFoundError
+from .errors import BadRequestError, ConflictError, NotFoundError
 from .keys import WORLD_KEY
 from .models import DeliveryAttempt, DeliveryStatus, DomainEvent, WebhookDelivery, WebhookEndpoint
 from .state import Store
@@ -77,6 +78,7 @@ def register_endpoint(store: Store, *, url: str, secret: str | None = None, even
     owner = owner_id if owner_id is not None else next(iter(store.owners), None)
     if owner is None or owner not in store.owners:
         raise NotFoundError(f"no owner {owner_id!r}", code="not_found")
+    check_url(url)
     collect(store)  # events recorded so far belong to the endpoints that existed then
     endpoint_id = f"we_api_{store.ids.sequence('webhook_endpoint')}"
     while endpoint_id in store.webhook_endpoints:
@@ -86,6 +88,17 @@ def register_endpoint(store: Store, *, url: str, secret: str | None = None, even
                                events=list(dict.fromkeys(events)) if events is not None else None)
     store.webhook_endpoints[endpoint.id] = endpoint
     return endpoint
+
+
+def check_url(url: str) -> None:
+    """Refuse a URL nothing could ever be POSTed to (http and https only; the real platform wants https)."""
+    try:
+        parts = urlsplit(url)
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError as exc:
+        raise BadRequestError(f"url is not a valid URL: {exc}", code="invalid_request") from exc
+    if parts.scheme not in ("http", "https") or not parts.hostname or not port_ok or any(c.isspace() for c in url):
+        raise BadRequestError(f"url must be an absolute http(s) URL, got {url!r}", code="invalid_request")
 
 
 def require_endpoint(store: Store, endpoint_id: str) -> WebhookEndpoint:
@@ -278,6 +291,9 @@ async def send(session: aiohttp.ClientSession, delivery: WebhookDelivery, secret
         error = f"timeout: no answer within {limit_seconds:g} s"
     except (aiohttp.ClientError, ValueError) as exc:
         error = f"connection error: {type(exc).__name__}: {exc}"[:500]
+    except Exception as exc:  # anything else still ends this attempt (and schedules the next), never loops
+        log.warning("webhook attempt %s failed unexpectedly", delivery.id, exc_info=exc)
+        error = f"error: {type(exc).__name__}: {exc}"[:500]
     return DeliveryAttempt(at=at, status_code=status, error=error, duration_ms=(monotonic() - started) * 1000)
 
 

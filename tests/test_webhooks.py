@@ -259,6 +259,10 @@ def test_endpoints_are_registered_listed_and_deleted(emu: ThreadedEmulator, api:
 @pytest.mark.parametrize("body", [
     {"url": "not a url"},
     {"url": "ftp://example.com/x"},
+    {"url": "http://[::1/x"},
+    {"url": "http://exa mple.com/x"},
+    {"url": "http://127.0.0.1:99999/x"},
+    {"url": "http:///x"},
     {"url": "http://127.0.0.1/x", "events": ["payment.exploded"]},
     {"url": "http://127.0.0.1/x", "events": []},
     {"url": "http://127.0.0.1/x", "secret": ""},
