@@ -79,11 +79,16 @@ class Receiver:
     """A webhook receiver on 127.0.0.1 (port 0), served from its own event loop in a thread.
 
     `answer(received)` picks the status; `hold(received)` True keeps that request open until `release()`.
+    Every request is checked like a merchant backend would (both signatures with `secret`) and against
+    the spec's `webhooks:` schemas; leaving the `with` block fails the test if any was wrong.
     """
 
-    def __init__(self, answer: Answer | None = None, hold: Callable[[Received], bool] | None = None) -> None:
+    def __init__(self, answer: Answer | None = None, hold: Callable[[Received], bool] | None = None, *,
+                 secret: str = SECRET) -> None:
         self.answer: Answer = answer or (lambda r: 200)
         self.hold = hold or (lambda r: False)
+        self.secret = secret
+        self.problems: list[str] = []
         self.received: list[Received] = []
         self._cond = threading.Condition()
         self._ready = threading.Event()
@@ -108,6 +113,7 @@ class Receiver:
         asyncio.run_coroutine_threadsafe(self._stop(), self._loop).result(15)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(15)
+        assert not self.problems, self.problems
 
     def _run(self) -> None:
         loop = self._loop = asyncio.new_event_loop()
@@ -141,6 +147,10 @@ class Receiver:
             event_id = json.loads(body)["id"]
             seen = sum(1 for r in self.received if r.event_id == event_id)
             received = Received(body=body, headers=headers, attempt=seen + 1)
+            try:
+                check_delivery(received, self.secret)
+            except Exception as exc:  # reported when the receiver closes, in the test's thread
+                self.problems.append(f"{event_id}: {exc!r}")
             self.received.append(received)
             self._cond.notify_all()
         if self.hold(received):
@@ -173,7 +183,8 @@ def receiver() -> Iterator[Receiver]:
 
 
 def register(control: ControlClient, url: str, **extra: Any) -> dict[str, Any]:
-    endpoint: dict[str, Any] = control.request("POST", "/webhooks/endpoints", {"url": url, **extra})
+    """Register an endpoint (secret `SECRET` unless given)."""
+    endpoint: dict[str, Any] = control.request("POST", "/webhooks/endpoints", {"url": url, "secret": SECRET, **extra})
     return endpoint
 
 
@@ -239,7 +250,10 @@ def check_delivery(received: Received, secret: str) -> dict[str, Any]:
 
 def test_endpoints_are_registered_listed_and_deleted(emu: ThreadedEmulator, api: Api) -> None:
     control = emu.control
-    created = register(control, "http://127.0.0.1:9/hooks", events=["payment.completed"])
+    resp = api.post("/_emulator/webhooks/endpoints",
+                    json={"url": "http://127.0.0.1:9/hooks", "events": ["payment.completed"]})
+    assert resp.status_code == 201
+    created = resp.json()
     assert created["owner_id"] == "own_acme" and created["enabled"] is True
     assert created["secret"].startswith("whsec_") and created["events"] == ["payment.completed"]
     assert created["policy"] == {"duplicate": False, "out_of_order": False, "delay_seconds": 0}
