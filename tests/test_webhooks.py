@@ -549,7 +549,7 @@ def test_out_of_order_policy_swaps_adjacent_deliveries(emu: ThreadedEmulator, re
     receiver.wait_for(3)
     assert receiver.ids()[-1] == lone
     [sent] = deliveries(emu.control, event_id=lone)
-    assert when(sent["attempts"][0]["at"]) - when(sent["created_at"]) == timedelta(seconds=5)
+    assert when(sent["attempts"][0]["at"]) - when(sent["created_at"]) >= timedelta(seconds=5)
 
 
 def test_delay_policy_holds_deliveries_on_the_emulator_clock(emu: ThreadedEmulator, receiver: Receiver) -> None:
