@@ -151,7 +151,8 @@ def collect(store: Store) -> DeliveryLog:
 
 def serialise(event: DomainEvent) -> bytes:
     """The envelope's bytes, made once per event: every copy and every attempt sends exactly these."""
-    return json.dumps(render_webhook_envelope(event), separators=(",", ":"), ensure_ascii=False).encode()
+    envelope = render_webhook_envelope(event)
+    return json.dumps(envelope, separators=(",", ":"), ensure_ascii=False, default=str).encode()
 
 
 def _enqueue(store: Store, log_: DeliveryLog, endpoint: WebhookEndpoint, event: DomainEvent, body: bytes) -> None:
@@ -348,11 +349,14 @@ class WebhookDispatcher:
 
     async def _run(self) -> None:
         while True:
-            store = self.world.store
-            log_ = self._current(store)
-            now = self.world.now()
-            for delivery in due_deliveries(log_, now, self._inflight.keys()):
-                self._start(store, log_, delivery, now)
+            try:
+                store = self.world.store
+                log_ = self._current(store)
+                now = self.world.now()
+                for delivery in due_deliveries(log_, now, self._inflight.keys()):
+                    self._start(store, log_, delivery, now)
+            except Exception:  # a bug must not end delivery for the app's lifetime
+                log.exception("the webhook worker hit an unexpected error")
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
