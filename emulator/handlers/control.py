@@ -6,8 +6,9 @@ from datetime import datetime, timedelta
 
 from ..auth import mint_token
 from ..clock import ClockBackwardsError
+from ..domain import balances
 from ..domain.identity import ensure_link, find_or_create_user, find_user
-from ..errors import BadRequestError, ConflictError, NotFoundError
+from ..errors import BadRequestError, ConflictError, IdentityNotFoundError, NotFoundError
 from ..routing import Call, Reply, operation
 from ..views import iso, render_state
 
@@ -34,6 +35,7 @@ async def load_seed(call: Call) -> Reply:
 
 @operation("dumpState")
 async def dump_state(call: Call) -> Reply:
+    balances.top_up_all(call.store, call.world.now())  # show balances as a read would (lazy top-ups)
     return Reply(body=render_state(call.store))
 
 
@@ -49,7 +51,7 @@ async def set_clock(call: Call) -> Reply:
         if target < call.world.now():
             raise ClockBackwardsError(f"cannot move the clock back to {target.isoformat()}")
         await call.world.catch_up(target, background=True)
-        call.world.clock.set(target)
+        call.world.clock.set(target, freeze=bool(call.body.get("frozen", True)))
     except ClockBackwardsError as exc:
         raise ConflictError(str(exc), code="clock_backwards", error="clock_backwards") from exc
     return Reply(body=_clock(call))
@@ -78,7 +80,10 @@ async def mint(call: Call) -> Reply:
     if paywall is None:
         raise NotFoundError(f"paywall {body['paywall_id']!r} not found")
     email, user_id = body.get("email"), body.get("user_id")
-    user = find_user(store, paywall, email=email, user_id=user_id)
+    try:
+        user = find_user(store, paywall, email=email, user_id=user_id)
+    except IdentityNotFoundError as exc:  # the control API speaks only `not_found`
+        raise NotFoundError(exc.message, code="not_found") from exc
     if user is None:
         if not email:
             raise NotFoundError(f"no user {user_id!r}; give an email to create one", code="not_found")
