@@ -18,16 +18,26 @@ from .periods import local_date
 
 
 def find_user(store: Store, paywall: Paywall, *, email: str | None, user_id: str | None) -> User | None:
-    """The user named by `user_id` (platform id or this paywall's external id) or `email`."""
-    if user_id:
-        user = store.users.get(user_id)
-        if user is not None:
-            return user
-        for (uid, pid), link in store.links.items():
-            if pid == paywall.id and str(link.meta.get("userId")) == user_id:
-                return store.users.get(uid)
-    if email:
-        return store.user_by_email(email)
+    """The user named by `user_id` (platform id or this paywall's external id) and/or `email`.
+
+    With both, they must not name two different users (`identity_not_found`); a `user_id` that
+    names nobody is ignored in favour of the email, since the SDK sends the integrator's own id.
+    """
+    by_id = _by_user_id(store, paywall, user_id) if user_id else None
+    by_email = store.user_by_email(email) if email else None
+    if by_id is not None and by_email is not None and by_id.id != by_email.id:
+        raise IdentityNotFoundError(error="identity_not_found",
+                                    message="email and user_id name two different users")
+    return by_id or by_email
+
+
+def _by_user_id(store: Store, paywall: Paywall, user_id: str) -> User | None:
+    user = store.users.get(user_id)
+    if user is not None:
+        return user
+    for (uid, pid), link in store.links.items():
+        if pid == paywall.id and str(link.meta.get("userId")) == user_id:
+            return store.users.get(uid)
     return None
 
 
