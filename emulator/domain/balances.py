@@ -27,20 +27,49 @@ class InsufficientBalanceError(BadRequestError):
     default_message = "A debit would drop the balance below zero; nothing was debited"
 
 
+def today(now: datetime, paywall: Paywall) -> str:
+    """The daily-trial day of `now`: the ISO calendar date in the paywall's timezone (UTC default)."""
+    return local_date(now, paywall.timezone).isoformat()
+
+
+def _topped_up(row: BalanceRow | None, day: str, ttype: TokenType) -> int:
+    """The count a row has on `day` once its due top-up is applied (a missing row: the allowance)."""
+    if row is None:
+        return ttype.daily_trial
+    if row.topped_up_on is None or row.topped_up_on < day:
+        return max(row.count, ttype.daily_trial)
+    return row.count
+
+
+def peek(store: Store, now: datetime, paywall: Paywall, user_id: str | None, ttype: TokenType) -> int:
+    """What `current` would return as the count, without writing anything (checks before a change)."""
+    row = store.balances.get((user_id, paywall.id, ttype.type)) if user_id is not None else None
+    return _topped_up(row, today(now, paywall), ttype)
+
+
 def current(store: Store, now: datetime, paywall: Paywall, user_id: str, ttype: TokenType) -> BalanceRow:
     """The balance row of one type, with any due daily top-up applied."""
     key = (user_id, paywall.id, ttype.type)
-    today = local_date(now, paywall.timezone).isoformat()
+    day = today(now, paywall)
     row = store.balances.get(key)
     if row is None:
         row = BalanceRow(user_id=user_id, paywall_id=paywall.id, type=ttype.type, count=ttype.daily_trial,
-                         topped_up_on=today)
+                         topped_up_on=day)
         store.balances[key] = row
-    elif row.topped_up_on is None or row.topped_up_on < today:
-        if row.count < ttype.daily_trial:
-            row.count = ttype.daily_trial
-        row.topped_up_on = today
+    elif row.topped_up_on is None or row.topped_up_on < day:
+        row.count = _topped_up(row, day, ttype)
+        row.topped_up_on = day
     return row
+
+
+def top_up_all(store: Store, now: datetime) -> None:
+    """Apply every due top-up at once (for whole-table views such as the state dump); the lazy
+    per-row rule gives the same counts, so calling this never changes what a later read sees."""
+    for (user_id, paywall_id, type_name) in list(store.balances):
+        paywall = store.paywalls.get(paywall_id)
+        ttype = paywall.token_type(type_name) if paywall is not None else None
+        if paywall is not None and ttype is not None:
+            current(store, now, paywall, user_id, ttype)
 
 
 def list_balances(store: Store, now: datetime, paywall: Paywall, user_id: str) -> list[BalanceRow]:
