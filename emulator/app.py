@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from . import handlers, webhooks
+from . import handlers, upstream, webhooks
 from .config import EmulatorConfig
-from .keys import CONTROL_SPEC_KEY, PUBLIC_SPEC_KEY, WORLD_KEY
+from .keys import CONTROL_SPEC_KEY, PUBLIC_SPEC_KEY, UPSTREAMS_KEY, WORLD_KEY
 from .middleware import cors, error_boundary
 from .openapi import SpecError, load_specs
 from .routing import MAX_BODY_BYTES, bind_routes, collect_handlers
@@ -32,6 +32,8 @@ def create_app(config: EmulatorConfig | None = None) -> web.Application:
     app[WORLD_KEY] = world
     app[PUBLIC_SPEC_KEY] = public
     app[CONTROL_SPEC_KEY] = control
+    app[UPSTREAMS_KEY] = upstream.Upstreams()  # the gateway's transport; its HTTP session opens in cleanup_ctx
     bind_routes(app, (public, control), collect_handlers(handlers.MODULES))
     app.cleanup_ctx.append(webhooks.delivery_context)  # webhook worker + HTTP client session
+    app.cleanup_ctx.append(upstream.session_context)  # the gateway's upstream HTTP client session
     return app

@@ -93,6 +93,7 @@ class Provider:
     upstream: str = "fake"  # "fake" or an http(s) base URL
     headers: dict[str, str] = field(default_factory=dict)
     enabled: bool = True
+    fake: dict[str, Any] = field(default_factory=dict)  # options of the fake upstream (latency_ms, fail_status, ...)
 
 
 @dataclass(slots=True, kw_only=True)

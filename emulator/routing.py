@@ -208,6 +208,8 @@ async def _read_body(op: Operation, request: web.Request) -> tuple[Any, list[Upl
         return None, []
     media_type = request.content_type if request.body_exists else ""
     declared = op.body_validators
+    if "*/*" in declared:
+        return None, []  # an opaque body (the gateway forwards it untouched): the handler reads it raw
     if not request.body_exists or (media_type in ("application/octet-stream", "") and not await request.read()):
         if not op.body_required:
             return None, []

@@ -182,15 +182,21 @@ class _Loader:
             ptype = _str(pr, "type", pw)
             if paywall.token_type(ptype) is None:
                 raise SeedError(f"{pw}: type {ptype!r} is not a token type of paywall {pid}")
+            upstream = str(pr.get("upstream") or "fake")
+            if upstream != "fake" and not upstream.startswith(("http://", "https://")):
+                raise SeedError(f"{pw}: upstream must be 'fake' or an http(s) URL, got {upstream!r}")
             provider = Provider(
                 id=_str(pr, "id", pw),
                 paywall_id=pid,
                 type=ptype,
                 cost=_int(pr, "cost", 1, pw),
-                upstream=str(pr.get("upstream") or "fake"),
+                upstream=upstream,
                 headers={str(k2): str(v) for k2, v in (pr.get("headers") or {}).items()},
                 enabled=bool(pr.get("enabled", True)),
+                fake=_fake_options(pr.get("fake"), f"{pw}.fake"),
             )
+            if provider.id in self.store.providers:
+                raise SeedError(f"{pw}: duplicate provider id {provider.id!r}")
             self.store.providers[provider.id] = provider
 
     def _price(self, raw: Mapping[str, Any], paywall_id: str, where: str) -> None:
@@ -288,6 +294,22 @@ class _Loader:
             id=pay_id, paywall_id=paywall.id, user_id=user_id, price_id=price.id, amount=price.unit_amount,
             currency=price.currency, status="succeeded", created=period_start, subscription_id=sub.id,
         )
+
+
+def _fake_options(raw: Any, where: str) -> dict[str, Any]:
+    """The fake upstream's options: latency_ms, chunk_delay_ms, fail_status (400-599), fail_connection."""
+    options = dict(_map(raw or {}, where))
+    unknown = set(options) - {"latency_ms", "chunk_delay_ms", "fail_status", "fail_connection"}
+    if unknown:
+        raise SeedError(f"{where}: unknown options {sorted(unknown)}")
+    for key in ("latency_ms", "chunk_delay_ms"):
+        _int(options, key, 0, where)
+    status = options.get("fail_status")
+    if status is not None and (not isinstance(status, int) or isinstance(status, bool) or not 400 <= status <= 599):
+        raise SeedError(f"{where}: 'fail_status' must be an HTTP status from 400 to 599")
+    if not isinstance(options.get("fail_connection", False), bool):
+        raise SeedError(f"{where}: 'fail_connection' must be a boolean")
+    return options
 
 
 def _list(raw: Mapping[str, Any], key: str) -> list[Any]:

@@ -184,6 +184,14 @@ def render_balance(row: BalanceRow) -> dict[str, Any]:
     return {"type": row.type, "count": row.count}
 
 
+def render_quota_details(rows: list[BalanceRow], query_type: str) -> dict[str, Any]:
+    """`details` of the gateway's 402: the user's `paywall_balances` row (the SDK reads element 0),
+    the provider's query type, and that type's balance."""
+    current = next((r for r in rows if r.type == query_type), None)
+    return {"balances": [{"balances": [render_balance(r) for r in rows]}], "queryType": query_type,
+            "currentBalance": render_balance(current) if current is not None else None}
+
+
 def render_user_details(store: Store, paywall: Paywall, user: User, balances: list[BalanceRow],
                         *, with_profile: bool) -> dict[str, Any]:
     subs = sorted(store.subscriptions_of(user.id, paywall.id), key=lambda s: s.created)

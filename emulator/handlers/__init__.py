@@ -12,6 +12,7 @@ from . import (
     control_faults,
     control_webhooks,
     events,
+    gateway,
     paywalls,
     subscriptions,
     support,
@@ -19,6 +20,6 @@ from . import (
 )
 
 MODULES: tuple[ModuleType, ...] = (
-    balances, checkout, control, control_faults, control_webhooks, events, paywalls, subscriptions, support,
-    users,
+    balances, checkout, control, control_faults, control_webhooks, events, gateway, paywalls, subscriptions,
+    support, users,
 )

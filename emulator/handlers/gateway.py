@@ -1,0 +1,20 @@
+"""Handler of the metered AI gateway: reserve the charge (domain), then forward and stream (transport)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from ..domain import gateway
+from ..keys import UPSTREAMS_KEY
+from ..routing import Call, operation
+from ..upstream import forward
+
+
+@operation("callGatewayGet", "callGatewayPost", "callGatewayPathGet", "callGatewayPathPost")
+async def call_gateway(call: Call) -> web.StreamResponse:
+    store, now = call.store, call.world.now()
+    charge = gateway.reserve(store, now, gateway.GatewayRequest(
+        provider_id=call.path["providerId"], paywall_query=call.query.get("paywall_id"),
+        paywall_header=call.headers.get("X-Paywall-Id"), bearer_user_id=call.principal.user_id,
+        x_user_id=call.headers.get("X-User-ID")))
+    return await forward(call.request, call.world, call.request.app[UPSTREAMS_KEY], charge)
