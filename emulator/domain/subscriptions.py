@@ -22,6 +22,14 @@ def find_owned(store: Store, paywall: Paywall, user: User, subscription_id: str)
     return sub
 
 
+def find_for_session(store: Store, user: User, subscription_id: str) -> Subscription:
+    """The Bearer path of a cancel: the session's user must own the subscription (any paywall)."""
+    sub = store.subscriptions.get(subscription_id)
+    if sub is None or sub.user_id != user.id:
+        raise NotFoundError("Subscription not found", code="subscription_not_found", error="Subscription not found")
+    return sub
+
+
 def cancel_at_period_end(store: Store, now: datetime, paywall: Paywall, user: User, subscription_id: str,
                          reason: str) -> Subscription:
     sub = find_owned(store, paywall, user, subscription_id)

@@ -4,28 +4,32 @@ from __future__ import annotations
 
 from ..auth import require_paywall
 from ..domain.identity import require_identity, require_linked_user
-from ..domain.subscriptions import cancel_at_period_end
+from ..domain.subscriptions import cancel_at_period_end, find_for_session
 from ..errors import IdentityRequiredError
+from ..models import Paywall, User
 from ..routing import Call, Reply, operation
 from ..views import render_cancelled
 
 
 @operation("cancelSubscription")
 async def cancel_subscription(call: Call) -> Reply:
-    store, body = call.store, call.body
-    paywall_id = body.get("paywallId") or call.headers.get("X-Paywall-Id")
-    user = call.bearer_user
+    store, body, user = call.store, call.body, call.bearer_user
+    subscription_id = str(body["subscriptionId"])
     if user is None:  # apiKey path: the paywall and the identity come from the body
-        email, user_id = body.get("email"), body.get("userId")
-        require_identity(email, user_id)
-        if paywall_id is None:
-            raise IdentityRequiredError("paywallId is required with X-Api-Key", error="identity_required")
-        paywall = require_paywall(store, call.principal, str(paywall_id))
-        user = require_linked_user(store, paywall, email=email, user_id=user_id)
-    else:
-        sub = store.subscriptions.get(str(body.get("subscriptionId")))
-        paywall_id = paywall_id or (sub.paywall_id if sub else None)
-        paywall = require_paywall(store, call.principal, str(paywall_id or ""))
-    sub = cancel_at_period_end(store, call.world.now(), paywall, user, str(body["subscriptionId"]),
+        paywall, user = _owner_target(call)
+    else:  # Bearer path: the session's user must own the subscription; body identity is ignored
+        paywall = store.paywalls[find_for_session(store, user, subscription_id).paywall_id]
+    sub = cancel_at_period_end(store, call.world.now(), paywall, user, subscription_id,
                                str(body["cancellationReason"]))
     return Reply(body=render_cancelled(sub))
+
+
+def _owner_target(call: Call) -> tuple[Paywall, User]:
+    body = call.body
+    email, user_id = body.get("email"), body.get("userId")
+    require_identity(email, user_id)
+    paywall_id = body.get("paywallId") or call.headers.get("X-Paywall-Id")
+    if paywall_id is None:
+        raise IdentityRequiredError("paywallId is required with X-Api-Key", error="identity_required")
+    paywall = require_paywall(call.store, call.principal, str(paywall_id))
+    return paywall, require_linked_user(call.store, paywall, email=email, user_id=user_id)
