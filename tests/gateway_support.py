@@ -106,9 +106,10 @@ def gateway(base_url: str, provider: str, path: str = "", *, paywall: str | None
     return url + (f"?paywall_id={paywall}" if paywall is not None else "")
 
 
-def balances(base_url: str, *, paywall: str = TOKEN_PW, user_id: str = BOB) -> dict[str, int]:
+def balances(base_url: str, *, paywall: str = TOKEN_PW, user_id: str = BOB,
+             session: requests.Session | None = None) -> dict[str, int]:
     """The user's balances as the owner reads them (GET user, X-Api-Key)."""
-    resp = requests.get(f"{base_url}/api/v1/paywall/{paywall}/user", params={"user_id": user_id},
+    resp = (session or requests).get(f"{base_url}/api/v1/paywall/{paywall}/user", params={"user_id": user_id},
                         headers={"X-Api-Key": ACME_KEY}, timeout=30)
     assert resp.status_code == 200, resp.text
     return {b["type"]: b["count"] for b in resp.json()["balances"]}
