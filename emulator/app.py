@@ -7,20 +7,24 @@ Every app is independent: nothing is shared between two apps in one process.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from aiohttp import web
 
 from . import handlers, upstream, webhooks
 from .config import EmulatorConfig
 from .keys import CONTROL_SPEC_KEY, PUBLIC_SPEC_KEY, UPSTREAMS_KEY, WORLD_KEY
-from .middleware import cors, error_boundary
+from .middleware import cors, cors_headers, error_boundary
 from .openapi import SpecError, load_specs
-from .routing import MAX_BODY_BYTES, bind_routes, collect_handlers
+from .routing import MAX_BODY_BYTES, Handler, bind_routes, collect_handlers
 from .world import World
 
 CONTROL_PREFIX = "/_emulator"
 
 
-def create_app(config: EmulatorConfig | None = None) -> web.Application:
+def create_app(config: EmulatorConfig | None = None, *,
+               handler_overrides: Mapping[str, Handler] | None = None) -> web.Application:
+    """`handler_overrides` (operationId -> handler) is a test seam for the pipeline's own tests."""
     config = config or EmulatorConfig()
     public, control = load_specs(config.public_spec, config.control_spec)
     clash = [op.path for op in public.operations if op.path.startswith(CONTROL_PREFIX)]
@@ -33,7 +37,8 @@ def create_app(config: EmulatorConfig | None = None) -> web.Application:
     app[PUBLIC_SPEC_KEY] = public
     app[CONTROL_SPEC_KEY] = control
     app[UPSTREAMS_KEY] = upstream.Upstreams()  # the gateway's transport; its HTTP session opens in cleanup_ctx
-    bind_routes(app, (public, control), collect_handlers(handlers.MODULES))
+    app.on_response_prepare.append(cors_headers)
+    bind_routes(app, (public, control), {**collect_handlers(handlers.MODULES), **(handler_overrides or {})})
     app.cleanup_ctx.append(webhooks.delivery_context)  # webhook worker + HTTP client session
     app.cleanup_ctx.append(upstream.session_context)  # the gateway's upstream HTTP client session
     return app

@@ -2,7 +2,8 @@
 
 The error boundary turns routing misses (404/405) and any unexpected exception into the spec's
 error shape — a handler bug answers 500 `internal_error`, never an HTML page. CORS answers
-preflights and lists every header the SDK sends explicitly (a `*` does not cover Authorization).
+preflights and lists every header the SDK sends explicitly (a `*` does not cover Authorization);
+`cors_headers` (an `on_response_prepare` hook) marks every response, streamed ones included.
 """
 
 from __future__ import annotations
@@ -54,14 +55,18 @@ async def error_boundary(request: web.Request, handler: Handler) -> web.StreamRe
 
 @web.middleware
 async def cors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Answer preflights (for any path); everything else goes on to the handler."""
     if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
-        response: web.StreamResponse = web.Response(status=204)
+        response = web.Response(status=204)
         response.headers["Access-Control-Allow-Methods"] = ALLOWED_METHODS
         response.headers["Access-Control-Allow-Headers"] = ALLOWED_HEADERS
         response.headers["Access-Control-Max-Age"] = "600"
-    else:
-        response = await handler(request)
-    if not response.prepared:
-        response.headers["Access-Control-Allow-Origin"] = "*"
-        response.headers["Access-Control-Expose-Headers"] = EXPOSED_HEADERS
-    return response
+        return response
+    return await handler(request)
+
+
+async def cors_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """`on_response_prepare`: every answer is readable cross-origin: errors built by the boundary
+    (routing misses never reach `cors`) and streamed gateway answers included."""
+    response.headers.setdefault("Access-Control-Allow-Origin", "*")
+    response.headers.setdefault("Access-Control-Expose-Headers", EXPOSED_HEADERS)
