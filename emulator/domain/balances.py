@@ -4,8 +4,9 @@ daily-trial top-up.
 The top-up is computed lazily on every read and write (`current`): at the first touch on a new
 calendar day (the paywall's timezone) a balance below its daily-trial allowance is raised to it;
 a higher balance is never reduced. Reads, debits and clock advances therefore all see the same
-value whichever comes first. Every change validates fully before mutating, and no `await` runs
-between check and write, so a change is atomic against concurrent requests. No aiohttp.
+value whichever comes first; `peek` computes that value without writing, for checks that must refuse
+before anything changes. Every change validates fully before mutating, and no `await` runs between
+check and write, so a change is atomic against concurrent requests (gateway charges included). No aiohttp.
 """
 
 from __future__ import annotations
