@@ -1,0 +1,154 @@
+"""The two OpenAPI documents: valid OpenAPI 3.1, every operation named and tagged once, control
+paths only under /_emulator, and every error code the emulator can produce enumerated in the
+spec's `ErrorCode` (found by reading the emulator's source, not by trusting a list)."""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import pkgutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from openapi_spec_validator import OpenAPIV31SpecValidator
+
+import emulator
+from emulator.errors import EmulatorError
+from emulator.openapi import CONTROL_SPEC, PUBLIC_SPEC, load_document, spec_path
+
+PUBLIC = load_document(spec_path(PUBLIC_SPEC))
+CONTROL = load_document(spec_path(CONTROL_SPEC))
+DOCS = {"public": PUBLIC, "control": CONTROL}
+PACKAGE = Path(emulator.__file__).parent
+METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+
+
+def error_codes(doc: dict[str, Any]) -> set[str]:
+    return set(doc["components"]["schemas"]["ErrorCode"]["enum"])
+
+
+def operations(doc: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """(where, method, operation) for every operation under `paths` and `webhooks`."""
+    for section in ("paths", "webhooks"):
+        for path, item in (doc.get(section) or {}).items():
+            for method in METHODS:
+                if method in item:
+                    yield f"{section} {path}", method, item[method]
+
+
+def extension_codes(node: Any, name: str) -> Iterator[str]:
+    """Every `code` of an `x-error`/`x-auth-missing` extension anywhere in a document."""
+    if isinstance(node, dict):
+        ext = node.get(name)
+        if isinstance(ext, dict):
+            yield str(ext["code"])
+        for value in node.values():
+            yield from extension_codes(value, name)
+    elif isinstance(node, list):
+        for value in node:
+            yield from extension_codes(value, name)
+
+
+def literal_codes(paths: list[Path]) -> dict[str, set[str]]:
+    """`code="..."` keyword arguments and `default_code = "..."` class attributes, per file."""
+    found: dict[str, set[str]] = {}
+    for path in paths:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        codes: set[str] = set()
+        for node in ast.walk(tree):
+            keyword = isinstance(node, ast.keyword) and node.arg == "code"
+            attribute = isinstance(node, ast.Assign) and any(
+                isinstance(t, ast.Name) and t.id == "default_code" for t in node.targets)
+            value = getattr(node, "value", None)
+            if (keyword or attribute) and isinstance(value, ast.Constant):
+                codes.add(str(value.value))
+        if codes:
+            found[str(path.relative_to(PACKAGE))] = codes
+    return found
+
+
+def all_error_classes() -> set[type[EmulatorError]]:
+    for info in pkgutil.walk_packages([str(PACKAGE)], prefix="emulator."):
+        if info.name not in ("emulator.pytest_plugin", "emulator.__main__"):  # the CLI runs on import
+            importlib.import_module(info.name)
+    seen: set[type[EmulatorError]] = set()
+    todo: list[type[EmulatorError]] = [EmulatorError]
+    while todo:
+        cls = todo.pop()
+        if cls not in seen:
+            seen.add(cls)
+            todo.extend(cls.__subclasses__())
+    return seen
+
+
+@pytest.mark.parametrize("name", DOCS)
+def test_documents_are_valid_openapi_3_1(name: str) -> None:
+    errors = [str(e.message) for e in OpenAPIV31SpecValidator(DOCS[name]).iter_errors()]
+    assert errors == []
+
+
+@pytest.mark.parametrize("name", DOCS)
+def test_every_operation_has_an_operation_id_and_exactly_one_declared_tag(name: str) -> None:
+    doc = DOCS[name]
+    declared = {t["name"] for t in doc.get("tags", [])}
+    for where, method, op in operations(doc):
+        assert op.get("operationId"), f"{method.upper()} {where} has no operationId"
+        tags = op.get("tags") or []
+        assert len(tags) == 1, f"{op['operationId']} has tags {tags}"
+        assert tags[0] in declared, f"{op['operationId']} uses the undeclared tag {tags[0]!r}"
+
+
+def test_operation_ids_are_unique_across_both_documents() -> None:
+    ids = [op["operationId"] for doc in DOCS.values() for _, _, op in operations(doc)]
+    assert sorted(ids) == sorted(set(ids))
+
+
+def test_control_paths_live_under_emulator_and_public_ones_never_do() -> None:
+    assert CONTROL["paths"] and all(p.startswith("/_emulator/") for p in CONTROL["paths"])
+    assert not [p for p in PUBLIC["paths"] if p.startswith("/_emulator")]
+
+
+@pytest.mark.parametrize("name", DOCS)
+def test_every_operation_declares_its_internal_error(name: str) -> None:
+    for where, _method, op in operations(DOCS[name]):
+        if where.startswith("paths"):
+            assert "500" in op["responses"], f"{op['operationId']} does not declare 500"
+
+
+@pytest.mark.parametrize("name", DOCS)
+@pytest.mark.parametrize("extension", ["x-error", "x-auth-missing"])
+def test_extension_codes_are_enumerated(name: str, extension: str) -> None:
+    doc = DOCS[name]
+    unknown = set(extension_codes(doc, extension)) - error_codes(doc)
+    assert not unknown, f"{extension} codes missing from {name} ErrorCode: {sorted(unknown)}"
+
+
+def test_the_public_document_uses_x_error_somewhere() -> None:
+    assert {"missing_parameters", "invalid_url", "invalid_amount", "subject_length"} <= set(
+        extension_codes(PUBLIC, "x-error"))
+
+
+def test_every_code_literal_in_the_emulator_is_enumerated() -> None:
+    known = error_codes(PUBLIC) | error_codes(CONTROL)
+    found = literal_codes(sorted(PACKAGE.rglob("*.py")))
+    assert len(found) > 5  # the scan sees the code base
+    unknown = {f: sorted(codes - known) for f, codes in found.items() if codes - known}
+    assert not unknown, f"codes not in any ErrorCode enum: {unknown}"
+
+
+def test_control_handlers_only_use_control_codes() -> None:
+    control_files = sorted((PACKAGE / "handlers").glob("control*.py"))
+    assert control_files
+    found = literal_codes(control_files)
+    unknown = {f: sorted(codes - error_codes(CONTROL)) for f, codes in found.items() if codes - error_codes(CONTROL)}
+    assert not unknown, f"control handlers answer codes the control spec does not list: {unknown}"
+
+
+def test_every_error_class_default_code_is_enumerated() -> None:
+    known = error_codes(PUBLIC) | error_codes(CONTROL)
+    classes = all_error_classes()
+    assert len(classes) > 10
+    unknown = {c.__qualname__: c.default_code for c in classes if c.default_code not in known}
+    assert not unknown, f"error classes whose default code no ErrorCode lists: {unknown}"
