@@ -8,7 +8,8 @@ changes. Times in a seed are relative to the instant it is applied. No aiohttp.
 from __future__ import annotations
 
 import importlib.resources
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
@@ -40,6 +41,7 @@ from .state import Store
 SeedDocument = dict[str, Any]
 _INTERVALS = ("day", "week", "month", "year", "lifetime")
 _SUB_STATUSES = ("trialing", "active", "past_due", "canceled", "incomplete", "unpaid")
+MAX_DAYS = 36_525  # relative times reach at most 100 years from the instant of seeding
 
 
 class SeedError(BadRequestError):
@@ -88,11 +90,14 @@ class _Loader:
         if unknown:
             raise SeedError(f"unknown top-level keys in seed: {sorted(unknown)}")
         for i, raw in enumerate(_list(doc, "owners")):
-            self._owner(_map(raw, f"owners[{i}]"), f"owners[{i}]")
+            with _entry(f"owners[{i}]"):
+                self._owner(_map(raw, f"owners[{i}]"), f"owners[{i}]")
         for i, raw in enumerate(_list(doc, "paywalls")):
-            self._paywall(_map(raw, f"paywalls[{i}]"), f"paywalls[{i}]")
+            with _entry(f"paywalls[{i}]"):
+                self._paywall(_map(raw, f"paywalls[{i}]"), f"paywalls[{i}]")
         for i, raw in enumerate(_list(doc, "users")):
-            self._user(_map(raw, f"users[{i}]"), f"users[{i}]")
+            with _entry(f"users[{i}]"):
+                self._user(_map(raw, f"users[{i}]"), f"users[{i}]")
 
     def _owner(self, raw: Mapping[str, Any], where: str) -> None:
         owner = Owner(id=_str(raw, "id", where), name=str(raw.get("name", "")), api_keys=[])
@@ -165,12 +170,12 @@ class _Loader:
         for k, o in enumerate(_list(raw, "offers")):
             ow = f"{where}.offers[{k}]"
             o = _map(o, ow)
-            expires = o.get("expires_in_days")
+            expires = _days(o, "expires_in_days", None, ow, lowest=-MAX_DAYS)
             offer = Offer(
                 id=_str(o, "id", ow),
                 paywall_id=pid,
                 discount_percent=o.get("discount_percent"),
-                expires_at=self.now + timedelta(days=float(expires)) if expires is not None else None,
+                expires_at=self.now + timedelta(days=expires) if expires is not None else None,
                 duration_minutes=o.get("duration_minutes"),
                 price_id=str(o["price_id"]) if o.get("price_id") is not None else None,
                 label=o.get("label"),
@@ -207,18 +212,24 @@ class _Loader:
         if interval is not None and interval not in _INTERVALS:
             raise SeedError(f"{where}: interval must be one of {list(_INTERVALS)}")
         local = raw.get("local") or {}
-        try:
-            amount = float(raw["amount"])
-        except (KeyError, TypeError, ValueError) as exc:
-            raise SeedError(f"{where}: amount must be a number") from exc
+        amount = raw.get("amount")
+        if not isinstance(amount, int | float) or isinstance(amount, bool) or amount < 0:
+            raise SeedError(f"{where}: amount must be a non-negative number")
+        count = raw.get("interval_count")
+        if interval not in (None, "lifetime") and count is not None and (
+                not isinstance(count, int) or isinstance(count, bool) or count < 1):
+            raise SeedError(f"{where}: interval_count must be a positive integer")
+        trial = raw.get("trial_days")
+        if trial is not None and (not isinstance(trial, int) or isinstance(trial, bool) or trial < 0):
+            raise SeedError(f"{where}: trial_days must be a non-negative integer or null")
         self.store.prices[pid] = Price(
             id=pid,
             paywall_id=paywall_id,
             currency=str(raw.get("currency") or "USD").upper(),
-            amount=amount,
+            amount=float(amount),
             interval=cast("Interval | None", interval),
-            interval_count=None if interval in (None, "lifetime") else int(raw.get("interval_count") or 1),
-            trial_days=raw.get("trial_days"),
+            interval_count=None if interval in (None, "lifetime") else (count or 1),
+            trial_days=trial,
             label=raw.get("label"),
             description=raw.get("description"),
             local_currency=local.get("currency"),
@@ -231,7 +242,7 @@ class _Loader:
         email = raw.get("email")
         if uid in self.store.users or (email and self.store.user_by_email(email)):
             raise SeedError(f"{where}: duplicate user {uid!r}/{email!r}")
-        created = self.now - timedelta(days=float(raw.get("created_days_ago", 30)))
+        created = self.now - timedelta(days=_days(raw, "created_days_ago", 30, where))
         self.store.add_user(User(id=uid, email=email, name=raw.get("name"), created_at=created,
                                  country=str(raw.get("country") or "US")))
         for k, link_raw in enumerate(_list(raw, "paywalls")):
@@ -241,14 +252,16 @@ class _Loader:
             paywall = self.store.paywalls.get(pid)
             if paywall is None:
                 raise SeedError(f"{lw}: unknown paywall {pid!r}")
+            if (uid, pid) in self.store.links:
+                raise SeedError(f"{lw}: user {uid!r} is linked twice to paywall {pid!r}")
             self.store.links[(uid, pid)] = Link(
                 user_id=uid, paywall_id=pid, linked_at=created, meta=dict(link_raw.get("meta") or {})
             )
-            given = link_raw.get("balances") or {}
+            given = _map(link_raw.get("balances") or {}, f"{lw}.balances")
             for ttype in paywall.token_types:
-                count = given.get(ttype.type, ttype.daily_trial)
+                count = _int(given, ttype.type, ttype.daily_trial, f"{lw}.balances")
                 self.store.balances[(uid, pid, ttype.type)] = BalanceRow(
-                    user_id=uid, paywall_id=pid, type=ttype.type, count=int(count),
+                    user_id=uid, paywall_id=pid, type=ttype.type, count=count,
                     topped_up_on=local_date(self.now, paywall.timezone).isoformat(),
                 )
             for name in set(given) - {t.type for t in paywall.token_types}:
@@ -260,9 +273,11 @@ class _Loader:
         price = self.store.prices.get(str(raw.get("price")))
         if price is None or price.paywall_id != paywall.id:
             raise SeedError(f"{where}: price {raw.get('price')!r} is not a price of paywall {paywall.id}")
-        started = self.now - timedelta(days=float(raw.get("started_days_ago", 0)))
+        started = self._started(raw, where)
         status = str(raw.get("status") or "active")
         pid = str(raw.get("id") or self.store.ids.prefixed("sub_"))
+        if pid in self.store.subscriptions or pid in self.store.payments:
+            raise SeedError(f"{where}: duplicate purchase id {pid!r}")
         if price.is_lifetime:
             if status not in ("paid", "refunded"):
                 raise SeedError(f"{where}: a lifetime purchase is 'paid' or 'refunded'")
@@ -294,6 +309,42 @@ class _Loader:
             id=pay_id, paywall_id=paywall.id, user_id=user_id, price_id=price.id, amount=price.unit_amount,
             currency=price.currency, status="succeeded", created=period_start, subscription_id=sub.id,
         )
+
+
+    def _started(self, raw: Mapping[str, Any], where: str) -> datetime:
+        """When a purchase started: `started_at` (ISO 8601), else `started_days_ago` before now."""
+        at = raw.get("started_at")
+        if at is None:
+            return self.now - timedelta(days=_days(raw, "started_days_ago", 0, where))
+        try:
+            started = datetime.fromisoformat(str(at).replace("Z", "+00:00"))
+        except ValueError as exc:
+            raise SeedError(f"{where}: started_at must be an ISO 8601 date-time, got {at!r}") from exc
+        if started.tzinfo is None:
+            raise SeedError(f"{where}: started_at needs a UTC offset, got {at!r}")
+        if started > self.now or self.now - started > timedelta(days=MAX_DAYS):
+            raise SeedError(f"{where}: started_at must lie within the {MAX_DAYS} days before now")
+        return started
+
+
+@contextmanager
+def _entry(where: str) -> Iterator[None]:
+    """Turn a malformed value deep inside one seed entry into a `SeedError` naming the entry."""
+    try:
+        yield
+    except (AttributeError, KeyError, TypeError, ValueError, OverflowError) as exc:
+        raise SeedError(f"{where}: malformed entry ({type(exc).__name__}: {exc})") from exc
+
+
+def _days(raw: Mapping[str, Any], key: str, default: float | None, where: str, *,
+          lowest: float = 0) -> Any:
+    """A relative time in days, within [lowest, MAX_DAYS] (None when absent without a default)."""
+    value = raw.get(key, default)
+    if value is None:
+        return None
+    if not isinstance(value, int | float) or isinstance(value, bool) or not lowest <= value <= MAX_DAYS:
+        raise SeedError(f"{where}: {key!r} must be a number of days from {lowest:g} to {MAX_DAYS}")
+    return float(value)
 
 
 def _fake_options(raw: Any, where: str) -> dict[str, Any]:
