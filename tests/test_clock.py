@@ -1,0 +1,158 @@
+"""The emulator clock: `EmulatorClock` itself (frozen or following wall time, never backwards,
+moved by freezegun/time-machine) and the control API's get/set/advance, on an emulator of its own
+(setting the clock freezes it, which the shared emulator must not inherit)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import requests
+import time_machine
+from freezegun import freeze_time
+
+from emulator.clock import ClockBackwardsError, EmulatorClock
+from emulator.config import EmulatorConfig
+from emulator.testing import ControlError, ThreadedEmulator
+
+T0 = datetime(2031, 3, 1, 9, 30, tzinfo=UTC)
+
+
+def parse(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+# --- EmulatorClock ----------------------------------------------------------------------------------
+
+
+def test_a_frozen_clock_stands_still_and_moves_only_forward() -> None:
+    clock = EmulatorClock(frozen_at=T0)
+    assert clock.frozen and clock.now() == T0 == clock.now()
+    assert clock.advance(timedelta(hours=2)) == T0 + timedelta(hours=2)
+    assert clock.set(T0 + timedelta(days=1)) == T0 + timedelta(days=1)
+    with pytest.raises(ClockBackwardsError):
+        clock.set(T0)
+    with pytest.raises(ClockBackwardsError):
+        clock.advance(timedelta(seconds=-1))
+    assert clock.now() == T0 + timedelta(days=1)
+
+
+def test_a_naive_start_is_taken_as_utc() -> None:
+    clock = EmulatorClock(frozen_at=datetime(2031, 3, 1, 9, 30))
+    assert clock.now() == T0 and clock.now().tzinfo is not None
+
+
+def test_a_running_clock_follows_freezegun() -> None:
+    with freeze_time(T0) as frozen:
+        clock = EmulatorClock()
+        assert not clock.frozen and clock.now() == T0
+        frozen.tick(timedelta(minutes=5))
+        assert clock.now() == T0 + timedelta(minutes=5)
+        clock.advance(timedelta(days=1))  # an offset on top of wall time
+        frozen.tick(timedelta(seconds=1))
+        assert clock.now() == T0 + timedelta(days=1, minutes=5, seconds=1)
+
+
+def test_a_running_clock_never_goes_backwards_with_the_wall() -> None:
+    with time_machine.travel(T0, tick=False) as traveller:
+        clock = EmulatorClock()
+        assert clock.now() == T0
+        traveller.move_to(T0 - timedelta(hours=1))
+        assert clock.now() == T0  # waits for the wall to catch up
+        traveller.move_to(T0 + timedelta(seconds=3))
+        assert clock.now() == T0 + timedelta(seconds=3)
+
+
+def test_unfreeze_continues_from_the_frozen_instant() -> None:
+    with freeze_time(datetime(2020, 1, 1, tzinfo=UTC)) as frozen:
+        clock = EmulatorClock(frozen_at=T0)
+        clock.unfreeze()
+        assert not clock.frozen and clock.now() == T0
+        frozen.tick(timedelta(seconds=10))
+        assert clock.now() == T0 + timedelta(seconds=10)
+
+
+# --- the control API --------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def own() -> Iterator[ThreadedEmulator]:
+    with ThreadedEmulator(EmulatorConfig()) as emu:
+        yield emu
+
+
+def post(emu: ThreadedEmulator, path: str, body: object) -> requests.Response:
+    return requests.post(f"{emu.base_url}/_emulator{path}", json=body, timeout=30)
+
+
+def test_get_clock(own: ThreadedEmulator) -> None:
+    clock = own.control.clock()
+    assert set(clock) >= {"now", "frozen"}
+    assert parse(clock["now"]).tzinfo is not None
+
+
+def test_set_freezes_and_refuses_to_go_back(own: ThreadedEmulator) -> None:
+    now = parse(own.control.clock()["now"])
+    target = now + timedelta(days=3)
+    answer = own.control.set_clock(target.isoformat())
+    assert answer == {**answer, "frozen": True} and parse(answer["now"]) == target
+    assert parse(own.control.clock()["now"]) == target  # frozen: it stays there
+    before = own.control.state()
+    resp = post(own, "/clock", {"now": (target - timedelta(seconds=1)).isoformat()})
+    assert resp.status_code == 409 and resp.json()["code"] == "clock_backwards"
+    assert parse(own.control.clock()["now"]) == target and own.control.state() == before
+    # Setting the very same instant is not going back.
+    assert parse(own.control.set_clock(target.isoformat())["now"]) == target
+
+
+def test_set_with_frozen_false_keeps_running(own: ThreadedEmulator) -> None:
+    target = parse(own.control.clock()["now"]) + timedelta(days=1)
+    answer = post(own, "/clock", {"now": target.isoformat().replace("+00:00", "Z"), "frozen": False}).json()
+    assert answer["frozen"] is False and parse(answer["now"]) >= target
+
+
+@pytest.mark.parametrize("value", ["tomorrow", "2031-13-01T00:00:00Z", "2031-03-01", "2031-03-01T09:30:00", 42])
+def test_set_refuses_what_is_not_an_instant(own: ThreadedEmulator, value: object) -> None:
+    before = own.control.clock()["now"]
+    resp = post(own, "/clock", {"now": value})
+    assert resp.status_code == 400 and resp.json()["code"] == "invalid_request"
+    assert own.control.clock()["now"] >= before
+
+
+def test_advance_by_seconds_and_days(own: ThreadedEmulator) -> None:
+    own.control.set_clock((parse(own.control.clock()["now"]) + timedelta(seconds=1)).isoformat())  # freeze
+    answer = own.control.advance(seconds=90)
+    assert parse(answer["now"]) - parse(answer["previous"]) == timedelta(seconds=90)
+    assert {"transitions", "events"} <= set(answer)
+    answer = own.control.advance(days=2, seconds=30)
+    assert parse(answer["now"]) - parse(answer["previous"]) == timedelta(days=2, seconds=30)
+    assert parse(own.control.clock()["now"]) == parse(answer["now"])
+
+
+@pytest.mark.parametrize("body", [{}, {"seconds": -1}, {"days": -0.5}, {"days": 40000}, {"seconds": "60"},
+                                  {"minutes": 5}])
+def test_advance_refusals_leave_the_clock(own: ThreadedEmulator, body: dict[str, object]) -> None:
+    own.control.set_clock((parse(own.control.clock()["now"]) + timedelta(seconds=1)).isoformat())
+    before = own.control.clock()["now"]
+    with pytest.raises(ControlError) as info:
+        own.control.request("POST", "/clock/advance", body)
+    assert info.value.status == 400 and info.value.body["code"] == "invalid_request"
+    assert own.control.clock()["now"] == before
+
+
+def test_reset_keeps_the_time_and_reseeds_relative_to_it(own: ThreadedEmulator) -> None:
+    target = parse(own.control.clock()["now"]) + timedelta(days=400)
+    own.control.set_clock(target.isoformat())
+    own.control.reset()
+    assert parse(own.control.clock()["now"]) == target
+    [alice] = [s for s in own.control.state()["subscriptions"] if s["id"] == "sub_seedAlicePro000000000001"]
+    assert parse(alice["current_period_start"]) <= target < parse(alice["current_period_end"])
+
+
+def test_advance_keeps_a_running_clock_running() -> None:
+    with ThreadedEmulator(EmulatorConfig()) as emu:
+        assert emu.control.clock()["frozen"] is False
+        answer = emu.control.advance(days=1)
+        assert parse(answer["now"]) - parse(answer["previous"]) >= timedelta(days=1)
+        assert emu.control.clock()["frozen"] is False
