@@ -221,8 +221,8 @@ async def _read_body(op: Operation, request: web.Request) -> tuple[Any, list[Upl
     elif media_type in declared or (media_type == "application/octet-stream" and JSON_CT in declared):
         raw = await request.read()
         try:
-            body = json.loads(raw) if raw.strip() else {}
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            body = json.loads(raw, parse_constant=_not_json) if raw.strip() else {}
+        except (ValueError, RecursionError) as exc:  # JSONDecodeError, UnicodeDecodeError; absurd nesting
             raise BadRequestError(f"the body is not valid UTF-8 JSON: {exc}", code="invalid_json") from exc
         files = []
         media_type = media_type if media_type in declared else JSON_CT
@@ -234,7 +234,19 @@ async def _read_body(op: Operation, request: web.Request) -> tuple[Any, list[Upl
     return body, files
 
 
+def _not_json(constant: str) -> Any:
+    """Python's json accepts NaN/Infinity; JSON (and every client of our answers) does not."""
+    raise ValueError(f"{constant} is not a JSON value")
+
+
 async def _read_multipart(request: web.Request) -> tuple[dict[str, Any], list[UploadedFile]]:
+    try:
+        return await _parse_multipart(request)
+    except ValueError as exc:  # no or a wrong boundary, a truncated body, a text field that is not UTF-8
+        raise BadRequestError(f"the multipart body is malformed: {exc}", code="invalid_request") from exc
+
+
+async def _parse_multipart(request: web.Request) -> tuple[dict[str, Any], list[UploadedFile]]:
     fields: dict[str, Any] = {}
     files: list[UploadedFile] = []
     reader = await request.multipart()

@@ -220,8 +220,8 @@ class _Loader:
                 not isinstance(count, int) or isinstance(count, bool) or count < 1):
             raise SeedError(f"{where}: interval_count must be a positive integer")
         trial = raw.get("trial_days")
-        if trial is not None and (not isinstance(trial, int) or isinstance(trial, bool) or trial < 0):
-            raise SeedError(f"{where}: trial_days must be a non-negative integer or null")
+        if trial is not None and (not isinstance(trial, int) or isinstance(trial, bool) or not 0 <= trial <= 730):
+            raise SeedError(f"{where}: trial_days must be an integer from 0 to 730, or null")
         self.store.prices[pid] = Price(
             id=pid,
             paywall_id=paywall_id,

@@ -97,6 +97,7 @@ def test_bearer_user_wins_over_the_body_email(api: Api, control: ControlClient) 
 
 def test_trial_override_and_lifetime_drops_the_trial(api: Api, control: ControlClient) -> None:
     checkout(api, {"email": "t1@example.com", "priceId": "101", "trial_days": 3})
+    assert checkout(api, {"email": "t3@example.com", "priceId": "101", "trial_days": 730}).status_code == 200
     checkout(api, {"email": "t2@example.com", "priceId": "103"})
     by_user = {c["user_id"]: c for c in control.state()["checkouts"]}
     users = users_by_email(control)
@@ -135,8 +136,9 @@ def test_bad_urls_are_400_invalid_url(api: Api, control: ControlClient, field: s
 def test_other_bad_fields_are_400(api: Api, control: ControlClient) -> None:
     before = control.state()
     assert error_of(checkout(api, {"email": "not-an-email", "priceId": "101"})) == (400, "invalid_email")
-    assert error_of(checkout(api, {"email": "x@example.com", "priceId": "101", "trial_days": -1})) == (
-        400, "invalid_request")
+    for days in (-1, 731, 10**9, 1.5):
+        assert error_of(checkout(api, {"email": "x@example.com", "priceId": "101", "trial_days": days})) == (
+            400, "invalid_request")
     assert error_of(checkout(api, {"email": "x@example.com", "priceId": "101", "ignoreActivePurchase": "yes"})) == (
         400, "invalid_request")
     for price_id in ({"id": 101}, [101], True, 101.5):

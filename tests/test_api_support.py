@@ -197,3 +197,19 @@ def test_form_urlencoded_is_unsupported(api: Api, control: ControlClient) -> Non
     resp = api.post(PATH, data={"subject": "Form post", "content": "x", "customer_email": "g@example.com"})
     assert error_of(resp) == (400, "unsupported_media_type")
     assert control.state() == before
+
+
+SUBJECT_PART = b'--XX\r\nContent-Disposition: form-data; name="subject"\r\n\r\n%s\r\n--XX--\r\n'
+
+
+@pytest.mark.parametrize(("content_type", "body"), [
+    ("multipart/form-data; boundary=XX", b"garbage"),
+    ("multipart/form-data; boundary=YY", SUBJECT_PART % b"Hi"),  # the wrong boundary
+    ("multipart/form-data", SUBJECT_PART % b"Hi"),  # no boundary at all
+    ("multipart/form-data; boundary=XX", SUBJECT_PART % b"\xff\xfe bad"),  # a text field that is not UTF-8
+])
+def test_malformed_multipart_is_400_not_500(api: Api, control: ControlClient, content_type: str,
+                                            body: bytes) -> None:
+    before = control.state()
+    assert error_of(api.post(PATH, data=body, headers={"Content-Type": content_type})) == (400, "invalid_request")
+    assert control.state() == before

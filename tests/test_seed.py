@@ -83,6 +83,7 @@ BAD: list[tuple[str, dict[str, Any], str]] = [
     ("zero interval count", mutated(_set("paywalls.0.prices.0.interval_count", 0)), "interval_count"),
     ("negative interval count", mutated(_set("paywalls.0.prices.0.interval_count", -1)), "interval_count"),
     ("negative trial", mutated(_set("paywalls.0.prices.0.trial_days", -3)), "trial_days"),
+    ("endless trial", mutated(_set("paywalls.0.prices.0.trial_days", 10**9)), "trial_days"),
     ("negative amount", mutated(_set("paywalls.0.prices.0.amount", -5)), "amount"),
     ("duplicate price", mutated(_set("paywalls.0.prices.1.id", "9001")), "duplicate price"),
     ("token type without name", mutated(_set("paywalls.0.tokenization.types.0", {"daily_trial": 1})),
