@@ -190,7 +190,8 @@ async def _relay(request: web.Request, stats: GatewayStats, answer: UpstreamAnsw
         lower = name.lower()
         if lower not in HOP_BY_HOP and not lower.startswith("access-control-"):
             response.headers.add(name, value)
-    # The cors middleware cannot touch a prepared response: set what browsers need here.
+    # The upstream's own CORS headers were dropped above: browsers get the emulator's (set here
+    # explicitly rather than left to the on_response_prepare hook, which only fills in missing ones).
     response.headers["Access-Control-Allow-Origin"] = "*"
     response.headers["Access-Control-Expose-Headers"] = EXPOSED_HEADERS
     if query_type is not None:

@@ -1,10 +1,17 @@
 """The daily-trial top-up driven by freezegun: an emulator started inside `freeze_time` follows the frozen
 wall time (its loop runs in a thread, hence `real_asyncio=True`), in UTC and in America/New_York across
-a daylight-saving change. The non-UTC paywall comes from a seed loaded with `POST /_emulator/seed`."""
+a daylight-saving change. The non-UTC paywall comes from a seed loaded with `POST /_emulator/seed`.
+
+freezegun patches time for the whole process, and it swaps `time.monotonic` a moment before it gives
+event loops their real clock back: a loop running in another thread then (the session emulator's) can
+schedule a timer decades ahead and stall. So the scenario runs in its own interpreter."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import timedelta
+from pathlib import Path
 
 from freezegun import freeze_time
 
@@ -15,6 +22,13 @@ from .gateway_support import NY_PW, adjust, balances, token_seed
 
 
 def test_daily_top_up_follows_freezegun_in_utc_and_new_york() -> None:
+    done = subprocess.run([sys.executable, "-m", "tests.test_balances_freezegun"], capture_output=True, text=True,
+                          cwd=Path(__file__).resolve().parent.parent, timeout=300, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.strip() == "scenario passed"
+
+
+def scenario() -> None:
     with freeze_time("2025-01-14 23:50:00", real_asyncio=True) as frozen, \
             ThreadedEmulator(EmulatorConfig(strict_responses=True)) as emu:
         emu.control.load_seed(token_seed())
@@ -42,3 +56,8 @@ def test_daily_top_up_follows_freezegun_in_utc_and_new_york() -> None:
         assert balances(base, paywall=NY_PW)["standard"] == 0
         frozen.move_to("2025-03-10 04:00:00")  # midnight EDT
         assert balances(base, paywall=NY_PW)["standard"] == 3
+
+
+if __name__ == "__main__":
+    scenario()
+    print("scenario passed")
