@@ -156,3 +156,11 @@ def test_advance_keeps_a_running_clock_running() -> None:
         answer = emu.control.advance(days=1)
         assert parse(answer["now"]) - parse(answer["previous"]) >= timedelta(days=1)
         assert emu.control.clock()["frozen"] is False
+
+
+def test_advancing_a_running_clock_by_nothing_never_fails() -> None:
+    # Wall time passes between reading the clock and moving it; that must not look like going back.
+    with ThreadedEmulator(EmulatorConfig()) as emu:
+        for _ in range(20):
+            answer = emu.control.advance(days=0, seconds=0)
+            assert parse(answer["now"]) >= parse(answer["previous"])

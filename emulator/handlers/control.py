@@ -67,8 +67,11 @@ async def advance_clock(call: Call) -> Reply:
     target = previous + timedelta(seconds=seconds)
     events_before = len(call.store.events)
     transitions = await call.world.catch_up(target, background=True)
-    # A running clock may have passed `target` during the catch-up: never set it backwards (500).
-    call.world.clock.set(max(target, call.world.now()))
+    clock = call.world.clock
+    if clock.frozen:
+        clock.set(target)
+    else:  # a running clock keeps moving between any read and a `set`: shift it by what is left instead
+        clock.advance(max(target - clock.now(), timedelta(0)))
     return Reply(body={"now": iso(call.world.now()), "previous": iso(previous), "transitions": transitions,
                        "events": [{"id": e.id, "type": e.type, "created_at": iso(e.created_at)}
                                   for e in call.store.events[events_before:]]})
