@@ -16,6 +16,7 @@ from types import ModuleType
 from typing import Any, TypeVar
 
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
 from multidict import CIMultiDictProxy
 
 from . import faults
@@ -242,7 +243,7 @@ def _not_json(constant: str) -> Any:
 async def _read_multipart(request: web.Request) -> tuple[dict[str, Any], list[UploadedFile]]:
     try:
         return await _parse_multipart(request)
-    except ValueError as exc:  # no or a wrong boundary, a truncated body, a text field that is not UTF-8
+    except (ValueError, HttpProcessingError) as exc:  # no/wrong boundary, bad part headers, non-UTF-8 text
         raise BadRequestError(f"the multipart body is malformed: {exc}", code="invalid_request") from exc
 
 

@@ -207,6 +207,8 @@ SUBJECT_PART = b'--XX\r\nContent-Disposition: form-data; name="subject"\r\n\r\n%
     ("multipart/form-data; boundary=YY", SUBJECT_PART % b"Hi"),  # the wrong boundary
     ("multipart/form-data", SUBJECT_PART % b"Hi"),  # no boundary at all
     ("multipart/form-data; boundary=XX", SUBJECT_PART % b"\xff\xfe bad"),  # a text field that is not UTF-8
+    ("multipart/form-data; boundary=XX",  # a part header aiohttp cannot parse
+     b'--XX\r\nContent-Disposition: form-data; name="a\x13b"\r\n\r\nx\r\n--XX--\r\n'),
 ])
 def test_malformed_multipart_is_400_not_500(api: Api, control: ControlClient, content_type: str,
                                             body: bytes) -> None:
