@@ -30,9 +30,16 @@ class EmulatorClock:
     """
 
     def __init__(self, *, frozen_at: datetime | None = None) -> None:
+        self._start = _utc(frozen_at) if frozen_at is not None else None
         self._offset = timedelta(0)
-        self._frozen: datetime | None = _utc(frozen_at) if frozen_at is not None else None
+        self._frozen: datetime | None = self._start
         self._high_water: datetime | None = None
+
+    def restart(self) -> None:
+        """Back to how the clock was created (a reset world starts a new timeline)."""
+        self._offset = timedelta(0)
+        self._frozen = self._start
+        self._high_water = None
 
     @property
     def frozen(self) -> bool:

@@ -52,7 +52,9 @@ class World:
         return self.clock.now()
 
     def reset(self) -> None:
-        """Rebuild every table from the loaded seed, at the current instant."""
+        """Restart the clock (configured start time, or wall time) and rebuild every table from the
+        loaded seed, so a reset test sees exactly the world and the time a fresh emulator would."""
+        self.clock.restart()
         apply_seed(self.store, self.seed_doc, seed=self.config.seed, now=self.clock.now())
 
     def load(self, doc: SeedDocument) -> None:

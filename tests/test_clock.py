@@ -155,13 +155,17 @@ def test_advance_refusals_leave_the_clock(own: ThreadedEmulator, body: dict[str,
     assert own.control.clock()["now"] == before
 
 
-def test_reset_keeps_the_time_and_reseeds_relative_to_it(own: ThreadedEmulator) -> None:
-    target = parse(own.control.clock()["now"]) + timedelta(days=400)
+def test_reset_restarts_the_clock_and_reseeds_relative_to_it(own: ThreadedEmulator) -> None:
+    before = parse(own.control.clock()["now"])
+    target = before + timedelta(days=400)
     own.control.set_clock(target.isoformat())
     own.control.reset()
-    assert parse(own.control.clock()["now"]) == target
+    clock = own.control.clock()
+    now = parse(clock["now"])
+    assert clock["frozen"] is False
+    assert now < target  # a new timeline, back on wall time
     [alice] = [s for s in own.control.state()["subscriptions"] if s["id"] == "sub_seedAlicePro000000000001"]
-    assert parse(alice["current_period_start"]) <= target < parse(alice["current_period_end"])
+    assert parse(alice["current_period_start"]) <= now < parse(alice["current_period_end"])
 
 
 def test_advance_keeps_a_running_clock_running() -> None:
