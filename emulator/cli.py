@@ -1,4 +1,4 @@
-"""The `paywall-emulator` command line: `serve`, `spec` (and later `conform`).
+"""The `paywall-emulator` command line: `serve`, `spec` and `conform` (the contract suite, `conform.py`).
 
 Owns argument parsing and the startup banner; building the app is `app.create_app`'s job.
 """
@@ -32,6 +32,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--log-level", default="WARNING")
     spec = sub.add_parser("spec", help="print the path of a bundled OpenAPI document")
     spec.add_argument("which", choices=("public", "control"), nargs="?", default="public")
+    from .conform import add_arguments as add_conform_arguments
+
+    add_conform_arguments(sub.add_parser("conform", help="run the contract suite against the emulator or a deployment"))
     return parser
 
 
@@ -42,6 +45,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         print(spec_path(PUBLIC_SPEC if args.which == "public" else CONTROL_SPEC))
         return 0
+    if args.command == "conform":
+        from .conform import run
+
+        return run(args)
     return serve(args)
 
 

@@ -1,0 +1,171 @@
+"""Schemathesis wiring for the generated tests: an explicit `schemathesis.Config` (never a user's
+`schemathesis.toml`), the schema with target, auth and budget set before any test is built, which
+operations a run may touch, the data dictionaries that steer generation towards the target's real ids,
+and the hooks that feed the report.
+
+Read-only runs touch only `READ_OPERATIONS`; runs against a real deployment never call the gateway
+(it would forward to the integrator's paid upstreams) and tag what they create with the run id.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import hypothesis
+import schemathesis
+
+from .spec import GATEWAY_TAG, READ_OPERATIONS
+
+if TYPE_CHECKING:
+    from .session import ContractSession
+
+CHECKS = (
+    "not_a_server_error",
+    "status_code_conformance",
+    "content_type_conformance",
+    "response_schema_conformance",
+    "response_headers_conformance",
+    "negative_data_rejection",
+    "ignored_auth",
+)
+# Operations the stateful runs walk (the spec's links join them: checkout -> user -> cancel, credit -> debit).
+WORKFLOW_OPERATIONS = ("startCheckout", "getUser", "getUserState", "adjustBalance", "cancelSubscription")
+# Seeded users of the bundled emulator, so generated data also reaches success paths there.
+EMULATOR_EMAILS = ("alice@example.com", "bob@example.com", "carol@example.com", "erin@example.com")
+
+
+def _price_values(session: ContractSession) -> list[Any]:
+    values: list[Any] = []
+    for paywall_id in session.settings.paywall_ids():
+        for price in session.price_ids(paywall_id):
+            values.append(int(price) if price.isdigit() else price)  # the SDK sends numbers
+            values.append(price)
+    return values
+
+
+def _token_types(session: ContractSession) -> list[str]:
+    if not session.settings.tokenized_id:
+        return []
+    boot = session.bootstrap(session.settings.tokenized_id) or {}
+    found = []
+    for block in (boot.get("layout") or {}).get("blocks", []):
+        if isinstance(block, dict) and block.get("type") == "tokenization_gate":
+            found += [str(q["id"]) for q in block.get("queries", []) if isinstance(q, dict) and "id" in q]
+    return found
+
+
+def build_config(session: ContractSession) -> schemathesis.Config:
+    settings, budget = session.settings, session.settings.budget
+    run_emails = [settings.run_email(f"gen{i}") for i in range(4)]
+    emails = run_emails if not settings.control else [*run_emails, *EMULATOR_EMAILS]
+    dictionaries: dict[str, Any] = {
+        "paywalls": {"values": settings.paywall_ids()},
+        "emails": {"values": emails},
+    }
+    parameters: dict[str, Any] = {
+        "path.id": {"dictionary": "paywalls", "probability": 0.9},
+        # A real deployment gets only run-tagged addresses from positive data, so what it creates is findable.
+        "body.email": {"dictionary": "emails", "probability": 1.0 if not settings.control else 0.7},
+        "body.customer_email": {"dictionary": "emails", "probability": 1.0 if not settings.control else 0.5},
+        "query.email": {"dictionary": "emails", "probability": 0.7},
+        "header.X-Visitor-Id": f"conform-{settings.run_id}",
+    }
+    prices = _price_values(session)
+    if prices:
+        dictionaries["prices"] = {"values": prices}
+        parameters["body.priceId"] = {"dictionary": "prices", "probability": 0.7}
+    types = _token_types(session)
+    if types:
+        dictionaries["types"] = {"values": types}
+        parameters["body.type"] = {"dictionary": "types", "probability": 0.8}
+    if settings.provider_id:
+        dictionaries["providers"] = {"values": [settings.provider_id]}
+        parameters["path.providerId"] = {"dictionary": "providers", "probability": 0.6}
+    data: dict[str, Any] = {
+        "base-url": session.base_url,
+        "request-timeout": 30,
+        "suppress-health-check": ["all"],
+        "generation": {"mode": "all", "max-examples": budget.max_examples, "database": "none",
+                       "no-shrink": budget.name == "quick"},
+        "checks": {"enabled": False, **{name: {"enabled": True} for name in CHECKS}},
+        "phases": {
+            # Never probe undeclared methods (DELETE, PUT, TRACE...): a real deployment may act on them.
+            "coverage": {"enabled": budget.coverage, "unexpected-methods": []},
+            "stateful": {"max-steps": budget.stateful_steps},
+        },
+        "auth": {"openapi": {"ApiKeyAuth": {"api_key": settings.api_key.replace("$", "$$")}}},
+        "dictionaries": dictionaries,
+        "parameters": parameters,
+    }
+    if settings.seed is not None:
+        data["seed"] = settings.seed
+    if settings.rate_limit:
+        data["rate-limit"] = settings.rate_limit
+    return schemathesis.Config.from_dict(data)
+
+
+def allowed(session: ContractSession, operation_id: str, tags: tuple[str, ...]) -> bool:
+    settings = session.settings
+    if not settings.allow_writes:
+        return operation_id in READ_OPERATIONS
+    return not (GATEWAY_TAG in tags and not settings.control)
+
+
+def load_schema(session: ContractSession) -> Any:
+    """The filtered schema with the target, auth and budget already in its config (before parametrize)."""
+    session.ready()
+    config = build_config(session)
+    schema = schemathesis.openapi.from_path(str(session.contract.path), config=config)
+    permitted = [op.operation_id for op in session.contract.operations if allowed(session, op.operation_id, op.tags)]
+    schema = schema.include(operation_id=permitted)
+    _install_hooks(schema, session)
+    return schema
+
+
+def _install_hooks(schema: Any, session: ContractSession) -> None:
+    recorder, settings = session.recorder, session.settings
+
+    @schema.hook("after_validate")
+    def record(context: Any, case: Any, response: Any, results: list[Any]) -> None:
+        for result in results:
+            if result.failure is None:
+                continue
+            recorder.add_failure(operation=case.operation.label, check=result.name,
+                                 title=str(result.failure.title), message=str(result.failure.message or ""),
+                                 request=response.request, status=response.status_code)
+
+    if not settings.control:
+        tagged = {session.contract.by_id(op).label for op in ("startCheckout", "getCustomerPortal")}
+
+        @schema.hook("map_case")
+        def tag(context: Any, case: Any) -> Any:
+            body = case.body
+            if isinstance(body, dict) and case.operation.label in tagged:
+                meta = body.get("userMeta")
+                body["userMeta"] = {**(meta if isinstance(meta, dict) else {}), "conformRun": settings.run_id}
+            return case
+
+
+def call_and_validate(case: Any, session: ContractSession) -> None:
+    __tracebackhide__ = True
+    case.call_and_validate(session=session.http)
+
+
+def workflow_machine(session: ContractSession) -> Any:
+    schema = load_schema(session)
+    ops = [op for op in WORKFLOW_OPERATIONS if allowed(session, op, session.contract.by_id(op).tags)]
+    base = schema.include(operation_id=ops).as_state_machine()
+    http = session.http
+
+    class Workflow(base):  # type: ignore[misc, valid-type]
+        def get_call_kwargs(self, case: Any) -> dict[str, Any]:
+            return {"session": http}
+
+    return Workflow
+
+
+def workflow_settings(session: ContractSession) -> hypothesis.settings:
+    budget = session.settings.budget
+    return hypothesis.settings(max_examples=budget.stateful_examples, stateful_step_count=budget.stateful_steps,
+                               deadline=None, database=None, suppress_health_check=list(hypothesis.HealthCheck),
+                               derandomize=session.settings.seed is not None)

@@ -1,0 +1,124 @@
+"""The run in progress: settings, the resolved target (started lazily), the guarded HTTP session, the
+recorder, and facts read once from the target (bootstraps, price ids).
+
+`conftest.py` installs one `ContractSession` at `pytest_configure`; test modules that build Schemathesis
+tests at import time reach it through `current()`. The in-thread emulator is started by a callable the
+conftest passes in, so this module never imports `emulator`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from . import spec
+from .client import Api, Control, GuardedSession
+from .reporting import Recorder
+from .settings import Settings
+
+Starter = Callable[[], tuple[str, Callable[[], None]]]  # -> (base_url, stop)
+
+
+class TargetError(RuntimeError):
+    """The target cannot be used as asked (unreachable, or writes requested on a live-mode paywall)."""
+
+
+class ContractSession:
+    def __init__(self, settings: Settings, starter: Starter | None) -> None:
+        self.settings = settings
+        self.contract = spec.load(settings.spec_path)
+        self.recorder = Recorder()
+        self._starter = starter
+        self._base_url: str | None = settings.base_url
+        self._stop: Callable[[], None] | None = None
+        self._session: GuardedSession | None = None
+        self._bootstraps: dict[str, Any] = {}
+        self._checked = False
+
+    # --- target ---------------------------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        if self._base_url is None:
+            if self._starter is None:
+                raise TargetError("no --paywall-base-url and no emulator to start")
+            self._base_url, self._stop = self._starter()
+        return self._base_url
+
+    @property
+    def http(self) -> GuardedSession:
+        if self._session is None:
+            self._session = GuardedSession(base_url=self.base_url, contract=self.contract, recorder=self.recorder,
+                                           allow_writes=self.settings.allow_writes,
+                                           max_requests=self.settings.budget.max_requests)
+        return self._session
+
+    def api(self) -> Api:
+        return Api(self.http, self.base_url, self.settings.api_key)
+
+    def control(self) -> Control | None:
+        return Control(self.base_url) if self.settings.control else None
+
+    def prepare(self) -> None:
+        """Reach the target once; with writes on a real deployment, refuse any paywall not in test mode."""
+        if self._checked:
+            return
+        self._checked = True
+        for paywall_id in self.settings.paywall_ids():
+            if paywall_id == self.settings.foreign_id:
+                continue
+            boot = self.bootstrap(paywall_id)
+            if self.settings.allow_writes and not self.settings.in_thread:
+                mode = (boot or {}).get("settings", {}).get("is_test_mode")
+                if mode is not True:
+                    raise TargetError(f"--allow-writes refused: paywall {paywall_id} reports "
+                                      f"settings.is_test_mode={mode!r} in its bootstrap (writes need test mode)")
+
+    def ready(self) -> None:
+        """`prepare()`, ending the pytest session with the reason when the target cannot be used."""
+        try:
+            self.prepare()
+        except TargetError as exc:
+            import pytest
+
+            pytest.exit(f"paywall contract: {exc}", returncode=pytest.ExitCode.USAGE_ERROR)
+
+    def bootstrap(self, paywall_id: str) -> Any:
+        if paywall_id not in self._bootstraps:
+            try:
+                resp = self.api().get(f"/api/v1/paywall/{paywall_id}/bootstrap", key=None)
+            except OSError as exc:
+                raise TargetError(f"cannot reach {self.base_url}: {exc}") from exc
+            self._bootstraps[paywall_id] = resp.json() if resp.status_code == 200 else None
+        return self._bootstraps[paywall_id]
+
+    def price_ids(self, paywall_id: str) -> list[str]:
+        boot = self.bootstrap(paywall_id) or {}
+        return [str(p["id"]) for p in boot.get("prices", []) if isinstance(p, dict) and "id" in p]
+
+    def close(self) -> None:
+        if self._session is not None:
+            self._session.close()
+        if self._stop is not None:
+            self._stop()
+            self._stop = None
+
+
+_current: ContractSession | None = None
+
+
+def install(session: ContractSession) -> None:
+    global _current
+    _current = session
+
+
+def uninstall() -> ContractSession | None:
+    global _current
+    session, _current = _current, None
+    return session
+
+
+def current() -> ContractSession:
+    if _current is None:
+        raise RuntimeError("contract_tests runs under pytest with its conftest (pytest --pyargs contract_tests)")
+    return _current

@@ -1,0 +1,177 @@
+"""What a contract run targets and how hard it pushes: `Settings` (from pytest options, then `PAYWALL_*`
+environment variables, then the bundled emulator's defaults) and the `Budget` tiers.
+
+Pure data; no HTTP and no `emulator` import, so it is safe anywhere.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+# The bundled world (fixtures/default.yaml, README table): what the in-thread emulator target uses when
+# no option says otherwise. A real deployment must name its own ids.
+EMULATOR_DEFAULTS: dict[str, str] = {
+    "api_key": "sk_emulator_acme_4f1c2d9e8b7a6c5d",
+    "paywall_id": "3",  # stripe
+    "email": "alice@example.com",  # active monthly subscriber on 3
+    "other_id": "7",  # same owner, paddle
+    "foreign_id": "40",  # another owner's paywall
+    "tokenized_id": "15",
+    "freemius_id": "12",
+    "provider_id": "3f6c1a52-7d2e-4b8f-9a10-5c4e2b7d9f01",  # paywall 15, type standard
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Budget:
+    """How many requests a tier may send. `max_requests` is enforced by the HTTP session: a run that would
+    exceed it stops with an error instead of hammering the target."""
+
+    name: str
+    max_examples: int  # Hypothesis examples per operation (generated tests) and per phase
+    coverage: bool  # Schemathesis' deterministic boundary-value phase
+    stateful_examples: int
+    stateful_steps: int
+    behaviour_examples: int  # Hypothesis examples of the hand-written property tests
+    max_requests: int
+
+
+BUDGETS: dict[str, Budget] = {
+    "quick": Budget(name="quick", max_examples=4, coverage=False, stateful_examples=3, stateful_steps=4,
+                    behaviour_examples=4, max_requests=2_000),
+    "default": Budget(name="default", max_examples=15, coverage=True, stateful_examples=10, stateful_steps=8,
+                      behaviour_examples=12, max_requests=8_000),
+    "thorough": Budget(name="thorough", max_examples=80, coverage=True, stateful_examples=40, stateful_steps=15,
+                       behaviour_examples=50, max_requests=40_000),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """One contract run. `base_url is None` means: start the bundled emulator in a thread."""
+
+    base_url: str | None
+    api_key: str
+    paywall_id: str
+    email: str | None  # an existing user with an active purchase on `paywall_id`
+    other_id: str | None  # another paywall of the same owner
+    foreign_id: str | None  # a paywall of another owner (the key must get 403 there)
+    tokenized_id: str | None
+    freemius_id: str | None
+    provider_id: str | None  # a gateway provider of `tokenized_id`
+    allow_writes: bool
+    control: bool  # the target serves the emulator control API under /_emulator
+    budget: Budget
+    run_id: str
+    rate_limit: str | None  # e.g. "20/s"; Schemathesis' syntax
+    seed: int | None
+    spec_path: Path | None
+    report_path: Path | None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def in_thread(self) -> bool:
+        return self.base_url is None
+
+    @property
+    def target_kind(self) -> str:
+        if self.in_thread:
+            return "in-thread emulator"
+        return "paywall-emulator (control API on)" if self.control else "real deployment"
+
+    def run_email(self, tag: str) -> str:
+        """A fresh, findable address for something this run creates."""
+        return f"conform+{self.run_id}-{tag}@example.com"
+
+    def paywall_ids(self) -> list[str]:
+        ids = [self.paywall_id, self.other_id, self.tokenized_id, self.freemius_id, self.foreign_id]
+        return list(dict.fromkeys(i for i in ids if i))
+
+
+# name -> (option dest, env var, help)
+OPTIONS: tuple[tuple[str, str, str], ...] = (
+    ("--paywall-base-url", "PAYWALL_BASE_URL",
+     "base URL of the target (default: start the bundled emulator in a thread)"),
+    ("--paywall-api-key", "PAYWALL_API_KEY", "the owner's server key (X-Api-Key)"),
+    ("--paywall-id", "PAYWALL_ID", "the paywall the suite exercises"),
+    ("--paywall-email", "PAYWALL_EMAIL",
+     "an existing user with an active purchase on --paywall-id (identity and 409 tests)"),
+    ("--paywall-other-id", "PAYWALL_OTHER_ID", "another paywall of the same owner (identity_not_on_paywall)"),
+    ("--paywall-foreign-id", "PAYWALL_FOREIGN_ID", "a paywall of another owner (cross-owner 403)"),
+    ("--paywall-tokenized-id", "PAYWALL_TOKENIZED_ID", "a tokenized paywall (balances, gateway)"),
+    ("--paywall-freemius-id", "PAYWALL_FREEMIUS_ID", "a Freemius paywall (portal 403)"),
+    ("--paywall-provider-id", "PAYWALL_PROVIDER_ID", "a gateway provider of the tokenized paywall"),
+    ("--paywall-budget", "PAYWALL_BUDGET", "quick | default | thorough (default: default)"),
+    ("--paywall-run-id", "PAYWALL_RUN_ID", "tag for everything the run creates (default: random)"),
+    ("--paywall-rate-limit", "PAYWALL_RATE_LIMIT",
+     "request rate for generated tests, e.g. 20/s (default: 20/s for a real deployment, none for the emulator)"),
+    ("--paywall-seed", "PAYWALL_SEED", "seed of the generated tests (default: random)"),
+    ("--paywall-spec", "PAYWALL_SPEC", "the OpenAPI document to test against (default: the bundled one)"),
+    ("--paywall-report", "PAYWALL_REPORT", "write the per-operation report (JSON) here"),
+)
+FLAGS: tuple[tuple[tuple[str, ...], str, str], ...] = (
+    (("--paywall-allow-writes", "--allow-writes"), "PAYWALL_ALLOW_WRITES",
+     "let tests create checkouts, tickets and balance changes on a real deployment (test-mode paywalls only)"),
+    (("--paywall-control",), "PAYWALL_CONTROL",
+     "the target is a paywall-emulator: use its /_emulator control API (emulator_only tests run)"),
+)
+
+
+def dest(option: str) -> str:
+    return option.lstrip("-").replace("-", "_")
+
+
+def _truthy(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def from_options(get: Callable[[str], Any], environ: dict[str, str] | None = None) -> Settings:
+    """Build settings from option values (`get(dest)`), falling back to `PAYWALL_*` variables."""
+    env = os.environ if environ is None else environ
+    values: dict[str, str | None] = {}
+    for option, var, _ in OPTIONS:
+        value = get(dest(option))
+        values[dest(option)] = value if value not in (None, "") else (env.get(var) or None)
+    flags = {dest(names[0]): bool(get(dest(names[0]))) or _truthy(env.get(var)) for names, var, _ in FLAGS}
+
+    base_url = values["paywall_base_url"]
+    in_thread = base_url is None
+    defaults = EMULATOR_DEFAULTS if in_thread else {}
+
+    def pick(name: str, key: str) -> str | None:
+        return values[name] or defaults.get(key)
+
+    api_key, paywall_id = pick("paywall_api_key", "api_key"), pick("paywall_id", "paywall_id")
+    if not in_thread and (not api_key or not paywall_id):
+        raise ValueError("a real target needs --paywall-api-key and --paywall-id (or PAYWALL_API_KEY, PAYWALL_ID)")
+    budget_name = values["paywall_budget"] or "default"
+    if budget_name not in BUDGETS:
+        raise ValueError(f"unknown budget {budget_name!r}; choose one of {', '.join(BUDGETS)}")
+    seed = values["paywall_seed"]
+    spec, report = values["paywall_spec"], values["paywall_report"]
+    rate = values["paywall_rate_limit"] or (None if in_thread else "20/s")
+    return Settings(
+        base_url=base_url.rstrip("/") if base_url else None,
+        api_key=str(api_key),
+        paywall_id=str(paywall_id),
+        email=pick("paywall_email", "email"),
+        other_id=pick("paywall_other_id", "other_id"),
+        foreign_id=pick("paywall_foreign_id", "foreign_id"),
+        tokenized_id=pick("paywall_tokenized_id", "tokenized_id"),
+        freemius_id=pick("paywall_freemius_id", "freemius_id"),
+        provider_id=pick("paywall_provider_id", "provider_id"),
+        # The in-thread emulator is disposable: writes are always allowed there.
+        allow_writes=in_thread or flags["paywall_allow_writes"],
+        control=in_thread or flags["paywall_control"],
+        budget=BUDGETS[budget_name],
+        run_id=values["paywall_run_id"] or secrets.token_hex(4),
+        rate_limit=None if rate in ("none", "off", "0") else rate,
+        seed=int(seed) if seed else None,
+        spec_path=Path(spec) if spec else None,
+        report_path=Path(report) if report else None,
+    )

@@ -1,0 +1,97 @@
+"""Token balances (adjustBalance): an `insufficient` debit changes nothing, credits and debits add up
+(a Hypothesis property against a plain-integer model), and refusals carry their codes
+(`token_type_not_found`, `identity_not_found`, 401 for a Bearer-only caller).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
+
+from contract_tests.client import Api, expect_error, expect_ok
+from contract_tests.helpers import adjust, balances, balances_path, need, start_checkout
+from contract_tests.session import ContractSession, current
+from contract_tests.settings import Settings
+
+pytestmark = pytest.mark.writes
+EXAMPLES = current().settings.budget.behaviour_examples
+
+
+def _token_user(api: Api, contract: ContractSession, new_email: Callable[[str], str]) -> tuple[str, str, str]:
+    paywall = need(contract.settings.tokenized_id, "--paywall-tokenized-id", "a tokenized paywall")
+    user_id = start_checkout(api, contract, paywall, new_email("tokens"))["userId"]
+    counts = balances(api, paywall, user_id)
+    assert counts, f"a user linked to tokenized paywall {paywall} has no balance rows"
+    paid = [t for t in counts if t != "free"]
+    return paywall, user_id, (paid or list(counts))[0]
+
+
+def test_insufficient_debit_leaves_the_balance_unchanged(
+        api: Api, contract: ContractSession, new_email: Callable[[str], str]) -> None:
+    paywall, user_id, type_ = _token_user(api, contract, new_email)
+    have = expect_ok(adjust(api, paywall, user_id, type_, 3, "credit"))["count"]
+    refused = expect_error(adjust(api, paywall, user_id, type_, have + 1, "debit"), 400, "insufficient")
+    assert refused.get("available") == have, refused
+    assert balances(api, paywall, user_id)[type_] == have
+    drained = expect_ok(adjust(api, paywall, user_id, type_, have, "debit"))
+    assert drained["count"] == 0, drained
+    assert {"type": type_, "count": 0} in [{"type": b["type"], "count": b["count"]} for b in drained["balances"]]
+
+
+_ops = st.lists(st.tuples(st.sampled_from(["credit", "debit"]), st.integers(min_value=1, max_value=40)),
+                min_size=1, max_size=6)
+
+
+@hypothesis_settings(max_examples=EXAMPLES, deadline=None, database=None)
+@given(ops=_ops)
+def test_credits_and_debits_add_up(ops: list[tuple[str, int]]) -> None:
+    contract = current()
+    api = contract.api()
+    paywall, user_id, type_ = _shared_user(contract, api)
+    model = balances(api, paywall, user_id)[type_]
+    for op, amount in ops:
+        resp = adjust(api, paywall, user_id, type_, amount, op)
+        if op == "debit" and amount > model:
+            body = expect_error(resp, 400, "insufficient")
+            assert body.get("available") == model, body
+            continue
+        model = model + amount if op == "credit" else model - amount
+        assert expect_ok(resp)["count"] == model, (ops, resp.text)
+    assert balances(api, paywall, user_id)[type_] == model
+
+
+_SHARED: dict[str, tuple[str, str, str]] = {}
+
+
+def _shared_user(contract: ContractSession, api: Api) -> tuple[str, str, str]:
+    """One user for every example of the property (a real deployment gets one account, not dozens)."""
+    if "user" not in _SHARED:
+        counter = iter(range(1, 1_000_000))
+        _SHARED["user"] = _token_user(api, contract, lambda tag: contract.settings.run_email(f"prop{next(counter)}"))
+    return _SHARED["user"]
+
+
+def test_unknown_token_type_is_token_type_not_found(
+        api: Api, contract: ContractSession, new_email: Callable[[str], str]) -> None:
+    paywall, user_id, _ = _token_user(api, contract, new_email)
+    resp = adjust(api, paywall, user_id, f"conform_{contract.settings.run_id}_nosuchtype", 1, "credit")
+    expect_error(resp, 400, "token_type_not_found")
+
+
+def test_debit_of_an_unknown_user_is_identity_not_found(
+        api: Api, settings: Settings, new_email: Callable[[str], str]) -> None:
+    paywall = need(settings.tokenized_id, "--paywall-tokenized-id", "a tokenized paywall")
+    resp = api.post(balances_path(paywall), json={"email": new_email("ghost"), "type": "standard", "amount": 1,
+                                                  "op": "debit"})
+    expect_error(resp, 404, "identity_not_found")
+
+
+def test_adjusting_without_an_api_key_is_unauthorized(api: Api, settings: Settings) -> None:
+    paywall = need(settings.tokenized_id, "--paywall-tokenized-id", "a tokenized paywall")
+    resp = api.post(balances_path(paywall), key=None, bearer=f"conform-{settings.run_id}-not-a-token",
+                    json={"email": "a@example.com", "type": "standard", "amount": 1, "op": "credit"})
+    expect_error(resp, 401, "unauthorized")

@@ -1,0 +1,195 @@
+"""`paywall-emulator conform`: run the contract suite (`contract_tests`) against the bundled emulator (in a
+thread, default) or a deployment, with a progress line per test, a per-operation summary, every failure
+with a redacted `curl` that reproduces it, optional JUnit XML, and a non-zero exit when anything fails.
+
+A driver only: the suite itself is plain pytest (`pytest --pyargs contract_tests ...`); this module turns
+CLI flags into its `--paywall-*` options and renders its JSON report. Imports pytest lazily.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+# CLI flag -> pytest option of the suite (see contract_tests/settings.py for the PAYWALL_* variables).
+VALUE_FLAGS: tuple[tuple[str, str, str], ...] = (
+    ("--base-url", "--paywall-base-url", "the target's base URL (default: the bundled emulator in a thread)"),
+    ("--api-key", "--paywall-api-key", "the owner's server key (X-Api-Key); shown nowhere"),
+    ("--paywall-id", "--paywall-id", "the paywall to exercise"),
+    ("--email", "--paywall-email", "an existing user with an active purchase on --paywall-id"),
+    ("--other-id", "--paywall-other-id", "another paywall of the same owner"),
+    ("--foreign-id", "--paywall-foreign-id", "a paywall of another owner (cross-owner 403)"),
+    ("--tokenized-id", "--paywall-tokenized-id", "a tokenized paywall (balances, gateway)"),
+    ("--freemius-id", "--paywall-freemius-id", "a Freemius paywall (portal 403)"),
+    ("--provider-id", "--paywall-provider-id", "a gateway provider of the tokenized paywall"),
+    ("--budget", "--paywall-budget", "quick | default | thorough"),
+    ("--seed", "--paywall-seed", "seed of the generated tests (repeat a run exactly)"),
+    ("--rate-limit", "--paywall-rate-limit", "request rate of generated tests, e.g. 20/s ('none' for no limit)"),
+    ("--run-id", "--paywall-run-id", "tag for everything the run creates"),
+    ("--spec", "--paywall-spec", "the OpenAPI document to test against"),
+)
+SWITCHES: tuple[tuple[str, str, str], ...] = (
+    ("--allow-writes", "--paywall-allow-writes",
+     "create checkouts, tickets and balance changes on a real deployment (test-mode paywalls only)"),
+    ("--control", "--paywall-control", "the target is a paywall-emulator: use its control API"),
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    for flag, _, text in VALUE_FLAGS:
+        parser.add_argument(flag, default=None, help=text)
+    for flag, _, text in SWITCHES:
+        parser.add_argument(flag, action="store_true", help=text)
+    parser.add_argument("--junit-xml", type=Path, default=None, help="write a JUnit XML report here")
+    parser.add_argument("--report-json", type=Path, default=None, help="write the per-operation JSON report here")
+    parser.add_argument("-k", dest="keyword", default=None, help="only tests matching this pytest -k expression")
+    parser.add_argument("-v", "--verbose", action="store_true", help="also show pytest's own output")
+    parser.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
+
+
+def pytest_arguments(args: argparse.Namespace, report: Path) -> list[str]:
+    import contract_tests
+
+    package_dir = Path(contract_tests.__file__).resolve().parent
+    # Our own ini and rootdir: the pytest configuration of the directory conform runs in never applies.
+    out = ["-c", str(package_dir / "conform.ini"), "--rootdir", str(package_dir), "--pyargs", "contract_tests",
+           "--paywall-report", str(report), "-q", "--tb=short", "-rN"]
+    for flag, option, _ in VALUE_FLAGS:
+        value = getattr(args, flag.lstrip("-").replace("-", "_"))
+        if value is not None:
+            out += [option, str(value)]
+    for flag, option, _ in SWITCHES:
+        if getattr(args, flag.lstrip("-").replace("-", "_")):
+            out.append(option)
+    if args.junit_xml is not None:
+        out += ["--junit-xml", str(args.junit_xml)]
+    if args.keyword:
+        out += ["-k", args.keyword]
+    return [*out, *args.pytest_args]
+
+
+class Progress:
+    """One line per finished test: position, outcome, duration and requests it sent."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.total = 0
+        self.done = 0
+        self.requests_before = 0
+        self.started = time.monotonic()
+
+    def _sent(self) -> int:
+        from contract_tests import session
+
+        current = session._current
+        return current.recorder.total_requests if current is not None else 0
+
+    def pytest_collection_finish(self, session: Any) -> None:
+        self.total = len(session.items)
+        self.out.write(f"collected {self.total} tests\n")
+        self.out.flush()
+
+    def pytest_runtest_logstart(self, nodeid: str, location: Any) -> None:
+        self.requests_before = self._sent()
+
+    def pytest_runtest_logreport(self, report: Any) -> None:
+        final = (report.when == "call" or (report.when == "setup" and not report.passed)
+                 or (report.when == "teardown" and report.failed))
+        if not final:
+            return
+        self.done += 1
+        outcome = "FAIL" if report.failed else "SKIP" if report.skipped else "ok"
+        name = report.nodeid.split("::", 1)[-1]
+        module = report.nodeid.split("::", 1)[0].rsplit("/", 1)[-1].removesuffix(".py")
+        sent = self._sent() - self.requests_before
+        elapsed = time.monotonic() - self.started
+        self.out.write(f"[{self.done:>3}/{self.total}] {outcome:<4} {module}::{name}  "
+                       f"({report.duration:.1f}s, {sent} req; {elapsed:.0f}s total)\n")
+        self.out.flush()
+
+
+def run(args: argparse.Namespace) -> int:
+    import pytest
+
+    from contract_tests.reporting import render
+    from contract_tests.settings import from_options
+
+    out = sys.stdout
+    try:
+        settings = from_options(lambda name: _namespace_value(args, name))
+    except ValueError as exc:
+        out.write(f"conform: {exc}\n")
+        return 4
+    writes = "writes allowed" if settings.allow_writes else "read-only: GET requests only"
+    out.write(f"paywall-emulator conform: {settings.base_url or 'bundled emulator in a thread'} "
+              f"({settings.target_kind}), paywall {settings.paywall_id}, {writes}\n"
+              f"budget {settings.budget.name}: at most {settings.budget.max_requests} requests "
+              f"({settings.budget.max_examples} examples per operation), run id {settings.run_id}\n")
+    out.flush()
+    with tempfile.TemporaryDirectory(prefix="conform-") as tmp:
+        report_path = args.report_json or Path(tmp) / "report.json"
+        argv = pytest_arguments(args, report_path)
+        if args.run_id is None:  # the header's run id is the one the suite uses
+            argv += ["--paywall-run-id", settings.run_id]
+        captured = io.StringIO()
+        started = time.monotonic()
+        if args.verbose:
+            code = int(pytest.main(argv, plugins=[Progress(out)]))
+        else:
+            saved = sys.stdout
+            sys.stdout = captured
+            try:
+                code = int(pytest.main(argv, plugins=[Progress(out)]))
+            finally:
+                sys.stdout = saved
+        elapsed = time.monotonic() - started
+        report = _read(report_path)
+    if report is not None:
+        out.write("\n" + render(report) + "\n")
+    if code not in (0, 1) or report is None:
+        out.write("\npytest output:\n" + captured.getvalue()[-6000:] + "\n")
+    if report is not None and report.get("skips"):
+        out.write("\nskipped:\n" + "".join(f"  {n} × {reason}\n" for reason, n in report["skips"].items()))
+    if args.junit_xml is not None:
+        out.write(f"JUnit XML: {args.junit_xml}\n")
+    outcomes = (report or {}).get("outcomes", {})
+    sent = (report or {}).get("total_requests", 0)
+    summary = ", ".join(f"{n} {k}" for k, n in sorted(outcomes.items())) or "no tests ran"
+    verdict = "PASSED" if code == 0 else "FAILED"
+    out.write(f"\n{verdict}: {summary} in {elapsed:.1f}s; {sent} requests sent (cap {settings.budget.max_requests})\n")
+    out.flush()
+    return code
+
+
+def _namespace_value(args: argparse.Namespace, option_dest: str) -> Any:
+    """Map a suite option name (`paywall_base_url`) to the CLI's value, for the header only."""
+    for flag, option, _ in (*VALUE_FLAGS, *SWITCHES):
+        if option.lstrip("-").replace("-", "_") == option_dest:
+            return getattr(args, flag.lstrip("-").replace("-", "_"))
+    return None
+
+
+def _read(path: Path) -> dict[str, Any] | None:
+    import json
+
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="paywall-emulator conform")
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
