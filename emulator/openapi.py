@@ -197,6 +197,9 @@ class Parameter:
     required: bool
     schema: dict[str, Any]
     validator: SchemaValidator
+    # Raw values already coerced and found valid -> their coerced value (the same `id` or header
+    # comes with almost every request; validating it again gives the same answer). Bounded.
+    accepted: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
 
 @dataclass(slots=True)
@@ -213,6 +216,24 @@ class Operation:
     body_schemas: dict[str, dict[str, Any]]
     response_validators: dict[str, dict[str, SchemaValidator]]  # status key -> media type -> v
     raw: dict[str, Any]
+    # Hot-path indexes, derived once from the fields above (scripts/bench.py):
+    params_in: dict[str, tuple[Parameter, ...]] = field(init=False, repr=False, compare=False)
+    json_responses: dict[int, tuple[bool, SchemaValidator | None]] = field(
+        init=False, repr=False, compare=False, default_factory=dict)  # status -> (declared, validator)
+    valid_replies: dict[tuple[int, bytes], None] = field(
+        init=False, repr=False, compare=False, default_factory=dict)  # JSON payloads found valid, bounded
+
+    def __post_init__(self) -> None:
+        self.params_in = {where: tuple(p for p in self.parameters if p.location == where)
+                          for where in ("path", "query", "header")}
+
+    def json_response(self, status: int) -> tuple[bool, SchemaValidator | None]:
+        """(status declared?, the validator of its application/json body), memoised per status."""
+        found = self.json_responses.get(status)
+        if found is None:
+            found = self.json_responses[status] = (self.declares_status(status),
+                                                   self.response_validator(status, "application/json"))
+        return found
 
     def extension(self, name: str, default: Any = None) -> Any:
         return self.raw.get(name, default)
@@ -351,8 +372,12 @@ def coerce_parameter(value: str, schema: Mapping[str, Any]) -> Any:
     return value
 
 
+# The encoder `json.dumps(body, separators=(",", ":"), ensure_ascii=False)` builds on every call.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
 def dumps(body: Any) -> bytes:
-    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+    return _ENCODER.encode(body).encode()
 
 
 __all__ = [

@@ -24,7 +24,7 @@ from .auth import Principal, authenticate, require_paywall
 from .errors import BadRequestError, EmulatorError, NotImplementedOperationError, render_error
 from .keys import WORLD_KEY
 from .models import Paywall, User
-from .openapi import ApiSpec, Operation, SpecError, coerce_parameter, dumps
+from .openapi import ApiSpec, Operation, Parameter, SpecError, coerce_parameter, dumps
 from .state import Store
 from .world import World
 
@@ -179,27 +179,38 @@ async def _prepare(op: Operation, request: web.Request, world: World) -> Call:
     paywall = None
     if op.spec == "public" and "id" in path:
         paywall = require_paywall(store, principal, path["id"])
-    query = _params(op, "query", request.query)
-    _params(op, "header", request.headers)
-    _params(op, "path", path)
+    declared = op.params_in
+    query = _params(declared["query"], "query", request.query) if declared["query"] else {}
+    if declared["header"]:
+        _params(declared["header"], "header", request.headers)
+    if declared["path"]:
+        _params(declared["path"], "path", path)
     body, files = await _read_body(op, request)
     return Call(op=op, request=request, world=world, principal=principal, path=path, query=query,
                 headers=request.headers, body=body, files=files, paywall=paywall)
 
 
-def _params(op: Operation, location: str, source: Any) -> dict[str, Any]:
+MAX_ACCEPTED = 256  # remembered valid raw values per parameter
+
+
+def _params(params: tuple[Parameter, ...], location: str, source: Any) -> dict[str, Any]:
     values: dict[str, Any] = {}
-    for param in op.parameters:
-        if param.location != location:
-            continue
+    for param in params:
         raw = source.get(param.name)
         if raw is None:
             if param.required:
                 raise BadRequestError(f"{location} parameter {param.name!r} is required",
                                       code="invalid_request")
             continue
+        accepted = param.accepted
+        if raw in accepted:  # this raw value was coerced and validated before: same answer
+            values[param.name] = accepted[raw]
+            continue
         value = coerce_parameter(raw, param.schema)
         param.validator.check(value, location=f"{location}.{param.name}")
+        if len(accepted) >= MAX_ACCEPTED:
+            accepted.clear()
+        accepted[raw] = value
         values[param.name] = value
     return values
 
@@ -276,7 +287,7 @@ def render(op: Operation | None, reply: Reply, *, strict: bool) -> web.Response:
         return web.Response(status=204, headers=headers)
     payload = dumps(reply.body)
     if op is not None and reply.content_type == JSON_CT:
-        problem = response_problem(op, reply.status, reply.body)
+        problem = response_problem(op, reply.status, reply.body, payload=payload)
         if problem is not None:
             log.error("response of %s violates the spec: %s", op.operation_id, problem)
             if strict:
@@ -287,11 +298,26 @@ def render(op: Operation | None, reply: Reply, *, strict: bool) -> web.Response:
     return web.Response(status=reply.status, body=payload, headers=headers, content_type=reply.content_type)
 
 
-def response_problem(op: Operation, status: int, body: Any) -> str | None:
-    if not op.declares_status(status):
+# Replies whose exact JSON bytes were already found valid are not validated again (bootstrap and most
+# reads answer the same document over and over); only small payloads, a few per operation.
+MAX_REMEMBERED_REPLIES = 32
+MAX_REMEMBERED_BYTES = 32 * 1024
+
+
+def response_problem(op: Operation, status: int, body: Any, *, payload: bytes | None = None) -> str | None:
+    declared, validator = op.json_response(status)
+    if not declared:
         return f"status {status} is not declared"
-    validator = op.response_validator(status, JSON_CT)
-    if validator is None or validator.is_valid(body):
+    if validator is None:
+        return None
+    key = (status, payload) if payload is not None and len(payload) <= MAX_REMEMBERED_BYTES else None
+    if key is not None and key in op.valid_replies:
+        return None
+    if validator.is_valid(body):
+        if key is not None:
+            if len(op.valid_replies) >= MAX_REMEMBERED_REPLIES:
+                op.valid_replies.clear()
+            op.valid_replies[key] = None
         return None
     first = validator.messages(body, limit=1)[0]
     return f"{validator.where} {first['schema_path']} at {first['path'] or '/'}: {first['message']}"
