@@ -89,8 +89,14 @@ def _store_document(raw: bytes, doc: dict[str, Any]) -> None:
         return
 
 
-def inline_refs(node: Any, root: Mapping[str, Any], _stack: tuple[str, ...] = ()) -> Any:
-    """A copy of `node` with every local `$ref` replaced by its target (siblings kept)."""
+def inline_refs(node: Any, root: Mapping[str, Any], _stack: tuple[str, ...] = (),
+                _memo: dict[str, Any] | None = None) -> Any:
+    """A copy of `node` with every local `$ref` replaced by its target (siblings kept).
+
+    With `_memo` (compile_spec passes one per document), each `$ref` target is inlined once and
+    shared wherever it is referenced: the compiled specs are read-only, and a target that resolved
+    once has no cycle under any other stack either.
+    """
     if isinstance(node, dict):
         ref = node.get("$ref")
         if isinstance(ref, str):
@@ -98,23 +104,28 @@ def inline_refs(node: Any, root: Mapping[str, Any], _stack: tuple[str, ...] = ()
                 raise SpecError(f"only local $refs are supported, got {ref!r}")
             if ref in _stack:
                 raise SpecError(f"recursive $ref {ref!r} is not supported")
-            target: Any = root
-            for part in ref[2:].split("/"):
-                part = part.replace("~1", "/").replace("~0", "~")
-                try:
-                    target = target[part]
-                except (KeyError, TypeError) as exc:
-                    raise SpecError(f"$ref {ref!r} does not resolve") from exc
-            resolved = inline_refs(target, root, (*_stack, ref))
-            siblings = {k: inline_refs(v, root, _stack) for k, v in node.items() if k != "$ref"}
+            if _memo is not None and ref in _memo:
+                resolved = _memo[ref]
+            else:
+                target: Any = root
+                for part in ref[2:].split("/"):
+                    part = part.replace("~1", "/").replace("~0", "~")
+                    try:
+                        target = target[part]
+                    except (KeyError, TypeError) as exc:
+                        raise SpecError(f"$ref {ref!r} does not resolve") from exc
+                resolved = inline_refs(target, root, (*_stack, ref), _memo)
+                if _memo is not None:
+                    _memo[ref] = resolved
+            siblings = {k: inline_refs(v, root, _stack, _memo) for k, v in node.items() if k != "$ref"}
             if not siblings:
                 return resolved
             if isinstance(resolved, dict):
                 return {**resolved, **siblings}
             return resolved
-        return {k: inline_refs(v, root, _stack) for k, v in node.items()}
+        return {k: inline_refs(v, root, _stack, _memo) for k, v in node.items()}
     if isinstance(node, list):
-        return [inline_refs(v, root, _stack) for v in node]
+        return [inline_refs(v, root, _stack, _memo) for v in node]
     return node
 
 
@@ -271,8 +282,9 @@ class ApiSpec:
 def compile_spec(document: dict[str, Any], name: str) -> ApiSpec:
     operations: list[Operation] = []
     seen: set[str] = set()
+    memo: dict[str, Any] = {}
     for path, item in (document.get("paths") or {}).items():
-        item = inline_refs(item, document)
+        item = inline_refs(item, document, _memo=memo)
         shared_params = item.get("parameters", [])
         for method in HTTP_METHODS:
             raw = item.get(method)
