@@ -59,7 +59,10 @@ class GuardedSession(requests.Session):
         op = self.contract.match(method, path)
         self.recorder.on_request(op.label if op else f"{method} (not in the spec)", request)
         kwargs.setdefault("timeout", TIMEOUT)
-        return super().send(request, **kwargs)
+        response = super().send(request, **kwargs)
+        if not kwargs.get("stream"):
+            self.recorder.on_response(response.status_code, response.content)
+        return response
 
 
 def sdk_code(resp: requests.Response) -> str:

@@ -95,7 +95,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             title = next((ln.strip() for ln in text.splitlines() if ln.startswith("E ")), text[:200])
             recorder.add_failure(operation=recorder.last_operation or "-", check=check,
                                  title=title.removeprefix("E").strip()[:300], message=text[-2000:],
-                                 request=recorder.last_request, test=item.nodeid)
+                                 request=recorder.last_request, status=recorder.last_status,
+                                 response=recorder.last_body, test=item.nodeid)
     elif report.passed and report.when == "call":
         recorder.outcomes["passed"] += 1
     return report

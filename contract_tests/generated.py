@@ -132,7 +132,8 @@ def _install_hooks(schema: Any, session: ContractSession) -> None:
                 continue
             recorder.add_failure(operation=case.operation.label, check=result.name,
                                  title=str(result.failure.title), message=str(result.failure.message or ""),
-                                 request=response.request, status=response.status_code)
+                                 request=response.request, status=response.status_code,
+                                 response=(response.content or b"")[:300].decode("utf-8", "replace"))
 
     if not settings.control:
         tagged = {session.contract.by_id(op).label for op in ("startCheckout", "getCustomerPortal")}

@@ -18,6 +18,12 @@ import requests
 from .client import curl_of
 
 SCHEMA_VERSION = 1
+# Schemathesis' checks (the rest of the failure names are hand-written tests, which print the answer).
+GENERATED_CHECKS = frozenset({
+    "not_a_server_error", "status_code_conformance", "content_type_conformance", "response_schema_conformance",
+    "response_headers_conformance", "negative_data_rejection", "ignored_auth", "positive_data_acceptance",
+    "ensure_resource_availability", "use_after_free", "error"})
+BODY_EXCERPT = 300
 
 
 @dataclass(slots=True)
@@ -29,6 +35,7 @@ class FailureRecord:
     message: str
     curl: str | None
     status: int | None = None
+    response: str | None = None  # the start of the answer's body
 
 
 class Recorder:
@@ -39,6 +46,8 @@ class Recorder:
         self.current_test: str | None = None
         self.last_request: requests.PreparedRequest | None = None
         self.last_operation: str | None = None
+        self.last_status: int | None = None
+        self.last_body: str | None = None
         self.outcomes: Counter[str] = Counter()
         self.skips: Counter[str] = Counter()
         self.meta: dict[str, Any] = {}
@@ -47,23 +56,31 @@ class Recorder:
         self.current_test = nodeid
         self.last_request = None
         self.last_operation = None
+        self.last_status = None
+        self.last_body = None
 
     def on_request(self, operation: str, request: requests.PreparedRequest) -> None:
         self.total_requests += 1
         self.requests[operation] += 1
         self.last_request = request
         self.last_operation = operation
+        self.last_status = None
+        self.last_body = None
+
+    def on_response(self, status: int, body: bytes) -> None:
+        self.last_status = status
+        self.last_body = body[:BODY_EXCERPT].decode("utf-8", "replace")
 
     def add_failure(self, *, operation: str, check: str, title: str, message: str,
                     request: requests.PreparedRequest | None, status: int | None = None,
-                    test: str | None = None) -> None:
+                    response: str | None = None, test: str | None = None) -> None:
         test = test or self.current_test or "?"
         key = (test, operation, check, title)
         # Keep the latest: Hypothesis replays the minimal failing example last.
         self.failures[key] = FailureRecord(test=test, operation=operation, check=check, title=title,
                                            message=message.strip()[:2000],
                                            curl=curl_of(request) if request is not None else None,
-                                           status=status)
+                                           status=status, response=response)
 
     def has_failure_for(self, test: str) -> bool:
         return any(key[0] == test for key in self.failures)
@@ -96,9 +113,9 @@ def render_table(report: dict[str, Any]) -> str:
     header = ("operation", "requests", "failures by check")
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(3)]
     line = "  ".join("-" * w for w in widths)
-    out = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)), line]
+    out = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip(), line]
     out += ["  ".join((c.rjust(w) if i == 1 else c.ljust(w)) for i, (c, w) in enumerate(zip(r, widths, strict=True)))
-            for r in rows]
+            .rstrip() for r in rows]
     out.append(line)
     out.append(f"{'total'.ljust(widths[0])}  {str(report['total_requests']).rjust(widths[1])}  "
                f"{len(report['failures'])} failure(s)")
@@ -111,8 +128,10 @@ def render_failures(report: dict[str, Any]) -> str:
         first = f["message"].splitlines()[0] if f["message"] else ""
         out.append(f"{i}. [{f['check']}] {f['operation']} — {f['title']}")
         out.append(f"   test: {f['test']}")
-        if first and first != f["title"]:
+        if first and first != f["title"] and ".py:" not in first:
             out.append(f"   {first[:300]}")
+        if f.get("status") is not None and f["check"] in GENERATED_CHECKS:
+            out.append(f"   answer: HTTP {f['status']} {(f.get('response') or '')[:BODY_EXCERPT]}")
         if f["curl"]:
             out.append(f"   reproduce: {f['curl'][:4000]}")
     return "\n".join(out)

@@ -50,7 +50,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--report-json", type=Path, default=None, help="write the per-operation JSON report here")
     parser.add_argument("-k", dest="keyword", default=None, help="only tests matching this pytest -k expression")
     parser.add_argument("-v", "--verbose", action="store_true", help="also show pytest's own output")
-    parser.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
+    parser.add_argument("pytest_args", nargs="*", metavar="TEST_OR_PYTEST_OPTION",
+                        help="tests to run (e.g. test_behaviour_balances or test_conformance::test_operation[GET "
+                             "/api/v1/paywall/{id}/user]) and extra pytest options, after --")
 
 
 def pytest_arguments(args: argparse.Namespace, report: Path) -> list[str]:
@@ -58,8 +60,12 @@ def pytest_arguments(args: argparse.Namespace, report: Path) -> list[str]:
 
     package_dir = Path(contract_tests.__file__).resolve().parent
     # Our own ini and rootdir: the pytest configuration of the directory conform runs in never applies.
-    out = ["-c", str(package_dir / "conform.ini"), "--rootdir", str(package_dir), "--pyargs", "contract_tests",
-           "--paywall-report", str(report), "-q", "--tb=short", "-rN"]
+    # Positional extras select tests (`test_behaviour_balances`, `test_conformance::test_operation[GET ...]`).
+    selected = [a if a.startswith("contract_tests") else f"contract_tests.{a}"
+                for a in args.pytest_args if not a.startswith("-")]
+    extra = [a for a in args.pytest_args if a.startswith("-")]
+    out = ["-c", str(package_dir / "conform.ini"), "--rootdir", str(package_dir), "--pyargs",
+           *(selected or ["contract_tests"]), "--paywall-report", str(report), "-q", "--tb=short", "-rN"]
     for flag, option, _ in VALUE_FLAGS:
         value = getattr(args, flag.lstrip("-").replace("-", "_"))
         if value is not None:
@@ -71,7 +77,7 @@ def pytest_arguments(args: argparse.Namespace, report: Path) -> list[str]:
         out += ["--junit-xml", str(args.junit_xml)]
     if args.keyword:
         out += ["-k", args.keyword]
-    return [*out, *args.pytest_args]
+    return [*out, *extra]
 
 
 class Progress:
@@ -132,6 +138,17 @@ def run(args: argparse.Namespace) -> int:
               f"budget {settings.budget.name}: at most {settings.budget.max_requests} requests "
               f"({settings.budget.max_examples} examples per operation), run id {settings.run_id}\n")
     out.flush()
+    if not settings.in_thread:  # refuse early and plainly (unreachable, or writes on a live-mode paywall)
+        from contract_tests.session import ContractSession, TargetError
+
+        probe = ContractSession(settings, None)
+        try:
+            probe.prepare()
+        except TargetError as exc:
+            out.write(f"conform: {exc}\n")
+            return 4
+        finally:
+            probe.close()
     with tempfile.TemporaryDirectory(prefix="conform-") as tmp:
         report_path = args.report_json or Path(tmp) / "report.json"
         argv = pytest_arguments(args, report_path)

@@ -1,0 +1,231 @@
+"""`paywall-emulator conform` and the contract suite as a user runs them: against the in-thread emulator
+and against `paywall-emulator serve` in a subprocess (as at staging), with the quick budget; a URL
+without `--allow-writes` sends only GETs; writes are refused on a live-mode paywall; plain
+`pytest --pyargs contract_tests` from another directory ignores a stray `schemathesis.toml`; and the
+pieces (settings from `PAYWALL_*`, `curl` redaction, the SDK's code rule, the report table).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+import yaml
+from aiohttp import web
+
+import emulator.testing
+from contract_tests.client import curl, sdk_code
+from contract_tests.reporting import Recorder, render
+from contract_tests.settings import from_options
+from emulator.app import create_app
+from emulator.config import EmulatorConfig
+from emulator.testing import ThreadedEmulator
+
+ROOT = Path(__file__).resolve().parent.parent
+ACME_KEY = "sk_emulator_acme_4f1c2d9e8b7a6c5d"
+TARGET_ARGS = ["--api-key", ACME_KEY, "--paywall-id", "3", "--email", "alice@example.com", "--other-id", "7",
+               "--foreign-id", "40", "--tokenized-id", "15", "--freemius-id", "12",
+               "--provider-id", "3f6c1a52-7d2e-4b8f-9a10-5c4e2b7d9f01"]
+
+
+def _env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("PAYWALL_")}
+
+
+def run(args: list[str], cwd: Path, *, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, *args], capture_output=True, text=True, cwd=cwd, env=_env(),
+                          timeout=timeout, check=False)
+
+
+def conform(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return run(["-m", "emulator", "conform", "--budget", "quick", "--seed", "3", *args], cwd)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[str]:
+    """`paywall-emulator serve` on a free port, in its own process."""
+    port = _free_port()
+    log = (tmp_path / "serve.log").open("w")
+    proc = subprocess.Popen([sys.executable, "-m", "emulator", "serve", "--port", str(port)], cwd=tmp_path,
+                            env=_env(), stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if requests.get(f"{url}/_emulator/health", timeout=1).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            assert proc.poll() is None, (tmp_path / "serve.log").read_text()
+            assert time.monotonic() < deadline, "serve did not answer within 30 s"
+            time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        log.close()
+
+
+def _junit_counts(path: Path) -> dict[str, int]:
+    root = ET.parse(path).getroot()
+    suite = root if root.tag == "testsuite" else root.find("testsuite")
+    assert suite is not None
+    return {k: int(suite.get(k, "0")) for k in ("tests", "failures", "errors", "skipped")}
+
+
+def test_conform_passes_on_the_in_thread_emulator(tmp_path: Path) -> None:
+    junit = tmp_path / "conform.xml"
+    done = conform(tmp_path, "--junit-xml", str(junit))
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = done.stdout
+    assert "in-thread emulator" in out and "at most 2000 requests" in out
+    assert "[  1/" in out and "ok   test_conformance::test_operation[GET /api/v1/paywall/{id}/bootstrap]" in out
+    assert "failures by check" in out and "POST /api/v1/paywall/{id}/start-checkout" in out
+    assert "PASSED:" in out and "skipped" not in out.split("PASSED:")[-1]
+    counts = _junit_counts(junit)
+    assert counts["tests"] > 40 and counts["failures"] == counts["errors"] == counts["skipped"] == 0, counts
+
+
+def test_conform_passes_on_a_served_emulator_as_on_staging(tmp_path: Path, served: str) -> None:
+    report = tmp_path / "report.json"
+    done = conform(tmp_path, "--base-url", served, *TARGET_ARGS, "--allow-writes", "--report-json", str(report))
+    assert done.returncode == 0, done.stdout + done.stderr
+    data = json.loads(report.read_text())
+    assert data["meta"]["kind"] == "real deployment" and data["failures"] == []
+    # Only the tests that need the control plane are skipped, each saying what it would need.
+    assert data["skips"] and all(reason.startswith("emulator_only: needs ") for reason in data["skips"])
+    assert "webhook endpoint registered through POST /_emulator/webhooks/endpoints" in done.stdout
+    assert ACME_KEY not in done.stdout
+
+
+@pytest.fixture
+def recording_emulator(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, list[tuple[str, str]]]]:
+    """An emulator that logs the method and path of every request it receives."""
+    seen: list[tuple[str, str]] = []
+
+    @web.middleware
+    async def record(request: web.Request, handler: Any) -> web.StreamResponse:
+        seen.append((request.method, request.path))
+        return await handler(request)  # type: ignore[no-any-return]
+
+    def build(config: EmulatorConfig | None = None) -> web.Application:
+        app = create_app(config)
+        app.middlewares.insert(0, record)
+        return app
+
+    monkeypatch.setattr(emulator.testing, "create_app", build)
+    with ThreadedEmulator() as emu:
+        yield emu.base_url, seen
+
+
+def test_a_run_without_allow_writes_sends_only_reads(
+        tmp_path: Path, recording_emulator: tuple[str, list[tuple[str, str]]]) -> None:
+    url, seen = recording_emulator
+    done = conform(tmp_path, "--base-url", url, *TARGET_ARGS, "--rate-limit", "none")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "read-only: GET requests only" in done.stdout
+    assert seen, "nothing reached the target"
+    assert {method for method, _ in seen} == {"GET"}, sorted({m for m, _ in seen})
+    assert not [path for _, path in seen if path.startswith("/_emulator")]
+    assert "writes: creates or changes objects on the target" in done.stdout
+
+
+def test_writes_are_refused_on_a_live_mode_paywall(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    seed = yaml.safe_load((ROOT / "fixtures" / "default.yaml").read_text())
+    for paywall in seed["paywalls"]:
+        if paywall["id"] == "3":
+            paywall["test_mode"] = False
+    fixtures = tmp_path / "live.yaml"
+    fixtures.write_text(yaml.safe_dump(seed))
+    with ThreadedEmulator(EmulatorConfig(fixtures=fixtures)) as emu:
+        done = conform(tmp_path, "--base-url", emu.base_url, *TARGET_ARGS, "--allow-writes")
+        sent = emu.world.store
+    assert done.returncode == 4, done.stdout + done.stderr
+    assert "--allow-writes refused: paywall 3 reports settings.is_test_mode=False" in done.stdout
+    assert not [u for u in sent.users.values() if (u.email or "").startswith("conform+")]
+
+
+def test_a_real_target_needs_a_key_and_a_paywall(tmp_path: Path) -> None:
+    done = conform(tmp_path, "--base-url", "http://127.0.0.1:9")
+    assert done.returncode == 4
+    assert "needs --paywall-api-key and --paywall-id" in done.stdout
+
+
+def test_plain_pytest_from_another_directory_ignores_a_stray_schemathesis_toml(tmp_path: Path) -> None:
+    (tmp_path / "schemathesis.toml").write_text('base-url = "${CONFORM_UNSET_VARIABLE}"\n[generation]\nmode = "x"\n')
+    with ThreadedEmulator() as emu:
+        done = run(["-m", "pytest", "-p", "no:cacheprovider", "--pyargs", "contract_tests", "-q",
+                    "--paywall-base-url", emu.base_url, "--paywall-api-key", ACME_KEY, "--paywall-id", "3",
+                    "--paywall-budget", "quick", "-k", "bootstrap or identity_required"], tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "passed" in done.stdout and "paywall contract report" in done.stdout
+
+
+# --- pieces --------------------------------------------------------------------------------
+
+
+def test_settings_come_from_paywall_variables() -> None:
+    env = {"PAYWALL_BASE_URL": "https://staging.example.com/", "PAYWALL_API_KEY": "sk_live_x", "PAYWALL_ID": "9",
+           "PAYWALL_ALLOW_WRITES": "1", "PAYWALL_BUDGET": "thorough"}
+    s = from_options(lambda name: None, env)
+    assert (s.base_url, s.api_key, s.paywall_id, s.allow_writes, s.budget.name) == (
+        "https://staging.example.com", "sk_live_x", "9", True, "thorough")
+    assert not s.control and s.foreign_id is None and s.rate_limit == "20/s"
+    assert from_options(lambda name: "7" if name == "paywall_id" else None, env).paywall_id == "7"
+    default = from_options(lambda name: None, {})
+    assert default.in_thread and default.allow_writes and default.control and default.paywall_id == "3"
+    with pytest.raises(ValueError, match="--paywall-api-key"):
+        from_options(lambda name: None, {"PAYWALL_BASE_URL": "https://x.example.com"})
+
+
+def test_curl_lines_hide_secrets_and_quote_bodies() -> None:
+    line = curl("POST", "http://h/api?x=1", {"X-Api-Key": "sk_secret", "Authorization": "Bearer tok",
+                                              "Content-Type": "application/json", "User-Agent": "python"},
+                b'{"a": "it\'s"}')
+    assert "sk_secret" not in line and "tok" not in line and "python" not in line
+    assert '-H "X-Api-Key: ${PAYWALL_API_KEY}"' in line and '"Authorization: ${PAYWALL_AUTHORIZATION}"' in line
+    assert "--data-raw '{\"a\": \"it'\"'\"'s\"}'" in line
+    assert "--data-binary $'\\x00\\xff'" in curl("POST", "http://h/", {}, b"\x00\xff")
+
+
+def test_the_sdk_code_rule() -> None:
+    def resp(status: int, body: Any, ctype: str = "application/json") -> requests.Response:
+        r = requests.Response()
+        r.status_code, r._content = status, (json.dumps(body) if body is not None else "").encode()
+        r.headers["Content-Type"] = ctype
+        return r
+
+    assert sdk_code(resp(400, {"error": "x", "code": "invalid_email"})) == "invalid_email"
+    assert sdk_code(resp(401, {"error": "invalid_token"})) == "invalid_token"
+    assert sdk_code(resp(400, {"error": "Insufficient tokens"})) == "http_400"
+    assert sdk_code(resp(503, None, "text/plain")) == "http_503"
+
+
+def test_the_report_table_lists_each_operation_with_its_failures() -> None:
+    recorder = Recorder()
+    recorder.start_test("t::a")
+    prepared = requests.Request("GET", "http://h/api/v1/paywall/3/user", headers={"X-Api-Key": "sk_x"}).prepare()
+    recorder.on_request("GET /api/v1/paywall/{id}/user", prepared)
+    recorder.add_failure(operation="GET /api/v1/paywall/{id}/user", check="status_code_conformance",
+                         title="Undocumented HTTP status code", message="Received: 410", request=prepared, status=410,
+                         response='{"code":"identity_not_found"}')
+    text = render(recorder.to_json())
+    assert "GET /api/v1/paywall/{id}/user         1  status_code_conformance ×1" in text
+    assert "answer: HTTP 410" in text and "sk_x" not in text and "${PAYWALL_API_KEY}" in text
