@@ -44,8 +44,8 @@ class Budget:
 BUDGETS: dict[str, Budget] = {
     "quick": Budget(name="quick", max_examples=4, coverage=False, stateful_examples=3, stateful_steps=4,
                     behaviour_examples=4, max_requests=2_000),
-    "default": Budget(name="default", max_examples=15, coverage=True, stateful_examples=10, stateful_steps=8,
-                      behaviour_examples=12, max_requests=8_000),
+    "default": Budget(name="default", max_examples=20, coverage=True, stateful_examples=12, stateful_steps=8,
+                      behaviour_examples=15, max_requests=8_000),
     "thorough": Budget(name="thorough", max_examples=80, coverage=True, stateful_examples=40, stateful_steps=15,
                        behaviour_examples=50, max_requests=40_000),
 }

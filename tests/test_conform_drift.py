@@ -1,5 +1,5 @@
 """Proof that the contract suite catches drift: deliberately broken emulators (a handler replaced through
-`create_app`'s `handler_overrides` seam, or the webhook signer patched) are served in a thread, and
+`create_app`'s `handler_overrides` seam, or the webhook signer or the auth step patched) are served in a thread, and
 `paywall-emulator conform` is pointed at each one in a subprocess, exactly as at a deployment, with a
 focused selection of tests. Each run must fail (exit 1), name the check or test that caught the drift
 on the right operation, print a reproducing `curl` line, and never print the API key.
@@ -23,10 +23,12 @@ from typing import Any
 import pytest
 from multidict import CIMultiDict, CIMultiDictProxy
 
+import emulator.routing
 import emulator.testing
 import emulator.webhooks
 from emulator import handlers
 from emulator.app import create_app
+from emulator.auth import Principal, authenticate
 from emulator.config import EmulatorConfig
 from emulator.errors import EmulatorError, render_error
 from emulator.routing import Call, Handler, Reply, collect_handlers
@@ -177,3 +179,16 @@ def test_a_server_error_on_some_input_is_reported(tmp_path: Path) -> None:
         run = conform(url, tmp_path, keyword="test_operation and start-checkout]")
     assert_loud(run)
     assert run.caught("not_a_server_error", CHECKOUT), run.output
+
+
+def test_an_operation_ignoring_missing_credentials_is_reported(tmp_path: Path) -> None:
+    def lax(store: Any, now: Any, op: Any, headers: Any) -> Principal:
+        if op.operation_id == "getUser" and "X-Api-Key" not in headers:  # the bug: no key, full access
+            return Principal(kind="owner", owner_id="own_acme")
+        return authenticate(store, now, op, headers)
+
+    with broken(patches=((emulator.routing, "authenticate", lax),)) as url:
+        run = conform(url, tmp_path, keyword="test_operation and user] or missing_api_key", budget="default")
+    assert_loud(run)
+    assert run.caught("ignored_auth", USER), run.output
+    assert run.caught("test_missing_api_key_is_unauthorized", USER), run.output
