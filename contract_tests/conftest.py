@@ -70,8 +70,8 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     marker = item.get_closest_marker("emulator_only")
     if marker is not None and not settings.control:
         what = marker.args[0] if marker.args else "the /_emulator control API"
-        pytest.skip(f"emulator_only: needs {what}; run against the bundled emulator, or pass --paywall-control "
-                    "when the target is a paywall-emulator")
+        pytest.skip(f"emulator_only: needs {what}; run against the bundled emulator, or pass --control "
+                    "(pytest: --paywall-control) when the target is a paywall-emulator")
     if item.get_closest_marker("writes") is not None and not settings.allow_writes:
         pytest.skip(WRITES_SKIP)
     session.recorder.start_test(item.nodeid)
@@ -110,7 +110,8 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     terminalreporter.write_sep("=", "paywall contract report")
     terminalreporter.write_line(f"target {session.base_url} ({s.target_kind}), paywall {s.paywall_id}, "
                                 f"{'writes allowed' if s.allow_writes else 'read-only (GET only)'}, budget "
-                                f"{s.budget.name} (cap {s.budget.max_requests} requests), run id {s.run_id}")
+                                f"{s.budget.name} (cap {s.budget.max_requests} requests), run id {s.run_id}, "
+                                f"repeat with --paywall-seed {s.seed}")
     terminalreporter.write_line(render(session.recorder.to_json()))
 
 

@@ -96,8 +96,7 @@ def build_config(session: ContractSession) -> schemathesis.Config:
         "dictionaries": dictionaries,
         "parameters": parameters,
     }
-    if settings.seed is not None:
-        data["seed"] = settings.seed
+    data["seed"] = settings.seed
     if settings.rate_limit:
         data["rate-limit"] = settings.rate_limit
     return schemathesis.Config.from_dict(data)
@@ -184,4 +183,4 @@ def workflow_settings(session: ContractSession) -> hypothesis.settings:
     budget = session.settings.budget
     return hypothesis.settings(max_examples=budget.stateful_examples, stateful_step_count=budget.stateful_steps,
                                deadline=None, database=None, suppress_health_check=list(hypothesis.HealthCheck),
-                               derandomize=session.settings.seed is not None)
+                               derandomize=session.settings.seed_given)

@@ -69,7 +69,8 @@ class Settings:
     budget: Budget
     run_id: str
     rate_limit: str | None  # e.g. "20/s"; Schemathesis' syntax
-    seed: int | None
+    seed: int  # Schemathesis' seed; random unless given, always printed so a run can be repeated
+    seed_given: bool
     spec_path: Path | None
     report_path: Path | None
     extra: dict[str, Any] = field(default_factory=dict)
@@ -171,7 +172,8 @@ def from_options(get: Callable[[str], Any], environ: dict[str, str] | None = Non
         budget=BUDGETS[budget_name],
         run_id=values["paywall_run_id"] or secrets.token_hex(4),
         rate_limit=None if rate in ("none", "off", "0") else rate,
-        seed=int(seed) if seed else None,
+        seed=int(seed) if seed else secrets.randbelow(2**31),
+        seed_given=bool(seed),
         spec_path=Path(spec) if spec else None,
         report_path=Path(report) if report else None,
     )

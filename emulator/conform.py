@@ -136,7 +136,8 @@ def run(args: argparse.Namespace) -> int:
     out.write(f"paywall-emulator conform: {settings.base_url or 'bundled emulator in a thread'} "
               f"({settings.target_kind}), paywall {settings.paywall_id}, {writes}\n"
               f"budget {settings.budget.name}: at most {settings.budget.max_requests} requests "
-              f"({settings.budget.max_examples} examples per operation), run id {settings.run_id}\n")
+              f"({settings.budget.max_examples} examples per operation), run id {settings.run_id}, "
+              f"seed {settings.seed}\n")
     out.flush()
     if not settings.in_thread:  # refuse early and plainly (unreachable, or writes on a live-mode paywall)
         from contract_tests.session import ContractSession, TargetError
@@ -152,8 +153,10 @@ def run(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="conform-") as tmp:
         report_path = args.report_json or Path(tmp) / "report.json"
         argv = pytest_arguments(args, report_path)
-        if args.run_id is None:  # the header's run id is the one the suite uses
+        if args.run_id is None:  # the header's run id and seed are the ones the suite uses
             argv += ["--paywall-run-id", settings.run_id]
+        if args.seed is None:
+            argv += ["--paywall-seed", str(settings.seed)]
         captured = io.StringIO()
         started = time.monotonic()
         if args.verbose:
@@ -178,7 +181,7 @@ def run(args: argparse.Namespace) -> int:
     outcomes = (report or {}).get("outcomes", {})
     sent = (report or {}).get("total_requests", 0)
     summary = ", ".join(f"{n} {k}" for k, n in sorted(outcomes.items())) or "no tests ran"
-    verdict = "PASSED" if code == 0 else "FAILED"
+    verdict = "PASSED" if code == 0 else f"FAILED (repeat the generated tests with --seed {settings.seed})"
     out.write(f"\n{verdict}: {summary} in {elapsed:.1f}s; {sent} requests sent (cap {settings.budget.max_requests})\n")
     out.flush()
     return code
