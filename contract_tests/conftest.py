@@ -59,7 +59,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 def _meta(settings: Settings, session: ContractSession) -> dict[str, Any]:
-    return {"target": settings.base_url or (session._base_url or "in-thread emulator"), "kind": settings.target_kind,
+    return {"target": session.started_url or "in-thread emulator", "kind": settings.target_kind,
             "paywall_id": settings.paywall_id, "allow_writes": settings.allow_writes, "budget": settings.budget.name,
             "max_requests": settings.budget.max_requests, "run_id": settings.run_id, "seed": settings.seed}
 
@@ -103,7 +103,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    session = contract_session._current
+    session = contract_session.peek()
     if session is None or not session.recorder.total_requests:
         return
     s = session.settings

@@ -46,6 +46,11 @@ class ContractSession:
         return self._base_url
 
     @property
+    def started_url(self) -> str | None:
+        """The target's base URL if it is known or already started (never starts the emulator)."""
+        return self._base_url
+
+    @property
     def http(self) -> GuardedSession:
         if self._session is None:
             self._session = GuardedSession(base_url=self.base_url, contract=self.contract, recorder=self.recorder,
@@ -116,6 +121,11 @@ def uninstall() -> ContractSession | None:
     global _current
     session, _current = _current, None
     return session
+
+
+def peek() -> ContractSession | None:
+    """The installed session, if any (hooks that also run outside a contract run)."""
+    return _current
 
 
 def current() -> ContractSession:

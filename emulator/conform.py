@@ -93,7 +93,7 @@ class Progress:
     def _sent(self) -> int:
         from contract_tests import session
 
-        current = session._current
+        current = session.peek()
         return current.recorder.total_requests if current is not None else 0
 
     def pytest_collection_finish(self, session: Any) -> None:
