@@ -169,7 +169,10 @@ class CheckoutSession:
     offer_id: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)
     created_at: datetime
-    completed_at: datetime | None = None
+    completed_at: datetime | None = None  # when it left `open` (paid, declined, cancelled or expired)
+    payment_id: str | None = None  # what paying it created
+    subscription_id: str | None = None
+    outcome_reason: str | None = None  # why it was declined (e.g. card_declined)
 
 
 @dataclass(slots=True, kw_only=True)
@@ -199,7 +202,8 @@ class Subscription:
     trial_start: datetime | None = None
     trial_end: datetime | None = None
     cancellation_reason: str | None = None
-    fail_next_renewal: bool = False
+    fail_next_renewal: bool = False  # one-shot: the next renewal charge fails (control API)
+    fail_renewals: bool = False  # every renewal charge fails (a magic test card at checkout)
     checkout_id: str | None = None
 
     @property

@@ -219,6 +219,66 @@ def render_checkout(session: CheckoutSession) -> dict[str, Any]:
     return {"checkoutUrl": session.url, "userId": session.user_id, "acquiring": session.acquirer}
 
 
+# --- billing objects (control API) ---------------------------------------------------------
+
+
+def render_checkout_session(session: CheckoutSession) -> dict[str, Any]:
+    return {
+        "id": session.id, "paywall_id": session.paywall_id, "user_id": session.user_id,
+        "price_id": session.price_id, "acquirer": session.acquirer, "status": session.status, "url": session.url,
+        "success_url": session.success_url, "error_url": session.error_url, "trial_days": session.trial_days,
+        "ignore_active_purchase": session.ignore_active_purchase, "created_at": iso(session.created_at),
+        "completed_at": iso(session.completed_at), "payment_id": session.payment_id,
+        "subscription_id": session.subscription_id, "outcome_reason": session.outcome_reason,
+    }
+
+
+def render_subscription_row(sub: Subscription) -> dict[str, Any]:
+    return {
+        "id": sub.id, "paywall_id": sub.paywall_id, "user_id": sub.user_id, "price_id": sub.price_id,
+        "status": sub.status, "created": iso(sub.created), "current_period_start": iso(sub.current_period_start),
+        "current_period_end": iso(sub.current_period_end), "cancel_at_period_end": sub.cancel_at_period_end,
+        "cancel_at": iso(sub.cancel_at), "canceled_at": iso(sub.canceled_at), "ended_at": iso(sub.ended_at),
+        "trial_start": iso(sub.trial_start), "trial_end": iso(sub.trial_end),
+        "fail_next_renewal": sub.fail_next_renewal, "fail_renewals": sub.fail_renewals,
+    }
+
+
+def render_payment_row(payment: Payment) -> dict[str, Any]:
+    return {
+        "id": payment.id, "paywall_id": payment.paywall_id, "user_id": payment.user_id,
+        "price_id": payment.price_id, "amount": payment.amount, "currency": payment.currency,
+        "status": payment.status, "created": iso(payment.created), "subscription_id": payment.subscription_id,
+        "checkout_id": payment.checkout_id, "refunded_amount": payment.refunded_amount,
+    }
+
+
+def render_refund_row(refund: Refund) -> dict[str, Any]:
+    return {"id": refund.id, "payment_id": refund.payment_id, "amount": refund.amount, "currency": refund.currency,
+            "status": refund.status, "reason": refund.reason, "created": iso(refund.created)}
+
+
+def render_event_ref(event: DomainEvent) -> dict[str, Any]:
+    return {"id": event.id, "type": event.type, "created_at": iso(event.created_at)}
+
+
+def render_billing_outcome(*, checkout: CheckoutSession | None = None, subscription: Subscription | None = None,
+                           payment: Payment | None = None, refund: Refund | None = None,
+                           redirect_url: str | None = None, events: list[DomainEvent] | None = None,
+                           transitions: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """What a billing control operation did: the objects it touched, where the buyer would be sent
+    (null: nowhere, e.g. Freemius), the events it emitted in order and the transitions it ran."""
+    return {
+        "checkout": render_checkout_session(checkout) if checkout else None,
+        "subscription": render_subscription_row(subscription) if subscription else None,
+        "payment": render_payment_row(payment) if payment else None,
+        "refund": render_refund_row(refund) if refund else None,
+        "redirect_url": redirect_url,
+        "events": [render_event_ref(e) for e in events or []],
+        "transitions": list(transitions or []),
+    }
+
+
 def render_cancelled(sub: Subscription) -> dict[str, Any]:
     return {
         "success": True,

@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 from .clock import EmulatorClock
 from .config import EmulatorConfig
+from .domain.scheduler import billing_sources
 from .seed import SeedDocument, apply_seed, default_fixtures, read_seed
 from .state import Store
 
@@ -44,7 +45,7 @@ class World:
     def create(cls, config: EmulatorConfig) -> World:
         clock = EmulatorClock(frozen_at=config.start_time)
         doc = read_seed(config.fixtures or default_fixtures())
-        world = cls(config=config, clock=clock, store=Store(), seed_doc=doc)
+        world = cls(config=config, clock=clock, store=Store(), seed_doc=doc, sources=[*billing_sources()])
         world.reset()
         return world
 

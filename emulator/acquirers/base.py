@@ -1,24 +1,45 @@
 """The `Acquirer` protocol and a generic implementation the concrete acquirers refine.
 
 An acquirer decides how its ids and URLs look, whether it has a hosted portal, whether it
-redirects to the success URL, and its webhook quirks. Pure code: no aiohttp, no I/O.
+redirects back after checkout, its webhook quirks, its magic test values and how its hosted page
+looks. Pure code: no aiohttp, no I/O.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Literal, Protocol
 from urllib.parse import urlencode
 
 from ..ids import IdFactory
 from ..models import AcquirerName, Paywall, Price
 
+CardEffect = Literal["decline", "fail_renewals"]
+EmailEffect = Literal["decline", "fail_renewals"]
+
+# Magic test cards (digits only) and what they do, shared by every emulated acquirer: a decline at
+# checkout, or a checkout that succeeds while every later renewal charge fails. Decline reasons are
+# what the checkout records (`outcome_reason`).
+GENERIC_CARDS: Mapping[str, tuple[CardEffect, str]] = MappingProxyType({
+    "4000000000000002": ("decline", "card_declined"),
+    "4000000000000341": ("fail_renewals", "card_declined"),
+})
+
 
 class Acquirer(Protocol):
     name: AcquirerName
+    display_name: str
+    brand_color: str  # the hosted page's accent, just enough to tell acquirers apart
     has_portal: bool
+    # False: the acquirer never sends the buyer back with markers (Freemius); the hosted page then
+    # only says to return to the merchant, and success shows up through user/user-state and webhooks.
     redirects_on_success: bool
     # Probability that a subscription.updated is delivered a second time with identical data.
     duplicate_update_probability: float
+    test_cards: Mapping[str, tuple[CardEffect, str]]
+
+    def card_effect(self, card: str | None) -> tuple[CardEffect, str] | None: ...
 
     def session_id(self, ids: IdFactory, paywall: Paywall) -> str: ...
     def subscription_id(self, ids: IdFactory) -> str: ...
@@ -31,9 +52,17 @@ class Acquirer(Protocol):
 
 class GenericAcquirer:
     name: AcquirerName = "overpay"
+    display_name = "Overpay"
+    brand_color = "#0f766e"
     has_portal = True
     redirects_on_success = True
     duplicate_update_probability = 0.0
+    test_cards: Mapping[str, tuple[CardEffect, str]] = GENERIC_CARDS
+
+    def card_effect(self, card: str | None) -> tuple[CardEffect, str] | None:
+        """What a magic test card does here (spaces and dashes ignored), or None for any other card."""
+        digits = "".join(c for c in card or "" if c.isdigit())
+        return self.test_cards.get(digits)
 
     def session_id(self, ids: IdFactory, paywall: Paywall) -> str:
         return f"{self.name[:2]}_cs_{ids.alnum(24)}"
@@ -60,3 +89,15 @@ class GenericAcquirer:
 
 def query(params: dict[str, str]) -> str:
     return f"?{urlencode(params)}" if params else ""
+
+
+def email_effect(email: str | None) -> EmailEffect | None:
+    """Magic e-mails, for every acquirer: `decline+…@…` is declined at checkout, `fail-renewal+…@…`
+    pays the checkout and fails every renewal charge (the bare `decline@`/`fail-renewal@` too)."""
+    local = (email or "").split("@", 1)[0].lower()
+    tag = local.split("+", 1)[0]
+    if tag == "decline":
+        return "decline"
+    if tag == "fail-renewal":
+        return "fail_renewals"
+    return None

@@ -9,6 +9,8 @@ from .base import GenericAcquirer
 
 class Chargebee(GenericAcquirer):
     name: AcquirerName = "chargebee"
+    display_name = "Chargebee"
+    brand_color = "#ff5a1f"
 
     def session_id(self, ids: IdFactory, paywall: Paywall) -> str:
         return f"hp_{ids.alnum(26)}"

@@ -11,6 +11,8 @@ from .base import GenericAcquirer, query
 
 class Freemius(GenericAcquirer):
     name: AcquirerName = "freemius"
+    display_name = "Freemius Checkout"
+    brand_color = "#0b84c6"
     has_portal = False
     redirects_on_success = False
 

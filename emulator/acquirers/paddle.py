@@ -11,6 +11,8 @@ from .base import GenericAcquirer
 
 class Paddle(GenericAcquirer):
     name: AcquirerName = "paddle"
+    display_name = "Paddle Billing"
+    brand_color = "#1f2937"
     duplicate_update_probability = 0.5
 
     def session_id(self, ids: IdFactory, paywall: Paywall) -> str:

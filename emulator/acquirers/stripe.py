@@ -3,13 +3,21 @@ billing portal, hash-marker redirects. Pure code."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
+
 from ..ids import IdFactory
 from ..models import AcquirerName, Paywall, Price
-from .base import GenericAcquirer
+from .base import GENERIC_CARDS, CardEffect, GenericAcquirer
 
 
 class Stripe(GenericAcquirer):
     name: AcquirerName = "stripe"
+    display_name = "Stripe Checkout"
+    brand_color = "#635bff"
+    # Stripe also has a dedicated insufficient-funds decline card.
+    test_cards: Mapping[str, tuple[CardEffect, str]] = MappingProxyType(
+        {**GENERIC_CARDS, "4000000000009995": ("decline", "insufficient_funds")})
 
     def session_id(self, ids: IdFactory, paywall: Paywall) -> str:
         return f"cs_{'test' if paywall.test_mode else 'live'}_{ids.alnum(58)}"
