@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any, TypeVar
+from urllib.parse import parse_qsl
 
 from aiohttp import BodyPartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
@@ -33,6 +34,7 @@ log = logging.getLogger("paywall_emulator")
 MAX_FILE_BYTES = 10 * 1024 * 1024
 MAX_BODY_BYTES = 64 * 1024 * 1024
 JSON_CT = "application/json"
+FORM_CT = "application/x-www-form-urlencoded"
 
 
 @dataclass(slots=True)
@@ -230,6 +232,8 @@ async def _read_body(op: Operation, request: web.Request) -> tuple[Any, list[Upl
         files: list[UploadedFile] = []
     elif media_type == "multipart/form-data" and media_type in declared:
         body, files = await _read_multipart(request)
+    elif media_type == FORM_CT and media_type in declared:  # the hosted pages' HTML forms
+        body, files = await _read_form(request), []
     elif media_type in declared or (media_type == "application/octet-stream" and JSON_CT in declared):
         raw = await request.read()
         try:
@@ -249,6 +253,14 @@ async def _read_body(op: Operation, request: web.Request) -> tuple[Any, list[Upl
 def _not_json(constant: str) -> Any:
     """Python's json accepts NaN/Infinity; JSON (and every client of our answers) does not."""
     raise ValueError(f"{constant} is not a JSON value")
+
+
+async def _read_form(request: web.Request) -> dict[str, str]:
+    try:
+        text = (await request.read()).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadRequestError(f"the form body is not UTF-8: {exc}", code="invalid_request") from exc
+    return dict(parse_qsl(text, keep_blank_values=True))
 
 
 async def _read_multipart(request: web.Request) -> tuple[dict[str, Any], list[UploadedFile]]:
@@ -285,6 +297,10 @@ def render(op: Operation | None, reply: Reply, *, strict: bool) -> web.Response:
     headers = dict(reply.headers)
     if reply.status == 204:
         return web.Response(status=204, headers=headers)
+    if reply.content_type != JSON_CT:  # pages and redirects: the handler's text as is
+        text = reply.body if isinstance(reply.body, str | bytes) else ""
+        return web.Response(status=reply.status, body=text.encode() if isinstance(text, str) else text,
+                            headers=headers, content_type=reply.content_type)
     payload = dumps(reply.body)
     if op is not None and reply.content_type == JSON_CT:
         problem = response_problem(op, reply.status, reply.body, payload=payload)

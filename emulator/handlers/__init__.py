@@ -9,6 +9,7 @@ from . import (
     balances,
     checkout,
     control,
+    control_billing,
     control_faults,
     control_webhooks,
     events,
@@ -20,6 +21,6 @@ from . import (
 )
 
 MODULES: tuple[ModuleType, ...] = (
-    balances, checkout, control, control_faults, control_webhooks, events, gateway, paywalls, subscriptions,
-    support, users,
+    balances, checkout, control, control_billing, control_faults, control_webhooks, events, gateway, paywalls,
+    subscriptions, support, users,
 )
