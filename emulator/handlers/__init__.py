@@ -14,6 +14,7 @@ from . import (
     control_webhooks,
     events,
     gateway,
+    hosted,
     paywalls,
     subscriptions,
     support,
@@ -21,6 +22,6 @@ from . import (
 )
 
 MODULES: tuple[ModuleType, ...] = (
-    balances, checkout, control, control_billing, control_faults, control_webhooks, events, gateway, paywalls,
-    subscriptions, support, users,
+    balances, checkout, control, control_billing, control_faults, control_webhooks, events, gateway, hosted,
+    paywalls, subscriptions, support, users,
 )
