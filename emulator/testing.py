@@ -661,12 +661,27 @@ class PaywallClock:
         return _parse_instant(str(self.control.set_clock(when, frozen=frozen)["now"]))
 
     def freeze(self) -> datetime:
-        """Stop the clock at the current instant (so `advance` lands on exact instants)."""
-        return self.set(self.now(), frozen=True)
+        """Stop the clock at the current instant, give or take a millisecond (so `advance` lands on exact
+        instants). Returns where it stopped."""
+        return self._pin(frozen=True)
 
     def unfreeze(self) -> datetime:
-        """Let the clock follow wall time again from where it is."""
-        return self.set(self.now(), frozen=False)
+        """Let the clock follow wall time again from where it is (give or take a millisecond)."""
+        return self._pin(frozen=False)
+
+    def _pin(self, *, frozen: bool) -> datetime:
+        # The API sets an instant, and reads come back in whole milliseconds: a running clock has moved
+        # past the instant just read by the time the set arrives (409 clock_backwards). Aim a little
+        # ahead, and further ahead on each refusal.
+        margin = timedelta(milliseconds=1)
+        for _ in range(4):
+            try:
+                return self.set(self.now() + margin, frozen=frozen)
+            except ControlError as exc:
+                if exc.code != "clock_backwards":
+                    raise
+                margin *= 10
+        return self.set(self.now() + margin, frozen=frozen)
 
     def advance(self, delta: timedelta | None = None, *, days: float = 0, hours: float = 0, minutes: float = 0,
                 seconds: float = 0) -> dict[str, Any]:
