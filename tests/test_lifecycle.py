@@ -168,21 +168,21 @@ def test_stripe_checkout_paid_emits_payment_then_subscription(api: Api, control:
 
 def test_trial_then_first_charge_at_trial_end(api: Api, control: ControlClient) -> None:
     now = freeze(control)
-    outcome = buy(api, control, STRIPE_PW, "trial@example.com", "101", trialDays=7)
+    outcome = buy(api, control, STRIPE_PW, "trial@example.com", "101", trial_days=5)
     sub = outcome["subscription"]
     assert sub["status"] == "trialing" and outcome["payment"] is None
-    assert parse(sub["trial_end"]) == parse(sub["current_period_end"]) == now + timedelta(days=7)
+    assert parse(sub["trial_end"]) == parse(sub["current_period_end"]) == now + timedelta(days=5)
     assert types(events_of(control, sub["id"])) == ["subscription.created"]
     assert payments_of(control, sub["id"]) == []
     assert access(api, STRIPE_PW, "trial@example.com")
 
-    control.advance(seconds=7 * 86400 - 1)
+    control.advance(seconds=5 * 86400 - 1)
     assert sub_row(control, sub["id"])["status"] == "trialing"
     moved = control.advance(seconds=1)
     [step] = [t for t in moved["transitions"] if t.get("subscription_id") == sub["id"]]
-    assert step["type"] == "subscription.trial_ended" and parse(step["at"]) == now + timedelta(days=7)
+    assert step["type"] == "subscription.trial_ended" and parse(step["at"]) == now + timedelta(days=5)
     row = sub_row(control, sub["id"])
-    assert row["status"] == "active" and parse(row["current_period_start"]) == now + timedelta(days=7)
+    assert row["status"] == "active" and parse(row["current_period_start"]) == now + timedelta(days=5)
     assert [(p["status"], p["amount"]) for p in payments_of(control, sub["id"])] == [("succeeded", 999)]
     events = events_of(control, sub["id"])
     assert types(events) == ["subscription.created", "payment.completed", "subscription.updated"]
