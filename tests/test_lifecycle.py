@@ -551,6 +551,22 @@ def test_fail_next_renewal_then_the_retry_pays(api: Api, control: ControlClient)
     assert types(events_of(control, sub["id"]))[3:] == ["payment.completed", "subscription.updated"]
 
 
+def test_a_failed_renew_now_is_retried_three_days_later(api: Api, control: ControlClient) -> None:
+    now = freeze(control)
+    sub = buy(api, control, PADDLE_PW, "renewfail@example.com", "201")["subscription"]
+    control.advance(days=10)
+    control.fail_next_renewal(sub["id"])
+    failed = control.renew_subscription(sub["id"])
+    assert failed["subscription"]["status"] == "past_due" and failed["payment"]["status"] == "failed"
+    assert parse(failed["subscription"]["current_period_end"]) == now + timedelta(days=10)
+    moved = control.advance(days=3)
+    [retry] = [t for t in moved["transitions"] if t.get("subscription_id") == sub["id"]]
+    assert retry["type"] == "subscription.renewed" and parse(retry["at"]) == now + timedelta(days=13)
+    row = sub_row(control, sub["id"])
+    assert row["status"] == "active" and parse(row["current_period_start"]) == now + timedelta(days=13)
+    assert [p["status"] for p in payments_of(control, sub["id"])] == ["succeeded", "failed", "succeeded"]
+
+
 def test_fail_renewal_magic_card_ends_after_the_retry(api: Api, control: ControlClient) -> None:
     outcome = control.complete_checkout(start(api, OVERPAY_PW, "card341@example.com", "701"),
                                         card="4000000000000341")

@@ -83,6 +83,7 @@ class Sub:
         if fails:
             self.failed += 1
             self.status = "past_due"
+            self.period_end = period_start
         else:
             self.paid += 1
             self.status = "active"

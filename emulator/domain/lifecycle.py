@@ -286,7 +286,10 @@ def _renew(store: Store, at: datetime, sub: Subscription, *, period_start: datet
     if was == "trialing":
         sub.trial_end = at
     if fails:
+        # The unpaid period would have started at `period_start`: the paid one ends there (a no-op at a
+        # scheduled period end; for renew-now it ends now), so the retry is due RENEWAL_RETRY_AFTER later.
         sub.status = "past_due"
+        sub.current_period_end = period_start
         emit_subscription_updated(store, at, sub)
         return _transition("subscription.renewal_failed", at, sub, payment=payment)
     sub.status = "active"
