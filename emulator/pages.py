@@ -32,7 +32,7 @@ main{max-width:560px;margin:24px auto;background:#fff;border-radius:10px;padding
 box-shadow:0 1px 4px rgba(0,0,0,.12)}
 h1{font-size:1.25rem;margin:0 0 12px}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:6px 16px;margin:0 0 16px}
-dt{color:#5b6070}dd{margin:0}
+dt{color:#5b6070}dd{margin:0;overflow-wrap:anywhere}
 .amount{font-size:1.6rem;font-weight:700}
 label{display:block;margin:12px 0 4px;color:#5b6070}
 input[type=text]{width:100%;box-sizing:border-box;padding:8px;font:inherit;font-family:monospace;
