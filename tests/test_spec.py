@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from openapi_spec_validator import OpenAPIV31SpecValidator
 
 import emulator
@@ -152,3 +153,32 @@ def test_every_error_class_default_code_is_enumerated() -> None:
     assert len(classes) > 10
     unknown = {c.__qualname__: c.default_code for c in classes if c.default_code not in known}
     assert not unknown, f"error classes whose default code no ErrorCode lists: {unknown}"
+
+
+class _DuplicateKeyLoader(yaml.SafeLoader):
+    """A YAML loader that refuses a mapping naming the same key twice (plain YAML keeps the last)."""
+
+
+def _refuse_duplicates(loader: _DuplicateKeyLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
+        seen.add(key)
+    return loader.construct_mapping(node, deep=deep)
+
+
+_DuplicateKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _refuse_duplicates)
+
+
+@pytest.mark.parametrize("name", [PUBLIC_SPEC, CONTROL_SPEC])
+def test_no_mapping_repeats_a_key(name: str) -> None:
+    """A repeated key (say a second '409' under one operation) would silently drop the first."""
+    text = spec_path(name).read_text(encoding="utf-8")
+    assert yaml.load(text, Loader=_DuplicateKeyLoader)["openapi"] == "3.1.0"
+
+
+def test_duplicate_key_loader_refuses_a_repeat() -> None:
+    with pytest.raises(yaml.constructor.ConstructorError, match="duplicate key '409'"):
+        yaml.load("responses:\n  '409': a\n  '409': b\n", Loader=_DuplicateKeyLoader)
