@@ -95,6 +95,8 @@ def pytest_configure(config: pytest.Config) -> None:
         fixtures = Path(option).expanduser().resolve()
     elif ini := str(config.getini("paywall_fixtures") or ""):
         fixtures = (base / Path(ini).expanduser()).resolve()
+    if fixtures is not None and not fixtures.is_file():
+        raise pytest.UsageError(f"paywall-emulator: no seed file {fixtures} (--paywall-fixtures / paywall_fixtures)")
     start = config.getoption("paywall_start_time") or str(config.getini("paywall_start_time") or "") or None
     mode = config.getoption("paywall_checkout_urls") or str(config.getini("paywall_checkout_urls") or "") or "hosted"
     try:
@@ -162,17 +164,22 @@ class _EmulatorPool:
 
     def __init__(self) -> None:
         self._running: dict[_Settings, ThreadedEmulator] = {}
+        self._failed: dict[_Settings, str] = {}  # a broken seed fails every test that wants it, started once
 
     def get(self, settings: _Settings) -> ThreadedEmulator:
         emulator = self._running.get(settings)
         if emulator is None:
             from .testing import ThreadedEmulator
 
-            try:
-                emulator = ThreadedEmulator(settings.config()).start()
-            except RuntimeError as exc:
-                cause = exc.__cause__ or exc
-                pytest.fail(f"paywall_emulator did not start ({settings.describe()}): {cause}", pytrace=False)
+            if settings not in self._failed:
+                try:
+                    emulator = ThreadedEmulator(settings.config()).start()
+                except RuntimeError as exc:
+                    cause = exc.__cause__ or exc
+                    self._failed[settings] = (f"paywall_emulator did not start ({settings.describe()}): "
+                                              f"{type(cause).__name__}: {cause}")
+            if emulator is None:
+                pytest.fail(self._failed[settings], pytrace=False)
             self._running[settings] = emulator
         return emulator
 

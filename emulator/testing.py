@@ -31,7 +31,7 @@ from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from types import MappingProxyType, TracebackType
-from typing import Any, NoReturn, TypeVar
+from typing import Any, Literal, NoReturn, TypeVar
 
 from aiohttp import web
 
@@ -696,14 +696,23 @@ class PaywallClock:
 # --- webhooks -----------------------------------------------------------------------------------
 
 
-def verify_signature(secret: str, body: bytes, headers: Mapping[str, str]) -> bool:
-    """True when a delivery's `X-Signature` (hex) and `X-Monetize-Signature` (`sha256=<hex>`) both
-    match HMAC-SHA256 of the raw body with the endpoint secret."""
+def verify_signature(secret: str, body: bytes, headers: Mapping[str, str], *,
+                     require: Literal["any", "both"] = "any") -> bool:
+    """The check a merchant backend should make on every delivery, before parsing the body.
+
+    Both documented recipes are HMAC-SHA256 of the raw body keyed with the endpoint secret:
+    `X-Signature: <hex>` (headless guide) and `X-Monetize-Signature: sha256=<hex>` (webhooks docs).
+    With `require="any"` (default) at least one must be present and every one present must match, so
+    a handler written against either recipe passes; `require="both"` wants both (the emulator sends both).
+    Header names are case-insensitive.
+    """
     expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
     lower = {k.lower(): v for k, v in headers.items()}
-    plain = lower.get("x-signature", "")
-    prefixed = lower.get("x-monetize-signature", "")
-    return hmac.compare_digest(plain, expected) and hmac.compare_digest(prefixed, f"sha256={expected}")
+    sent = [(lower[name], want) for name, want in (("x-signature", expected),
+                                                    ("x-monetize-signature", f"sha256={expected}")) if name in lower]
+    if not sent or (require == "both" and len(sent) < 2):
+        return False
+    return all(hmac.compare_digest(value.encode(), want.encode()) for value, want in sent)
 
 
 @dataclass(frozen=True, slots=True)
@@ -748,7 +757,7 @@ class WebhookReceiver:
     ...     event = hooks.wait_for("subscription.created")
     ...     event.data["subscription"]["status"]
 
-    A delivery with a bad or missing signature, or a body that is not a JSON envelope, is answered 401
+    A delivery without both signature headers matching, or a body that is not a JSON envelope, is answered 401
     (or 400) and kept in `rejected`, never in `received`. `fail_next(n)` answers the next n deliveries
     with an error status to exercise the emulator's retries. `rotate()` starts a new, empty inbox at a
     new URL path: late deliveries addressed to the previous path are answered 410 and not recorded.
@@ -904,7 +913,7 @@ class WebhookReceiver:
         with self._cond:
             if request.match_info["generation"] != str(self._generation):
                 return web.Response(status=410, text="this receiver moved on")
-            if not verify_signature(self.secret, body, headers):
+            if not verify_signature(self.secret, body, headers, require="both"):
                 self._reject("bad or missing signature", body, headers)
                 return web.Response(status=401, text="bad signature")
             try:

@@ -6,10 +6,21 @@ section, so the README shows exactly what runs here."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 import re
+import subprocess
+import sys
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from emulator.testing import ControlClient, ControlError, ThreadedEmulator, WebhookReceiver, verify_signature
 
 pytest_plugins = ["pytester"]
 
@@ -126,23 +137,6 @@ def record_the_emulator(request):
 '''
 
 
-def test_readme_example_checkout_webhook_and_access(pytester: pytest.Pytester) -> None:
-    files = readme_files()
-    assert {"billing.py", "test_billing.py", "test_time_travel.py", "test_frozen.py", "test_async.py"} <= set(files)
-    test_billing = files["test_billing.py"]
-    assert len(test_billing.strip().splitlines()) <= 14  # the import, the signature and ten lines
-    downstream(pytester)
-    result = run(pytester, "test_billing.py", "-v")
-    result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines(["*test_billing.py::test_a_paid_checkout_grants_access PASSED*"])
-
-
-def test_time_travel_renews_and_ends_a_cancelled_subscription(pytester: pytest.Pytester) -> None:
-    downstream(pytester)
-    result = run(pytester, "test_time_travel.py")
-    result.assert_outcomes(passed=1)
-
-
 FROZEN_RENEWAL = '''
 from datetime import UTC, datetime
 
@@ -173,10 +167,24 @@ def test_the_next_test_is_back_on_wall_time(paywall_clock):
 '''
 
 
-def test_freezegun_moves_the_emulator_clock(pytester: pytest.Pytester) -> None:
+def test_the_readme_example_runs_as_shown(pytester: pytest.Pytester) -> None:
+    """The README's app and tests: checkout -> control client pays -> signed subscription.created ->
+    access (the 10-line test); time travel through a renewal and a period-end cancellation; freezegun and
+    the daily top-up; the aiohttp_client variant. Plus a renewal under freezegun."""
+    files = readme_files()
+    assert {"billing.py", "test_billing.py", "test_time_travel.py", "test_frozen.py", "test_async.py"} <= set(files)
+    assert len(files["test_billing.py"].strip().splitlines()) <= 14  # an import, a signature and ten lines
     downstream(pytester, **{"test_frozen_renewal.py": FROZEN_RENEWAL})
-    result = run(pytester, "test_frozen.py", "test_frozen_renewal.py")
-    result.assert_outcomes(passed=3)
+    result = run(pytester, "-v")
+    result.assert_outcomes(passed=len(readme_tests()) + 2)
+    result.stdout.fnmatch_lines_random([
+        "*test_billing.py::test_a_paid_checkout_grants_access PASSED*",
+        "*test_time_travel.py::test_renewal_then_cancellation_at_period_end PASSED*",
+        "*test_frozen.py::test_the_daily_top_up_at_frozen_midnight PASSED*",
+        "*test_async.py::test_bootstrap PASSED*",
+        "*test_frozen_renewal.py::test_a_renewal_at_the_frozen_time PASSED*",
+        "*test_frozen_renewal.py::test_the_next_test_is_back_on_wall_time PASSED*",
+    ])
 
 
 def test_state_of_one_test_never_reaches_the_next(pytester: pytest.Pytester) -> None:
@@ -199,3 +207,267 @@ def test_parallel_workers_have_one_emulator_each(pytester: pytest.Pytester) -> N
 def readme_tests() -> list[str]:
     return [name for source in readme_files().values()
             for name in re.findall(r"^(?:async )?def (test_\w+)", source, flags=re.M)]
+
+
+SEEDS_AND_SETTINGS = '''
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from billing import Billing
+
+
+@pytest.mark.paywall_seed("my_seed.yaml")
+def test_my_seed(paywall_emulator):
+    assert dict(paywall_emulator.paywalls) == {"Solo Pro": "900"}
+    assert paywall_emulator.api_key == "sk_emulator_solo_00000000000000ff"
+    billing = Billing(paywall_emulator.base_url, paywall_emulator.api_key)
+    paywall_emulator.control.complete_checkout(billing.start_checkout("900", "solo@example.com", "9001"))
+    assert billing.has_access("900", "solo@example.com")
+
+
+def test_the_bundled_world_otherwise(paywall_emulator):
+    assert paywall_emulator.paywalls["Upgrade to Pro"] == "3"
+    assert "Solo Pro" not in paywall_emulator.paywalls
+
+
+@pytest.mark.paywall_config(start_time="2031-02-03T04:05:06Z")
+def test_a_frozen_start(paywall_emulator, paywall_clock):
+    start = datetime(2031, 2, 3, 4, 5, 6, tzinfo=UTC)
+    assert paywall_clock.now() == start and paywall_clock.frozen
+    paywall_clock.advance(days=1)
+    assert paywall_clock.now() == start + timedelta(days=1)
+
+
+@pytest.mark.paywall_config(checkout_urls="acquirer")
+def test_acquirer_shaped_urls(paywall_emulator, paywall_webhooks):
+    url = Billing(paywall_emulator.base_url, paywall_emulator.api_key).start_checkout("3", "a@example.com", "102")
+    assert url.startswith("https://checkout.stripe.com/")
+    paywall_emulator.control.complete_checkout(url)
+    assert paywall_webhooks.wait_for("subscription.created").data["user"]["email"] == "a@example.com"
+'''
+
+FROM_THE_COMMAND_LINE = '''
+from datetime import UTC, datetime
+
+from billing import Billing
+
+
+def test_options(paywall_emulator, paywall_clock):
+    assert dict(paywall_emulator.paywalls) == {"Solo Pro": "900"}
+    assert paywall_clock.now() == datetime(2030, 1, 1, tzinfo=UTC)
+    url = Billing(paywall_emulator.base_url, paywall_emulator.api_key).start_checkout("900", "o@example.com", "9001")
+    assert url.startswith("https://checkout.stripe.com/")
+'''
+
+
+def test_options_choose_them_for_the_session(pytester: pytest.Pytester) -> None:
+    downstream(pytester, **{"my_seed.yaml": MY_SEED, "test_options.py": FROM_THE_COMMAND_LINE})
+    result = run(pytester, "test_options.py", "--paywall-fixtures", "my_seed.yaml",
+                 "--paywall-start-time", "2030-01-01T00:00:00Z", "--paywall-checkout-urls", "acquirer")
+    result.assert_outcomes(passed=1)
+
+
+BAD_SEEDS = '''
+import pytest
+
+
+@pytest.mark.paywall_seed("no_such_seed.yaml")
+def test_missing_seed(paywall_emulator):
+    pass
+
+
+@pytest.mark.paywall_seed("broken_seed.yaml")
+def test_broken_seed(paywall_emulator):
+    pass
+
+
+@pytest.mark.paywall_seed("broken_seed.yaml")
+def test_broken_seed_again(paywall_emulator):
+    pass
+
+
+@pytest.mark.paywall_config(checkout_urls="carrier-pigeon")
+def test_bad_config(paywall_emulator):
+    pass
+
+
+def test_unaffected(paywall_emulator):
+    assert paywall_emulator.paywalls["Upgrade to Pro"] == "3"
+'''
+
+
+def test_markers_choose_the_seed_start_time_and_checkout_urls(pytester: pytest.Pytester) -> None:
+    downstream(pytester, **{"my_seed.yaml": MY_SEED, "test_settings.py": SEEDS_AND_SETTINGS, "test_bad.py": BAD_SEEDS,
+                            "broken_seed.yaml": "owners: [{id: 7}]\npaywalls: 3\n"})
+    result = run(pytester, "test_settings.py", "test_bad.py")
+    # a bad seed or setting fails the tests that ask for it, with the reason, and nothing else
+    result.assert_outcomes(passed=5, errors=4)
+    result.stdout.fnmatch_lines_random([
+        "*paywall_seed: no seed file 'no_such_seed.yaml'*",
+        "*paywall_emulator did not start (fixtures=*broken_seed.yaml*",
+        "*paywall_config: checkout URLs must be one of hosted, acquirer, got 'carrier-pigeon'*",
+    ])
+
+
+@pytest.mark.parametrize(("option", "message"), [
+    (["--paywall-fixtures", "nowhere.yaml"], "*paywall-emulator: no seed file *nowhere.yaml*"),
+    (["--paywall-start-time", "next tuesday"], "*paywall-emulator: start time must be an ISO 8601 instant*"),
+])
+def test_bad_options_stop_the_session(pytester: pytest.Pytester, option: list[str], message: str) -> None:
+    downstream(pytester)
+    result = run(pytester, "test_billing.py", *option)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([message])
+
+
+PLUGIN_OFF = '''
+import sys
+
+
+def test_runs_without_the_plugin():
+    assert "emulator.pytest_plugin" not in sys.modules
+    assert "emulator" not in sys.modules
+
+
+def test_fixture_unknown(paywall_emulator):
+    pass
+'''
+
+UNUSED = '''
+import sys
+import threading
+
+import pytest
+
+
+def test_plain():
+    assert 1 + 1 == 2
+
+
+@pytest.mark.paywall_seed("no_such_seed.yaml")  # a marker alone starts nothing either
+def test_marked_but_no_fixture():
+    pass
+
+
+def test_last_nothing_started():
+    assert "emulator.pytest_plugin" in sys.modules
+    assert "aiohttp" not in sys.modules  # importing the plugin did not import it
+    assert "emulator.testing" not in sys.modules and "emulator.app" not in sys.modules
+    assert not [t.name for t in threading.enumerate() if t.name.startswith("paywall-")]
+'''
+
+
+def test_plugin_switched_off(pytester: pytest.Pytester) -> None:
+    downstream(pytester, **{"test_off.py": PLUGIN_OFF})
+    result = run(pytester, "test_off.py", "-p", "no:paywall_emulator")
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(["*fixture 'paywall_emulator' not found*"])
+
+
+def test_a_session_without_paywall_fixtures_starts_nothing(pytester: pytest.Pytester,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    downstream(pytester, **{"test_unused.py": UNUSED})
+    # Other installed plugins (pytest-aiohttp) import aiohttp themselves: load this one alone.
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+    result = run(pytester, "test_unused.py", "-p", "emulator.pytest_plugin")
+    result.assert_outcomes(passed=3)
+
+
+def test_importing_the_plugin_is_cheap() -> None:
+    heavy = "{'aiohttp', 'yaml', 'jsonschema', 'jsonschema_rs', 'emulator.app', 'emulator.testing', 'emulator.world'}"
+    code = f"import sys, emulator.pytest_plugin; print(sorted({heavy} & set(sys.modules)))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    assert done.stdout.strip() == "[]"
+
+
+# --- emulator.testing outside pytest ------------------------------------------------------------------
+
+
+def test_threaded_emulator_is_a_context_manager() -> None:
+    with ThreadedEmulator() as emu:
+        assert emu.control.health()
+        assert emu.paywalls["Upgrade to Pro"] == "3"
+        threads = [t for t in threading.enumerate() if t.name == "paywall-emulator"]
+        assert threads
+        url = emu.base_url
+    assert not any(t.is_alive() for t in threads)
+    with pytest.raises(urllib.error.URLError):
+        urllib.request.urlopen(url + "/_emulator/health", timeout=5)
+    emu.stop()  # idempotent
+
+
+def signed(secret: str, body: bytes) -> dict[str, str]:
+    digest = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return {"X-Signature": digest, "X-Monetize-Signature": f"sha256={digest}"}
+
+
+def test_verify_signature_accepts_either_documented_recipe() -> None:
+    body = b'{"id":"evt_1","type":"payment.completed","created_at":"2030-01-01T00:00:00.000Z","data":{}}'
+    both = signed("whsec_x", body)
+    assert verify_signature("whsec_x", body, both)
+    assert verify_signature("whsec_x", body, {"x-signature": both["X-Signature"]})  # the headless guide
+    assert verify_signature("whsec_x", body, {"X-Monetize-Signature": both["X-Monetize-Signature"]})  # webhooks docs
+    assert not verify_signature("whsec_x", body, {})
+    assert not verify_signature("whsec_other", body, both)
+    assert not verify_signature("whsec_x", body + b" ", both)
+    assert not verify_signature("whsec_x", body, {**both, "X-Monetize-Signature": "sha256=" + "0" * 64})
+    assert not verify_signature("whsec_x", body, {"X-Monetize-Signature": both["X-Signature"]})  # no sha256=
+    assert not verify_signature("whsec_x", body, {"X-Signature": both["X-Signature"]}, require="both")
+    assert verify_signature("whsec_x", body, both, require="both")
+
+
+def post(url: str, body: bytes, headers: dict[str, str]) -> int:
+    request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json", **headers})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+@pytest.fixture
+def receiver() -> Iterator[WebhookReceiver]:
+    with WebhookReceiver(secret="whsec_receiver") as hooks:
+        yield hooks
+
+
+def test_webhook_receiver_rejects_a_bad_signature(receiver: WebhookReceiver) -> None:
+    body = json.dumps({"id": "evt_1", "type": "payment.completed", "created_at": "2030-01-01T00:00:00.000Z",
+                       "data": {}}).encode()
+    assert post(receiver.url, body, signed("whsec_wrong", body)) == 401
+    assert post(receiver.url, body, {}) == 401
+    assert post(receiver.url, b"[]", signed("whsec_receiver", b"[]")) == 400
+    assert [reason for reason, _, _ in receiver.rejected] == [
+        "bad or missing signature", "bad or missing signature", "not a webhook envelope"]
+    assert receiver.received == []
+    with pytest.raises(TimeoutError, match="rejected"):
+        receiver.wait_for("payment.completed", timeout=0.1)
+
+    assert post(receiver.url, body, signed("whsec_receiver", body)) == 200
+    assert receiver.wait_for("payment.completed").id == "evt_1"
+    old = receiver.url
+    receiver.rotate()
+    assert post(old, body, signed("whsec_receiver", body)) == 410
+    assert receiver.received == [] and receiver.rejected == []
+
+
+def test_webhook_receiver_sees_emulator_deliveries(receiver: WebhookReceiver) -> None:
+    with ThreadedEmulator() as emu:
+        endpoint = receiver.register(emu.control, events=["payment.completed"])
+        assert endpoint["secret"] == "whsec_receiver"
+        alice_sub = "sub_seedAlicePro000000000001"
+        emu.control.renew_subscription(alice_sub)
+        hook = receiver.wait_for("payment.completed")
+        assert hook.data["subscription"]["id"] == alice_sub
+        assert hook.delivery_id in {d["id"] for d in emu.control.deliveries(type="payment.completed")}
+
+
+def test_control_errors_carry_status_and_code() -> None:
+    with ThreadedEmulator() as emu:
+        with pytest.raises(ControlError) as missing:
+            emu.control.complete_checkout("cs_test_nobody")
+        assert (missing.value.status, missing.value.code) == (404, "not_found")
+        with pytest.raises(ControlError) as backwards:
+            ControlClient(emu.base_url).set_clock("2001-01-01T00:00:00Z")
+        assert (backwards.value.status, backwards.value.code) == (409, "clock_backwards")
+        assert backwards.value.body["message"]
