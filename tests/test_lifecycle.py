@@ -689,7 +689,7 @@ def test_lifecycle_events_reach_a_receiver_signed(api: Api, control: ControlClie
                                           "subscription.updated", "refund.created", "subscription.cancelled"]
         assert [h.id for h in mine] == [e["id"] for e in events_of(control, sub_id)]
         for hook in mine:
-            assert verify_signature(hooks.secret, hook.body, hook.headers)
+            assert verify_signature(hooks.secret, hook.body, hook.headers, require="both")
             validate([dict(hook.event)])
         assert not hooks.rejected
 
