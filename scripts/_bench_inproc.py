@@ -6,7 +6,8 @@
   start in the process (what a pytest session pays) and the median of the following ones, against a
   bare aiohttp app's start/first response/stop cycle measured the same way in the same process;
 - `World.reset()` with the loaded seed, `--resets` times;
-- `emulator.testing.ThreadedEmulator` start and stop.
+- `emulator.testing.ThreadedEmulator` start and stop, and its `reset()` (the `paywall_emulator`
+  fixture's per-test reset: `World.reset()` run on the server's loop thread), `--resets` times.
 Prints one JSON line (seconds).
 """
 
@@ -90,18 +91,24 @@ def resets(count: int) -> dict[str, float]:
     return {"median": statistics.median(times), "p90": times[int(0.9 * (len(times) - 1))], "runs": count}
 
 
-def threaded(count: int) -> dict[str, float]:
-    start, stop = [], []
-    for _ in range(count):
+def threaded(count: int, resets: int) -> dict[str, float]:
+    start, stop, fixture_resets = [], [], []
+    for run in range(count):
         t0 = time.perf_counter()
         emu = ThreadedEmulator().start()
         t1 = time.perf_counter()
-        emu.stop()
+        if run == 0:  # what the paywall_emulator fixture does before each test (a call into the loop thread)
+            for _ in range(resets):
+                r0 = time.perf_counter()
+                emu.reset()
+                fixture_resets.append(time.perf_counter() - r0)
         t2 = time.perf_counter()
+        emu.stop()
+        t3 = time.perf_counter()
         start.append(t1 - t0)
-        stop.append(t2 - t1)
+        stop.append(t3 - t2)
     return {"start": statistics.median(start), "stop": statistics.median(stop), "first_start": start[0],
-            "runs": count}
+            "runs": count, "fixture_reset": statistics.median(fixture_resets), "fixture_resets": resets}
 
 
 def main() -> None:
@@ -119,7 +126,7 @@ def main() -> None:
     if "reset" in what:
         out["reset"] = resets(args.resets)
     if "threaded" in what:
-        out["threaded"] = threaded(args.threaded)
+        out["threaded"] = threaded(args.threaded, args.resets)
     print(json.dumps(out), flush=True)
 
 

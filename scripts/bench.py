@@ -13,7 +13,8 @@ Sections (`--only`, comma-separated; default all):
              answers 501).
 - reset:     POST /_emulator/reset (median of `--resets`) and in-process `World.reset()`, target
              ≤ 1 ms; in-process start (create_app + AppRunner + first response), target < 0.1 s,
-             against a bare app's AppRunner cycle; `ThreadedEmulator` start/stop.
+             against a bare app's AppRunner cycle; `ThreadedEmulator` start/stop and its `reset()` (the
+             `paywall_emulator` fixture's per-test reset), target ≤ 1 ms.
 
 Servers run as subprocesses on free loopback ports with request and response validation on (the
 default strict mode). Load comes from a separate process: `wrk` when installed, else
@@ -508,7 +509,10 @@ def bench_inprocess(report: Report, quick: bool, resets: int) -> None:
                f"{emu['cycle'] / bare['cycle']:.0f}×")
     threaded = out["threaded"]
     report.add("start", f"ThreadedEmulator start / stop (median of {threaded['runs']})",
-               f"{ms(threaded['start'])} / {ms(threaded['stop'])}")
+               f"{ms(threaded['start'])} / {ms(threaded['stop'])}", ms(bare["cycle"]))
+    report.add("reset", f"paywall_emulator fixture reset (ThreadedEmulator.reset, median of "
+                        f"{threaded['fixture_resets']})", ms(threaded["fixture_reset"]), "", "", "≤ 1 ms",
+               verdict(threaded["fixture_reset"] <= 0.001))
     report.note(f"imports in a fresh process: aiohttp {ms(out['import_aiohttp'])}, emulator on top "
                 f"{ms(out['import_emulator'])}; first ThreadedEmulator start {ms(threaded['first_start'])}")
 
