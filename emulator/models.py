@@ -224,6 +224,7 @@ class Payment:
     subscription_id: str | None = None
     checkout_id: str | None = None
     refunded_amount: int = 0
+    discount_percent: float | None = None  # the offer applied to this charge (first payment only)
 
 
 @dataclass(slots=True, kw_only=True)

@@ -169,6 +169,8 @@ def render_purchase_detailed(store: Store, sub: Subscription | None = None,
             "current_period_end": iso(sub.current_period_end),
             "current_period_start": iso(sub.current_period_start),
             "unit_amount": price.unit_amount, "currency": price.currency, "interval": price.interval,
+            **_discount(next((p for p in store.payments.values() if p.subscription_id == sub.id
+                              and p.discount_percent), None)),
         }
     assert payment is not None
     price = store.prices[payment.price_id]
@@ -176,8 +178,13 @@ def render_purchase_detailed(store: Store, sub: Subscription | None = None,
         "id": payment.id, "status": _payment_status(payment), "cancel_at": None, "cancel_at_period_end": False,
         "canceled_at": None, "created": iso(payment.created), "ended_at": None, "current_period_end": None,
         "current_period_start": None, "unit_amount": payment.amount, "currency": payment.currency,
-        "interval": price.interval or "lifetime",
+        "interval": price.interval or "lifetime", **_discount(payment),
     }
+
+
+def _discount(payment: Payment | None) -> dict[str, Any]:
+    """`discount` (percent) on a purchase row whose first charge had an offer."""
+    return {"discount": payment.discount_percent} if payment is not None and payment.discount_percent else {}
 
 
 def render_balance(row: BalanceRow) -> dict[str, Any]:
@@ -230,6 +237,7 @@ def render_checkout_session(session: CheckoutSession) -> dict[str, Any]:
         "ignore_active_purchase": session.ignore_active_purchase, "created_at": iso(session.created_at),
         "completed_at": iso(session.completed_at), "payment_id": session.payment_id,
         "subscription_id": session.subscription_id, "outcome_reason": session.outcome_reason,
+        "offer_id": session.offer_id,
     }
 
 
@@ -250,6 +258,7 @@ def render_payment_row(payment: Payment) -> dict[str, Any]:
         "price_id": payment.price_id, "amount": payment.amount, "currency": payment.currency,
         "status": payment.status, "created": iso(payment.created), "subscription_id": payment.subscription_id,
         "checkout_id": payment.checkout_id, "refunded_amount": payment.refunded_amount,
+        "discount_percent": payment.discount_percent,
     }
 
 

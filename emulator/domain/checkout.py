@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 
 from ..acquirers import acquirer_for
 from ..errors import BadRequestError, ConflictError, ForbiddenError, NotFoundError
-from ..models import CheckoutSession, IdempotencyRecord, Paywall, PortalSession, Price, User
+from ..models import CheckoutSession, IdempotencyRecord, Offer, Paywall, PortalSession, Price, User
 from ..state import Store
 from ..views import has_access, render_checkout
 from .identity import ensure_link, find_or_create_user
@@ -52,6 +52,23 @@ def find_price(store: Store, paywall: Paywall, raw_id: Any) -> Price:
         raise NotFoundError(f"Price {price_id} not found on paywall {paywall.id} (prices change: read them "
                             "from bootstrap)", code="price_not_found", error="Price not found")
     return price
+
+
+def applicable_offer(store: Store, now: datetime, paywall: Paywall, price: Price,
+                     offer_id: str | None) -> Offer | None:
+    """The offer the first charge gets. A named offer applies when it is this paywall's, targets this
+    price (or every price), is live and discounts something; a foreign or stale one is ignored, as the
+    server does. Without a name, live end-date offers apply on their own (a targeted one wins over a
+    global one); countdown offers only when named, since their clock lives in the buyer's browser."""
+    def live(o: Offer) -> bool:
+        return (o.paywall_id == paywall.id and o.price_id in (None, price.id) and (o.discount_percent or 0) > 0
+                and (o.expires_at is None or o.expires_at > now))
+
+    if offer_id:
+        named = store.offers.get(str(offer_id))
+        return named if named is not None and live(named) else None
+    dated = [o for o in store.offers_of(paywall.id) if o.expires_at is not None and live(o)]
+    return min(dated, key=lambda o: (o.price_id is None, o.id), default=None)
 
 
 def idempotent_replay(store: Store, now: datetime, scope: str, key: str | None,
@@ -112,7 +129,8 @@ def start(store: Store, now: datetime, paywall: Paywall, req: CheckoutRequest, *
         error_url=req.error_url or req.shop_url or paywall.checkout_shop_url
         or f"{origin}/paywall/{paywall.id}/checkout/error",
         shop_url=req.shop_url or paywall.checkout_shop_url, trial_days=trial or None,
-        ignore_active_purchase=req.ignore_active_purchase, offer_id=req.offer_id,
+        ignore_active_purchase=req.ignore_active_purchase,
+        offer_id=(offer.id if (offer := applicable_offer(store, now, paywall, price, req.offer_id)) else None),
         meta=dict(req.attribution or {}), created_at=now,
     )
     store.checkouts[session.id] = session

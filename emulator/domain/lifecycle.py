@@ -11,6 +11,7 @@ stamped at its period end) and emits exactly the events the real flow would, Pad
 from __future__ import annotations
 
 import copy
+import hashlib
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -221,9 +222,12 @@ def _start_subscription(store: Store, now: datetime, session: CheckoutSession, p
 def _new_payment(store: Store, at: datetime, paywall: Paywall, user: User, price: Price, *,
                  checkout: CheckoutSession | None = None, subscription: Subscription | None = None,
                  failed: bool = False) -> Payment:
+    offer = store.offers.get(checkout.offer_id) if checkout is not None and checkout.offer_id else None
+    discount = offer.discount_percent if offer is not None else None
+    amount = round(price.unit_amount * (100 - discount) / 100) if discount else price.unit_amount
     payment = Payment(
         id=acquirer_for(paywall.acquirer).payment_id(store.ids), paywall_id=paywall.id, user_id=user.id,
-        price_id=price.id, amount=price.unit_amount, currency=price.currency,
+        price_id=price.id, amount=amount, currency=price.currency, discount_percent=discount,
         status="failed" if failed else "succeeded", created=at,
         subscription_id=subscription.id if subscription else None, checkout_id=checkout.id if checkout else None)
     store.payments[payment.id] = payment
@@ -282,7 +286,10 @@ def _renew(store: Store, at: datetime, sub: Subscription, *, period_start: datet
     was = sub.status
     fails = sub.fail_next_renewal or sub.fail_renewals
     sub.fail_next_renewal = False
-    payment = _new_payment(store, at, paywall, user, price, subscription=sub, failed=fails)
+    # The checkout's offer discounts the subscription's first charge (after a trial, the trial-end one).
+    first = not any(p.subscription_id == sub.id and p.status != "failed" for p in store.payments.values())
+    checkout = store.checkouts.get(sub.checkout_id) if first and sub.checkout_id else None
+    payment = _new_payment(store, at, paywall, user, price, checkout=checkout, subscription=sub, failed=fails)
     if was == "trialing":
         sub.trial_end = at
     if fails:
@@ -334,15 +341,23 @@ def _transition(kind: str, at: datetime, sub: Subscription, *, payment: Payment 
 
 def emit_subscription_updated(store: Store, at: datetime, sub: Subscription) -> None:
     """`subscription.updated`, and Paddle's quirk: sometimes the very same event (same id, identical
-    data) is sent again. A seeded coin flip decides, so a seed replays the same duplicates; a paywall
-    setting `paddle_duplicate_updates: false` turns it off."""
+    data) is sent again. The coin is a hash of the seed, the subscription id and how many updates it
+    had before, so a seed replays the same duplicates, and a subscription's pattern does not depend on
+    the rest of the world's activity; a paywall setting `paddle_duplicate_updates: false` turns it off."""
+    earlier = sum(1 for e in store.events if e.type == "subscription.updated" and e.subject == sub.id)
     event = emit(store, at, "subscription.updated", paywall_id=sub.paywall_id, user_id=sub.user_id,
                  price_id=sub.price_id, subscription=sub)
     paywall = store.paywalls[sub.paywall_id]
     probability = acquirer_for(paywall.acquirer).duplicate_update_probability
     if probability and paywall.settings.get("paddle_duplicate_updates", True) is not False \
-            and store.ids.chance(probability):
+            and _coin(store.seed, f"{sub.id}:{earlier}") < probability:
         store.record_event(replace(event, data=copy.deepcopy(event.data)))
+
+
+def _coin(seed: int, key: str) -> float:
+    """A number in [0, 1) fixed by the seed and the key alone."""
+    digest = hashlib.sha256(f"{seed}:{key}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
 
 
 # --- operations on subscriptions -------------------------------------------------------------------
@@ -389,7 +404,9 @@ def schedule_cancel(store: Store, now: datetime, sub: Subscription, reason: str)
     """Cancel at period end: access stays until then (`cancel_at`), `subscription.updated` now and
     `subscription.cancelled` when the period ends. Callers have checked the subscription is live."""
     sub.cancel_at_period_end = True
-    sub.cancel_at = sub.current_period_end
+    # A past_due subscription's period already ended: it keeps access until its retry is due and ends
+    # then, uncharged.
+    sub.cancel_at = due_at(sub) or sub.current_period_end
     sub.cancellation_reason = reason
     emit_subscription_updated(store, now, sub)
 
