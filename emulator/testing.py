@@ -141,23 +141,6 @@ async def _serve(app: web.Application, host: str, port: int) -> tuple[web.AppRun
     return runner, int(bound)
 
 
-async def _insisting(cleanup: Coroutine[Any, Any, None]) -> None:
-    """Await `cleanup`, cancelling again any task that swallowed its cancellation meanwhile.
-
-    On Python 3.11 `asyncio.wait_for` drops a `cancel()` that arrives as the awaited future completes
-    (gh-86296): a worker looping on `wait_for(event.wait(), ...)` then never ends, and a cleanup that
-    gathers it waits forever. Such a task stays `cancelling()`; cancelling it again ends it.
-    """
-    task = asyncio.ensure_future(cleanup)
-    while True:
-        done, _ = await asyncio.wait({task}, timeout=0.2)
-        if done:
-            return task.result()
-        for other in asyncio.all_tasks():
-            if other is not task and other is not asyncio.current_task() and other.cancelling() and not other.done():
-                other.cancel()
-
-
 # --- the emulator in a thread -------------------------------------------------------------------
 
 
@@ -222,7 +205,7 @@ class ThreadedEmulator:
 
     async def _shutdown(self) -> None:
         if self._runner is not None:
-            await _insisting(self._runner.cleanup())
+            await self._runner.cleanup()
             self._runner = None
 
     # --- conveniences --------------------------------------------------------------------

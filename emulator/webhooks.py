@@ -313,6 +313,7 @@ class WebhookDispatcher:
         self._orphans: set[asyncio.Task[dict[str, Any]]] = set()
         self._wake = asyncio.Event()
         self._worker: asyncio.Task[None] | None = None
+        self._closing = False
 
     # DueSource
     def next_due(self, store: Store) -> datetime | None:
@@ -339,6 +340,8 @@ class WebhookDispatcher:
 
     async def close(self) -> None:
         tasks: list[asyncio.Task[Any]] = [task for _, task in self._inflight.values()] + list(self._orphans)
+        self._closing = True  # the worker ends at its next turn even if a cancel() got lost
+        self._wake.set()
         if self._worker is not None:
             tasks.append(self._worker)
         for task in tasks:
@@ -348,7 +351,7 @@ class WebhookDispatcher:
         self._orphans.clear()
 
     async def _run(self) -> None:
-        while True:
+        while not self._closing:
             try:
                 store = self.world.store
                 log_ = self._current(store)
@@ -358,8 +361,11 @@ class WebhookDispatcher:
             except Exception:  # a bug must not end delivery for the app's lifetime
                 log.exception("the webhook worker hit an unexpected error")
             self._wake.clear()
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancel() that lands as
+            # the event fires (gh-86296), and a worker that never ends hangs the app's cleanup.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
+                async with asyncio.timeout(POLL_SECONDS):
+                    await self._wake.wait()
 
     def _current(self, store: Store) -> DeliveryLog:
         log_ = collect(store)
