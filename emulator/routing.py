@@ -144,9 +144,13 @@ async def _unimplemented(call: Call) -> Reply:
 
 
 def _pipeline(op: Operation, handler: Handler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    # Reset, seed loading and health never run due work first: they must answer whatever state the world is in.
+    catch_up = not op.extension("x-emulator-skip-catch-up")
+
     async def serve(request: web.Request, world: World) -> web.StreamResponse:
         try:
-            await world.catch_up()
+            if catch_up:
+                await world.catch_up()
             call = await _prepare(op, request, world)
             result = await handler(call)
         except EmulatorError as err:

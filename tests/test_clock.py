@@ -189,3 +189,44 @@ if __name__ == "__main__":
     never_goes_back_with_the_wall()
     unfreeze_continues_from_the_frozen_instant()
     print("wall-time scenarios passed")
+
+
+@pytest.mark.parametrize("ahead", [timedelta(days=36526), timedelta(days=3_000_000)])
+def test_set_refuses_a_jump_beyond_a_hundred_years(own: ThreadedEmulator, ahead: timedelta) -> None:
+    now = parse(own.control.clock()["now"])
+    target = (now + ahead).isoformat() if ahead.days < 2_000_000 else "9999-12-31T23:59:59Z"
+    before = own.control.state()
+    resp = post(own, "/clock", {"now": target})
+    assert resp.status_code == 400 and resp.json()["code"] == "invalid_request"
+    assert parse(own.control.clock()["now"]) < now + timedelta(minutes=5) and own.control.state() == before
+
+
+def test_the_clock_stays_before_the_year_9000() -> None:
+    with ThreadedEmulator(EmulatorConfig(start_time=datetime(8950, 1, 1, tzinfo=UTC))) as emu:
+        resp = post(emu, "/clock/advance", {"days": 36500})
+        assert resp.status_code == 400 and resp.json()["code"] == "invalid_request"
+        assert emu.control.clock()["now"].startswith("8950-01-01")
+        answer = emu.control.advance(days=365)  # renewals due on the way still fit
+        assert answer["now"].startswith("8951-01-01")
+
+
+class _BrokenSource:
+    """A due source that always fails: what the world would look like if catch-up were broken."""
+
+    background = False
+
+    def next_due(self, store: object) -> datetime:
+        return datetime(2000, 1, 1, tzinfo=UTC)
+
+    async def run_due(self, store: object, at: datetime) -> list[dict[str, object]]:
+        raise RuntimeError("broken due work")
+
+
+def test_health_reset_and_seed_answer_even_when_catch_up_fails() -> None:
+    with ThreadedEmulator(EmulatorConfig()) as emu:
+        emu.call(lambda: emu.world.sources.append(_BrokenSource()))  # type: ignore[arg-type]
+        assert requests.get(emu.url("/api/v1/paywall/3/bootstrap"), timeout=30).status_code == 500
+        assert requests.get(emu.url("/_emulator/health"), timeout=30).status_code == 200
+        assert post(emu, "/reset", {}).status_code == 200
+        emu.call(lambda: emu.world.sources.pop())
+        assert requests.get(emu.url("/api/v1/paywall/3/bootstrap"), timeout=30).status_code == 200

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from ..auth import mint_token
 from ..clock import ClockBackwardsError
@@ -11,6 +11,17 @@ from ..domain.identity import ensure_link, find_or_create_user, find_user
 from ..errors import BadRequestError, ConflictError, IdentityNotFoundError, NotFoundError
 from ..routing import Call, Reply, operation
 from ..views import iso, render_state
+
+MAX_JUMP = timedelta(days=36525)  # one clock move at most (advanceClock's schema says the same)
+# Far enough from datetime's year 9999 that every due-time sum (a year's period, 24 h expiries) still fits.
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+
+
+def _within_reach(call: Call, target: datetime) -> datetime:
+    if target > call.world.now() + MAX_JUMP or target >= LATEST:
+        raise BadRequestError(f"the clock moves at most {MAX_JUMP.days} days (100 years) at a time and stays "
+                              f"before {LATEST.year}", code="invalid_request")
+    return target
 
 
 @operation("getHealth")
@@ -46,7 +57,7 @@ async def get_clock(call: Call) -> Reply:
 
 @operation("setClock")
 async def set_clock(call: Call) -> Reply:
-    target = _parse_time(str(call.body["now"]))
+    target = _within_reach(call, _parse_time(str(call.body["now"])))
     try:
         if target < call.world.now():
             raise ClockBackwardsError(f"cannot move the clock back to {target.isoformat()}")
@@ -64,7 +75,7 @@ async def advance_clock(call: Call) -> Reply:
     if "seconds" not in body and "days" not in body:
         raise BadRequestError("give seconds or days to advance by", code="invalid_request")
     previous = call.world.now()
-    target = previous + timedelta(seconds=seconds)
+    target = _within_reach(call, previous + timedelta(seconds=seconds))
     events_before = len(call.store.events)
     transitions = await call.world.catch_up(target, background=True)
     clock = call.world.clock
