@@ -10,6 +10,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -694,6 +695,91 @@ def test_lifecycle_events_reach_a_receiver_signed(api: Api, control: ControlClie
             assert verify_signature(hooks.secret, hook.body, hook.headers, require="both")
             validate([dict(hook.event)])
         assert not hooks.rejected
+
+
+def repeats(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Entries that repeat the previous entry's event id (Paddle's duplicate `subscription.updated`)."""
+    return [e for i, e in enumerate(events) if i > 0 and e["id"] == events[i - 1]["id"]]
+
+
+@pytest.mark.parametrize("paywall", [STRIPE_PW, PADDLE_PW, FREEMIUS_PW, CHARGEBEE_PW, OVERPAY_PW],
+                         ids=["stripe", "paddle", "freemius", "chargebee", "overpay"])
+def test_full_lifecycle_reaches_a_verifying_receiver(api: Api, control: ControlClient, paywall: str) -> None:
+    """checkout (public API) -> pay -> renew (control) -> cancel (public API) -> period end -> refund, every
+    event delivered to a receiver that checks both signature headers, in order, valid against the spec."""
+    email = f"lifecycle{paywall}@example.com"
+    freeze(control)
+    with WebhookReceiver() as hooks:
+        endpoint = hooks.register(control)
+        outcome = control.complete_checkout(start(api, paywall, email))
+        sub_id, first_payment = outcome["subscription"]["id"], outcome["payment"]["id"]
+        if paywall == FREEMIUS_PW:
+            assert outcome["redirect_url"] is None  # no redirect: success shows through the API only
+        else:
+            assert markers(outcome["redirect_url"])["paywall_status"] == "paid"
+        assert access(api, paywall, email)
+
+        # Renew; on Paddle keep renewing (deterministically: the coin is fixed by seed, id, update count)
+        # until the event log holds a duplicate `subscription.updated`, so the receiver must see one.
+        renewals = 0
+        while True:
+            renewed = control.renew_subscription(sub_id)
+            assert renewed["payment"]["status"] == "succeeded"
+            renewals += 1
+            if paywall != PADDLE_PW or repeats(events_of(control, sub_id)):
+                break
+            assert renewals < 20, "Paddle's coin never came up in 20 renewals"
+
+        resp = api.post("/api/paywall/cancel-subscription", key=ACME_KEY, json={
+            "subscriptionId": sub_id, "paywallId": paywall, "email": email, "cancellationReason": "too expensive"})
+        assert resp.status_code == 200, resp.text
+        assert access(api, paywall, email)  # until the period ends
+
+        end = parse(sub_row(control, sub_id)["current_period_end"])
+        moved = control.advance(seconds=(end - control.now()).total_seconds() + 1)
+        assert [t["type"] for t in moved["transitions"] if t.get("subscription_id") == sub_id] == \
+            ["subscription.ended"]
+        assert not access(api, paywall, email)
+
+        refunded = control.refund_payment(first_payment)
+        assert types(refunded["events"]) == ["refund.created"]  # the subscription had already ended
+
+        hooks.wait_for("refund.created", where=lambda h: (h.data.get("subscription") or {}).get("id") == sub_id)
+        # Deliveries of one subscription go out in creation order: once the last one is in, all are.
+        mine = [h for h in hooks.received if (h.data.get("subscription") or {}).get("id") == sub_id]
+        log = events_of(control, sub_id)  # validated against the spec's webhooks: schemas
+
+    expected = ["payment.completed", "subscription.created", *["payment.completed", "subscription.updated"] * renewals,
+                "subscription.updated", "subscription.cancelled", "refund.created"]
+    unique = list({e["id"]: e for e in log}.values())
+    assert types(unique) == expected
+    # Exactly the log, duplicates included and in order; every delivery's event id is in the log.
+    assert [h.id for h in mine] == [e["id"] for e in log]
+    assert {h.id for h in mine} <= {e["id"] for e in log}
+    assert [h.type for h in hooks.events() if h.id in {e["id"] for e in log}] == expected
+    for hook in mine:
+        assert verify_signature(hooks.secret, hook.body, hook.headers, require="both")
+        assert hook.headers.get("X-Signature") and hook.headers.get("X-Monetize-Signature", "").startswith("sha256=")
+        assert hook.event == next(e for e in log if e["id"] == hook.id)
+        validate([dict(hook.event)])
+    assert not hooks.rejected
+    assert {d["status"] for d in control.deliveries(endpoint_id=endpoint["id"])} == {"succeeded"}
+
+    dups = repeats(log)
+    if paywall == PADDLE_PW:
+        assert dups and {d["type"] for d in dups} == {"subscription.updated"}
+        seen_twice = [(first, again) for first, again in pairwise(mine) if again.id == first.id]
+        assert seen_twice and {again.type for _, again in seen_twice} == {"subscription.updated"}
+        assert all(again.body == first.body for first, again in seen_twice)  # identical data
+    else:
+        assert dups == [] and len({h.id for h in mine}) == len(mine)  # exactly once
+
+    cancel_update = unique[-3]
+    assert cancel_update["data"]["subscription"]["cancel_at_period_end"] is True
+    assert unique[-2]["data"]["subscription"]["status"] == "canceled"
+    assert parse(unique[-2]["created_at"]) == end
+    assert unique[-1]["data"]["refund"]["id"] == refunded["refund"]["id"]
+    assert {e["data"]["acquiring"]["provider"] for e in unique} == {outcome["checkout"]["acquirer"]}
 
 
 # --- freezegun --------------------------------------------------------------------------------------------
