@@ -161,7 +161,7 @@ def test_refused_calls_create_no_user(tokens: ThreadedEmulator) -> None:
     assert code_of(refused) == (402, "not-enough-queries")
     assert refused.json()["details"]["balances"] == [{"balances": [
         {"type": "standard", "count": 10}, {"type": "advanced", "count": 2}, {"type": "free", "count": 0}]}]
-    assert code_of(call(tokens, "nope", user="ext_ghost")) == (404, "provider_not_found")
+    assert code_of(call(tokens, "nope", user="ext_ghost")) == (404, "provider-disabled")
     assert code_of(call(tokens, DISABLED, user="ext_ghost")) == (404, "provider-disabled")
     assert len(tokens.control.state()["users"]) == users_before
 
@@ -188,16 +188,25 @@ def test_paywall_id_from_query_or_header(tokens: ThreadedEmulator) -> None:
     assert code_of(call(tokens, FREE, paywall=None)) == (400, "paywall_id_required")
 
 
-def test_provider_errors(tokens: ThreadedEmulator) -> None:
-    unknown = call(tokens, "0000-nope")
-    assert code_of(unknown) == (404, "provider_not_found")
-    assert sdk_gateway_error(unknown)["code"] == "provider_not_found"
-    disabled = call(tokens, DISABLED)
-    assert code_of(disabled) == (404, "provider-disabled")
-    assert sdk_gateway_error(disabled)["code"] == "provider-disabled"
-    assert code_of(call(tokens, STANDARD, paywall="3", headers={"X-Paywall-Id": "3"})) == (404, "provider-disabled")
-    other_paywall = call(tokens, STANDARD, paywall=NY_PW)
-    assert code_of(other_paywall) == (404, "provider_not_found")
+@pytest.mark.parametrize(("provider", "paywall", "message"), [
+    ("0000-nope", "15", "No API provider with this id on this paywall"),  # unknown provider
+    (STANDARD, NY_PW, "No API provider with this id on this paywall"),  # another paywall's provider
+    (DISABLED, "15", "The API provider is disabled"),
+    (STANDARD, "3", "Tokenization is off on this paywall"),
+])
+def test_no_usable_provider_is_404_provider_disabled_and_charges_nothing(
+        tokens: ThreadedEmulator, provider: str, paywall: str, message: str) -> None:
+    adjust(tokens.base_url, "standard", 1, "credit")
+    before = tokens.control.state()
+    resp = call(tokens, provider, paywall=paywall, headers={"X-Paywall-Id": paywall})
+    assert code_of(resp) == (404, "provider-disabled")
+    assert resp.json()["error"] == "provider-disabled" and resp.json()["message"] == message
+    assert sdk_gateway_error(resp)["code"] == "provider-disabled"  # what the SDK's gateway.call() raises
+    assert "X-Query-Type" not in resp.headers
+    assert tokens.control.state() == before
+
+
+def test_an_unknown_paywall_is_404_not_found(tokens: ThreadedEmulator) -> None:
     assert code_of(call(tokens, STANDARD, paywall="999", headers={"X-Paywall-Id": "999"})) == (404, "not_found")
 
 

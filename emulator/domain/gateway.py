@@ -50,11 +50,6 @@ class ProviderDisabledError(NotFoundError):
     default_message = "The API provider is disabled, or tokenization is off on this paywall"
 
 
-class ProviderNotFoundError(NotFoundError):
-    default_code = "provider_not_found"
-    default_message = "No API provider with this id on this paywall"
-
-
 def paywall_id_of(query: str | None, header: str | None) -> str:
     """The paywall id from `?paywall_id=` and/or `X-Paywall-Id`; both present must agree."""
     if query and header and query != header:
@@ -69,8 +64,9 @@ def paywall_id_of(query: str | None, header: str | None) -> str:
 def reserve(store: Store, now: datetime, call: GatewayRequest) -> Charge:
     """Check the call and debit the provider's cost (unless the type is `free`), atomically.
 
-    Order of refusals: 400 paywall id, 401 no identity, 404 paywall, 404 `provider-disabled`
-    (tokenization off), 404 `provider_not_found`, 404 `provider-disabled` (provider off), 402 balance.
+    Order of refusals: 400 paywall id, 401 no identity, 404 paywall, then 404 `provider-disabled` for
+    tokenization off, an unknown provider (or one of another paywall) and a disabled provider (the
+    code the SDK documents for all three; only the message tells them apart), 402 balance.
     An unknown `X-User-ID` becomes a new user linked to the paywall (`userMeta.userId` = the header)
     with the daily-trial allowance; nothing is written before the last check passed.
     """
@@ -84,7 +80,7 @@ def reserve(store: Store, now: datetime, call: GatewayRequest) -> Charge:
         raise ProviderDisabledError("Tokenization is off on this paywall", error="provider-disabled")
     provider = store.providers.get(call.provider_id)
     if provider is None or provider.paywall_id != paywall.id:
-        raise ProviderNotFoundError(error="provider_not_found")
+        raise ProviderDisabledError("No API provider with this id on this paywall", error="provider-disabled")
     ttype = paywall.token_type(provider.type)
     if not provider.enabled or ttype is None:
         raise ProviderDisabledError("The API provider is disabled", error="provider-disabled")
