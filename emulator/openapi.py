@@ -8,20 +8,17 @@ extension maps a schema violation to a documented error code). No aiohttp.
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
-import marshal
-import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import jsonschema_rs
-import yaml
 
 from .errors import BadRequestError, EmulatorError
 from .seed import data_path
+from .yamlfile import YamlError, read_yaml_file
 
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 PUBLIC_SPEC = "monetize.openapi.yaml"
@@ -42,51 +39,13 @@ def spec_path(name: str) -> Path:
 
 
 def load_document(path: Path) -> dict[str, Any]:
-    raw = path.read_bytes()
-    doc = _cached_document(raw)
-    if doc is None:
-        # libyaml's safe loader builds the same document ~5x faster than the pure-Python one.
-        doc = yaml.load(raw, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-        if isinstance(doc, dict):
-            _store_document(raw, doc)
+    try:
+        doc = read_yaml_file(path)
+    except (OSError, YamlError) as exc:
+        raise SpecError(f"cannot read {path}: {exc}") from exc
     if not isinstance(doc, dict):
         raise SpecError(f"{path} is not an OpenAPI document")
     return doc
-
-
-# Parsing YAML was still most of an in-process start (scripts/bench.py), so each parsed document is
-# kept in the user's cache folder, named by a hash of the YAML bytes (never stale) and stored with
-# `marshal` (plain data only; loading it runs no code). Any problem with the cache means a parse.
-_CACHE_FORMAT = f"1-{yaml.__version__}-{marshal.version}"
-
-
-def _cache_file(raw: bytes) -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    digest = hashlib.sha256(_CACHE_FORMAT.encode() + b"\0" + raw).hexdigest()
-    return Path(base, "paywall-emulator", f"spec-{digest[:32]}.marshal")
-
-
-def _cached_document(raw: bytes) -> dict[str, Any] | None:
-    try:
-        doc = marshal.loads(_cache_file(raw).read_bytes())
-    except (OSError, ValueError, EOFError, TypeError):
-        return None
-    return doc if isinstance(doc, dict) else None
-
-
-def _store_document(raw: bytes, doc: dict[str, Any]) -> None:
-    target = _cache_file(raw)
-    try:
-        data = marshal.dumps(doc)
-    except ValueError:  # a value marshal cannot hold (YAML timestamps, ...): no cache for this one
-        return
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f"{target.name}.{os.getpid()}.tmp")
-        tmp.write_bytes(data)
-        os.replace(tmp, target)  # atomic: concurrent starts (xdist workers) never read half a file
-    except OSError:
-        return
 
 
 def inline_refs(node: Any, root: Mapping[str, Any], _stack: tuple[str, ...] = (),

@@ -14,8 +14,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 
-import yaml
-
 from .domain.periods import add_interval, local_date
 from .errors import BadRequestError
 from .models import (
@@ -37,6 +35,7 @@ from .models import (
     WebhookEndpoint,
 )
 from .state import Store
+from .yamlfile import YamlError, read_yaml_file
 
 SeedDocument = dict[str, Any]
 _INTERVALS = ("day", "week", "month", "year", "lifetime")
@@ -63,8 +62,8 @@ def default_fixtures() -> Path:
 
 def read_seed(path: Path) -> SeedDocument:
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
+        doc = read_yaml_file(path)
+    except (OSError, YamlError) as exc:
         raise SeedError(f"cannot read seed {path}: {exc}") from exc
     if not isinstance(doc, dict):
         raise SeedError(f"seed {path} must be a mapping with owners/paywalls/users")

@@ -1,0 +1,76 @@
+"""emulator.yamlfile: parsed YAML files are cached by content hash; any cache problem means a parse;
+a warm read imports no YAML parser."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from emulator import yamlfile
+from emulator.yamlfile import YamlError, read_yaml_file
+
+
+@pytest.fixture
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    return tmp_path / "cache" / "paywall-emulator"
+
+
+def test_a_read_fills_the_cache_and_a_changed_file_is_read_again(tmp_path: Path, cache: Path) -> None:
+    doc = tmp_path / "doc.yaml"
+    doc.write_text("a: 1\nb: [x, y]\n")
+    assert read_yaml_file(doc) == {"a": 1, "b": ["x", "y"]}
+    [entry] = cache.iterdir()
+    assert read_yaml_file(doc) == {"a": 1, "b": ["x", "y"]}  # from the cache
+    doc.write_text("a: 2\n")
+    assert read_yaml_file(doc) == {"a": 2}  # new bytes, new entry: never stale
+    assert len(list(cache.iterdir())) == 2 and entry.exists()
+
+
+def test_a_corrupt_entry_means_a_parse(tmp_path: Path, cache: Path) -> None:
+    doc = tmp_path / "doc.yaml"
+    doc.write_text("k: v\n")
+    read_yaml_file(doc)
+    [entry] = cache.iterdir()
+    entry.write_bytes(b"\x00not marshal")
+    assert read_yaml_file(doc) == {"k": "v"}
+
+
+def test_an_unwritable_cache_still_parses(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    blocker = tmp_path / "file-not-dir"
+    blocker.write_text("")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))  # mkdir under a file fails
+    doc = tmp_path / "doc.yaml"
+    doc.write_text("k: [1, 2]\n")
+    assert read_yaml_file(doc) == {"k": [1, 2]}
+
+
+def test_values_marshal_cannot_hold_are_parsed_every_time(tmp_path: Path, cache: Path) -> None:
+    doc = tmp_path / "doc.yaml"
+    doc.write_text("when: 2026-11-23T10:00:00Z\n")
+    assert read_yaml_file(doc)["when"].year == 2026
+    assert not cache.exists() or not list(cache.iterdir())
+
+
+def test_bad_yaml_is_a_yaml_error(tmp_path: Path, cache: Path) -> None:
+    doc = tmp_path / "doc.yaml"
+    doc.write_text("a: [unclosed\n")
+    with pytest.raises(YamlError):
+        read_yaml_file(doc)
+    assert issubclass(YamlError, ValueError) and yamlfile.parse_yaml("x: 1") == {"x": 1}
+
+
+def test_a_warm_read_imports_no_yaml_parser(tmp_path: Path, cache: Path) -> None:
+    doc = tmp_path / "doc.yaml"
+    doc.write_text("a: 1\n")
+    read_yaml_file(doc)
+    code = ("import sys; from pathlib import Path; from emulator.yamlfile import read_yaml_file; "
+            f"assert read_yaml_file(Path({str(doc)!r})) == {{'a': 1}}; print('yaml' in sys.modules)")
+    env = {"XDG_CACHE_HOME": str(cache.parent), "PATH": "/usr/bin:/bin"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60,
+                          check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"
