@@ -11,6 +11,8 @@ import json
 from datetime import datetime
 from typing import Any
 
+from .domain.access import has_access
+from .domain.timestamps import iso as iso  # re-exported: the wire timestamp format
 from .models import (
     BalanceRow,
     CheckoutSession,
@@ -19,6 +21,7 @@ from .models import (
     Offer,
     Payment,
     Paywall,
+    PortalSession,
     Price,
     Refund,
     Subscription,
@@ -28,12 +31,6 @@ from .models import (
     WebhookEndpoint,
 )
 from .state import Store
-
-
-def iso(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    return value.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def render_price(price: Price) -> dict[str, Any]:
@@ -146,14 +143,6 @@ def render_paywall_user(store: Store, paywall: Paywall, user: User | None, now: 
     }
 
 
-def has_access(store: Store, paywall: Paywall, user: User) -> bool:
-    """Active (or trialing) subscription, or a paid lifetime purchase."""
-    if any(s.is_active for s in store.subscriptions_of(user.id, paywall.id)):
-        return True
-    return any(p.subscription_id is None and p.status == "succeeded"
-               for p in store.payments_of(user.id, paywall.id))
-
-
 def _payment_status(payment: Payment) -> str:
     return {"succeeded": "paid", "refunded": "refunded", "failed": "unpaid"}[payment.status]
 
@@ -224,6 +213,10 @@ def render_user_details(store: Store, paywall: Paywall, user: User, balances: li
 
 def render_checkout(session: CheckoutSession) -> dict[str, Any]:
     return {"checkoutUrl": session.url, "userId": session.user_id, "acquiring": session.acquirer}
+
+
+def render_portal(session: PortalSession) -> dict[str, Any]:
+    return {"url": session.url}
 
 
 # --- billing objects (control API) ---------------------------------------------------------

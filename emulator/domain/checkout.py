@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -20,7 +21,7 @@ from ..acquirers import acquirer_for
 from ..errors import BadRequestError, ConflictError, ForbiddenError, NotFoundError
 from ..models import CheckoutSession, IdempotencyRecord, Offer, Paywall, PortalSession, Price, User
 from ..state import Store
-from ..views import has_access, render_checkout
+from .access import has_access
 from .identity import ensure_link, find_or_create_user
 from .periods import add_interval
 
@@ -91,11 +92,12 @@ def fingerprint_of(*parts: Any) -> str:
 
 def start(store: Store, now: datetime, paywall: Paywall, req: CheckoutRequest, *, email: str | None,
           bearer_user: User | None, origin: str, hosted: bool, idempotency_key: str | None,
-          fingerprint: str) -> dict[str, Any]:
+          fingerprint: str, render: Callable[[CheckoutSession], dict[str, Any]]) -> dict[str, Any]:
     """Create a checkout session (or replay the idempotent one) and return its wire answer.
 
     Everything is checked before anything is written: a refused request leaves no user, link or
-    session behind. The Bearer's user wins over the body's e-mail (anti-spoofing).
+    session behind. The Bearer's user wins over the body's e-mail (anti-spoofing). `render` (the
+    view, passed in by the handler) shapes the answer, which is stored for an idempotent replay.
     """
     scope = f"startCheckout:{paywall.id}"
     replay = idempotent_replay(store, now, scope, idempotency_key, fingerprint)
@@ -134,7 +136,7 @@ def start(store: Store, now: datetime, paywall: Paywall, req: CheckoutRequest, *
         meta=dict(req.attribution or {}), created_at=now,
     )
     store.checkouts[session.id] = session
-    response = render_checkout(session)
+    response = render(session)
     if idempotency_key:
         store.idempotency[(scope, idempotency_key)] = IdempotencyRecord(
             key=idempotency_key, scope=scope, fingerprint=fingerprint, response=response, created_at=now)

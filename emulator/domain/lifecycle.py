@@ -22,10 +22,11 @@ from ..acquirers.base import email_effect
 from ..errors import BadRequestError, ConflictError, NotFoundError
 from ..models import CheckoutSession, DomainEvent, Payment, Paywall, Price, Refund, Subscription, User
 from ..state import Store
-from ..views import has_access, iso
+from .access import has_access
 from .balances import grant_for_payment
 from .events import emit
 from .periods import add_interval
+from .timestamps import iso
 
 # A failed renewal leaves the subscription `past_due` (access kept) and the charge is tried once more
 # this long after the period end; a second failure ends the subscription.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..domain import checkout
 from ..routing import Call, Reply, operation
+from ..views import render_checkout, render_portal
 
 
 @operation("startCheckout")
@@ -20,7 +21,7 @@ async def start_checkout(call: Call) -> Reply:
         call.store, call.world.now(), paywall, request, email=body.get("email"), bearer_user=call.bearer_user,
         origin=call.origin, hosted=call.world.config.checkout_urls == "hosted",
         idempotency_key=call.headers.get("Idempotency-Key"),
-        fingerprint=checkout.fingerprint_of(paywall.id, call.principal, body),
+        fingerprint=checkout.fingerprint_of(paywall.id, call.principal, body), render=render_checkout,
     )
     return Reply(body=answer)
 
@@ -32,4 +33,4 @@ async def get_customer_portal(call: Call) -> Reply:
         call.store, call.world.now(), paywall, email=body.get("email"), bearer_user=call.bearer_user,
         user_meta=body.get("userMeta"), origin=call.origin,
         hosted=call.world.config.checkout_urls == "hosted", return_url=body.get("returnUrl"))
-    return Reply(body={"url": session.url})
+    return Reply(body=render_portal(session))

@@ -1,0 +1,13 @@
+"""The one text form of an instant (ISO-8601, milliseconds, `Z`), used by `views` for every wire
+timestamp and by the domain's transition records. A leaf: imports nothing from the emulator.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+
+def iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    return value.isoformat(timespec="milliseconds").replace("+00:00", "Z")
