@@ -22,7 +22,7 @@ from contract_tests.session import ContractSession
 from contract_tests.settings import Settings, from_options
 
 WRITES_SKIP = ("writes: creates or changes objects on the target (checkouts, tickets, balances); "
-               "pass --allow-writes (test-mode paywalls only)")
+               "pass --allow-writes (pytest: --paywall-allow-writes; test-mode paywalls only)")
 
 
 def _start_emulator() -> tuple[str, Callable[[], None]]:
@@ -37,7 +37,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "emulator_only(what): needs the emulator's control API "
                                        "(skipped against a real deployment)")
     config.addinivalue_line("markers", "writes: creates or changes objects on the target "
-                                       "(needs --allow-writes against a real deployment)")
+                                       "(needs --paywall-allow-writes against a real deployment)")
     try:
         settings = from_options(lambda name: config.getoption(name, None))
     except ValueError as exc:

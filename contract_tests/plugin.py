@@ -1,5 +1,6 @@
-"""pytest11 entry point of the contract suite: registers the `--paywall-*` options (and `--allow-writes`)
-so `pytest --pyargs contract_tests --paywall-base-url ...` parses them before the package's conftest is
+"""pytest11 entry point of the contract suite: registers the `--paywall-*` options (only those: the plugin
+loads into every pytest session of a project that installed the package) so
+`pytest --pyargs contract_tests --paywall-base-url ...` parses them before the package's conftest is
 imported. Importing it is cheap and does nothing else; the suite's wiring lives in `conftest.py`.
 """
 
@@ -14,5 +15,5 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("paywall-contract", "monetize API contract suite (pytest --pyargs contract_tests)")
     for option, var, text in OPTIONS:
         group.addoption(option, dest=dest(option), default=None, help=f"{text} [env {var}]")
-    for names, var, text in FLAGS:
-        group.addoption(*names, dest=dest(names[0]), action="store_true", default=False, help=f"{text} [env {var}]")
+    for flag, var, text in FLAGS:
+        group.addoption(flag, dest=dest(flag), action="store_true", default=False, help=f"{text} [env {var}]")

@@ -115,10 +115,13 @@ OPTIONS: tuple[tuple[str, str, str], ...] = (
     ("--paywall-spec", "PAYWALL_SPEC", "the OpenAPI document to test against (default: the bundled one)"),
     ("--paywall-report", "PAYWALL_REPORT", "write the per-operation report (JSON) here"),
 )
-FLAGS: tuple[tuple[tuple[str, ...], str, str], ...] = (
-    (("--paywall-allow-writes", "--allow-writes"), "PAYWALL_ALLOW_WRITES",
+# Only `--paywall-*` names: the plugin loads into every pytest session of a project that installed the package,
+# so a bare name (`--allow-writes`) could clash with another plugin's. `paywall-emulator conform` keeps its short
+# CLI flags and translates them (emulator/conform.py).
+FLAGS: tuple[tuple[str, str, str], ...] = (
+    ("--paywall-allow-writes", "PAYWALL_ALLOW_WRITES",
      "let tests create checkouts, tickets and balance changes on a real deployment (test-mode paywalls only)"),
-    (("--paywall-control",), "PAYWALL_CONTROL",
+    ("--paywall-control", "PAYWALL_CONTROL",
      "the target is a paywall-emulator: use its /_emulator control API (emulator_only tests run)"),
 )
 
@@ -138,7 +141,7 @@ def from_options(get: Callable[[str], Any], environ: dict[str, str] | None = Non
     for option, var, _ in OPTIONS:
         value = get(dest(option))
         values[dest(option)] = value if value not in (None, "") else (env.get(var) or None)
-    flags = {dest(names[0]): bool(get(dest(names[0]))) or _truthy(env.get(var)) for names, var, _ in FLAGS}
+    flags = {dest(flag): bool(get(dest(flag))) or _truthy(env.get(var)) for flag, var, _ in FLAGS}
 
     base_url = values["paywall_base_url"]
     in_thread = base_url is None

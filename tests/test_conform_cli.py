@@ -178,6 +178,18 @@ def test_plain_pytest_from_another_directory_ignores_a_stray_schemathesis_toml(t
     assert "passed" in done.stdout and "paywall contract report" in done.stdout
 
 
+def test_the_pytest_plugin_registers_only_namespaced_options(tmp_path: Path) -> None:
+    """The `paywall_contract` plugin loads into every pytest session of a project that installed the package:
+    it adds `--paywall-allow-writes`, never a bare `--allow-writes` another plugin might own."""
+    (tmp_path / "test_nothing.py").write_text("def test_nothing():\n    pass\n")
+    base = ["-m", "pytest", "-p", "no:cacheprovider", "-q", "test_nothing.py"]
+    namespaced = run([*base, "--paywall-allow-writes"], tmp_path, timeout=120)
+    assert namespaced.returncode == 0, namespaced.stdout + namespaced.stderr
+    bare = run([*base, "--allow-writes"], tmp_path, timeout=120)
+    assert bare.returncode == 4, bare.stdout + bare.stderr
+    assert "unrecognized arguments: --allow-writes" in bare.stderr, bare.stderr
+
+
 # --- pieces --------------------------------------------------------------------------------
 
 
