@@ -27,8 +27,12 @@ def build_parser() -> argparse.ArgumentParser:
                        help="origin clients use (bootstrap's settings.custom_domain); default http://HOST:PORT")
     serve.add_argument("--checkout-urls", choices=("hosted", "acquirer"), default="hosted",
                        help="hosted: the emulator's own checkout pages; acquirer: acquirer-shaped URLs")
-    serve.add_argument("--lenient-responses", action="store_true",
-                       help="on a spec violation in a response, add a warning header instead of answering 500")
+    # A spec violation in a reply is an emulator bug: in development it is reported in the
+    # X-Emulator-Spec-Violation header and the log; tests and CI (and --strict-responses) answer 500.
+    serve.add_argument("--strict-responses", action="store_true",
+                       help="answer 500 naming the schema path when a reply violates the spec (default: pass it "
+                            "with an X-Emulator-Spec-Violation header and a log line)")
+    serve.add_argument("--lenient-responses", action="store_true", help=argparse.SUPPRESS)  # the default now
     serve.add_argument("--log-level", default="WARNING")
     spec = sub.add_parser("spec", help="print the path of a bundled OpenAPI document")
     spec.add_argument("which", choices=("public", "control"), nargs="?", default="public")
@@ -59,13 +63,18 @@ def serve(args: argparse.Namespace) -> int:
     from .keys import WORLD_KEY
 
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    host_for_url = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
-    origin = args.public_origin or f"http://{host_for_url}:{args.port}"
+    wildcard = args.host in ("0.0.0.0", "::", "")
+    local = f"http://{'127.0.0.1' if wildcard else args.host}:{args.port}"
+    # Listening on every interface, clients reach it under names only they know: the origin then
+    # follows each request's Host header (checkout URLs, settings.custom_domain).
+    origin = args.public_origin or (None if wildcard else local)
     config = EmulatorConfig(fixtures=args.fixtures, seed=args.seed, public_origin=origin,
-                            checkout_urls=args.checkout_urls, strict_responses=not args.lenient_responses)
+                            checkout_urls=args.checkout_urls, strict_responses=args.strict_responses)
     app = create_app(config)
     store = app[WORLD_KEY].store
-    lines = [f"paywall-emulator serving {origin}", f"  control API: {origin}/_emulator"]
+    shown = origin or local
+    lines = [f"paywall-emulator serving {shown}" + ("" if origin else " (origin: each request's Host)"),
+             f"  control API: {shown}/_emulator"]
     for owner in store.owners.values():
         lines.append(f"  owner {owner.id} ({owner.name}) X-Api-Key: {', '.join(owner.api_keys)}")
         for paywall in store.paywalls.values():

@@ -1,0 +1,67 @@
+"""The `serve` command: its defaults, the banner, and the origin on a wildcard host."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from emulator.cli import build_parser
+
+
+def test_serve_defaults() -> None:
+    args = build_parser().parse_args(["serve"])
+    assert (args.host, args.port, args.checkout_urls) == ("127.0.0.1", 8787, "hosted")
+    assert args.strict_responses is False  # development: a violation is a header and a log line
+    assert build_parser().parse_args(["serve", "--strict-responses"]).strict_responses is True
+    assert build_parser().parse_args(["serve", "--lenient-responses"]).strict_responses is False
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def wildcard(tmp_path: Path) -> Iterator[tuple[int, Path]]:
+    """`serve --host 0.0.0.0` in its own process; (port, its output)."""
+    port, out = _free_port(), tmp_path / "serve.log"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAYWALL_")}
+    with out.open("w") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "emulator", "serve", "--host", "0.0.0.0", "--port", str(port)],
+                                cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            for _ in range(300):
+                try:
+                    if requests.get(f"http://127.0.0.1:{port}/_emulator/health", timeout=1).ok:
+                        break
+                except requests.ConnectionError:
+                    time.sleep(0.1)
+                assert proc.poll() is None, out.read_text()
+            yield port, out
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+
+
+def test_on_a_wildcard_host_urls_follow_the_request_host(wildcard: tuple[int, Path]) -> None:
+    port, out = wildcard
+    base = f"http://127.0.0.1:{port}"
+    boot = requests.get(f"{base}/api/v1/paywall/3/bootstrap", headers={"Host": f"devbox.test:{port}"}, timeout=10)
+    assert boot.status_code == 200 and boot.json()["settings"]["custom_domain"] == f"http://devbox.test:{port}"
+    checkout = requests.post(f"{base}/api/v1/paywall/3/start-checkout", headers={
+        "Host": f"devbox.test:{port}", "X-Api-Key": "sk_emulator_acme_4f1c2d9e8b7a6c5d"},
+        json={"email": "remote@example.com", "priceId": "102"}, timeout=10)
+    assert checkout.status_code == 200, checkout.text
+    assert checkout.json()["checkoutUrl"].startswith(f"http://devbox.test:{port}/_emulator/checkout/")
+    banner = out.read_text()
+    assert f"serving http://127.0.0.1:{port} (origin: each request's Host)" in banner
+    assert "sk_emulator_acme_4f1c2d9e8b7a6c5d" in banner
