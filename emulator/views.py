@@ -180,6 +180,20 @@ def render_balance(row: BalanceRow) -> dict[str, Any]:
     return {"type": row.type, "count": row.count}
 
 
+def render_balances(rows: list[BalanceRow], *, tokenization: bool) -> dict[str, Any]:
+    return {"balances": [render_balance(r) for r in rows], "tokenization": tokenization}
+
+
+def render_adjusted_balance(user: User, row: BalanceRow, rows: list[BalanceRow]) -> dict[str, Any]:
+    """The owner's credit/debit: the changed row, then every balance of the user."""
+    return {"success": True, "user_id": user.id, "type": row.type, "count": row.count,
+            "balances": [render_balance(r) for r in rows]}
+
+
+def render_withdrawal(row: BalanceRow) -> dict[str, Any]:
+    return {"success": True, "remaining": row.count}
+
+
 def render_quota_details(rows: list[BalanceRow], query_type: str) -> dict[str, Any]:
     """`details` of the gateway's 402: the user's `paywall_balances` row (the SDK reads element 0),
     the provider's query type, and that type's balance."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from ..errors import BadRequestError, IdentityNotFoundError, NotFoundError
+from ..errors import BadRequestError, ForbiddenError, IdentityNotFoundError, NotFoundError, PaywallNotFoundError
 from ..models import BalanceRow, Paywall, TokenType, User
 from ..state import Store
 from .identity import ensure_link, find_user, require_identity
@@ -146,6 +146,21 @@ def withdraw(store: Store, now: datetime, paywall: Paywall, user_ref: str, token
                               available=row.count, requested=tokens)
     row.count -= tokens
     return row
+
+
+LEGACY_NOT_OWNER = "Unauthorized. You are not the owner of this paywall"
+
+
+def withdraw_as_owner(store: Store, now: datetime, *, owner_id: str | None, paywall_id: str, user_ref: str,
+                      tokens: int, token_type: str | None) -> BalanceRow:
+    """The legacy withdraw names its paywall in the body: unknown → 404, another owner's → 403 with
+    the legacy text; the token type defaults to `standard`."""
+    paywall = store.paywalls.get(paywall_id)
+    if paywall is None:
+        raise PaywallNotFoundError()
+    if owner_id is not None and paywall.owner_id != owner_id:
+        raise ForbiddenError(LEGACY_NOT_OWNER, error=LEGACY_NOT_OWNER)
+    return withdraw(store, now, paywall, user_ref, tokens, token_type or "standard")
 
 
 def grant_for_payment(store: Store, now: datetime, paywall: Paywall, user_id: str, interval: str | None) -> None:
