@@ -8,8 +8,8 @@ from __future__ import annotations
 import copy
 import subprocess
 import sys
-from collections.abc import Iterator
-from datetime import datetime, timedelta
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -782,26 +782,33 @@ def test_full_lifecycle_reaches_a_verifying_receiver(api: Api, control: ControlC
     assert {e["data"]["acquiring"]["provider"] for e in unique} == {outcome["checkout"]["acquirer"]}
 
 
-# --- freezegun --------------------------------------------------------------------------------------------
+# --- freezegun and time-machine ----------------------------------------------------------------------
+
+
+def run_scenario(which: str) -> None:
+    """Run `scenario(which)` in its own interpreter (see tests/test_balances_freezegun.py for why):
+    patching time in-process would stall the shared session emulator."""
+    done = subprocess.run([sys.executable, "-m", "tests.test_lifecycle", which], capture_output=True, text=True,
+                          cwd=Path(__file__).resolve().parent.parent, timeout=300, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.strip() == f"{which} scenario passed"
 
 
 def test_a_frozen_time_jump_renews_on_the_next_request() -> None:
-    done = subprocess.run([sys.executable, "-m", "tests.test_lifecycle"], capture_output=True, text=True,
-                          cwd=Path(__file__).resolve().parent.parent, timeout=300, check=False)
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert done.stdout.strip() == "scenario passed"
+    run_scenario("freezegun")
 
 
-def scenario() -> None:
-    """In its own interpreter (see tests/test_balances_freezegun.py for why)."""
-    from freezegun import freeze_time
+def test_a_time_machine_jump_renews_on_the_next_request() -> None:
+    run_scenario("time-machine")
 
-    with freeze_time("2025-01-10 12:00:00", real_asyncio=True) as frozen, \
-            ThreadedEmulator(EmulatorConfig(strict_responses=True)) as emu:
+
+def renewal_on_the_next_request(move_to: Callable[[str], object]) -> None:
+    """Wall time is 2025-01-10 12:00:00 and stays there until `move_to` moves it."""
+    with ThreadedEmulator(EmulatorConfig(strict_responses=True)) as emu:
         api, control = Api(emu.base_url), emu.control
         sub = buy(api, control, STRIPE_PW, "frozen@example.com", "102")["subscription"]
         assert sub["current_period_end"] == "2026-01-10T12:00:00.000Z", sub
-        frozen.move_to("2026-01-10 12:00:01")
+        move_to("2026-01-10 12:00:01")
         assert access(api, STRIPE_PW, "frozen@example.com")  # this request runs the renewal first
         row = sub_row(control, sub["id"])
         assert row["status"] == "active" and row["current_period_end"] == "2027-01-10T12:00:00.000Z", row
@@ -811,9 +818,25 @@ def scenario() -> None:
         assert events[2]["created_at"] == "2026-01-10T12:00:00.000Z"
 
 
+def scenario(which: str) -> None:
+    if which == "freezegun":
+        from freezegun import freeze_time
+
+        with freeze_time("2025-01-10 12:00:00", real_asyncio=True) as frozen:
+            renewal_on_the_next_request(frozen.move_to)
+    elif which == "time-machine":
+        import time_machine
+
+        # tick=False: wall time stands still between moves, like freeze_time.
+        with time_machine.travel(datetime(2025, 1, 10, 12, tzinfo=UTC), tick=False) as traveller:
+            renewal_on_the_next_request(lambda when: traveller.move_to(datetime.fromisoformat(when + "+00:00")))
+    else:
+        raise SystemExit(f"unknown scenario {which!r}")
+
+
 if __name__ == "__main__":
-    scenario()
-    print("scenario passed")
+    scenario(sys.argv[1])
+    print(f"{sys.argv[1]} scenario passed")
 
 
 # --- offers -----------------------------------------------------------------------------------------
