@@ -1,6 +1,7 @@
 """The built-in deterministic OpenAI-compatible provider (a gateway provider with `upstream: fake`).
 
-Answers chat completions (JSON, or SSE with `stream: true`), embeddings and the model list. Every reply
+Answers chat completions (JSON, or SSE with `stream: true`), embeddings, the model list, and `echo`
+(any method: what arrived, to show that PUT/PATCH/DELETE and their bodies got through). Every reply
 is derived from the request alone (plus the emulator clock for `created`), so tests can assert on it.
 Per-provider options (seed `fake:`): `latency_ms` before the answer, `chunk_delay_ms` between SSE
 events, `fail_status` (answer that status with an OpenAI-style error), `fail_connection` (behave like
@@ -93,6 +94,8 @@ class FakeProvider:
                           "fake_failure")
         route = path.strip("/")
         endpoint = route.rsplit("/", 1)[-1]
+        if endpoint == "echo":
+            return _json_reply(200, echo(method, route, body))
         if route == "" or route.endswith("chat/completions"):
             if method != "POST":
                 return _error(405, "Use POST for chat completions", "invalid_request_error", "method_not_allowed")
@@ -192,6 +195,12 @@ def stream_events(request: Mapping[str, Any], created: int) -> list[bytes]:
             event({}, "stop"), b"data: [DONE]\n\n"]
 
 
+def echo(method: str, route: str, body: bytes) -> dict[str, Any]:
+    """The `echo` endpoint's answer (any method): the method, the path and the body as received."""
+    return {"object": "echo", "method": method, "path": f"/{route}", "body": body.decode("utf-8", "replace"),
+            "body_bytes": len(body)}
+
+
 def embeddings(request: Mapping[str, Any]) -> dict[str, Any]:
     """An `embedding` per input string: `dimensions` (default 8) numbers in [-1, 1] hashed from the text."""
     raw_input = request.get("input")
@@ -239,7 +248,7 @@ def _error(status: int, message: str, kind: str, code: str) -> FakeReply:
 
 def create_app(options: FakeOptions | None = None, *, runtime: FakeProvider | None = None,
                now: Callable[[], datetime] | None = None) -> web.Application:
-    """The fake provider as its own aiohttp app (any path, GET or POST), for direct calls."""
+    """The fake provider as its own aiohttp app (any path, any method), for direct calls."""
     opts = options or FakeOptions()
     provider = runtime or FakeProvider()
     clock = now or EmulatorClock().now

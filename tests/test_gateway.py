@@ -12,6 +12,7 @@ import pytest
 import requests
 from aiohttp import web
 
+from emulator.keys import UPSTREAMS_KEY
 from emulator.testing import ThreadedEmulator
 
 from .gateway_support import (
@@ -363,3 +364,92 @@ def test_the_gateway_body_is_opaque(tokens: ThreadedEmulator) -> None:
                          headers={"X-User-ID": BOB, "Content-Type": "application/json"})
     assert resp.status_code == 400  # the fake provider's own refusal, not the emulator's validation
     assert json.loads(resp.content)["error"]["code"] == "invalid_body"
+
+
+# --- every method: PUT, PATCH, DELETE like POST ---------------------------------------------------
+
+OTHER_METHODS = ("PUT", "PATCH", "DELETE")
+
+
+def send(emu: ThreadedEmulator, method: str, provider: str, path: str = "", *,
+         body: bytes | None = None) -> requests.Response:
+    headers = {"X-User-ID": BOB, "X-Paywall-Id": "15"}
+    if body is not None:
+        headers["Content-Type"] = "application/json"
+    return requests.request(method, gateway(emu.base_url, provider, path), data=body, headers=headers, timeout=30)
+
+
+def fake_requests(emu: ThreadedEmulator) -> int:
+    assert emu.app is not None
+    return emu.app[UPSTREAMS_KEY].fake.requests
+
+
+@pytest.mark.parametrize("method", OTHER_METHODS)
+def test_every_method_reaches_the_fake_provider_and_is_charged_once(tokens: ThreadedEmulator, method: str) -> None:
+    adjust(tokens.base_url, "standard", 2, "credit")
+    body = None if method == "DELETE" else b'{"name": "kept as sent"}'
+    resp = send(tokens, method, STANDARD, "v1/echo", body=body)
+    assert resp.status_code == 200
+    assert resp.headers["X-Query-Type"] == "standard"
+    assert resp.json() == {"object": "echo", "method": method, "path": "/v1/echo",
+                           "body": (body or b"").decode(), "body_bytes": len(body or b"")}
+    assert balances(tokens.base_url)["standard"] == 1
+
+
+@pytest.mark.parametrize("method", OTHER_METHODS)
+def test_every_method_is_402_without_a_balance_and_forwards_nothing(tokens: ThreadedEmulator, method: str) -> None:
+    before = fake_requests(tokens)
+    resp = send(tokens, method, STANDARD, "v1/echo", body=b"{}")
+    assert code_of(resp) == (402, "not-enough-queries")
+    assert sdk_gateway_error(resp)["queryType"] == "standard"
+    assert fake_requests(tokens) == before
+    assert balances(tokens.base_url)["standard"] == 0
+
+
+@pytest.mark.parametrize("method", OTHER_METHODS)
+def test_a_method_the_fake_endpoint_refuses_is_passed_through_and_refunded(tokens: ThreadedEmulator,
+                                                                           method: str) -> None:
+    adjust(tokens.base_url, "standard", 1, "credit")
+    resp = send(tokens, method, STANDARD, body=json.dumps(CHAT).encode())  # chat completions are POST only
+    assert resp.status_code == 405
+    assert resp.json()["error"]["code"] == "method_not_allowed"  # the fake's own body
+    assert "X-Query-Type" not in resp.headers
+    assert balances(tokens.base_url)["standard"] == 1
+
+
+def method_echo(seen: list[str]) -> web.Application:
+    """A real upstream answering every method with what it received (methods appended to `seen`)."""
+    async def handle(request: web.Request) -> web.Response:
+        body = await request.read()
+        seen.append(request.method)
+        return web.json_response({"method": request.method, "path_qs": request.raw_path, "body": body.decode()})
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", handle)
+    return app
+
+
+@pytest.mark.parametrize("method", OTHER_METHODS)
+def test_every_method_reaches_a_real_upstream_and_is_charged_like_post(emu: ThreadedEmulator, method: str) -> None:
+    seen: list[str] = []
+    with ServedApp(method_echo(seen)) as upstream, seeded(emu, token_seed(remote_url=f"{upstream.url}/base")):
+        adjust(emu.base_url, "standard", 2, "credit")
+        with_path = send(emu, method, REMOTE, "v1/items/7", body=b'{"n": 1}')
+        bare = send(emu, method, REMOTE)  # no path, no body (a DELETE's usual shape)
+        assert balances(emu.base_url)["standard"] == 0
+        refused = send(emu, method, REMOTE, "v1/items/7", body=b'{"n": 2}')
+        assert balances(emu.base_url)["standard"] == 0
+    assert with_path.status_code == 200 and with_path.headers["X-Query-Type"] == "standard"
+    assert with_path.json() == {"method": method, "path_qs": "/base/v1/items/7", "body": '{"n": 1}'}
+    assert bare.status_code == 200 and bare.headers["X-Query-Type"] == "standard"
+    assert bare.json() == {"method": method, "path_qs": "/base", "body": ""}
+    assert code_of(refused) == (402, "not-enough-queries")
+    assert seen == [method, method]  # the refused call never reached the upstream
+
+
+def test_the_preflight_admits_every_gateway_method(tokens: ThreadedEmulator) -> None:
+    for method in OTHER_METHODS:
+        resp = requests.options(gateway(tokens.base_url, STANDARD, "v1/echo"), timeout=30, headers={
+            "Origin": "https://app.example", "Access-Control-Request-Method": method})
+        assert resp.status_code == 204
+        assert method in resp.headers["Access-Control-Allow-Methods"]

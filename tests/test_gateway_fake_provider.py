@@ -98,3 +98,13 @@ def test_the_standalone_app_serves_the_same_replies() -> None:
     assert streamed.headers["Content-Type"].startswith("text/event-stream")
     assert streamed.content == b"".join(stream_events(body, int(NOW.timestamp())))
     assert plain.json()["choices"][0]["message"]["content"] == "Echo: hello"
+
+
+@pytest.mark.parametrize("method", ["GET", "POST", "PUT", "PATCH", "DELETE"])
+def test_echo_answers_every_method_with_what_arrived(method: str) -> None:
+    status, payload = respond(FakeOptions(), method, "v1/echo", {"a": 1})
+    assert status == 200
+    assert json.loads(payload) == {"object": "echo", "method": method, "path": "/v1/echo", "body": '{"a": 1}',
+                                   "body_bytes": 8}
+    _, empty = respond(FakeOptions(), method, "/echo/", None)
+    assert json.loads(empty)["body"] == "" and json.loads(empty)["path"] == "/echo"

@@ -1,4 +1,5 @@
-"""Handler of the metered AI gateway: reserve the charge (domain), then forward and stream (transport)."""
+"""Handler of the metered AI gateway: reserve the charge (domain), then forward and stream (transport).
+One function for every method (GET, POST, PUT, PATCH, DELETE) of both paths: the method only travels on."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ from ..routing import Call, operation
 from ..upstream import forward
 
 
-@operation("callGatewayGet", "callGatewayPost", "callGatewayPathGet", "callGatewayPathPost")
+@operation("callGatewayGet", "callGatewayPost", "callGatewayPut", "callGatewayPatch", "callGatewayDelete",
+           "callGatewayPathGet", "callGatewayPathPost", "callGatewayPathPut", "callGatewayPathPatch",
+           "callGatewayPathDelete")
 async def call_gateway(call: Call) -> web.StreamResponse:
     store, now = call.store, call.world.now()
     charge = gateway.reserve(store, now, gateway.GatewayRequest(
