@@ -13,7 +13,9 @@ from typing import Any
 
 from .domain.access import has_access
 from .domain.timestamps import iso as iso  # re-exported: the wire timestamp format
+from .domain.travel import ClockMove
 from .models import (
+    AccessToken,
     BalanceRow,
     CheckoutSession,
     DomainEvent,
@@ -370,6 +372,36 @@ def render_fault(fault: Fault) -> dict[str, Any]:
             "latency_ms": fault.latency_ms, "drop_connection": fault.drop_connection,
             "after_commit": fault.after_commit, "nth": fault.nth, "times": fault.times,
             "probability": fault.probability, "calls": fault.calls, "hits": fault.hits}
+
+
+# --- control API answers ---------------------------------------------------------------------
+
+
+def render_health(version: str) -> dict[str, Any]:
+    return {"status": "ok", "version": version}
+
+
+def render_reset(now: datetime) -> dict[str, Any]:
+    return {"reset": True, "now": iso(now)}
+
+
+def render_seed_loaded(store: Store) -> dict[str, Any]:
+    return {"loaded": True, "owners": len(store.owners), "paywalls": len(store.paywalls)}
+
+
+def render_clock(now: datetime, *, frozen: bool) -> dict[str, Any]:
+    return {"now": iso(now), "frozen": frozen}
+
+
+def render_clock_move(move: ClockMove) -> dict[str, Any]:
+    return {"now": iso(move.now), "previous": iso(move.previous), "transitions": move.transitions,
+            "events": [render_event_ref(e) for e in move.events]}
+
+
+def render_minted_token(token: AccessToken, user: User, now: datetime) -> dict[str, Any]:
+    return {"access_token": token.token, "token_type": "bearer",
+            "expires_in": int((token.expires_at - now).total_seconds()),
+            "user": {"id": user.id, "email": user.email}}
 
 
 def render_state(store: Store) -> dict[str, Any]:

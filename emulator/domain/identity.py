@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from ..errors import IdentityNotFoundError, IdentityNotOnPaywallError, IdentityRequiredError
+from ..errors import IdentityNotFoundError, IdentityNotOnPaywallError, IdentityRequiredError, NotFoundError
 from ..models import BalanceRow, Link, Paywall, User
 from ..state import Store
 from .periods import local_date
@@ -84,3 +84,22 @@ def ensure_link(store: Store, now: datetime, user: User, paywall: Paywall,
     if meta:
         link.meta.update(meta)
     return link
+
+
+def enrol_for_token(store: Store, now: datetime, *, paywall_id: str, email: str | None,
+                    user_id: str | None) -> User:
+    """The user a control-API token is minted for: found by `email`/`user_id`, else created from the
+    e-mail, and linked to the paywall. The control API speaks only `not_found` (404)."""
+    paywall = store.paywalls.get(paywall_id)
+    if paywall is None:
+        raise NotFoundError(f"paywall {paywall_id!r} not found")
+    try:
+        user = find_user(store, paywall, email=email, user_id=user_id)
+    except IdentityNotFoundError as exc:
+        raise NotFoundError(exc.message, code="not_found") from exc
+    if user is None:
+        if not email:
+            raise NotFoundError(f"no user {user_id!r}; give an email to create one", code="not_found")
+        user = find_or_create_user(store, now, email=email)
+    ensure_link(store, now, user, paywall)
+    return user
