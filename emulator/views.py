@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -356,6 +357,10 @@ def render_webhook_endpoint(endpoint: WebhookEndpoint) -> dict[str, Any]:
                        "delay_seconds": policy.get("delay_seconds") or 0}}
 
 
+def render_webhook_endpoints(endpoints: Iterable[WebhookEndpoint]) -> dict[str, Any]:
+    return {"endpoints": [render_webhook_endpoint(e) for e in endpoints]}
+
+
 def render_delivery(delivery: WebhookDelivery) -> dict[str, Any]:
     return {
         "id": delivery.id, "event_id": delivery.event_id, "type": delivery.type,
@@ -367,11 +372,23 @@ def render_delivery(delivery: WebhookDelivery) -> dict[str, Any]:
     }
 
 
+def render_deliveries(deliveries: Iterable[WebhookDelivery]) -> dict[str, Any]:
+    return {"deliveries": [render_delivery(d) for d in deliveries]}
+
+
+def render_event_log(events: Iterable[DomainEvent]) -> dict[str, Any]:
+    return {"events": [render_webhook_envelope(e) for e in events]}
+
+
 def render_fault(fault: Fault) -> dict[str, Any]:
     return {"id": fault.id, "operation_id": fault.operation_id, "status": fault.status, "body": fault.body,
             "latency_ms": fault.latency_ms, "drop_connection": fault.drop_connection,
             "after_commit": fault.after_commit, "nth": fault.nth, "times": fault.times,
             "probability": fault.probability, "calls": fault.calls, "hits": fault.hits}
+
+
+def render_faults(faults: Iterable[Fault]) -> dict[str, Any]:
+    return {"faults": [render_fault(f) for f in faults]}
 
 
 # --- control API answers ---------------------------------------------------------------------

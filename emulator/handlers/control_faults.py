@@ -5,7 +5,7 @@ from __future__ import annotations
 from .. import faults
 from ..keys import CONTROL_SPEC_KEY, PUBLIC_SPEC_KEY
 from ..routing import Call, Reply, operation
-from ..views import render_fault
+from ..views import render_fault, render_faults
 
 
 @operation("createFault")
@@ -17,7 +17,7 @@ async def create_fault(call: Call) -> Reply:
 
 @operation("listFaults")
 async def list_faults(call: Call) -> Reply:
-    return Reply(body={"faults": [render_fault(f) for f in faults.list_faults(call.store)]})
+    return Reply(body=render_faults(faults.list_faults(call.store)))
 
 
 @operation("clearFaults")

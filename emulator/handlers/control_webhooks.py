@@ -5,7 +5,13 @@ from __future__ import annotations
 
 from .. import webhooks
 from ..routing import Call, Reply, operation
-from ..views import render_delivery, render_webhook_endpoint, render_webhook_envelope
+from ..views import (
+    render_deliveries,
+    render_delivery,
+    render_event_log,
+    render_webhook_endpoint,
+    render_webhook_endpoints,
+)
 
 
 @operation("createWebhookEndpoint")
@@ -18,7 +24,7 @@ async def create_webhook_endpoint(call: Call) -> Reply:
 
 @operation("listWebhookEndpoints")
 async def list_webhook_endpoints(call: Call) -> Reply:
-    return Reply(body={"endpoints": [render_webhook_endpoint(e) for e in call.store.webhook_endpoints.values()]})
+    return Reply(body=render_webhook_endpoints(call.store.webhook_endpoints.values()))
 
 
 @operation("deleteWebhookEndpoint")
@@ -38,7 +44,7 @@ async def list_webhook_deliveries(call: Call) -> Reply:
     q = call.query
     found = webhooks.list_deliveries(call.store, type_=q.get("type"), status=q.get("status"),
                                      endpoint_id=q.get("endpoint_id"), event_id=q.get("event_id"))
-    return Reply(body={"deliveries": [render_delivery(d) for d in found]})
+    return Reply(body=render_deliveries(found))
 
 
 @operation("redeliverWebhook")
@@ -50,4 +56,4 @@ async def redeliver_webhook(call: Call) -> Reply:
 @operation("listEvents")
 async def list_events(call: Call) -> Reply:
     found = webhooks.list_events(call.store, type_=call.query.get("type"))
-    return Reply(body={"events": [render_webhook_envelope(e) for e in found]})
+    return Reply(body=render_event_log(found))
