@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from .domain.access import has_access
+from .domain.identity import Reader
 from .domain.timestamps import iso as iso  # re-exported: the wire timestamp format
 from .domain.travel import ClockMove
 from .models import (
@@ -124,6 +125,21 @@ def render_bootstrap_structure(store: Store, paywall: Paywall, origin: str | Non
 def structure_version(paywall: Paywall, structure: dict[str, Any]) -> str:
     digest = hashlib.sha256(json.dumps(structure, sort_keys=True, default=str).encode()).hexdigest()
     return f"{paywall.id}:{digest[:16]}"
+
+
+def render_bootstrap(store: Store, paywall: Paywall, origin: str | None, reader: Reader, now: datetime, *,
+                     if_version: str | None) -> dict[str, Any]:
+    """The bootstrap answer: the structure, its `version` and the reader's snapshot (null for a guest);
+    the short `{unchanged, version, user?}` form when `if_version` is still current."""
+    structure = render_bootstrap_structure(store, paywall, origin)
+    version = structure_version(paywall, structure)
+    user = render_paywall_user(store, paywall, reader.user, now) if reader.named else None
+    if if_version == version:
+        unchanged: dict[str, Any] = {"unchanged": True, "version": version}
+        if user is not None:
+            unchanged["user"] = user
+        return unchanged
+    return {**structure, "user": user, "version": version}
 
 
 def render_paywall_user(store: Store, paywall: Paywall, user: User | None, now: datetime) -> dict[str, Any]:

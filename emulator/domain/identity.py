@@ -8,6 +8,7 @@ start-checkout, the portal or a credit. No aiohttp.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -59,6 +60,36 @@ def require_linked_user(store: Store, paywall: Paywall, *, email: str | None, us
                                         message="No user with that email/user_id is linked to this paywall")
         raise IdentityNotOnPaywallError(error="identity_not_on_paywall")
     return user
+
+
+@dataclass(slots=True, frozen=True, kw_only=True)
+class Reader:
+    """Who a read is about: `user` when known; `named` when the request named anyone at all (a
+    session or an identity), so a guest (`named=False`) differs from an unknown e-mail."""
+
+    user: User | None
+    named: bool
+
+
+def find_reader(store: Store, paywall: Paywall, *, session_user: User | None, email: str | None,
+                linked_only: bool = False) -> Reader:
+    """The user an SDK read is about: the session's (Bearer) user wins over the `X-User-Email`
+    identity. With `linked_only`, an identity that never touched this paywall reads as nobody."""
+    user = session_user or find_user(store, paywall, email=email, user_id=None)
+    if linked_only and user is not None and store.link(user.id, paywall.id) is None:
+        user = None
+    return Reader(user=user, named=session_user is not None or bool(email))
+
+
+def require_reader(store: Store, paywall: Paywall, *, session_user: User | None, email: str | None,
+                   user_id: str | None) -> User:
+    """The user a detailed read is about, linked to the paywall: the session's user (else
+    `identity_not_on_paywall`), or without a session the one the owner names (`require_linked_user`)."""
+    if session_user is None:
+        return require_linked_user(store, paywall, email=email, user_id=user_id)
+    if store.link(session_user.id, paywall.id) is None:
+        raise IdentityNotOnPaywallError(error="identity_not_on_paywall")
+    return session_user
 
 
 def find_or_create_user(store: Store, now: datetime, *, email: str, name: str | None = None) -> User:
