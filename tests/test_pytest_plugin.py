@@ -78,22 +78,19 @@ def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
 
 ISOLATION = '''
 import time
-import urllib.error
-import urllib.request
 
 import pytest
+import requests
 from billing import Billing
+
+# Under `--dist loadgroup` both tests run on one xdist worker, one after the other on its emulator.
+pytestmark = pytest.mark.xdist_group("isolation")
 
 
 def user_status(emulator, email):
-    request = urllib.request.Request(emulator.url(f"/api/v1/paywall/3/user?email={email}"),
-                                     headers={"X-Api-Key": emulator.api_key})
-    try:
-        with urllib.request.urlopen(request) as response:
-            return response.status, None
-    except urllib.error.HTTPError as error:
-        import json
-        return error.code, json.load(error)["code"]
+    response = requests.get(emulator.url("/api/v1/paywall/3/user"), params={"email": email},
+                            headers={"X-Api-Key": emulator.api_key}, timeout=10)
+    return response.status_code, None if response.ok else response.json()["code"]
 
 
 def leave_traces(paywall_emulator, paywall_webhooks, paywall_clock):
@@ -133,7 +130,7 @@ def record_the_emulator(request):
         url = request.getfixturevalue("paywall_emulator").base_url
         worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
         with open(f"emulators-{worker}.txt", "a") as out:
-            out.write(url + "\\n")
+            out.write(f"{request.node.nodeid} {url}\\n")
 '''
 
 
@@ -174,6 +171,9 @@ def test_the_readme_example_runs_as_shown(pytester: pytest.Pytester) -> None:
     files = readme_files()
     assert {"billing.py", "test_billing.py", "test_time_travel.py", "test_frozen.py", "test_async.py"} <= set(files)
     assert len(files["test_billing.py"].strip().splitlines()) <= 14  # an import, a signature and ten lines
+    # The app under test talks to the API with `requests`, which the downstream project installs itself.
+    assert "import requests" in files["billing.py"] and "urllib" not in files["billing.py"]
+    assert "pip install paywall-emulator requests" in README.read_text(encoding="utf-8")
     downstream(pytester, **{"test_frozen_renewal.py": FROZEN_RENEWAL})
     result = run(pytester, "-v")
     result.assert_outcomes(passed=len(readme_tests()) + 2)
@@ -195,13 +195,21 @@ def test_state_of_one_test_never_reaches_the_next(pytester: pytest.Pytester) -> 
 
 
 def test_parallel_workers_have_one_emulator_each(pytester: pytest.Pytester) -> None:
+    """`-n 2`: each worker has its own emulator, and the two isolation tests share one worker (their
+    xdist_group), so the second sees the reset after the first on the same emulator."""
     downstream(pytester, **{"test_isolation.py": ISOLATION, "conftest.py": RECORD_EMULATORS})
-    result = run(pytester, "-n", "2")
+    result = run(pytester, "-n", "2", "--dist", "loadgroup")
     result.assert_outcomes(passed=len(readme_tests()) + 2)
-    seen = {path.name: set(path.read_text().split()) for path in pytester.path.glob("emulators-*.txt")}
-    assert sorted(seen) == ["emulators-gw0.txt", "emulators-gw1.txt"]
-    assert all(len(urls) == 1 for urls in seen.values())  # one emulator per worker, reused by its tests
-    assert seen["emulators-gw0.txt"] != seen["emulators-gw1.txt"]
+    ran = {path.name.removeprefix("emulators-").removesuffix(".txt"):
+           dict(line.rsplit(" ", 1) for line in path.read_text().splitlines())
+           for path in pytester.path.glob("emulators-*.txt")}  # worker -> {test node id: emulator URL}
+    assert sorted(ran) == ["gw0", "gw1"]  # both workers ran emulator tests
+    urls = {worker: set(tests.values()) for worker, tests in ran.items()}
+    assert all(len(found) == 1 for found in urls.values())  # one emulator per worker, reused by its tests
+    assert urls["gw0"] != urls["gw1"]
+    isolation = {"test_isolation.py::test_a", "test_isolation.py::test_b"}
+    [worker] = [w for w, tests in ran.items() if isolation & {node.split("@", 1)[0] for node in tests}]
+    assert isolation <= {node.split("@", 1)[0] for node in ran[worker]}  # both on that one worker
 
 
 def readme_tests() -> list[str]:
