@@ -1,14 +1,18 @@
-"""Small steps the behavioural tests share: paths, a run-tagged checkout, a user's balances, and the
-`need()` skip for tests that need an id only the person running the suite can name.
+"""Small steps the behavioural tests share: paths, a run-tagged checkout, a user's balances, requests sent
+at once over several connections, and the `need()` skip for tests that need an id only the person running
+the suite can name.
 
 HTTP only (through `client.Api`), so every step works against a real deployment too.
 """
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
+import requests
 
 from .client import Api, expect_ok
 from .session import ContractSession
@@ -58,3 +62,32 @@ def balances(api: Api, paywall_id: str, user_id: str) -> dict[str, int]:
 
 def adjust(api: Api, paywall_id: str, user_id: str, type_: str, amount: int, op: str) -> Any:
     return api.post(balances_path(paywall_id), json={"user_id": user_id, "type": type_, "amount": amount, "op": op})
+
+
+def concurrently(connections: Sequence[Api], calls: Sequence[Callable[[Api], requests.Response]]
+                 ) -> list[requests.Response]:
+    """Send `calls` spread over `connections`, one thread per connection, every thread starting at the same
+    moment (a barrier), so the target has several requests in flight at once. Answers in call order; an
+    exception in any thread (e.g. the budget's cap) is raised here."""
+    answers: list[requests.Response | None] = [None] * len(calls)
+    errors: list[BaseException] = []
+    start = threading.Barrier(len(connections))
+
+    def worker(index: int, api: Api) -> None:
+        try:
+            start.wait(timeout=60)
+            for i in range(index, len(calls), len(connections)):
+                answers[i] = calls[i](api)
+        except BaseException as exc:  # re-raised in the calling thread
+            errors.append(exc)
+            start.abort()
+
+    threads = [threading.Thread(target=worker, args=(i, api), name=f"contract-conn-{i}", daemon=True)
+               for i, api in enumerate(connections)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+    return [a for a in answers if a is not None]

@@ -2,12 +2,14 @@
 with a redacted `curl` that reproduces it, as a table on the terminal and as JSON for tools.
 
 `Recorder` is filled by the guarded HTTP session, the Schemathesis hooks and the pytest hooks of
-`conftest.py`; `render_*` turn its JSON form into text. No HTTP, no `emulator` import.
+`conftest.py` (its request counts are safe to update from several threads: the concurrency tests send over
+several connections at once); `render_*` turn its JSON form into text. No HTTP, no `emulator` import.
 """
 
 from __future__ import annotations
 
 import json
+import threading
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -51,6 +53,7 @@ class Recorder:
         self.outcomes: Counter[str] = Counter()
         self.skips: Counter[str] = Counter()
         self.meta: dict[str, Any] = {}
+        self._lock = threading.Lock()
 
     def start_test(self, nodeid: str) -> None:
         self.current_test = nodeid
@@ -60,16 +63,18 @@ class Recorder:
         self.last_body = None
 
     def on_request(self, operation: str, request: requests.PreparedRequest) -> None:
-        self.total_requests += 1
-        self.requests[operation] += 1
-        self.last_request = request
-        self.last_operation = operation
-        self.last_status = None
-        self.last_body = None
+        with self._lock:
+            self.total_requests += 1
+            self.requests[operation] += 1
+            self.last_request = request
+            self.last_operation = operation
+            self.last_status = None
+            self.last_body = None
 
     def on_response(self, status: int, body: bytes) -> None:
-        self.last_status = status
-        self.last_body = body[:BODY_EXCERPT].decode("utf-8", "replace")
+        with self._lock:
+            self.last_status = status
+            self.last_body = body[:BODY_EXCERPT].decode("utf-8", "replace")
 
     def add_failure(self, *, operation: str, check: str, title: str, message: str,
                     request: requests.PreparedRequest | None, status: int | None = None,

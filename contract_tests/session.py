@@ -32,6 +32,7 @@ class ContractSession:
         self._base_url: str | None = settings.base_url
         self._stop: Callable[[], None] | None = None
         self._session: GuardedSession | None = None
+        self._extra_sessions: list[GuardedSession] = []
         self._bootstraps: dict[str, Any] = {}
         self._checked = False
 
@@ -60,6 +61,14 @@ class ContractSession:
 
     def api(self) -> Api:
         return Api(self.http, self.base_url, self.settings.api_key)
+
+    def connection(self) -> Api:
+        """The public API over a connection of its own (a new guarded session with the same write guard,
+        budget and recorder), for tests that send from several threads at once. Closed with the run."""
+        http = GuardedSession(base_url=self.base_url, contract=self.contract, recorder=self.recorder,
+                              allow_writes=self.settings.allow_writes, max_requests=self.settings.budget.max_requests)
+        self._extra_sessions.append(http)
+        return Api(http, self.base_url, self.settings.api_key)
 
     def control(self) -> Control | None:
         return Control(self.base_url) if self.settings.control else None
@@ -102,6 +111,9 @@ class ContractSession:
         return [str(p["id"]) for p in boot.get("prices", []) if isinstance(p, dict) and "id" in p]
 
     def close(self) -> None:
+        for http in self._extra_sessions:
+            http.close()
+        self._extra_sessions.clear()
         if self._session is not None:
             self._session.close()
         if self._stop is not None:

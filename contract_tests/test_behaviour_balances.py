@@ -1,10 +1,12 @@
 """Token balances (adjustBalance): an `insufficient` debit changes nothing, credits and debits add up
-(a Hypothesis property against a plain-integer model), and refusals carry their codes
+(a Hypothesis property against a plain-integer model), debits sent at once over several connections
+neither overdraw nor lose updates (a debit is atomic), and refusals carry their codes
 (`token_type_not_found`, `identity_not_found`, 401 for a Bearer-only caller).
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 
 import pytest
@@ -12,13 +14,15 @@ from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from contract_tests.client import Api, expect_error, expect_ok
-from contract_tests.helpers import adjust, balances, balances_path, need, start_checkout
+from contract_tests.client import Api, expect_error, expect_ok, explain, sdk_code
+from contract_tests.helpers import adjust, balances, balances_path, concurrently, need, start_checkout
 from contract_tests.session import ContractSession, current
 from contract_tests.settings import Settings
 
 pytestmark = pytest.mark.writes
 EXAMPLES = current().settings.budget.behaviour_examples
+CONCURRENT_CREDIT = 20  # N: the balance 2N simultaneous debits of 1 race for
+CONNECTIONS = 8
 
 
 def _token_user(api: Api, contract: ContractSession, new_email: Callable[[str], str]) -> tuple[str, str, str]:
@@ -40,6 +44,37 @@ def test_insufficient_debit_leaves_the_balance_unchanged(
     drained = expect_ok(adjust(api, paywall, user_id, type_, have, "debit"))
     assert drained["count"] == 0, drained
     assert {"type": type_, "count": 0} in [{"type": b["type"], "count": b["count"]} for b in drained["balances"]]
+
+
+def test_concurrent_debits_neither_overdraw_nor_lose_updates(
+        api: Api, contract: ContractSession, new_email: Callable[[str], str]) -> None:
+    """2N debits of 1, sent at once over several connections against a balance of N: exactly N succeed,
+    each reporting a different remaining count, the other N are refused `insufficient`, and the balance
+    ends at 0. A target that reads the balance, awaits something, then writes it back loses updates here."""
+    paywall, user_id, type_ = _token_user(api, contract, new_email)
+    have = balances(api, paywall, user_id)[type_]
+    if have:
+        assert expect_ok(adjust(api, paywall, user_id, type_, have, "debit"))["count"] == 0
+    n = CONCURRENT_CREDIT
+    assert expect_ok(adjust(api, paywall, user_id, type_, n, "credit"))["count"] == n
+    connections = [contract.connection() for _ in range(CONNECTIONS)]
+    answers = concurrently(connections, [lambda c: adjust(c, paywall, user_id, type_, 1, "debit")] * (2 * n))
+
+    outcome = Counter(f"{r.status_code} {sdk_code(r)}" for r in answers)
+    succeeded = [r for r in answers if r.status_code == 200]
+    example = explain(succeeded[0] if succeeded else answers[0])
+    assert outcome == {"200 http_200": n, "400 insufficient": n}, (
+        f"{2 * n} debits of 1 sent at once over {CONNECTIONS} connections against a balance of {n}: expected "
+        f"{n} × 200 and {n} × 400 insufficient, got {dict(outcome)} (a debit is not atomic: concurrent "
+        f"requests overdraw or lose updates); one of them: {example}")
+    remaining = sorted(expect_ok(r)["count"] for r in succeeded)
+    assert remaining == list(range(n)), (
+        f"the {n} accepted debits reported remaining counts {remaining}, not each of {n - 1}..0 once "
+        f"(lost updates); one of them: {example}")
+    for refused in (r for r in answers if r.status_code != 200):
+        body = expect_error(refused, 400, "insufficient")
+        assert body.get("available") == 0, f"refused with a balance left, {explain(refused)}"
+    assert balances(api, paywall, user_id)[type_] == 0
 
 
 _ops = st.lists(st.tuples(st.sampled_from(["credit", "debit"]), st.integers(min_value=1, max_value=40)),

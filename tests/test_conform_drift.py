@@ -9,6 +9,7 @@ A suite that passes a broken target is a defect: every variant here must stay re
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import functools
 import json
@@ -30,6 +31,8 @@ from emulator import handlers
 from emulator.app import create_app
 from emulator.auth import Principal, authenticate
 from emulator.config import EmulatorConfig
+from emulator.domain import balances as domain_balances
+from emulator.domain.identity import find_user
 from emulator.errors import EmulatorError, render_error
 from emulator.routing import Call, Handler, Reply, collect_handlers
 from emulator.testing import ThreadedEmulator
@@ -128,6 +131,30 @@ def test_a_missing_required_response_field_is_reported(tmp_path: Path) -> None:
 
 
 def test_a_non_atomic_debit_is_reported(tmp_path: Path) -> None:
+    async def read_then_write(real: Handler, call: Call) -> Any:
+        body = call.body
+        paywall = call.paywall
+        if not isinstance(body, dict) or body.get("op") != "debit" or paywall is None:
+            return await real(call)
+        ttype = paywall.token_type(str(body.get("type")))
+        user = find_user(call.store, paywall, email=body.get("email"), user_id=body.get("user_id"))
+        if ttype is None or user is None:
+            return await real(call)
+        seen = domain_balances.current(call.store, call.world.now(), paywall, user.id, ttype).count
+        await asyncio.sleep(0.01)  # the bug: other requests run between the read and the write
+        domain_balances.current(call.store, call.world.now(), paywall, user.id, ttype).count = seen
+        return await real(call)  # debits from the stale count it read: concurrent debits are lost
+
+    with broken(wrapped("adjustBalance", read_then_write)) as url:
+        run = conform(url, tmp_path, keyword="concurrent_debits")
+    assert_loud(run)
+    assert run.caught("test_concurrent_debits_neither_overdraw_nor_lose_updates", BALANCES), run.output
+    assert "debits of 1 sent at once" in run.output, run.output
+
+
+def test_a_partial_debit_is_reported(tmp_path: Path) -> None:
+    """A refused debit that still takes what there was (the refusal is right, the balance is not)."""
+
     async def partial_debit(real: Handler, call: Call) -> Any:
         try:
             return await real(call)
