@@ -3,11 +3,15 @@ legacy withdraw-tokens, with every documented refusal leaving the balances as th
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 import requests
 
+from emulator.domain import balances
+from emulator.seed import apply_seed, default_fixtures, read_seed
+from emulator.state import Store
 from emulator.testing import ControlClient
 
 from .conftest import ACME_KEY, ALICE, RIVAL_KEY, STRIPE_PW, TOKEN_PW, Api, error_of
@@ -15,6 +19,7 @@ from .conftest import ACME_KEY, ALICE, RIVAL_KEY, STRIPE_PW, TOKEN_PW, Api, erro
 BOB = "b0b00000-0000-4000-8000-000000000002"
 CAROL = "ca201000-0000-4000-8000-000000000003"
 PATH = f"/api/v1/paywall/{TOKEN_PW}/balances"
+MAX = 2_147_483_647  # the largest balance and amount (2^31 - 1)
 
 
 def adjust(api: Api, body: Any, *, key: str | None = ACME_KEY, paywall: str = TOKEN_PW,
@@ -96,6 +101,12 @@ def test_credit_links_a_known_user_to_the_paywall(api: Api, control: ControlClie
     ({"email": "alice@example.com", "type": "standard", "amount": -5, "op": "debit"}, 400, "invalid_amount"),
     ({"email": "alice@example.com", "type": "standard", "amount": 1.5, "op": "credit"}, 400, "invalid_amount"),
     ({"email": "alice@example.com", "type": "standard", "amount": "5", "op": "credit"}, 400, "invalid_amount"),
+    ({"email": "alice@example.com", "type": "standard", "amount": MAX + 1, "op": "credit"}, 400, "invalid_amount"),
+    ({"email": "alice@example.com", "type": "standard", "amount": 10**29, "op": "credit"}, 400, "invalid_amount"),
+    ({"email": "alice@example.com", "type": "standard", "amount": MAX + 1, "op": "debit"}, 400, "invalid_amount"),
+    # a credit that would take the balance (42) past the maximum; carol's would also have linked her.
+    ({"email": "alice@example.com", "type": "standard", "amount": MAX, "op": "credit"}, 400, "invalid_amount"),
+    ({"email": "carol@example.com", "type": "standard", "amount": MAX, "op": "credit"}, 400, "invalid_amount"),
     ({"email": "alice@example.com", "type": "standard", "op": "credit"}, 400, "invalid_amount"),
     ({"email": "alice@example.com", "type": "standard", "amount": 5, "op": "add"}, 400, "invalid_op"),
     ({"email": "alice@example.com", "type": "standard", "amount": 5}, 400, "invalid_op"),
@@ -114,6 +125,22 @@ def test_refusals_change_nothing(api: Api, control: ControlClient, body: dict[st
     before = control.state()
     assert error_of(adjust(api, body)) == (status, code)
     assert control.state() == before
+
+
+def test_a_balance_fills_up_to_the_maximum_and_no_further(api: Api, control: ControlClient) -> None:
+    resp = adjust(api, {"user_id": ALICE, "type": "standard", "amount": MAX - 42, "op": "credit"})
+    assert resp.status_code == 200 and resp.json()["count"] == MAX
+    before = control.state()
+    refused = adjust(api, {"user_id": ALICE, "type": "standard", "amount": 1, "op": "credit"})
+    assert error_of(refused) == (400, "invalid_amount")
+    body = refused.json()
+    assert body["error"] == "invalid_amount"
+    assert (body["type"], body["available"], body["maximum"]) == ("standard", MAX, MAX)
+    assert control.state() == before
+    assert counts(control)["standard"] == MAX
+    debit = adjust(api, {"user_id": ALICE, "type": "standard", "amount": MAX, "op": "debit"})
+    assert debit.status_code == 200 and debit.json()["count"] == 0
+    assert withdraw(api, {"paywall_id": TOKEN_PW, "user_id": ALICE, "tokens": MAX}).json()["available"] == 0
 
 
 def test_type_not_configured_on_a_paywall_without_tokenization(api: Api) -> None:
@@ -176,6 +203,8 @@ def test_withdraw_insufficient_keeps_the_legacy_sentence(api: Api, control: Cont
     ({"paywall_id": TOKEN_PW, "tokens": 1}, 400, "user_id_required", None),
     ({"paywall_id": TOKEN_PW, "user_id": ALICE}, 400, "tokens_required", None),
     ({"paywall_id": TOKEN_PW, "user_id": ALICE, "tokens": 0}, 400, "tokens_required", None),
+    ({"paywall_id": TOKEN_PW, "user_id": ALICE, "tokens": MAX + 1}, 400, "tokens_required", None),
+    ({"paywall_id": TOKEN_PW, "user_id": ALICE, "tokens": 10**29}, 400, "tokens_required", None),
 ])
 def test_withdraw_refusals(api: Api, control: ControlClient, body: dict[str, Any], status: int, code: str,
                            error: str | None) -> None:
@@ -200,3 +229,17 @@ def test_withdraw_credentials(api: Api, control: ControlClient) -> None:
     assert error_of(resp) == (403, "forbidden")
     assert resp.json()["error"] == "Unauthorized. You are not the owner of this paywall"
     assert control.state() == before
+
+
+def test_a_payment_grant_stops_at_the_maximum() -> None:
+    """A payment cannot be refused, so its grant is capped (domain level: no HTTP call grants directly)."""
+    now = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
+    store = Store()
+    apply_seed(store, read_seed(default_fixtures()), seed=0, now=now)
+    paywall = store.paywalls[TOKEN_PW]
+    standard = paywall.token_type("standard")
+    assert standard is not None
+    balances.current(store, now, paywall, ALICE, standard).count = MAX - 5
+    balances.grant_for_payment(store, now, paywall, ALICE, "month")
+    assert balances.current(store, now, paywall, ALICE, standard).count == MAX
+    assert balances.MAX_BALANCE == MAX

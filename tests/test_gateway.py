@@ -3,6 +3,7 @@ charging and refunds, the fake provider's replies, and forwarding to a real upst
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import json
 from collections.abc import Iterator
@@ -453,3 +454,20 @@ def test_the_preflight_admits_every_gateway_method(tokens: ThreadedEmulator) -> 
             "Origin": "https://app.example", "Access-Control-Request-Method": method})
         assert resp.status_code == 204
         assert method in resp.headers["Access-Control-Allow-Methods"]
+
+
+def test_a_refund_never_takes_the_balance_past_the_maximum(emu: ThreadedEmulator) -> None:
+    maximum = 2_147_483_647
+
+    async def fill_then_fail(request: web.Request) -> web.Response:
+        # While the call is reserved (balance maximum - 1), a credit fills the balance up again.
+        credited = await asyncio.to_thread(adjust, emu.base_url, "standard", 1, "credit")
+        return web.json_response({"credited": credited.status_code}, status=503)
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", fill_then_fail)
+    with ServedApp(app) as upstream, seeded(emu, token_seed(remote_url=upstream.url)):
+        adjust(emu.base_url, "standard", maximum, "credit")  # bob's standard starts at 0
+        resp = call(emu, REMOTE)
+        assert resp.status_code == 503 and resp.json() == {"credited": 200}
+        assert balances(emu.base_url)["standard"] == maximum  # the refund stopped at the maximum

@@ -6,7 +6,8 @@ calendar day (the paywall's timezone) a balance below its daily-trial allowance 
 a higher balance is never reduced. Reads, debits and clock advances therefore all see the same
 value whichever comes first; `peek` computes that value without writing, for checks that must refuse
 before anything changes. Every change validates fully before mutating, and no `await` runs between
-check and write, so a change is atomic against concurrent requests (gateway charges included). No aiohttp.
+check and write, so a change is atomic against concurrent requests (gateway charges included). No balance
+ever exceeds `MAX_BALANCE`: a credit that would pass it is refused, a payment's grant stops at it. No aiohttp.
 """
 
 from __future__ import annotations
@@ -21,6 +22,12 @@ from .identity import ensure_link, find_user, require_identity
 from .periods import MONTHS_PER_INTERVAL, local_date
 
 Op = Literal["credit", "debit"]
+
+# The largest balance, and the largest amount one call may move: a signed 32-bit integer, which every
+# client holds exactly (JavaScript's Number included, whose exact range ends at 2**53 - 1) and which
+# leaves room to add a grant or a refund without leaving that range. The spec's `maximum` of `amount`
+# (POST balances) and `tokens` (withdraw-tokens) is this number.
+MAX_BALANCE = 2_147_483_647
 
 
 class InsufficientBalanceError(BadRequestError):
@@ -81,15 +88,31 @@ def list_balances(store: Store, now: datetime, paywall: Paywall, user_id: str) -
     return rows
 
 
-def adjust(store: Store, now: datetime, paywall: Paywall, user: User, type_name: str, amount: int,
-           op: Op) -> BalanceRow:
-    """Credit or debit `amount` of `type_name`; a debit below zero changes nothing."""
-    if amount < 1:
-        raise BadRequestError("amount must be a positive integer", code="invalid_amount")
+def check_change(store: Store, now: datetime, paywall: Paywall, user_id: str | None, type_name: str,
+                 amount: int, op: Op) -> TokenType:
+    """Refuse, without writing, an amount outside 1..MAX_BALANCE, an unconfigured type, and a credit
+    that would take the balance (as a read would show it now) above MAX_BALANCE."""
+    if not 1 <= amount <= MAX_BALANCE:
+        raise BadRequestError(f"amount must be an integer from 1 to {MAX_BALANCE}", code="invalid_amount",
+                              error="invalid_amount")
     ttype = paywall.token_type(type_name)
     if ttype is None:
         raise BadRequestError(f"Token type {type_name!r} is not configured on this paywall",
                               code="token_type_not_found")
+    if op == "credit":
+        available = peek(store, now, paywall, user_id, ttype)
+        if available + amount > MAX_BALANCE:
+            raise BadRequestError(f"The credit would take the {type_name!r} balance above {MAX_BALANCE}; "
+                                  "nothing was credited", code="invalid_amount", error="invalid_amount",
+                                  type=type_name, available=available, maximum=MAX_BALANCE)
+    return ttype
+
+
+def adjust(store: Store, now: datetime, paywall: Paywall, user: User, type_name: str, amount: int,
+           op: Op) -> BalanceRow:
+    """Credit or debit `amount` of `type_name`; a debit below zero or a credit above MAX_BALANCE
+    changes nothing."""
+    ttype = check_change(store, now, paywall, user.id, type_name, amount, op)
     row = current(store, now, paywall, user.id, ttype)
     if op == "debit":
         if row.count < amount:
@@ -123,6 +146,7 @@ def adjust_for_identity(store: Store, now: datetime, paywall: Paywall, *, email:
         raise IdentityNotFoundError(error="identity_not_found",
                                     message="No user with that email/user_id is linked to this paywall")
     if op == "credit":
+        check_change(store, now, paywall, user.id, type_name, amount, op)  # before the link is written
         ensure_link(store, now, user, paywall)
     row = adjust(store, now, paywall, user, type_name, amount, op)
     return user, row, list_balances(store, now, paywall, user.id)
@@ -165,9 +189,11 @@ def withdraw_as_owner(store: Store, now: datetime, *, owner_id: str | None, payw
 
 def grant_for_payment(store: Store, now: datetime, paywall: Paywall, user_id: str, interval: str | None) -> None:
     """A subscription payment (initial or renewal) grants each token type its monthly count,
-    scaled by the price interval (week 0.25, month 1, year 12); lifetime grants one month's worth."""
+    scaled by the price interval (week 0.25, month 1, year 12); lifetime grants one month's worth.
+    A payment cannot be refused, so a grant stops at MAX_BALANCE."""
     months = MONTHS_PER_INTERVAL.get(interval or "", 1.0)
     for ttype in paywall.token_types:
         grant = round(ttype.monthly * months)
         if grant:
-            current(store, now, paywall, user_id, ttype).count += grant
+            row = current(store, now, paywall, user_id, ttype)
+            row.count = min(MAX_BALANCE, row.count + grant)

@@ -103,7 +103,8 @@ def reserve(store: Store, now: datetime, call: GatewayRequest) -> Charge:
 
 def refund(store: Store, now: datetime, charge: Charge) -> None:
     """Give a reservation back (upstream non-2xx, unreachable, or the call was cancelled before the
-    upstream answered): an atomic increment of the balance as it stands now. Once only; skipped when
+    upstream answered): an atomic increment of the balance as it stands now, capped at
+    `balances.MAX_BALANCE` (a credit may have filled it meanwhile). Once only; skipped when
     the world was reset or reseeded meanwhile (the paywall is no longer the same object)."""
     if charge.refunded or not charge.amount:
         return
@@ -112,7 +113,8 @@ def refund(store: Store, now: datetime, charge: Charge) -> None:
     ttype = paywall.token_type(charge.query_type) if paywall is charge.paywall else None
     if paywall is None or ttype is None or charge.user_id not in store.users:
         return
-    balances.current(store, now, paywall, charge.user_id, ttype).count += charge.amount
+    row = balances.current(store, now, paywall, charge.user_id, ttype)
+    row.count = min(balances.MAX_BALANCE, row.count + charge.amount)  # a credit meanwhile may have filled it
 
 
 def _caller(store: Store, paywall: Paywall, call: GatewayRequest) -> User | None:
