@@ -1,7 +1,9 @@
 """Domain events: the business facts webhooks are made of.
 
-`emit` snapshots the affected objects into a `DomainEvent` (wire shape from `views`) and appends it
-to the store's event log, the outbox the webhook layer delivers from. No aiohttp.
+`emit` snapshots the affected objects into a `DomainEvent` and appends it to the store's event log,
+the outbox the webhook layer delivers from. The snapshot is the webhook `data` wire shape, taken at the
+instant of the event (a queued delivery must not change when its objects do later): the one documented
+domain import of `views` (`render_webhook_data`, pure, entities in). No aiohttp.
 """
 
 from __future__ import annotations
