@@ -3,12 +3,15 @@ thread, default) or a deployment, with a progress line per test, a per-operation
 with a redacted `curl` that reproduces it, optional JUnit XML, and a non-zero exit when anything fails.
 
 A driver only: the suite itself is plain pytest (`pytest --pyargs contract_tests ...`); this module turns
-CLI flags into its `--paywall-*` options and renders its JSON report. Imports pytest lazily.
+CLI flags into its `--paywall-*` options and renders its JSON report. Imports pytest lazily: the suite's
+dependencies come with the `contract` extra, and without them `conform` says how to install it and exits
+with the usage-error status (4) instead of a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import io
 import sys
 import tempfile
@@ -16,6 +19,11 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
+
+# What the suite imports beyond the emulator's own dependencies (the `contract` extra of pyproject.toml).
+CONTRACT_MODULES = ("pytest", "hypothesis", "schemathesis", "requests")
+INSTALL_HINT = "pip install 'paywall-emulator[contract]'"
+USAGE_ERROR = 4  # pytest's ExitCode.USAGE_ERROR: every refusal of conform exits with it
 
 # CLI flag -> pytest option of the suite (see contract_tests/settings.py for the PAYWALL_* variables).
 VALUE_FLAGS: tuple[tuple[str, str, str], ...] = (
@@ -120,7 +128,22 @@ class Progress:
         self.out.flush()
 
 
+def missing_contract_module() -> str | None:
+    """The first dependency of the contract suite that cannot be imported, if any."""
+    for name in CONTRACT_MODULES:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            return name
+    return None
+
+
 def run(args: argparse.Namespace) -> int:
+    missing = missing_contract_module()
+    if missing is not None:
+        sys.stderr.write(f"conform: the contract suite needs {missing}, which is not installed; "
+                         f"install the contract extra: {INSTALL_HINT}\n")
+        return USAGE_ERROR
     import pytest
 
     from contract_tests.reporting import render
@@ -131,7 +154,7 @@ def run(args: argparse.Namespace) -> int:
         settings = from_options(lambda name: _namespace_value(args, name))
     except ValueError as exc:
         out.write(f"conform: {exc}\n")
-        return 4
+        return USAGE_ERROR
     writes = "writes allowed" if settings.allow_writes else "read-only: GET requests only"
     out.write(f"paywall-emulator conform: {settings.base_url or 'bundled emulator in a thread'} "
               f"({settings.target_kind}), paywall {settings.paywall_id}, {writes}\n"
@@ -147,7 +170,7 @@ def run(args: argparse.Namespace) -> int:
             probe.prepare()
         except TargetError as exc:
             out.write(f"conform: {exc}\n")
-            return 4
+            return USAGE_ERROR
         finally:
             probe.close()
     with tempfile.TemporaryDirectory(prefix="conform-") as tmp:

@@ -178,6 +178,20 @@ def test_plain_pytest_from_another_directory_ignores_a_stray_schemathesis_toml(t
     assert "passed" in done.stdout and "paywall contract report" in done.stdout
 
 
+@pytest.mark.parametrize("module", ["pytest", "schemathesis"])
+def test_conform_without_the_contract_extra_says_how_to_install_it(tmp_path: Path, module: str) -> None:
+    """The command as installed without the `contract` extra (the module made unimportable before the CLI
+    runs): one line naming the missing module and the install command, the usage-error status, no traceback."""
+    shim = f"import sys; sys.modules[{module!r}] = None; from emulator.cli import main; sys.exit(main(['conform']))"
+    done = run(["-c", shim], tmp_path, timeout=120)
+    assert done.returncode == 4, done.stdout + done.stderr
+    assert done.stderr.strip().splitlines() == [
+        f"conform: the contract suite needs {module}, which is not installed; "
+        "install the contract extra: pip install 'paywall-emulator[contract]'"], done.stderr
+    assert "Traceback" not in done.stdout + done.stderr
+    assert "paywall-emulator conform:" not in done.stdout  # refused before the run's header
+
+
 def test_the_pytest_plugin_registers_only_namespaced_options(tmp_path: Path) -> None:
     """The `paywall_contract` plugin loads into every pytest session of a project that installed the package:
     it adds `--paywall-allow-writes`, never a bare `--allow-writes` another plugin might own."""
