@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 
+from .domain.balances import MAX_BALANCE
 from .domain.periods import add_interval, local_date
 from .errors import BadRequestError
 from .models import (
@@ -259,6 +260,8 @@ class _Loader:
             given = _map(link_raw.get("balances") or {}, f"{lw}.balances")
             for ttype in paywall.token_types:
                 count = _int(given, ttype.type, ttype.daily_trial, f"{lw}.balances")
+                if count > MAX_BALANCE:
+                    raise SeedError(f"{lw}.balances: {ttype.type!r} must be at most {MAX_BALANCE}")
                 self.store.balances[(uid, pid, ttype.type)] = BalanceRow(
                     user_id=uid, paywall_id=pid, type=ttype.type, count=count,
                     topped_up_on=local_date(self.now, paywall.timezone).isoformat(),

@@ -97,6 +97,8 @@ BAD: list[tuple[str, dict[str, Any], str]] = [
     ("duplicate user email", mutated(_append("users", {"id": "u-x-2", "email": "X1@example.com"})),
      "duplicate user"),
     ("unknown balance type", mutated(_set("users.0.paywalls.0.balances", {"premium": 1})), "premium"),
+    ("balance beyond the maximum", mutated(lambda d: d["users"][0]["paywalls"][0].__setitem__(
+        "balances", {t["type"]: 2**31 for t in d["paywalls"][0]["tokenization"]["types"][:1]})), "2147483647"),
     ("foreign price in a purchase", mutated(_set("users.0.paywalls.0.purchases.0.price", "101")),
      "not a price of paywall 900"),
     ("active lifetime purchase", mutated(_set("users.0.paywalls.0.purchases.0.price", "9002")), "lifetime"),
