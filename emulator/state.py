@@ -62,6 +62,9 @@ class Store:
     webhook_endpoints: dict[str, WebhookEndpoint] = field(default_factory=dict)
     # Extension tables owned by later layers (webhook deliveries, faults, ...): name -> table.
     extra: dict[str, Any] = field(default_factory=dict)
+    # Values derived from the seed-only tables (paywalls, prices, offers), e.g. the bootstrap structure
+    # and its version: computed once per seed, dropped with everything else on reset or seed load.
+    memo: dict[Any, Any] = field(default_factory=dict)
 
     # --- lookups -------------------------------------------------------------------------
 
@@ -105,7 +108,7 @@ class Store:
         for name in (
             "owners", "api_keys", "paywalls", "prices", "offers", "providers", "users",
             "users_by_email", "links", "balances", "checkouts", "portal_sessions", "subscriptions", "payments",
-            "refunds", "idempotency", "tokens", "webhook_endpoints", "extra",
+            "refunds", "idempotency", "tokens", "webhook_endpoints", "extra", "memo",
         ):
             getattr(self, name).clear()
         self.tickets.clear()

@@ -131,8 +131,11 @@ def render_bootstrap(store: Store, paywall: Paywall, origin: str | None, reader:
                      if_version: str | None) -> dict[str, Any]:
     """The bootstrap answer: the structure, its `version` and the reader's snapshot (null for a guest);
     the short `{unchanged, version, user?}` form when `if_version` is still current."""
-    structure = render_bootstrap_structure(store, paywall, origin)
-    version = structure_version(paywall, structure)
+    key = ("bootstrap", paywall.id, origin)
+    if key not in store.memo:  # the structure changes only with the seed
+        structure = render_bootstrap_structure(store, paywall, origin)
+        store.memo[key] = structure, structure_version(paywall, structure)
+    structure, version = store.memo[key]
     user = render_paywall_user(store, paywall, reader.user, now) if reader.named else None
     if if_version == version:
         unchanged: dict[str, Any] = {"unchanged": True, "version": version}
