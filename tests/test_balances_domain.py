@@ -11,6 +11,7 @@ from emulator.domain import balances, gateway
 from emulator.errors import PaymentRequiredError
 from emulator.seed import apply_seed, default_fixtures, read_seed
 from emulator.state import Store
+from emulator.views import render_quota_details
 
 from .gateway_support import BOB, STANDARD
 
@@ -61,7 +62,8 @@ def request(user: str | None = BOB, provider: str = STANDARD) -> gateway.Gateway
 
 def test_reserve_debits_and_refund_gives_back_once() -> None:
     store = world()
-    charge = gateway.reserve(store, NOW + timedelta(days=1), request())  # topped up to 10, minus 1
+    # topped up to 10, minus 1
+    charge = gateway.reserve(store, NOW + timedelta(days=1), request(), render_details=render_quota_details)
     assert counts(store, NOW + timedelta(days=1))["standard"] == 9
     gateway.refund(store, NOW + timedelta(days=1), charge)
     gateway.refund(store, NOW + timedelta(days=1), charge)
@@ -71,9 +73,9 @@ def test_reserve_debits_and_refund_gives_back_once() -> None:
 def test_the_second_of_two_reservations_on_a_balance_of_one_is_refused() -> None:
     store = world()
     balances.adjust(store, NOW, store.paywalls["15"], store.users[BOB], "standard", 1, "credit")
-    gateway.reserve(store, NOW, request())
+    gateway.reserve(store, NOW, request(), render_details=render_quota_details)
     with pytest.raises(PaymentRequiredError) as refused:
-        gateway.reserve(store, NOW, request())
+        gateway.reserve(store, NOW, request(), render_details=render_quota_details)
     assert refused.value.extra["details"]["currentBalance"] == {"type": "standard", "count": 0}
     assert counts(store, NOW)["standard"] == 0
 
@@ -81,7 +83,7 @@ def test_the_second_of_two_reservations_on_a_balance_of_one_is_refused() -> None
 def test_a_refund_after_a_reset_does_not_land_in_the_new_world() -> None:
     store = world()
     balances.adjust(store, NOW, store.paywalls["15"], store.users[BOB], "standard", 1, "credit")
-    charge = gateway.reserve(store, NOW, request())
+    charge = gateway.reserve(store, NOW, request(), render_details=render_quota_details)
     apply_seed(store, read_seed(default_fixtures()), seed=0, now=NOW)  # what /_emulator/reset does
     gateway.refund(store, NOW, charge)
     assert counts(store, NOW)["standard"] == 0  # the seeded value, untouched

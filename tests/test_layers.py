@@ -25,9 +25,9 @@ ROOT = Path(__file__).resolve().parent.parent
 # Modules (relative to the package) that must never load aiohttp. A trailing `.*` covers a subpackage.
 PURE = ("domain.*", "acquirers.*", "models", "state", "clock", "ids", "views", "errors", "pages")
 # The only names the domain may import from `views`: an event's webhook `data` is a snapshot taken at
-# the instant of the event (domain/events.py, the documented exception); the gateway's 402 `details`
-# are still rendered in domain/gateway.py (another area; to be passed in or moved, see ARCHITECTURE.md).
-DOMAIN_VIEW_IMPORTS = {"domain.events": {"render_webhook_data"}, "domain.gateway": {"render_quota_details"}}
+# the instant of the event (domain/events.py, the documented exception). Other domain functions that
+# need a wire shape get the view passed in (checkout's replay record, the gateway's 402 `details`).
+DOMAIN_VIEW_IMPORTS = {"domain.events": {"render_webhook_data"}}
 HTTP_ONLY = ("handlers.*", "routing", "app")
 MAX_HANDLER_STATEMENTS = 12  # one domain call and one view, plus reading the input
 

@@ -9,13 +9,14 @@ the HTTP layer's business (`emulator.upstream`). No aiohttp.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from ..errors import BadRequestError, NotFoundError, PaymentRequiredError, PaywallNotFoundError, UnauthorizedError
 from ..models import BalanceRow, Paywall, Provider, TokenType, User
 from ..state import Store
-from ..views import render_quota_details
 from . import balances
 from .identity import ensure_link, find_user
 
@@ -61,7 +62,8 @@ def paywall_id_of(query: str | None, header: str | None) -> str:
     return found
 
 
-def reserve(store: Store, now: datetime, call: GatewayRequest) -> Charge:
+def reserve(store: Store, now: datetime, call: GatewayRequest, *,
+            render_details: Callable[[list[BalanceRow], str], dict[str, Any]]) -> Charge:
     """Check the call and debit the provider's cost (unless the type is `free`), atomically.
 
     Order of refusals: 400 paywall id, 401 no identity, 404 paywall, then 404 `provider-disabled` for
@@ -89,7 +91,7 @@ def reserve(store: Store, now: datetime, call: GatewayRequest) -> Charge:
     user_id = user.id if user is not None else None
     if amount and balances.peek(store, now, paywall, user_id, ttype) < amount:
         raise PaymentRequiredError(error="not-enough-queries",
-                                   details=render_quota_details(_peek_rows(store, now, paywall, user_id),
+                                   details=render_details(_peek_rows(store, now, paywall, user_id),
                                                                 ttype.type))
     # Every check passed: from here on only writes, with no await in between.
     if user is None:

@@ -9,6 +9,7 @@ from ..domain import gateway
 from ..keys import UPSTREAMS_KEY
 from ..routing import Call, operation
 from ..upstream import forward
+from ..views import render_quota_details
 
 
 @operation("callGatewayGet", "callGatewayPost", "callGatewayPut", "callGatewayPatch", "callGatewayDelete",
@@ -19,5 +20,5 @@ async def call_gateway(call: Call) -> web.StreamResponse:
     charge = gateway.reserve(store, now, gateway.GatewayRequest(
         provider_id=call.path["providerId"], paywall_query=call.query.get("paywall_id"),
         paywall_header=call.headers.get("X-Paywall-Id"), bearer_user_id=call.principal.user_id,
-        x_user_id=call.headers.get("X-User-ID")))
+        x_user_id=call.headers.get("X-User-ID")), render_details=render_quota_details)
     return await forward(call.request, call.world, call.request.app[UPSTREAMS_KEY], charge)
