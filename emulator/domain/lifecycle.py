@@ -20,7 +20,17 @@ from urllib.parse import urlencode
 from ..acquirers import acquirer_for
 from ..acquirers.base import email_effect
 from ..errors import BadRequestError, ConflictError, NotFoundError
-from ..models import CheckoutSession, DomainEvent, Payment, Paywall, Price, Refund, Subscription, User
+from ..models import (
+    CheckoutSession,
+    DomainEvent,
+    Payment,
+    Paywall,
+    PortalSession,
+    Price,
+    Refund,
+    Subscription,
+    User,
+)
 from ..state import Store
 from .access import has_access
 from .balances import grant_for_payment
@@ -79,6 +89,18 @@ def require_payment(store: Store, payment_id: str) -> Payment:
 
 def is_live(sub: Subscription) -> bool:
     return sub.status in LIVE_STATUSES and sub.ended_at is None
+
+
+def can_cancel(sub: Subscription) -> bool:
+    """Live and not already set to end: what a Cancel button (portal, API) may still act on."""
+    return is_live(sub) and not sub.cancel_at_period_end
+
+
+def require_portal(store: Store, session_id: str) -> PortalSession:
+    portal = store.portal_sessions.get(session_id)
+    if portal is None:
+        raise NotFoundError(f"no portal session {session_id!r}", code="not_found")
+    return portal
 
 
 # --- checkout outcomes ---------------------------------------------------------------------------
@@ -414,14 +436,12 @@ def schedule_cancel(store: Store, now: datetime, sub: Subscription, reason: str)
 
 def cancel_in_portal(store: Store, now: datetime, portal_session_id: str, subscription_id: str) -> Subscription:
     """The hosted portal's Cancel button: the subscription must be the session user's on its paywall."""
-    portal = store.portal_sessions.get(portal_session_id)
-    if portal is None:
-        raise NotFoundError(f"no portal session {portal_session_id!r}", code="not_found")
+    portal = require_portal(store, portal_session_id)
     sub = store.subscriptions.get(subscription_id)
     if sub is None or sub.user_id != portal.user_id or sub.paywall_id != portal.paywall_id:
         raise NotFoundError(f"no subscription {subscription_id!r} in this portal session", code="not_found")
     settle(store, now, sub)
-    if not is_live(sub) or sub.cancel_at_period_end:
+    if not can_cancel(sub):
         raise ConflictError(f"subscription {subscription_id} is already cancelled", code="invalid_state")
     schedule_cancel(store, now, sub, "cancelled in the customer portal")
     return sub

@@ -6,11 +6,9 @@ from __future__ import annotations
 
 from ..acquirers import acquirer_for
 from ..domain import lifecycle
-from ..errors import ConflictError, NotFoundError
-from ..models import PortalSession
+from ..errors import ConflictError
 from ..pages import PortalRow, render_checkout_page, render_portal_page
 from ..routing import Call, Reply, operation
-from ..state import Store
 
 HTML = "text/html"
 
@@ -57,19 +55,12 @@ async def submit_hosted_checkout(call: Call) -> Reply:
     return _see_other(outcome.redirect_url)
 
 
-def _require_portal(store: Store, session_id: str) -> PortalSession:
-    portal = store.portal_sessions.get(session_id)
-    if portal is None:
-        raise NotFoundError(f"no portal session {session_id!r}", code="not_found")
-    return portal
-
-
 def _portal_page(call: Call, session_id: str, *, status: int = 200, message: str | None = None) -> Reply:
     store = call.store
-    portal = _require_portal(store, session_id)
+    portal = lifecycle.require_portal(store, session_id)
     paywall = store.paywalls[portal.paywall_id]
     rows = [PortalRow(subscription=sub, price=store.prices.get(sub.price_id),
-                      cancellable=lifecycle.is_live(sub) and not sub.cancel_at_period_end)
+                      cancellable=lifecycle.can_cancel(sub))
             for sub in store.subscriptions_of(portal.user_id, portal.paywall_id)]
     page = render_portal_page(portal=portal, paywall=paywall, user=store.users[portal.user_id], rows=rows,
                               acquirer=acquirer_for(paywall.acquirer), message=message)
