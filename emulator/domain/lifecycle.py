@@ -1,8 +1,9 @@
 """Billing lifecycles: what happens to checkouts, subscriptions and payments after start-checkout.
 
 Owns paying, declining and cancelling a checkout (magic test cards and e-mails included), period ends
-(renewal charges, trial ends, scheduled cancellations, failed renewals and their one retry), checkout
-expiry, and the control operations renew-now, fail-next-renewal, expire and refund. Every function
+(renewal charges, trial ends, scheduled cancellations, failed renewals and their one retry) and checkout
+expiry; operations on existing subscriptions and payments (cancel, renew now, expire, refund) are in
+`domain.subscriptions` and build on the steps here (`charge_renewal`, `retry_renewal`, `end_now`). Every function
 validates fully before it mutates, acts as of the instant it is given (a renewal found late is still
 stamped at its period end) and emits exactly the events the real flow would, Paddle's duplicate
 `subscription.updated` included. Refusals use the control API's codes. No aiohttp.
@@ -19,7 +20,7 @@ from urllib.parse import urlencode
 
 from ..acquirers import acquirer_for
 from ..acquirers.base import email_effect
-from ..errors import BadRequestError, ConflictError, NotFoundError
+from ..errors import ConflictError, NotFoundError
 from ..models import (
     CheckoutSession,
     DomainEvent,
@@ -144,7 +145,7 @@ def complete_checkout(store: Store, now: datetime, session_id: str, *, card: str
                                                                     fail_renewals=fail_renewals)
     for old in replaced:  # the upgrade path: the old plan ends once the new one is paid for
         old.cancellation_reason = "replaced by a new checkout (ignoreActivePurchase)"
-        outcome.transitions.append(_end(store, now, old))
+        outcome.transitions.append(end_now(store, now, old))
     outcome.redirect_url = _return_url(session, "paid")
     outcome.events = store.events[mark:]
     return outcome
@@ -296,13 +297,13 @@ def settle(store: Store, until: datetime, sub: Subscription) -> list[Transition]
 
 def _period_end(store: Store, at: datetime, sub: Subscription) -> Transition:
     if sub.cancel_at_period_end:
-        return _end(store, at, sub)
+        return end_now(store, at, sub)
     if sub.status == "past_due":
-        return _retry(store, at, sub)
-    return _renew(store, at, sub, period_start=sub.current_period_end)
+        return retry_renewal(store, at, sub)
+    return charge_renewal(store, at, sub, period_start=sub.current_period_end)
 
 
-def _renew(store: Store, at: datetime, sub: Subscription, *, period_start: datetime) -> Transition:
+def charge_renewal(store: Store, at: datetime, sub: Subscription, *, period_start: datetime) -> Transition:
     """Charge the next period. Paid: `payment.completed` + `subscription.updated` (a trial turns
     active). Failed: `past_due` and `subscription.updated`, the charge retried `RENEWAL_RETRY_AFTER` later."""
     paywall, price, user = store.paywalls[sub.paywall_id], store.prices[sub.price_id], store.users[sub.user_id]
@@ -333,18 +334,18 @@ def _renew(store: Store, at: datetime, sub: Subscription, *, period_start: datet
     return _transition(kind, at, sub, payment=payment)
 
 
-def _retry(store: Store, at: datetime, sub: Subscription) -> Transition:
+def retry_renewal(store: Store, at: datetime, sub: Subscription) -> Transition:
     """The second charge of a failed renewal: paid, a new period starts now; failed again, it ends."""
     if sub.fail_next_renewal or sub.fail_renewals:
         sub.fail_next_renewal = False
         paywall, price, user = store.paywalls[sub.paywall_id], store.prices[sub.price_id], store.users[sub.user_id]
         _new_payment(store, at, paywall, user, price, subscription=sub, failed=True)
         sub.cancellation_reason = "renewal payment failed"
-        return _end(store, at, sub)
-    return _renew(store, at, sub, period_start=at)
+        return end_now(store, at, sub)
+    return charge_renewal(store, at, sub, period_start=at)
 
 
-def _end(store: Store, at: datetime, sub: Subscription) -> Transition:
+def end_now(store: Store, at: datetime, sub: Subscription) -> Transition:
     """The subscription ends now: access stops, `subscription.cancelled`."""
     sub.status = "canceled"
     sub.ended_at = at
@@ -381,105 +382,3 @@ def _coin(seed: int, key: str) -> float:
     """A number in [0, 1) fixed by the seed and the key alone."""
     digest = hashlib.sha256(f"{seed}:{key}".encode()).digest()
     return int.from_bytes(digest[:8], "big") / 2**64
-
-
-# --- operations on subscriptions -------------------------------------------------------------------
-
-
-def _require_live(store: Store, now: datetime, subscription_id: str) -> tuple[Subscription, list[Transition]]:
-    sub = require_subscription(store, subscription_id)
-    caught_up = settle(store, now, sub)
-    if not is_live(sub):
-        raise ConflictError(f"subscription {subscription_id} is {sub.status}; it has ended", code="invalid_state")
-    return sub, caught_up
-
-
-def renew_now(store: Store, now: datetime, subscription_id: str) -> Outcome:
-    """Bill the next period now (a trial ends early; a `past_due` one retries its charge)."""
-    mark = len(store.events)
-    sub, caught_up = _require_live(store, now, subscription_id)
-    if sub.cancel_at_period_end:
-        raise ConflictError(f"subscription {subscription_id} is set to cancel at period end; it does not renew",
-                            code="invalid_state")
-    step = _retry(store, now, sub) if sub.status == "past_due" else _renew(store, now, sub, period_start=now)
-    payment = store.payments.get(str(step.get("payment_id"))) if step.get("payment_id") else None
-    return Outcome(subscription=sub, payment=payment, events=store.events[mark:], transitions=[*caught_up, step])
-
-
-def fail_next_renewal(store: Store, now: datetime, subscription_id: str) -> Outcome:
-    """Make the next renewal charge fail (once); nothing is sent until that renewal happens."""
-    mark = len(store.events)
-    sub, caught_up = _require_live(store, now, subscription_id)
-    sub.fail_next_renewal = True
-    return Outcome(subscription=sub, events=store.events[mark:], transitions=caught_up)
-
-
-def expire(store: Store, now: datetime, subscription_id: str) -> Outcome:
-    """End the subscription immediately, as if the acquirer cancelled it: `subscription.cancelled`."""
-    mark = len(store.events)
-    sub, caught_up = _require_live(store, now, subscription_id)
-    sub.cancellation_reason = sub.cancellation_reason or "expired"
-    step = _end(store, now, sub)
-    return Outcome(subscription=sub, events=store.events[mark:], transitions=[*caught_up, step])
-
-
-def schedule_cancel(store: Store, now: datetime, sub: Subscription, reason: str) -> None:
-    """Cancel at period end: access stays until then (`cancel_at`), `subscription.updated` now and
-    `subscription.cancelled` when the period ends. Callers have checked the subscription is live."""
-    sub.cancel_at_period_end = True
-    # A past_due subscription's period already ended: it keeps access until its retry is due and ends
-    # then, uncharged.
-    sub.cancel_at = due_at(sub) or sub.current_period_end
-    sub.cancellation_reason = reason
-    emit_subscription_updated(store, now, sub)
-
-
-def cancel_in_portal(store: Store, now: datetime, portal_session_id: str, subscription_id: str) -> Subscription:
-    """The hosted portal's Cancel button: the subscription must be the session user's on its paywall."""
-    portal = require_portal(store, portal_session_id)
-    sub = store.subscriptions.get(subscription_id)
-    if sub is None or sub.user_id != portal.user_id or sub.paywall_id != portal.paywall_id:
-        raise NotFoundError(f"no subscription {subscription_id!r} in this portal session", code="not_found")
-    settle(store, now, sub)
-    if not can_cancel(sub):
-        raise ConflictError(f"subscription {subscription_id} is already cancelled", code="invalid_state")
-    schedule_cancel(store, now, sub, "cancelled in the customer portal")
-    return sub
-
-
-# --- refunds -----------------------------------------------------------------------------------------
-
-
-def refund(store: Store, now: datetime, payment_id: str, *, amount: int | None = None,
-           reason: str | None = None) -> Outcome:
-    """Refund a succeeded payment, fully (default) or partly: `refund.created`. A full refund takes back
-    what the payment bought: a lifetime purchase stops granting access, and the subscription it paid
-    for ends now (`subscription.cancelled`). A partial refund changes no access. Tokens already granted
-    are kept."""
-    payment = require_payment(store, payment_id)
-    if payment.status != "succeeded":
-        raise ConflictError(f"payment {payment_id} is {payment.status}; only a succeeded payment can be refunded",
-                            code="invalid_state")
-    remaining = payment.amount - payment.refunded_amount
-    amount = remaining if amount is None else amount
-    if amount < 1 or amount > remaining:
-        raise BadRequestError(f"amount must be between 1 and {remaining} (minor units not yet refunded)",
-                              code="invalid_request")
-    mark = len(store.events)
-    sub = store.subscriptions.get(payment.subscription_id) if payment.subscription_id else None
-    caught_up = settle(store, now, sub) if sub is not None else []
-    acquirer = acquirer_for(store.paywalls[payment.paywall_id].acquirer)
-    created = Refund(id=acquirer.refund_id(store.ids), payment_id=payment.id, amount=amount,
-                     currency=payment.currency, status="succeeded", reason=reason, created=now)
-    store.refunds[created.id] = created
-    payment.refunded_amount += amount
-    if payment.refunded_amount >= payment.amount:
-        payment.status = "refunded"
-    emit(store, now, "refund.created", paywall_id=payment.paywall_id, user_id=payment.user_id,
-         price_id=payment.price_id, payment=payment, refund=created, subscription=sub)
-    steps = list(caught_up)
-    if payment.status == "refunded" and sub is not None and is_live(sub):
-        sub.cancellation_reason = "payment refunded"
-        steps.append(_end(store, now, sub))
-    return Outcome(subscription=sub, payment=payment, refund=created, events=store.events[mark:],
-                   transitions=steps)

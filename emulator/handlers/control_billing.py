@@ -4,7 +4,7 @@ renew / fail-next-renewal / expire a subscription, refund a payment (`/_emulator
 
 from __future__ import annotations
 
-from ..domain import lifecycle
+from ..domain import lifecycle, subscriptions
 from ..routing import Call, Reply, operation
 from ..views import render_billing_outcome, render_checkout_session
 
@@ -45,23 +45,23 @@ async def cancel_checkout(call: Call) -> Reply:
 
 @operation("renewSubscription")
 async def renew_subscription(call: Call) -> Reply:
-    return _outcome(lifecycle.renew_now(call.store, call.world.now(), call.path["subscriptionId"]))
+    return _outcome(subscriptions.renew_now(call.store, call.world.now(), call.path["subscriptionId"]))
 
 
 @operation("failNextRenewal")
 async def fail_next_renewal(call: Call) -> Reply:
-    return _outcome(lifecycle.fail_next_renewal(call.store, call.world.now(), call.path["subscriptionId"]))
+    return _outcome(subscriptions.fail_next_renewal(call.store, call.world.now(), call.path["subscriptionId"]))
 
 
 @operation("expireSubscription")
 async def expire_subscription(call: Call) -> Reply:
-    return _outcome(lifecycle.expire(call.store, call.world.now(), call.path["subscriptionId"]))
+    return _outcome(subscriptions.expire(call.store, call.world.now(), call.path["subscriptionId"]))
 
 
 @operation("refundPayment")
 async def refund_payment(call: Call) -> Reply:
     body = _body(call)
     amount, reason = body.get("amount"), body.get("reason")
-    return _outcome(lifecycle.refund(call.store, call.world.now(), call.path["paymentId"],
+    return _outcome(subscriptions.refund(call.store, call.world.now(), call.path["paymentId"],
                                      amount=int(str(amount)) if amount is not None else None,
                                      reason=str(reason) if reason is not None else None))

@@ -5,7 +5,7 @@ of the button (409) answers the page again with the reason; the HTML itself live
 from __future__ import annotations
 
 from ..acquirers import acquirer_for
-from ..domain import lifecycle
+from ..domain import lifecycle, subscriptions
 from ..errors import ConflictError
 from ..pages import PortalRow, render_checkout_page, render_portal_page
 from ..routing import Call, Reply, operation
@@ -76,7 +76,7 @@ async def show_hosted_portal(call: Call) -> Reply:
 async def submit_hosted_portal(call: Call) -> Reply:
     session_id, form = call.path["sessionId"], _form(call)
     try:
-        lifecycle.cancel_in_portal(call.store, call.world.now(), session_id, form["subscription_id"])
+        subscriptions.cancel_in_portal(call.store, call.world.now(), session_id, form["subscription_id"])
     except ConflictError as err:
         return _portal_page(call, session_id, status=409, message=err.message)
     return _see_other(f"{call.origin}/_emulator/portal/{session_id}")
