@@ -10,6 +10,7 @@ target (`emulator.testing`, `emulator.config`); everything else talks HTTP.
 from __future__ import annotations
 
 import itertools
+import sys
 from collections.abc import Callable, Generator
 from typing import Any
 
@@ -42,11 +43,15 @@ def pytest_configure(config: pytest.Config) -> None:
         settings = from_options(lambda name: config.getoption(name, None))
     except ValueError as exc:
         raise pytest.UsageError(str(exc)) from None
-    contract_session.install(ContractSession(settings, _start_emulator if settings.in_thread else None))
+    contract_session.install(config, ContractSession(settings, _start_emulator if settings.in_thread else None))
+    # Test modules build tests from the run's session when imported: a module left in sys.modules by an
+    # earlier run in this process would keep that run's (closed) session and target.
+    for name in [n for n in sys.modules if n.startswith("contract_tests.test_")]:
+        del sys.modules[name]
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    session = contract_session.uninstall()
+    session = contract_session.uninstall(config)
     if session is None:
         return
     try:
@@ -65,7 +70,7 @@ def _meta(settings: Settings, session: ContractSession) -> dict[str, Any]:
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    session = contract_session.current()
+    session = contract_session.current(item.config)
     settings = session.settings
     marker = item.get_closest_marker("emulator_only")
     if marker is not None and not settings.control:
@@ -80,7 +85,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
     report = yield
-    recorder = contract_session.current().recorder
+    recorder = contract_session.current(item.config).recorder
     if report.skipped and report.when in ("setup", "call"):
         recorder.outcomes["skipped"] += 1
         longrepr = report.longrepr
@@ -103,7 +108,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    session = contract_session.peek()
+    session = contract_session.peek(terminalreporter.config)
     if session is None or not session.recorder.total_requests:
         return
     s = session.settings
@@ -119,8 +124,8 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 
 
 @pytest.fixture(scope="session")
-def contract() -> ContractSession:
-    session = contract_session.current()
+def contract(pytestconfig: pytest.Config) -> ContractSession:
+    session = contract_session.current(pytestconfig)
     session.ready()
     return session
 

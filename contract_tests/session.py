@@ -1,15 +1,22 @@
 """The run in progress: settings, the resolved target (started lazily), the guarded HTTP session, the
 recorder, and facts read once from the target (bootstraps, price ids).
 
-`conftest.py` installs one `ContractSession` at `pytest_configure`; test modules that build Schemathesis
-tests at import time reach it through `current()`. The in-thread emulator is started by a callable the
-conftest passes in, so this module never imports `emulator`.
+`conftest.py` installs one `ContractSession` per pytest run at `pytest_configure`, in that run's
+`config.stash` (`SESSION_KEY`), and removes it at `pytest_unconfigure`: nothing about a run is kept at
+module level, so runs one after another in one process (`pytest.main` twice, against two targets) share
+nothing. Hooks and fixtures pass their `config`; test modules that build Schemathesis tests at import time
+call `current()` without one, which finds the run being configured through a context variable set between
+the two hooks. The in-thread emulator is started by a callable the conftest passes in, so this module never
+imports `emulator`.
 """
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Callable
 from typing import Any
+
+import pytest
 
 from . import spec
 from .client import Api, Control, GuardedSession
@@ -93,8 +100,6 @@ class ContractSession:
         try:
             self.prepare()
         except TargetError as exc:
-            import pytest
-
             pytest.exit(f"paywall contract: {exc}", returncode=pytest.ExitCode.USAGE_ERROR)
 
     def bootstrap(self, paywall_id: str) -> Any:
@@ -121,26 +126,43 @@ class ContractSession:
             self._stop = None
 
 
-_current: ContractSession | None = None
+SESSION_KEY = pytest.StashKey[ContractSession]()
+_ACTIVATION_KEY = pytest.StashKey["contextvars.Token[pytest.Config | None]"]()
+# The config of the contract run between its pytest_configure and pytest_unconfigure, for code that has no
+# config to pass (test modules building tests at import time). Context-local; the run's state is in the stash.
+_RUNNING: contextvars.ContextVar[pytest.Config | None] = contextvars.ContextVar("contract_tests_run", default=None)
 
 
-def install(session: ContractSession) -> None:
-    global _current
-    _current = session
+def install(config: pytest.Config, session: ContractSession) -> None:
+    config.stash[SESSION_KEY] = session
+    config.stash[_ACTIVATION_KEY] = _RUNNING.set(config)
 
 
-def uninstall() -> ContractSession | None:
-    global _current
-    session, _current = _current, None
+def uninstall(config: pytest.Config) -> ContractSession | None:
+    """Take the run's session out of its config (the caller closes it)."""
+    session = config.stash.get(SESSION_KEY, None)
+    if session is not None:
+        del config.stash[SESSION_KEY]
+    token = config.stash.get(_ACTIVATION_KEY, None)
+    if token is not None:
+        del config.stash[_ACTIVATION_KEY]
+        try:
+            _RUNNING.reset(token)
+        except ValueError:  # set in another context: just forget this run
+            if _RUNNING.get() is config:
+                _RUNNING.set(None)
     return session
 
 
-def peek() -> ContractSession | None:
-    """The installed session, if any (hooks that also run outside a contract run)."""
-    return _current
+def peek(config: pytest.Config | None = None) -> ContractSession | None:
+    """The session of `config`'s run (default: the run being configured), if any: for hooks that also run
+    outside a contract run."""
+    config = config if config is not None else _RUNNING.get()
+    return config.stash.get(SESSION_KEY, None) if config is not None else None
 
 
-def current() -> ContractSession:
-    if _current is None:
+def current(config: pytest.Config | None = None) -> ContractSession:
+    session = peek(config)
+    if session is None:
         raise RuntimeError("contract_tests runs under pytest with its conftest (pytest --pyargs contract_tests)")
-    return _current
+    return session

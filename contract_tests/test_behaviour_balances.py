@@ -16,11 +16,10 @@ from hypothesis import strategies as st
 
 from contract_tests.client import Api, expect_error, expect_ok, explain, sdk_code
 from contract_tests.helpers import adjust, balances, balances_path, concurrently, need, start_checkout
-from contract_tests.session import ContractSession, current
+from contract_tests.session import ContractSession
 from contract_tests.settings import Settings
 
 pytestmark = pytest.mark.writes
-EXAMPLES = current().settings.budget.behaviour_examples
 CONCURRENT_CREDIT = 20  # N: the balance 2N simultaneous debits of 1 race for
 CONNECTIONS = 8
 
@@ -81,33 +80,26 @@ _ops = st.lists(st.tuples(st.sampled_from(["credit", "debit"]), st.integers(min_
                 min_size=1, max_size=6)
 
 
-@hypothesis_settings(max_examples=EXAMPLES, deadline=None, database=None)
-@given(ops=_ops)
-def test_credits_and_debits_add_up(ops: list[tuple[str, int]]) -> None:
-    contract = current()
-    api = contract.api()
-    paywall, user_id, type_ = _shared_user(contract, api)
-    model = balances(api, paywall, user_id)[type_]
-    for op, amount in ops:
-        resp = adjust(api, paywall, user_id, type_, amount, op)
-        if op == "debit" and amount > model:
-            body = expect_error(resp, 400, "insufficient")
-            assert body.get("available") == model, body
-            continue
-        model = model + amount if op == "credit" else model - amount
-        assert expect_ok(resp)["count"] == model, (ops, resp.text)
-    assert balances(api, paywall, user_id)[type_] == model
+def test_credits_and_debits_add_up(api: Api, contract: ContractSession, new_email: Callable[[str], str]) -> None:
+    """A Hypothesis property run inside the test, so its budget comes from this run's settings and every
+    example uses the one user created here (a real deployment gets one account, not dozens)."""
+    paywall, user_id, type_ = _token_user(api, contract, new_email)
 
+    @hypothesis_settings(max_examples=contract.settings.budget.behaviour_examples, deadline=None, database=None)
+    @given(ops=_ops)
+    def add_up(ops: list[tuple[str, int]]) -> None:
+        model = balances(api, paywall, user_id)[type_]
+        for op, amount in ops:
+            resp = adjust(api, paywall, user_id, type_, amount, op)
+            if op == "debit" and amount > model:
+                body = expect_error(resp, 400, "insufficient")
+                assert body.get("available") == model, body
+                continue
+            model = model + amount if op == "credit" else model - amount
+            assert expect_ok(resp)["count"] == model, (ops, resp.text)
+        assert balances(api, paywall, user_id)[type_] == model
 
-_SHARED: dict[str, tuple[str, str, str]] = {}
-
-
-def _shared_user(contract: ContractSession, api: Api) -> tuple[str, str, str]:
-    """One user for every example of the property (a real deployment gets one account, not dozens)."""
-    if "user" not in _SHARED:
-        counter = iter(range(1, 1_000_000))
-        _SHARED["user"] = _token_user(api, contract, lambda tag: contract.settings.run_email(f"prop{next(counter)}"))
-    return _SHARED["user"]
+    add_up()
 
 
 def test_unknown_token_type_is_token_type_not_found(

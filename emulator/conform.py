@@ -97,11 +97,15 @@ class Progress:
         self.done = 0
         self.requests_before = 0
         self.started = time.monotonic()
+        self.config: Any = None
+
+    def pytest_configure(self, config: Any) -> None:
+        self.config = config
 
     def _sent(self) -> int:
         from contract_tests import session
 
-        current = session.peek()
+        current = session.peek(self.config) if self.config is not None else None
         return current.recorder.total_requests if current is not None else 0
 
     def pytest_collection_finish(self, session: Any) -> None:

@@ -178,6 +178,40 @@ def test_plain_pytest_from_another_directory_ignores_a_stray_schemathesis_toml(t
     assert "passed" in done.stdout and "paywall contract report" in done.stdout
 
 
+REPEATED_RUNS = """
+import json, sys
+from emulator.conform import main
+from emulator.testing import ThreadedEmulator
+
+target_args, out = json.loads(sys.argv[1]), {}
+for name in ("first", "second"):
+    with ThreadedEmulator() as emu:  # each run's target is stopped before the next run starts
+        code = main(["--base-url", emu.base_url, *target_args, "--report-json", f"{name}.json"])
+    out[name] = {"code": code, "url": emu.base_url}
+print("RUNS " + json.dumps(out))
+"""
+
+
+def test_repeated_in_process_runs_share_no_state(tmp_path: Path) -> None:
+    """Two `conform` runs in one process against two emulators, the first stopped before the second starts:
+    the second run's import-time tests (Schemathesis' operations) and its fixtures (the property test's user)
+    use its own target and recorder, not the first run's."""
+    target_args = [*TARGET_ARGS, "--control", "--allow-writes", "--budget", "quick", "--seed", "3",
+                   "-k", "bootstrap or add_up or concurrent"]
+    done = run(["-c", REPEATED_RUNS, json.dumps(target_args)], tmp_path)
+    line = next((ln for ln in done.stdout.splitlines() if ln.startswith("RUNS ")), None)
+    assert line is not None, done.stdout[-4000:] + done.stderr[-4000:]
+    runs = json.loads(line.removeprefix("RUNS "))
+    assert [runs[n]["code"] for n in ("first", "second")] == [0, 0], done.stdout[-6000:]
+    for name in ("first", "second"):
+        report = json.loads((tmp_path / f"{name}.json").read_text())
+        requests_by_op = {o["operation"]: o["requests"] for o in report["operations"]}
+        assert report["meta"]["target"] == runs[name]["url"], report["meta"]
+        assert report["failures"] == [] and report["outcomes"].get("passed", 0) >= 3, report
+        assert requests_by_op.get("GET /api/v1/paywall/{id}/bootstrap", 0) > 0, requests_by_op
+        assert requests_by_op.get("POST /api/v1/paywall/{id}/balances", 0) >= 40, requests_by_op
+
+
 @pytest.mark.parametrize("module", ["pytest", "schemathesis"])
 def test_conform_without_the_contract_extra_says_how_to_install_it(tmp_path: Path, module: str) -> None:
     """The command as installed without the `contract` extra (the module made unimportable before the CLI
