@@ -14,7 +14,9 @@ from pathlib import Path
 from .config import EmulatorConfig
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(*, conform: bool = True) -> argparse.ArgumentParser:
+    """The command line; `conform=False` leaves the contract suite's options out (and its module
+    unimported), which `main` does for every other command: `serve` starts faster."""
     parser = argparse.ArgumentParser(prog="paywall-emulator",
                                      description="Local emulator of the monetize.software billing API")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -36,14 +38,17 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--log-level", default="WARNING")
     spec = sub.add_parser("spec", help="print the path of a bundled OpenAPI document")
     spec.add_argument("which", choices=("public", "control"), nargs="?", default="public")
-    from .conform import add_arguments as add_conform_arguments
+    suite = sub.add_parser("conform", help="run the contract suite against the emulator or a deployment")
+    if conform:
+        from .conform import add_arguments as add_conform_arguments
 
-    add_conform_arguments(sub.add_parser("conform", help="run the contract suite against the emulator or a deployment"))
+        add_conform_arguments(suite)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser(conform=argv[:1] == ["conform"]).parse_args(argv)
     if args.command == "spec":
         from .openapi import CONTROL_SPEC, PUBLIC_SPEC, spec_path
 

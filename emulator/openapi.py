@@ -94,13 +94,22 @@ class SchemaValidator:
 
     schema: Any
     where: str
+    # Compiled validators by schema object, shared within one spec: `compile_spec` inlines each `$ref`
+    # target once, so e.g. the error envelope of a hundred responses is one object, compiled once.
+    shared: dict[int, tuple[Any, Any]] | None = field(default=None, repr=False, compare=False)
     _compiled: Any = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
+        known = self.shared.get(id(self.schema)) if self.shared is not None else None
+        if known is not None and known[0] is self.schema:
+            self._compiled = known[1]
+            return
         try:
             self._compiled = jsonschema_rs.validator_for(self.schema, validate_formats=True)
         except Exception as exc:  # the library raises its own ValidationError/ValueError types
             raise SpecError(f"{self.where}: schema does not compile: {exc}") from exc
+        if self.shared is not None:
+            self.shared[id(self.schema)] = (self.schema, self._compiled)  # keeps the schema alive: ids stay unique
 
     def is_valid(self, instance: Any) -> bool:
         return bool(self._compiled.is_valid(instance))
@@ -242,6 +251,7 @@ def compile_spec(document: dict[str, Any], name: str) -> ApiSpec:
     operations: list[Operation] = []
     seen: set[str] = set()
     memo: dict[str, Any] = {}
+    compiled: dict[int, tuple[Any, Any]] = {}
     for path, item in (document.get("paths") or {}).items():
         item = inline_refs(item, document, _memo=memo)
         shared_params = item.get("parameters", [])
@@ -255,12 +265,12 @@ def compile_spec(document: dict[str, Any], name: str) -> ApiSpec:
             if op_id in seen:
                 raise SpecError(f"duplicate operationId {op_id!r}")
             seen.add(op_id)
-            operations.append(_compile_operation(name, path, method, raw, shared_params))
+            operations.append(_compile_operation(name, path, method, raw, shared_params, compiled))
     return ApiSpec(name=name, document=document, operations=operations)
 
 
 def _compile_operation(spec: str, path: str, method: str, raw: dict[str, Any],
-                       shared: list[dict[str, Any]]) -> Operation:
+                       shared: list[dict[str, Any]], compiled: dict[int, tuple[Any, Any]]) -> Operation:
     op_id = raw["operationId"]
     params: dict[tuple[str, str], dict[str, Any]] = {}
     for p in [*shared, *raw.get("parameters", [])]:
@@ -271,21 +281,21 @@ def _compile_operation(spec: str, path: str, method: str, raw: dict[str, Any],
             location=p["in"],
             required=bool(p.get("required", p["in"] == "path")),
             schema=p.get("schema", {}),
-            validator=SchemaValidator(p.get("schema", {}), f"{op_id} {p['in']} {p['name']}"),
+            validator=SchemaValidator(p.get("schema", {}), f"{op_id} {p['in']} {p['name']}", compiled),
         )
         for p in params.values()
         if p["in"] in ("path", "query", "header")
     ]
     body = raw.get("requestBody") or {}
     body_schemas = {mt: (c.get("schema") or {}) for mt, c in (body.get("content") or {}).items()}
-    body_validators = {mt: SchemaValidator(_json_part(s, mt), f"{op_id} body {mt}")
+    body_validators = {mt: SchemaValidator(_json_part(s, mt), f"{op_id} body {mt}", compiled)
                        for mt, s in body_schemas.items()}
     responses: dict[str, dict[str, SchemaValidator]] = {}
     for status, resp in (raw.get("responses") or {}).items():
         by_type: dict[str, SchemaValidator] = {}
         for mt, content in (resp.get("content") or {}).items():
             if "schema" in content and ("json" in mt):
-                by_type[mt] = SchemaValidator(content["schema"], f"{op_id} response {status} {mt}")
+                by_type[mt] = SchemaValidator(content["schema"], f"{op_id} response {status} {mt}", compiled)
         responses[str(status)] = by_type
     tags = raw.get("tags") or ["default"]
     return Operation(
