@@ -201,6 +201,8 @@ class Operation:
         init=False, repr=False, compare=False, default_factory=dict)  # status -> (declared, validator)
     valid_replies: dict[tuple[int, bytes], None] = field(
         init=False, repr=False, compare=False, default_factory=dict)  # JSON payloads found valid, bounded
+    encoded: dict[int, tuple[Any, bytes]] = field(
+        init=False, repr=False, compare=False, default_factory=dict)  # id(reused body) -> (body, its JSON)
 
     def __post_init__(self) -> None:
         self.params_in = {where: tuple(p for p in self.parameters if p.location == where)

@@ -53,6 +53,9 @@ class Reply:
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
     content_type: str = JSON_CT
+    # The body is a memoised object that is never mutated (bootstrap's guest answer): its JSON is
+    # encoded once and reused while the same object comes back.
+    reused_body: bool = False
 
 
 @dataclass(slots=True)
@@ -305,7 +308,7 @@ def render(op: Operation | None, reply: Reply, *, strict: bool) -> web.Response:
         text = reply.body if isinstance(reply.body, str | bytes) else ""
         return web.Response(status=reply.status, body=text.encode() if isinstance(text, str) else text,
                             headers=headers, content_type=reply.content_type)
-    payload = dumps(reply.body)
+    payload = _encoded(op, reply)
     if op is not None and reply.content_type == JSON_CT:
         problem = response_problem(op, reply.status, reply.body, payload=payload)
         if problem is not None:
@@ -316,6 +319,19 @@ def render(op: Operation | None, reply: Reply, *, strict: bool) -> web.Response:
                 return web.Response(status=500, body=dumps(render_error(err)), content_type=JSON_CT)
             headers["X-Emulator-Spec-Violation"] = problem[:500]
     return web.Response(status=reply.status, body=payload, headers=headers, content_type=reply.content_type)
+
+
+def _encoded(op: Operation | None, reply: Reply) -> bytes:
+    if op is None or not reply.reused_body:
+        return dumps(reply.body)
+    known = op.encoded.get(id(reply.body))
+    if known is not None and known[0] is reply.body:  # the entry keeps its body alive: ids stay unique
+        return known[1]
+    payload = dumps(reply.body)
+    if len(op.encoded) >= MAX_REMEMBERED_REPLIES:
+        op.encoded.clear()
+    op.encoded[id(reply.body)] = (reply.body, payload)
+    return payload
 
 
 # Replies whose exact JSON bytes were already found valid are not validated again (bootstrap and most

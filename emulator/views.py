@@ -136,6 +136,9 @@ def render_bootstrap(store: Store, paywall: Paywall, origin: str | None, reader:
         structure = render_bootstrap_structure(store, paywall, origin)
         store.memo[key] = structure, structure_version(paywall, structure)
     structure, version = store.memo[key]
+    if not reader.named and if_version != version:  # a guest's answer is the same object every time
+        return store.memo.setdefault(("bootstrap-guest", paywall.id, origin),  # type: ignore[no-any-return]
+                                     {**structure, "user": None, "version": version})
     user = render_paywall_user(store, paywall, reader.user, now) if reader.named else None
     if if_version == version:
         unchanged: dict[str, Any] = {"unchanged": True, "version": version}

@@ -13,8 +13,9 @@ async def get_bootstrap(call: Call) -> Reply:
     paywall = call.require_paywall()
     reader = find_reader(call.store, paywall, session_user=call.bearer_user,
                          email=call.headers.get("X-User-Email"))
-    return Reply(body=render_bootstrap(call.store, paywall, call.origin, reader, call.world.now(),
-                                       if_version=call.query.get("if_version")))
+    body = render_bootstrap(call.store, paywall, call.origin, reader, call.world.now(),
+                            if_version=call.query.get("if_version"))
+    return Reply(body=body, reused_body=not reader.named)  # a guest's answer is memoised (views)
 
 
 __all__ = ["get_bootstrap", "resolve_bearer"]
