@@ -149,13 +149,18 @@ async def _unimplemented(call: Call) -> Reply:
 def _pipeline(op: Operation, handler: Handler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     # Reset, seed loading and health never run due work first: they must answer whatever state the world is in.
     catch_up = not op.extension("x-emulator-skip-catch-up")
+    writes = op.method not in ("GET", "HEAD", "OPTIONS")
 
     async def serve(request: web.Request, world: World) -> web.StreamResponse:
         try:
             if catch_up:
                 await world.catch_up()
             call = await _prepare(op, request, world)
-            result = await handler(call)
+            try:
+                result = await handler(call)
+            finally:
+                if writes:
+                    world.changed()  # it may have scheduled work (a subscription, a checkout to expire)
         except EmulatorError as err:
             result = error_reply(err)
         if isinstance(result, web.StreamResponse):

@@ -1,0 +1,86 @@
+"""`World.catch_up` remembers until when the world is quiet, so a request's catch-up is one comparison;
+a write, a reset, a seed load or a new source makes it ask every source again."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import requests
+
+from emulator.config import EmulatorConfig
+from emulator.state import Store
+from emulator.testing import ThreadedEmulator
+from emulator.world import World
+
+T0 = datetime(2026, 3, 1, 12, tzinfo=UTC)
+
+
+class _Spy:
+    """A foreground source with one piece of work at `at`, counting how often it is asked."""
+
+    background = False
+
+    def __init__(self, at: datetime) -> None:
+        self.at: datetime | None = at
+        self.asked = 0
+
+    def next_due(self, store: Store) -> datetime | None:
+        self.asked += 1
+        return self.at
+
+    async def run_due(self, store: Store, at: datetime) -> list[dict[str, Any]]:
+        self.at = None
+        return [{"type": "spy.ran", "at": at.isoformat()}]
+
+
+def _world() -> tuple[World, _Spy]:
+    world = World.create(EmulatorConfig(start_time=T0))
+    spy = _Spy(T0 + timedelta(hours=1))
+    world.sources[:] = [spy]
+    world.changed()
+    return world, spy
+
+
+def test_a_quiet_world_asks_no_source_until_work_is_due() -> None:
+    world, spy = _world()
+    assert asyncio.run(world.catch_up()) == []
+    asked = spy.asked
+    assert asyncio.run(world.catch_up()) == [] and spy.asked == asked  # remembered: nothing asked
+    world.clock.set(T0 + timedelta(hours=1))
+    assert asyncio.run(world.catch_up()) == [{"type": "spy.ran", "at": (T0 + timedelta(hours=1)).isoformat()}]
+
+
+def test_a_change_or_a_new_source_makes_it_ask_again() -> None:
+    world, spy = _world()
+    asyncio.run(world.catch_up())
+    asked = spy.asked
+    world.changed()
+    asyncio.run(world.catch_up())
+    assert spy.asked > asked
+    asked = spy.asked
+    world.sources.append(_Spy(T0 + timedelta(days=1)))
+    asyncio.run(world.catch_up())
+    assert spy.asked > asked
+    asked = spy.asked
+    world.reset()
+    world.sources[:] = [spy]
+    asyncio.run(world.catch_up())
+    assert spy.asked > asked
+
+
+def test_work_scheduled_by_a_write_is_run_when_due() -> None:
+    """A checkout started after a read expires 24 h later even when the clock jumps there directly
+    (as freezegun's does), with no control call to drive the catch-up."""
+    with ThreadedEmulator(EmulatorConfig(start_time=T0)) as emu:
+        assert requests.get(emu.url("/api/v1/paywall/3/bootstrap"), timeout=10).status_code == 200  # quiet now
+        resp = requests.post(emu.url("/api/v1/paywall/3/start-checkout"), timeout=10,
+                             headers={"X-Api-Key": emu.api_key},
+                             json={"email": "later@example.com", "priceId": "102"})
+        assert resp.status_code == 200, resp.text
+        session = emu.control.checkout_session_id(resp.json())
+        emu.call(lambda: emu.world.clock.set(T0 + timedelta(hours=25)))
+        assert requests.get(emu.url("/api/v1/paywall/3/bootstrap"), timeout=10).status_code == 200
+        [row] = [c for c in emu.control.state()["checkouts"] if c["id"] == session]
+        assert row["status"] == "expired"
