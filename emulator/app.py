@@ -14,7 +14,7 @@ from aiohttp import web
 from . import handlers, upstream, webhooks
 from .config import EmulatorConfig
 from .keys import CONTROL_SPEC_KEY, PUBLIC_SPEC_KEY, UPSTREAMS_KEY, WORLD_KEY
-from .middleware import cors, cors_headers, error_boundary
+from .middleware import cors_headers, error_boundary
 from .openapi import SpecError, load_specs
 from .routing import MAX_BODY_BYTES, Handler, bind_routes, collect_handlers
 from .world import World
@@ -32,7 +32,7 @@ def create_app(config: EmulatorConfig | None = None, *,
     if clash or stray:
         raise SpecError(f"control paths must live under {CONTROL_PREFIX} and only there: {clash + stray}")
     world = World.create(config)
-    app = web.Application(middlewares=[error_boundary, cors], client_max_size=MAX_BODY_BYTES)
+    app = web.Application(middlewares=[error_boundary], client_max_size=MAX_BODY_BYTES)
     app[WORLD_KEY] = world
     app[PUBLIC_SPEC_KEY] = public
     app[CONTROL_SPEC_KEY] = control

@@ -1,8 +1,8 @@
-"""aiohttp middlewares: the outermost error boundary and CORS.
+"""The aiohttp middleware (one: each layer costs every request) and the CORS response hook.
 
-The error boundary turns routing misses (404/405) and any unexpected exception into the spec's
-error shape — a handler bug answers 500 `internal_error`, never an HTML page. CORS answers
-preflights and lists every header the SDK sends explicitly (a `*` does not cover Authorization);
+`error_boundary` answers CORS preflights (listing every header the SDK sends explicitly; a `*` does
+not cover Authorization), then turns routing misses (404/405) and any unexpected exception into the
+spec's error shape — a handler bug answers 500 `internal_error`, never an HTML page;
 `cors_headers` (an `on_response_prepare` hook) marks every response, streamed ones included.
 """
 
@@ -34,6 +34,10 @@ def _json_error(err: EmulatorError) -> web.Response:
 
 @web.middleware
 async def error_boundary(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """The one middleware (each layer costs every request): CORS preflights first, then the handler
+    with every failure turned into the error shape."""
+    if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
+        return _preflight()
     try:
         return await handler(request)
     except EmulatorError as err:
@@ -53,16 +57,13 @@ async def error_boundary(request: web.Request, handler: Handler) -> web.StreamRe
         return _json_error(InternalError("the emulator hit an unexpected error; see its log"))
 
 
-@web.middleware
-async def cors(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Answer preflights (for any path); everything else goes on to the handler."""
-    if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
-        response = web.Response(status=204)
-        response.headers["Access-Control-Allow-Methods"] = ALLOWED_METHODS
-        response.headers["Access-Control-Allow-Headers"] = ALLOWED_HEADERS
-        response.headers["Access-Control-Max-Age"] = "600"
-        return response
-    return await handler(request)
+def _preflight() -> web.Response:
+    """The answer to a CORS preflight, for any path."""
+    response = web.Response(status=204)
+    response.headers["Access-Control-Allow-Methods"] = ALLOWED_METHODS
+    response.headers["Access-Control-Allow-Headers"] = ALLOWED_HEADERS
+    response.headers["Access-Control-Max-Age"] = "600"
+    return response
 
 
 async def cors_headers(request: web.Request, response: web.StreamResponse) -> None:
