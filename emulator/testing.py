@@ -31,7 +31,7 @@ from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from types import MappingProxyType, TracebackType
-from typing import Any, Literal, NoReturn, TypeVar
+from typing import Any, Literal, NoReturn, Self, TypeVar
 
 from aiohttp import web
 
@@ -144,7 +144,51 @@ async def _serve(app: web.Application, host: str, port: int) -> tuple[web.AppRun
 # --- the emulator in a thread -------------------------------------------------------------------
 
 
-class ThreadedEmulator:
+class _ThreadedServer:
+    """An aiohttp server on its own loop in a daemon thread: start/stop and the context manager, shared
+    by `ThreadedEmulator` and `WebhookReceiver` (each builds its app in `_startup`)."""
+
+    _what = "server"
+    _thread: _LoopThread
+    _runner: web.AppRunner | None
+
+    def start(self) -> Self:
+        """Start serving; returns once the server accepts connections."""
+        self._thread.start()
+        try:
+            self._thread.run(self._startup(), timeout=_START_TIMEOUT)
+        except BaseException as exc:
+            self._thread.stop()
+            raise RuntimeError(f"the {self._what} failed to start") from exc
+        return self
+
+    def stop(self) -> None:
+        """Stop serving (background tasks cancelled and awaited) and end the thread. Idempotent."""
+        if self._thread.loop is None:
+            return
+        try:
+            self._thread.run(self._shutdown(), timeout=_START_TIMEOUT)
+        finally:
+            self._thread.stop()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+    async def _startup(self) -> None:
+        raise NotImplementedError
+
+    async def _shutdown(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+
+
+class ThreadedEmulator(_ThreadedServer):
     """An emulator served from a background thread; use it as a context manager.
 
     >>> with ThreadedEmulator() as emu:
@@ -166,33 +210,9 @@ class ThreadedEmulator:
         self._thread = _LoopThread("paywall-emulator")
         self._initial_seed: Any = None
 
+    _what = "emulator"
+
     # --- lifecycle -----------------------------------------------------------------------
-
-    def start(self) -> ThreadedEmulator:
-        """Start serving; returns once the server accepts connections."""
-        self._thread.start()
-        try:
-            self._thread.run(self._startup(), timeout=_START_TIMEOUT)
-        except BaseException as exc:
-            self._thread.stop()
-            raise RuntimeError("the emulator failed to start") from exc
-        return self
-
-    def stop(self) -> None:
-        """Stop serving (background tasks cancelled and awaited) and end the thread. Idempotent."""
-        if self._thread.loop is None:
-            return
-        try:
-            self._thread.run(self._shutdown(), timeout=_START_TIMEOUT)
-        finally:
-            self._thread.stop()
-
-    def __enter__(self) -> ThreadedEmulator:
-        return self.start()
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.stop()
 
     async def _startup(self) -> None:
         if self.config.public_origin is None and self.port:
@@ -202,11 +222,6 @@ class ThreadedEmulator:
         if self.config.public_origin is None:
             self.config.public_origin = f"http://{self.host}:{self.port}"
         self._initial_seed = self.app[WORLD_KEY].seed_doc
-
-    async def _shutdown(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
 
     # --- conveniences --------------------------------------------------------------------
 
@@ -747,7 +762,7 @@ class ReceivedWebhook:
         return next((v for k, v in self.headers.items() if k.lower() == "x-monetize-delivery-id"), None)
 
 
-class WebhookReceiver:
+class WebhookReceiver(_ThreadedServer):
     """A webhook endpoint for tests: an aiohttp server on its own loop in a thread (127.0.0.1, a free
     port) that accepts a delivery only when both signature headers verify with its secret.
 
@@ -776,41 +791,14 @@ class WebhookReceiver:
         self._fail: list[int] = []  # statuses to answer the next deliveries with
         self._generation = 0
 
+    _what = "webhook receiver"
+
     # --- lifecycle -----------------------------------------------------------------------
-
-    def start(self) -> WebhookReceiver:
-        self._thread.start()
-        try:
-            self._thread.run(self._startup())
-        except BaseException:
-            self._thread.stop()
-            raise
-        return self
-
-    def stop(self) -> None:
-        if self._thread.loop is None:
-            return
-        try:
-            self._thread.run(self._shutdown())
-        finally:
-            self._thread.stop()
-
-    def __enter__(self) -> WebhookReceiver:
-        return self.start()
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.stop()
 
     async def _startup(self) -> None:
         app = web.Application()
         app.router.add_post("/webhooks/{generation}", self._handle)
         self._runner, self.port = await _serve(app, self.host, self.port)
-
-    async def _shutdown(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
 
     # --- configuration -------------------------------------------------------------------
 

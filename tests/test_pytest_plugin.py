@@ -348,8 +348,9 @@ import threading
 import pytest
 
 
-def test_plain():
-    assert 1 + 1 == 2
+def test_plain(request):
+    # The plugin adds no autouse fixture: a plain test gets no paywall_* fixture behind its back.
+    assert not [name for name in request.fixturenames if name.startswith("paywall_")]
 
 
 @pytest.mark.paywall_seed("no_such_seed.yaml")  # a marker alone starts nothing either
