@@ -20,33 +20,25 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from contract_tests.settings import FLAGS as SUITE_FLAGS
+from contract_tests.settings import OPTIONS as SUITE_OPTIONS
+
 # What the suite imports beyond the emulator's own dependencies (the `contract` extra of pyproject.toml).
 CONTRACT_MODULES = ("pytest", "hypothesis", "schemathesis", "requests")
 INSTALL_HINT = "pip install 'paywall-emulator[contract]'"
 USAGE_ERROR = 4  # pytest's ExitCode.USAGE_ERROR: every refusal of conform exits with it
 
-# CLI flag -> pytest option of the suite (see contract_tests/settings.py for the PAYWALL_* variables).
-VALUE_FLAGS: tuple[tuple[str, str, str], ...] = (
-    ("--base-url", "--paywall-base-url", "the target's base URL (default: the bundled emulator in a thread)"),
-    ("--api-key", "--paywall-api-key", "the owner's server key (X-Api-Key); shown nowhere"),
-    ("--paywall-id", "--paywall-id", "the paywall to exercise"),
-    ("--email", "--paywall-email", "an existing user with an active purchase on --paywall-id"),
-    ("--other-id", "--paywall-other-id", "another paywall of the same owner"),
-    ("--foreign-id", "--paywall-foreign-id", "a paywall of another owner (cross-owner 403)"),
-    ("--tokenized-id", "--paywall-tokenized-id", "a tokenized paywall (balances, gateway)"),
-    ("--freemius-id", "--paywall-freemius-id", "a Freemius paywall (portal 403)"),
-    ("--provider-id", "--paywall-provider-id", "a gateway provider of the tokenized paywall"),
-    ("--budget", "--paywall-budget", "quick | default | thorough"),
-    ("--seed", "--paywall-seed", "seed of the generated tests (repeat a run exactly)"),
-    ("--rate-limit", "--paywall-rate-limit", "request rate of generated tests, e.g. 20/s ('none' for no limit)"),
-    ("--run-id", "--paywall-run-id", "tag for everything the run creates"),
-    ("--spec", "--paywall-spec", "the OpenAPI document to test against"),
-)
-SWITCHES: tuple[tuple[str, str, str], ...] = (
-    ("--allow-writes", "--paywall-allow-writes",
-     "create checkouts, tickets and balance changes on a real deployment (test-mode paywalls only)"),
-    ("--control", "--paywall-control", "the target is a paywall-emulator: use its control API"),
-)
+# CLI flag -> pytest option of the suite, derived from the suite's own option table
+# (contract_tests/settings.py, stdlib only): the option without its `--paywall-` prefix (`--paywall-id` keeps
+# its name); `--paywall-report` is conform's own `--report-json`.
+def _short(option: str) -> str:
+    rest = option.removeprefix("--paywall-")
+    return option if rest == "id" else f"--{rest}"
+
+
+VALUE_FLAGS: tuple[tuple[str, str, str], ...] = tuple(
+    (_short(option), option, text) for option, _, text in SUITE_OPTIONS if option != "--paywall-report")
+SWITCHES: tuple[tuple[str, str, str], ...] = tuple((_short(option), option, text) for option, _, text in SUITE_FLAGS)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
