@@ -132,19 +132,17 @@ def render_bootstrap(store: Store, paywall: Paywall, origin: str | None, reader:
     """The bootstrap answer: the structure, its `version` and the reader's snapshot (null for a guest);
     the short `{unchanged, version, user?}` form when `if_version` is still current."""
     key = ("bootstrap", paywall.id, origin)
-    if key not in store.memo:  # the structure changes only with the seed
+    if key not in store.memo:  # the structure changes only with the seed, and so do a guest's two answers
         structure = render_bootstrap_structure(store, paywall, origin)
-        store.memo[key] = structure, structure_version(paywall, structure)
-    structure, version = store.memo[key]
-    if not reader.named and if_version != version:  # a guest's answer is the same object every time
-        return store.memo.setdefault(("bootstrap-guest", paywall.id, origin),  # type: ignore[no-any-return]
-                                     {**structure, "user": None, "version": version})
-    user = render_paywall_user(store, paywall, reader.user, now) if reader.named else None
+        version = structure_version(paywall, structure)
+        store.memo[key] = (structure, version, {**structure, "user": None, "version": version},
+                           {"unchanged": True, "version": version})
+    structure, version, guest, guest_unchanged = store.memo[key]
+    if not reader.named:  # the same objects every time (their JSON is encoded once: Reply.reused_body)
+        return guest_unchanged if if_version == version else guest  # type: ignore[no-any-return]
+    user = render_paywall_user(store, paywall, reader.user, now)
     if if_version == version:
-        unchanged: dict[str, Any] = {"unchanged": True, "version": version}
-        if user is not None:
-            unchanged["user"] = user
-        return unchanged
+        return {"unchanged": True, "version": version, "user": user}
     return {**structure, "user": user, "version": version}
 
 

@@ -57,6 +57,9 @@ def test_on_a_wildcard_host_urls_follow_the_request_host(wildcard: tuple[int, Pa
     base = f"http://127.0.0.1:{port}"
     boot = requests.get(f"{base}/api/v1/paywall/3/bootstrap", headers={"Host": f"devbox.test:{port}"}, timeout=10)
     assert boot.status_code == 200 and boot.json()["settings"]["custom_domain"] == f"http://devbox.test:{port}"
+    # Each origin has its own (memoised) guest answer.
+    other = requests.get(f"{base}/api/v1/paywall/3/bootstrap", headers={"Host": f"lan.test:{port}"}, timeout=10)
+    assert other.json()["settings"]["custom_domain"] == f"http://lan.test:{port}"
     checkout = requests.post(f"{base}/api/v1/paywall/3/start-checkout", headers={
         "Host": f"devbox.test:{port}", "X-Api-Key": "sk_emulator_acme_4f1c2d9e8b7a6c5d"},
         json={"email": "remote@example.com", "priceId": "102"}, timeout=10)

@@ -15,7 +15,7 @@ async def get_bootstrap(call: Call) -> Reply:
                          email=call.headers.get("X-User-Email"))
     body = render_bootstrap(call.store, paywall, call.origin, reader, call.world.now(),
                             if_version=call.query.get("if_version"))
-    return Reply(body=body, reused_body=not reader.named)  # a guest's answer is memoised (views)
+    return Reply(body=body, reused_body=not reader.named)  # a guest's answers are memoised (views)
 
 
 __all__ = ["get_bootstrap", "resolve_bearer"]
