@@ -170,7 +170,7 @@ class CheckoutSession:
     meta: dict[str, Any] = field(default_factory=dict)
     created_at: datetime
     completed_at: datetime | None = None  # when it left `open` (paid, declined, cancelled or expired)
-    payment_id: str | None = None  # what paying it created
+    payment_id: str | None = None  # its paid charge (after a trial: the trial-end one)
     subscription_id: str | None = None
     outcome_reason: str | None = None  # why it was declined (e.g. card_declined)
 

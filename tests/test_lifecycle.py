@@ -889,6 +889,9 @@ def test_after_a_trial_the_offer_discounts_the_trial_end_charge(api: Api, emu: T
         [row] = [p for p in emu.control.state()["payments"] if p["id"] == charge["payment_id"]]
         assert (row["amount"], row["discount_percent"]) == (500, 50)  # 9.99 at half price, rounded to cents
         assert purchase_discount(api, STRIPE_PW, "trial-offer@example.com") == [50]
+        assert emu.control.request("GET", f"/checkouts/{outcome['checkout']['id']}")["payment_id"] == row["id"]
+        renewal = emu.control.renew_subscription(outcome["subscription"]["id"])
+        assert (renewal["payment"]["amount"], renewal["payment"]["discount_percent"]) == (999, None)
     finally:
         emu.call(emu.world.load, read_seed(default_fixtures()))
 

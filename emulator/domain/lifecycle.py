@@ -310,9 +310,11 @@ def charge_renewal(store: Store, at: datetime, sub: Subscription, *, period_star
     was = sub.status
     fails = sub.fail_next_renewal or sub.fail_renewals
     sub.fail_next_renewal = False
-    # The checkout's offer discounts the subscription's first charge (after a trial, the trial-end one).
-    first = not any(p.subscription_id == sub.id and p.status != "failed" for p in store.payments.values())
-    checkout = store.checkouts.get(sub.checkout_id) if first and sub.checkout_id else None
+    # Until the checkout has its paid charge (after a trial: the trial-end one, or its retry), the charge
+    # belongs to the checkout and gets its offer.
+    checkout = store.checkouts.get(sub.checkout_id) if sub.checkout_id else None
+    if checkout is not None and checkout.payment_id is not None:
+        checkout = None
     payment = _new_payment(store, at, paywall, user, price, checkout=checkout, subscription=sub, failed=fails)
     if was == "trialing":
         sub.trial_end = at
@@ -323,6 +325,8 @@ def charge_renewal(store: Store, at: datetime, sub: Subscription, *, period_star
         sub.current_period_end = period_start
         emit_subscription_updated(store, at, sub)
         return _transition("subscription.renewal_failed", at, sub, payment=payment)
+    if checkout is not None:
+        checkout.payment_id = payment.id
     sub.status = "active"
     sub.current_period_start = period_start
     sub.current_period_end = add_interval(period_start, price.interval, price.interval_count)
