@@ -10,7 +10,7 @@ import hashlib
 import json
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .domain.access import has_access
 from .domain.identity import Reader
@@ -35,6 +35,9 @@ from .models import (
     WebhookEndpoint,
 )
 from .state import Store
+
+if TYPE_CHECKING:  # a runtime import would cycle: lifecycle -> events -> views
+    from .domain.lifecycle import Outcome
 
 
 def render_price(price: Price) -> dict[str, Any]:
@@ -301,20 +304,17 @@ def render_event_ref(event: DomainEvent) -> dict[str, Any]:
     return {"id": event.id, "type": event.type, "created_at": iso(event.created_at)}
 
 
-def render_billing_outcome(*, checkout: CheckoutSession | None = None, subscription: Subscription | None = None,
-                           payment: Payment | None = None, refund: Refund | None = None,
-                           redirect_url: str | None = None, events: list[DomainEvent] | None = None,
-                           transitions: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+def render_billing_outcome(outcome: Outcome) -> dict[str, Any]:
     """What a billing control operation did: the objects it touched, where the buyer would be sent
     (null: nowhere, e.g. Freemius), the events it emitted in order and the transitions it ran."""
     return {
-        "checkout": render_checkout_session(checkout) if checkout else None,
-        "subscription": render_subscription_row(subscription) if subscription else None,
-        "payment": render_payment_row(payment) if payment else None,
-        "refund": render_refund_row(refund) if refund else None,
-        "redirect_url": redirect_url,
-        "events": [render_event_ref(e) for e in events or []],
-        "transitions": list(transitions or []),
+        "checkout": render_checkout_session(outcome.checkout) if outcome.checkout else None,
+        "subscription": render_subscription_row(outcome.subscription) if outcome.subscription else None,
+        "payment": render_payment_row(outcome.payment) if outcome.payment else None,
+        "refund": render_refund_row(outcome.refund) if outcome.refund else None,
+        "redirect_url": outcome.redirect_url,
+        "events": [render_event_ref(e) for e in outcome.events],
+        "transitions": list(outcome.transitions),
     }
 
 

@@ -180,9 +180,15 @@ def next_checkout_expiry(store: Store) -> datetime | None:
                default=None)
 
 
-def _require_open(store: Store, now: datetime, session_id: str) -> CheckoutSession:
+def current_checkout(store: Store, now: datetime, session_id: str) -> CheckoutSession:
+    """The session as of `now`: open sessions past their lifetime are expired first (404 if unknown)."""
     session = require_checkout(store, session_id)
     expire_checkouts(store, now)
+    return session
+
+
+def _require_open(store: Store, now: datetime, session_id: str) -> CheckoutSession:
+    session = current_checkout(store, now, session_id)
     if session.status != "open":
         raise ConflictError(f"checkout {session_id} is {session.status}; only an open checkout can be paid, "
                             "declined or cancelled", code="invalid_state")

@@ -10,9 +10,7 @@ from ..views import render_billing_outcome, render_checkout_session
 
 
 def _outcome(result: lifecycle.Outcome) -> Reply:
-    return Reply(body=render_billing_outcome(
-        checkout=result.checkout, subscription=result.subscription, payment=result.payment, refund=result.refund,
-        redirect_url=result.redirect_url, events=result.events, transitions=result.transitions))
+    return Reply(body=render_billing_outcome(result))
 
 
 def _body(call: Call) -> dict[str, object]:
@@ -21,8 +19,8 @@ def _body(call: Call) -> dict[str, object]:
 
 @operation("getCheckoutSession")
 async def get_checkout_session(call: Call) -> Reply:
-    lifecycle.expire_checkouts(call.store, call.world.now())
-    return Reply(body=render_checkout_session(lifecycle.require_checkout(call.store, call.path["sessionId"])))
+    session = lifecycle.current_checkout(call.store, call.world.now(), call.path["sessionId"])
+    return Reply(body=render_checkout_session(session))
 
 
 @operation("completeCheckout")

@@ -24,7 +24,7 @@ def _see_other(url: str) -> Reply:
 
 def _checkout_page(call: Call, session_id: str, *, status: int = 200, message: str | None = None) -> Reply:
     store = call.store
-    session = lifecycle.require_checkout(store, session_id)
+    session = lifecycle.current_checkout(store, call.world.now(), session_id)
     paywall = store.paywalls[session.paywall_id]
     page = render_checkout_page(session=session, paywall=paywall, price=store.prices[session.price_id],
                                 user=store.users[session.user_id], acquirer=acquirer_for(session.acquirer),
@@ -34,7 +34,6 @@ def _checkout_page(call: Call, session_id: str, *, status: int = 200, message: s
 
 @operation("showHostedCheckout")
 async def show_hosted_checkout(call: Call) -> Reply:
-    lifecycle.expire_checkouts(call.store, call.world.now())
     return _checkout_page(call, call.path["sessionId"])
 
 
