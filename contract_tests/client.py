@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from paywall_emulator.contract_tests.reporting import Recorder
     from paywall_emulator.contract_tests.spec import Contract
 
-READ_METHODS = frozenset({"GET", "HEAD"})
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})  # OPTIONS: CORS preflights change nothing
 SECRET_HEADERS = {"x-api-key": "PAYWALL_API_KEY", "authorization": "PAYWALL_AUTHORIZATION"}
 NOISE_HEADERS = frozenset({"user-agent", "accept-encoding", "connection", "content-length"})
 SLUG = re.compile(r"^[a-z0-9_.-]{1,64}$", re.IGNORECASE)
