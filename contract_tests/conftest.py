@@ -18,7 +18,7 @@ import pytest
 
 from paywall_emulator.contract_tests import session as contract_session
 from paywall_emulator.contract_tests.client import Api, Control
-from paywall_emulator.contract_tests.reporting import render
+from paywall_emulator.contract_tests.reporting import BLOCKED, render
 from paywall_emulator.contract_tests.session import ContractSession
 from paywall_emulator.contract_tests.settings import Settings, from_options
 
@@ -66,8 +66,9 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 def _meta(settings: Settings, session: ContractSession) -> dict[str, Any]:
-    return {"target": session.started_url or "in-thread emulator", "kind": settings.target_kind,
-            "paywall_id": settings.paywall_id, "allow_writes": settings.allow_writes, "budget": settings.budget.name,
+    return {"target": session.started_url or "in-thread emulator", "base_url": session.started_url,
+            "kind": settings.target_kind, "paywall_id": settings.paywall_id, "allow_writes": settings.allow_writes,
+            "budget": settings.budget.name,
             "max_requests": settings.budget.max_requests, "run_id": settings.run_id, "seed": settings.seed}
 
 
@@ -82,6 +83,8 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     if item.get_closest_marker("writes") is not None and not settings.allow_writes:
         pytest.skip(WRITES_SKIP)
     session.recorder.start_test(item.nodeid)
+    if session.started_url:
+        session.recorder.meta.setdefault("base_url", session.started_url)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -89,12 +92,15 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     report = yield
     recorder = contract_session.current(item.config).recorder
     if report.skipped and report.when in ("setup", "call"):
-        recorder.outcomes["skipped"] += 1
         longrepr = report.longrepr
-        reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
-        recorder.skips[reason.removeprefix("Skipped: ")] += 1
+        reason = str(longrepr[2] if isinstance(longrepr, tuple) else longrepr).removeprefix("Skipped: ")
+        if reason.startswith(BLOCKED):
+            recorder.on_result(item.nodeid, "blocked", reason)
+        else:
+            recorder.on_result(item.nodeid, "skipped")
+            recorder.skips[reason] += 1
     elif report.failed and report.when in ("setup", "call"):
-        recorder.outcomes["failed" if report.when == "call" else "error"] += 1
+        recorder.on_result(item.nodeid, "failed" if report.when == "call" else "error")
         if not recorder.has_failure_for(item.nodeid):
             generated = "[" in item.nodeid and "test_conformance" in item.nodeid
             check = "error" if generated else getattr(item, "originalname", item.name)
@@ -103,9 +109,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             recorder.add_failure(operation=recorder.last_operation or "-", check=check,
                                  title=title.removeprefix("E").strip()[:300], message=text[-2000:],
                                  request=recorder.last_request, status=recorder.last_status,
-                                 response=recorder.last_body, test=item.nodeid)
+                                 response=recorder.last_body, test=item.nodeid, script=not generated)
     elif report.passed and report.when == "call":
-        recorder.outcomes["passed"] += 1
+        recorder.on_result(item.nodeid, "passed")
     return report
 
 

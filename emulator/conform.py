@@ -50,6 +50,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         parser.add_argument(flag, action="store_true", help=text)
     parser.add_argument("--junit-xml", type=Path, default=None, help="write a JUnit XML report here")
     parser.add_argument("--report-json", type=Path, default=None, help="write the per-operation JSON report here")
+    parser.add_argument("--rules", action="store_true",
+                        help="after the run, print the rule table (contract_tests/rules.yaml) with each rule's "
+                             "verdict: pass, fail, skip, blocked or not run")
     parser.add_argument("-k", dest="keyword", default=None, help="only tests matching this pytest -k expression")
     parser.add_argument("-v", "--verbose", action="store_true", help="also show pytest's own output")
     parser.add_argument("pytest_args", nargs="*", metavar="TEST_OR_PYTEST_OPTION",
@@ -116,7 +119,8 @@ class Progress:
         if not final:
             return
         self.done += 1
-        outcome = "FAIL" if report.failed else "SKIP" if report.skipped else "ok"
+        blocked = report.skipped and "blocked by " in str(report.longrepr)
+        outcome = "FAIL" if report.failed else "BLCK" if blocked else "SKIP" if report.skipped else "ok"
         name = report.nodeid.split("::", 1)[-1]
         module = report.nodeid.split("::", 1)[0].rsplit("/", 1)[-1].removesuffix(".py")
         sent = self._sent() - self.requests_before
@@ -195,6 +199,11 @@ def run(args: argparse.Namespace) -> int:
         out.write("\n" + render(report) + "\n")
     if code not in (0, 1) or report is None:
         out.write("\npytest output:\n" + captured.getvalue()[-6000:] + "\n")
+    if args.rules and report is not None:
+        from .contract_tests import rules
+
+        table = rules.render(rules.load(), report.get("results", {}))
+        out.write(f"\nRules (contract_tests/rules.yaml):\n{table}\n")
     if report is not None and report.get("skips"):
         out.write("\nskipped:\n" + "".join(f"  {n} × {reason}\n" for reason, n in report["skips"].items()))
     if args.junit_xml is not None:
