@@ -155,7 +155,7 @@ def render_script(test: str, trail: list[str], base_url: str | None) -> str:
     return "\n".join(lines) + "\n"
 
 
-_REQUIRED = re.compile(r'^"([^"]+)" is a required property')
+_REQUIRED = re.compile(r"^[\"']([^\"']+)[\"'] is a required property")
 
 
 def json_path(parts: Any) -> str:
