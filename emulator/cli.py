@@ -14,7 +14,7 @@ from pathlib import Path
 from .config import EmulatorConfig
 
 
-def build_parser(*, conform: bool = True) -> argparse.ArgumentParser:
+def build_parser(*, conform: bool = True, argv_command: str | None = "diff") -> argparse.ArgumentParser:
     """The command line; `conform=False` leaves the contract suite's options out (and its module
     unimported), which `main` does for every other command: `serve` starts faster."""
     parser = argparse.ArgumentParser(prog="paywall-emulator",
@@ -39,6 +39,11 @@ def build_parser(*, conform: bool = True) -> argparse.ArgumentParser:
     spec = sub.add_parser("spec", help="print the path of a bundled OpenAPI document")
     spec.add_argument("which", nargs="?", default="monetize",
                       help="a product name (its public API), 'control', or '<product>.control'")
+    parity = sub.add_parser("diff", help="compare the read-only answers of the emulator and a deployment")
+    if argv_command == "diff":
+        from .diff import add_arguments as add_diff_arguments
+
+        add_diff_arguments(parity)
     suite = sub.add_parser("conform", help="run the contract suite against the emulator or a deployment")
     if conform:
         from .conform import add_arguments as add_conform_arguments
@@ -49,7 +54,7 @@ def build_parser(*, conform: bool = True) -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = build_parser(conform=argv[:1] == ["conform"]).parse_args(argv)
+    args = build_parser(conform=argv[:1] == ["conform"], argv_command=argv[0] if argv else None).parse_args(argv)
     if args.command == "spec":
         from .app import PRODUCTS
         from .engine.openapi import CONTROL_SPEC, spec_path
@@ -69,6 +74,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .conform import run
 
         return run(args)
+    if args.command == "diff":
+        from .diff import run as run_diff
+
+        return run_diff(args)
     return serve(args)
 
 
