@@ -256,6 +256,15 @@ def test_trial_once_per_user_then_the_first_charge_at_trial_end(billing: Billing
     assert again["subscription"]["status"] == "active" and again["payment"]["amount"] == plan.amount, (
         f"a second checkout of a user who had a trial: {again['subscription']['status']}, expected active and "
         "charged now (one trial per user and paywall)")
+    # A session started before another one's trial began, paid after it: no second trial either.
+    other = new_email("trial2")
+    later = billing.start(plan, other, ignoreActivePurchase=True)
+    assert billing.buy(plan, other)["subscription"]["status"] == "trialing"
+    paid = billing.act("POST", f"/checkouts/{later}/complete")
+    status, amount = paid["subscription"]["status"], (paid["payment"] or {}).get("amount")
+    assert (status, amount) == ("active", plan.amount), (
+        f"a session started before the user's trial and paid during it: {status}, charged {amount}; expected "
+        f"active and charged {plan.amount} (the trial is checked again at payment)")
 
 
 def test_an_end_date_offer_discounts_the_first_charge_only(billing: Billing, new_email: Callable[[str], str]) -> None:
