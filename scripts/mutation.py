@@ -189,7 +189,10 @@ def prepare(mutant: Mutant | None, where: Path) -> None:
         shutil.copytree(ROOT / name, where / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     if mutant is not None:
         target = where / mutant.path
-        target.write_text(target.read_text(encoding="utf-8").replace(mutant.old, mutant.new, 1), encoding="utf-8")
+        text = target.read_text(encoding="utf-8")
+        if text.count(mutant.old) != 1:  # never judge an unmutated copy as a survivor
+            raise RuntimeError(f"{mutant.id}: the text to mutate is not in {mutant.path} exactly once")
+        target.write_text(text.replace(mutant.old, mutant.new, 1), encoding="utf-8")
 
 
 def run_one(mutant: Mutant | None, conform_args: list[str], timeout: float, keep: bool) -> tuple[str, float, str]:
@@ -256,13 +259,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{verdict:<8} {m.id:<34} {took:5.0f} s  {m.what}", flush=True)
             if verdict == "survived":
                 print("         " + tail.replace("\n", "\n         "))
-    judged = [v for v in results.values() if v in ("killed", "survived", "timeout")]
-    killed = sum(v in ("killed", "timeout") for v in judged)
+    # A timeout proves nothing either way (a slow machine, or a mutant that hangs): not judged, listed.
+    judged = [v for v in results.values() if v in ("killed", "survived")]
+    killed = judged.count("killed")
     survivors = [m for m in mutants if results.get(m.id) == "survived"]
-    skipped = [m.id for m in mutants if results.get(m.id) == "not run"]
+    skipped = [m.id for m in mutants if results.get(m.id) in ("not run", "timeout")]
     ratio = killed / len(judged) if judged else 0.0
     print(f"\nkilled {killed} of {len(judged)} mutants ({ratio:.0%})"
-          + (f"; {len(skipped)} not run (time budget): {', '.join(skipped)}" if skipped else ""))
+          + (f"; {len(skipped)} not judged (timeout or time budget): {', '.join(skipped)}" if skipped else ""))
     for m in survivors:
         print(f"survivor: {m.id} ({m.path}): {m.what}")
     return 0 if not survivors and not skipped else 1
