@@ -252,7 +252,10 @@ def test_trial_once_per_user_then_the_first_charge_at_trial_end(billing: Billing
                                                         "subscription.updated"]
     billing.act("POST", f"/subscriptions/{sub['id']}/expire")
     assert billing.user_state(plan, email)["had_previous_trial"] is True
-    again = billing.buy(plan, email)
+    session = billing.start(plan, email)
+    assert billing.act("GET", f"/checkouts/{session}")["trial_days"] is None, (
+        "start-checkout offered a trial to a user who had one")
+    again = billing.act("POST", f"/checkouts/{session}/complete")
     assert again["subscription"]["status"] == "active" and again["payment"]["amount"] == plan.amount, (
         f"a second checkout of a user who had a trial: {again['subscription']['status']}, expected active and "
         "charged now (one trial per user and paywall)")
@@ -283,6 +286,11 @@ def test_an_end_date_offer_discounts_the_first_charge_only(billing: Billing, new
     billing.move_to(end)
     charges = [p["amount"] for p in billing.payments(pay["subscription"]["id"])]
     assert charges == [discounted, plan.amount], f"charges {charges}: the renewal must be charged in full"
+    assert parse(offer["expires_at"]) < billing.clock(), "the offer should have ended a year later"
+    late = billing.buy(plan, new_email("late"))["payment"]
+    assert (late["amount"], late["discount_percent"]) == (plan.amount, None), (
+        f"after the offer ended on {offer['expires_at']} the first charge was {late['amount']}, expected the full "
+        f"{plan.amount}")
 
 
 def test_a_lifetime_purchase_is_one_payment_and_access_for_good(billing: Billing,
