@@ -128,3 +128,17 @@ def test_balance_deltas_add_up_to_the_final_balance(
 def _grant(billing: Billing, paywall_id: str) -> Any:
     paywall = next(p for p in billing.state()["paywalls"] if p["id"] == paywall_id)
     return next(t["monthly"] for t in paywall["token_types"] if t["type"] == "standard")
+
+
+def test_a_yearly_payment_grants_twelve_months_of_tokens(billing: Billing, api: Api,
+                                                         new_email: Callable[[str], str]) -> None:
+    plan = billing.plan("stripe", interval="year", tokenized=True)
+    session = billing.start(plan, new_email("yearly"))
+    user_id = billing.act("GET", f"/checkouts/{session}")["user_id"]
+    before = balances(api, plan.paywall_id, user_id)["standard"]
+    billing.act("POST", f"/checkouts/{session}/complete")
+    after = balances(api, plan.paywall_id, user_id)["standard"]
+    monthly = _grant(billing, plan.paywall_id)
+    assert after - before == 12 * monthly, (
+        f"a yearly payment granted {after - before} standard tokens ({before} → {after}), expected 12 × {monthly}")
+

@@ -302,3 +302,17 @@ def test_a_lifetime_purchase_is_one_payment_and_access_for_good(billing: Billing
     assert types(outcome["events"]) == ["payment.completed"]
     billing.advance(timedelta(days=400))
     assert billing.access(plan, email), "a lifetime purchase lost access after 400 days"
+
+
+def test_a_weekly_plan_ends_its_trial_then_renews_every_7_days(billing: Billing,
+                                                               new_email: Callable[[str], str]) -> None:
+    plan = billing.plan("paddle", interval="week", trial=True)
+    assert plan.trial_days
+    sub = billing.buy(plan, new_email("weekly"))["subscription"]
+    trial_end = billing.now + timedelta(days=plan.trial_days)
+    move = billing.move_to(trial_end + timedelta(weeks=2))
+    expected = [("subscription.trial_ended", trial_end), ("subscription.renewed", trial_end + timedelta(weeks=1)),
+                ("subscription.renewed", trial_end + timedelta(weeks=2))]
+    assert steps(move, sub["id"]) == expected, f"weekly steps {steps(move, sub['id'])}, expected {expected}"
+    assert [p["amount"] for p in billing.payments(sub["id"])] == [plan.amount] * 3
+

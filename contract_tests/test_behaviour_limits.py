@@ -112,9 +112,9 @@ def test_legacy_withdraw_tokens_debits_the_balance_and_refuses_overdraw(
     done = expect_ok(api.post("/api/v1/withdraw-tokens", json=body))
     assert done.get("remaining") == have - 2, f"withdraw 2 of {have}: remaining {done.get('remaining')}"
     assert balances(api, paywall, user_id)["standard"] == have - 2, "withdraw-tokens and user disagree"
-    refused = expect_error(api.post("/api/v1/withdraw-tokens", json={**body, "tokens": have}), 400,
-                           "insufficient_tokens")
-    assert (refused.get("available"), refused.get("requested")) == (have - 2, have), refused
+    refused = expect_error(api.post("/api/v1/withdraw-tokens", json={**body, "tokens": have - 1}), 400,
+                           "insufficient_tokens")  # one more than is left: the first refused value
+    assert (refused.get("available"), refused.get("requested")) == (have - 2, have - 1), refused
     assert balances(api, paywall, user_id)["standard"] == have - 2, "a refused withdraw changed the balance"
 
 
