@@ -141,4 +141,8 @@ def test_a_yearly_payment_grants_twelve_months_of_tokens(billing: Billing, api: 
     monthly = _grant(billing, plan.paywall_id)
     assert after - before == 12 * monthly, (
         f"a yearly payment granted {after - before} standard tokens ({before} → {after}), expected 12 × {monthly}")
+    sub = billing.act("GET", f"/checkouts/{session}")["subscription_id"]
+    billing.move_to(parse(billing.subscription(sub)["current_period_end"]))
+    renewed = balances(api, plan.paywall_id, user_id)["standard"]
+    assert renewed - after == 12 * monthly, f"the yearly renewal granted {renewed - after}, expected 12 × {monthly}"
 
