@@ -122,7 +122,7 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     s = session.settings
     terminalreporter.write_sep("=", "paywall contract report")
     terminalreporter.write_line(f"target {session.base_url} ({s.target_kind}), paywall {s.paywall_id}, "
-                                f"{'writes allowed' if s.allow_writes else 'read-only (GET only)'}, budget "
+                                f"{'writes allowed' if s.allow_writes else 'read-only (GET and OPTIONS only)'}, budget "
                                 f"{s.budget.name} (cap {s.budget.max_requests} requests), run id {s.run_id}, "
                                 f"repeat with --paywall-seed {s.seed}")
     terminalreporter.write_line(render(session.recorder.to_json()))

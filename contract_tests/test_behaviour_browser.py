@@ -68,7 +68,8 @@ def test_gateway_answers_expose_x_query_type(api: Api, settings: Settings) -> No
     if not (provider and settings.tokenized_id):
         pytest.skip("needs --paywall-provider-id and --paywall-tokenized-id")
     if not settings.control:
-        pytest.skip("emulator_only: a gateway call forwards to the deployment's paid upstream")
+        pytest.skip("emulator_only: needs an emulator target (on a deployment a gateway call forwards to its paid "
+                    "upstream)")
     resp = api.get(f"/api/v1/api-gateway/{provider}/v1/models", key=None, params={"paywall_id": settings.tokenized_id},
                    headers={"Origin": ORIGIN, "X-User-ID": f"conform-{settings.run_id}-cors"})
     assert resp.status_code == 200, f"gateway call: HTTP {resp.status_code} {resp.text[:200]}"

@@ -146,3 +146,17 @@ def test_a_yearly_payment_grants_twelve_months_of_tokens(billing: Billing, api: 
     renewed = balances(api, plan.paywall_id, user_id)["standard"]
     assert renewed - after == 12 * monthly, f"the yearly renewal granted {renewed - after}, expected 12 × {monthly}"
 
+
+def test_the_free_type_is_never_charged(billing: Billing, api: Api, settings: Settings,
+                                        new_email: Callable[[str], str]) -> None:
+    free = need(settings.free_provider_id, "--paywall-free-provider-id", "a provider of the free query type")
+    plan = billing.plan("stripe", tokenized=True)
+    user_id = billing.act("GET", f"/checkouts/{billing.start(plan, new_email('free'))}")["user_id"]
+    before = balances(api, plan.paywall_id, user_id)
+    for _ in range(2):
+        resp = api.get(f"/api/v1/api-gateway/{free}/v1/models", key=None, params={"paywall_id": plan.paywall_id},
+                       headers={"X-User-ID": user_id})
+        assert resp.status_code == 200 and resp.headers.get("X-Query-Type") == "free", resp.text[:200]
+    after = balances(api, plan.paywall_id, user_id)
+    assert after == before, f"two calls of the free type changed the balances {before} → {after}"
+

@@ -157,7 +157,7 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         out.write(f"conform: {exc}\n")
         return USAGE_ERROR
-    writes = "writes allowed" if settings.allow_writes else "read-only: GET requests only"
+    writes = "writes allowed" if settings.allow_writes else "read-only: GET requests and CORS preflights only"
     out.write(f"paywall-emulator conform: {settings.base_url or 'bundled emulator in a thread'} "
               f"({settings.target_kind}), paywall {settings.paywall_id}, {writes}\n"
               f"budget {settings.budget.name}: at most {settings.budget.max_requests} requests "
