@@ -26,6 +26,7 @@ SECRET_HEADERS = {"x-api-key": "PAYWALL_API_KEY", "authorization": "PAYWALL_AUTH
 NOISE_HEADERS = frozenset({"user-agent", "accept-encoding", "connection", "content-length"})
 SLUG = re.compile(r"^[a-z0-9_.-]{1,64}$", re.IGNORECASE)
 TIMEOUT = 30.0
+MAX_INLINE_BODY = 64 * 1024  # larger request bodies are not spelled out in a reproduction
 
 
 class WriteRefused(RuntimeError):
@@ -102,6 +103,8 @@ def curl(method: str, url: str, headers: Mapping[str, str], body: bytes | str | 
             parts += ["-H", shlex.quote(f"{name}: {value}")]
     if body:
         raw = body.encode() if isinstance(body, str) else body
+        if len(raw) > MAX_INLINE_BODY:  # e.g. a 10 MB upload: say what it was instead of spelling it out
+            return " ".join([*parts, "--data-binary", "@request-body.bin"]) + f"  # a {len(raw)}-byte body, not inlined"
         try:
             text = raw.decode("utf-8")
             printable = all(ch.isprintable() or ch in "\n\t" for ch in text)

@@ -14,6 +14,7 @@ under the installed name through an import hook, so the checkout itself is never
 from __future__ import annotations
 
 import argparse
+import compileall
 import os
 import shutil
 import subprocess
@@ -184,9 +185,20 @@ def check(mutants: tuple[Mutant, ...] = MUTANTS) -> list[str]:
     return problems
 
 
-def prepare(mutant: Mutant | None, where: Path) -> None:
+def pristine() -> Path:
+    """One compiled copy of the package that every mutant copies from (bytecode included: copy2 keeps the
+    sources' times, so only the mutated module compiles again)."""
+    base = Path(tempfile.mkdtemp(prefix="mutant-base-"))
     for name in COPY:
-        shutil.copytree(ROOT / name, where / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        shutil.copytree(ROOT / name, base / name, ignore=shutil.ignore_patterns("__pycache__"))
+    compileall.compile_dir(base / "emulator", quiet=1)
+    compileall.compile_dir(base / "contract_tests", quiet=1)
+    return base
+
+
+def prepare(mutant: Mutant | None, where: Path, base: Path) -> None:
+    for name in COPY:
+        shutil.copytree(base / name, where / name)
     if mutant is not None:
         target = where / mutant.path
         text = target.read_text(encoding="utf-8")
@@ -195,12 +207,13 @@ def prepare(mutant: Mutant | None, where: Path) -> None:
         target.write_text(text.replace(mutant.old, mutant.new, 1), encoding="utf-8")
 
 
-def run_one(mutant: Mutant | None, conform_args: list[str], timeout: float, keep: bool) -> tuple[str, float, str]:
+def run_one(mutant: Mutant | None, conform_args: list[str], timeout: float, keep: bool,
+            base: Path) -> tuple[str, float, str]:
     """('killed' | 'survived' | 'timeout', seconds, the last lines of conform's output)."""
     where = Path(tempfile.mkdtemp(prefix=f"mutant-{mutant.id if mutant else 'baseline'}-"))
     started = time.monotonic()
     try:
-        prepare(mutant, where)
+        prepare(mutant, where, base)
         env = {**{k: v for k, v in os.environ.items() if not k.startswith("PAYWALL_")}, "PYTHONDONTWRITEBYTECODE": "1"}
         proc = subprocess.run([sys.executable, "-c", BOOT, str(where), *conform_args], capture_output=True,
                               text=True, timeout=timeout, cwd=where, env=env, check=False)
@@ -223,6 +236,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="*", default=None, help="only these mutant ids")
     parser.add_argument("--select", default=None, help="a pytest -k expression for conform (default: the whole "
                                                        "suite)")
+    parser.add_argument("--tests", nargs="*", default=(), help="only these test modules of the suite, e.g. "
+                                                              "test_behaviour_limits (faster than --select)")
     parser.add_argument("--no-baseline", action="store_true", help="skip the unmutated run that must pass")
     parser.add_argument("--keep", action="store_true", help="keep each mutated copy (its path is printed)")
     args = parser.parse_args(argv)
@@ -237,10 +252,20 @@ def main(argv: list[str] | None = None) -> int:
     if args.sample:
         step = max(1, len(mutants) // args.sample)
         mutants = mutants[::step][:args.sample]
-    conform_args = ["--budget", "quick", "--seed", "1", *(["-k", args.select] if args.select else []), "--", "-x"]
+    conform_args = ["--budget", "quick", "--seed", "1", *(["-k", args.select] if args.select else []), *args.tests,
+                    "--", "-x"]
     deadline = time.monotonic() + args.budget
+    base = pristine()
+    try:
+        return _run(args, mutants, conform_args, deadline, base)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def _run(args: argparse.Namespace, mutants: list[Mutant], conform_args: list[str], deadline: float,
+         base: Path) -> int:
     if not args.no_baseline:
-        verdict, took, tail = run_one(None, conform_args, args.timeout, args.keep)
+        verdict, took, tail = run_one(None, conform_args, args.timeout, args.keep, base)
         print(f"baseline (no mutation): {'passes' if verdict == 'survived' else verdict} in {took:.0f} s")
         if verdict != "survived":
             print(f"mutation: the unmutated emulator does not pass conform, so no mutant can be judged:\n{tail}")
@@ -250,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
         futures = {}
         for m in mutants:
             futures[pool.submit(lambda m=m: run_one(m, conform_args, min(args.timeout, max(
-                1.0, deadline - time.monotonic())), args.keep) if time.monotonic() < deadline
+                1.0, deadline - time.monotonic())), args.keep, base) if time.monotonic() < deadline
                 else ("not run", 0.0, "the time budget ran out"))] = m
         for future in as_completed(futures):
             m = futures[future]
