@@ -23,7 +23,7 @@ from paywall_emulator.contract_tests.session import ContractSession
 from paywall_emulator.contract_tests.settings import Settings, from_options
 
 WRITES_SKIP = ("writes: creates or changes objects on the target (checkouts, tickets, balances); "
-               "pass --allow-writes (pytest: --paywall-allow-writes; test-mode paywalls only)")
+               "pass --paywall-allow-writes (test-mode paywalls only)")
 
 
 def _start_emulator() -> tuple[str, Callable[[], None]]:
@@ -77,8 +77,8 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     marker = item.get_closest_marker("emulator_only")
     if marker is not None and not settings.control:
         what = marker.args[0] if marker.args else "the /_emulator control API"
-        pytest.skip(f"emulator_only: needs {what}; run against the bundled emulator, or pass --control "
-                    "(pytest: --paywall-control) when the target is a paywall-emulator")
+        pytest.skip(f"emulator_only: needs {what}; run against the bundled emulator, or pass --paywall-control "
+                    "when the target is a paywall-emulator")
     if item.get_closest_marker("writes") is not None and not settings.allow_writes:
         pytest.skip(WRITES_SKIP)
     session.recorder.start_test(item.nodeid)

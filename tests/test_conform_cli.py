@@ -159,14 +159,14 @@ def test_writes_are_refused_on_a_live_mode_paywall(tmp_path: Path, monkeypatch: 
         done = conform(tmp_path, "--base-url", emu.base_url, *TARGET_ARGS, "--allow-writes")
         sent = store_of(emu.world)
     assert done.returncode == 4, done.stdout + done.stderr
-    assert "--allow-writes refused: paywall 3 reports settings.is_test_mode=False" in done.stdout
+    assert "--allow-writes refused: paywall 3 reports settings.is_test_mode=False" in done.stderr
     assert not [u for u in sent.users.values() if (u.email or "").startswith("conform+")]
 
 
 def test_a_real_target_needs_a_key_and_a_paywall(tmp_path: Path) -> None:
     done = conform(tmp_path, "--base-url", "http://127.0.0.1:9")
     assert done.returncode == 4
-    assert "needs --paywall-api-key and --paywall-id" in done.stdout
+    assert "needs --api-key and --paywall-id" in done.stderr
 
 
 def test_plain_pytest_from_another_directory_ignores_a_stray_schemathesis_toml(tmp_path: Path) -> None:
@@ -222,7 +222,7 @@ def test_conform_without_the_contract_extra_says_how_to_install_it(tmp_path: Pat
     done = run(["-c", shim], tmp_path, timeout=120)
     assert done.returncode == 4, done.stdout + done.stderr
     assert done.stderr.strip().splitlines() == [
-        f"conform: the contract suite needs {module}, which is not installed; "
+        f"paywall-emulator conform: the contract suite needs {module}, which is not installed; "
         "install the contract extra: pip install 'paywall-emulator[contract]'"], done.stderr
     assert "Traceback" not in done.stdout + done.stderr
     assert "paywall-emulator conform:" not in done.stdout  # refused before the run's header

@@ -56,6 +56,8 @@ class WorldError(EmulatorError):
     status = 400
     default_code = "invalid_request"
     default_message = "The world document is invalid"
+    # The product whose section was refused (set by `World` when a product's loader raised).
+    section: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

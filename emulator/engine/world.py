@@ -79,12 +79,17 @@ class World:
     def _install(self, document: WorldDocument) -> None:
         unknown = sorted(set(document) - {p.name for p in self.products})
         if unknown:
-            raise WorldError(f"unknown sections in the world document: {unknown}; "
-                             f"sections are product names: {[p.name for p in self.products]}")
+            raise WorldError(f"{unknown[0]}: unknown section of the world document; sections are product names: "
+                             f"{', '.join(p.name for p in self.products)}")
         now = self.clock.now()
-        staged = {p.name: p.load_world(_section(document, p.name),
-                                       WorldLoad(now=now, ids=IdFactory(self.id_seed), id_seed=self.id_seed))
-                  for p in self.products}
+        staged = {}
+        for p in self.products:
+            try:
+                staged[p.name] = p.load_world(_section(document, p.name),
+                                              WorldLoad(now=now, ids=IdFactory(self.id_seed), id_seed=self.id_seed))
+            except WorldError as exc:
+                exc.section = exc.section or p.name
+                raise
         self.states = staged
         self.document = document
         self.ids = IdFactory(self.id_seed)

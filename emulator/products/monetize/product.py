@@ -34,11 +34,11 @@ def _dump(store: Store, now: datetime) -> dict[str, Any]:
 def _banner(store: Store) -> list[str]:
     lines = []
     for owner in store.owners.values():
-        lines.append(f"  owner {owner.id} ({owner.name}) X-Api-Key: {', '.join(owner.api_keys)}")
+        lines.append(f"  owner {owner.id} ({owner.name})  X-Api-Key: {', '.join(owner.api_keys)}")
         for paywall in store.paywalls.values():
             if paywall.owner_id == owner.id:
-                tokens = " tokenized" if paywall.tokenized else ""
-                lines.append(f"    paywall {paywall.id:>4}  {paywall.acquirer:<9}{tokens}  {paywall.name}")
+                tokens = "tokenized" if paywall.tokenized else ""
+                lines.append(f"    paywall {paywall.id:>4}  {paywall.acquirer:<9}  {tokens:<9}  {paywall.name}")
     return lines
 
 

@@ -51,9 +51,9 @@ class _Loader:
         self.now = now
 
     def load(self, doc: Mapping[str, Any]) -> None:
-        unknown = set(doc) - {"owners", "paywalls", "users"}
+        unknown = sorted(set(doc) - {"owners", "paywalls", "users"})
         if unknown:
-            raise WorldError(f"unknown keys in the monetize section: {sorted(unknown)}")
+            raise WorldError(f"{unknown[0]}: unknown key in the monetize section (it has owners, paywalls, users)")
         for i, raw in enumerate(_list(doc, "owners")):
             with _entry(f"owners[{i}]"):
                 self._owner(_map(raw, f"owners[{i}]"), f"owners[{i}]")
