@@ -17,6 +17,7 @@ from .ids import IdFactory
 if TYPE_CHECKING:
     from aiohttp import web
 
+    from .inspector import Table
     from .routing import Call
 
 
@@ -108,6 +109,9 @@ class Product:
     setup: Callable[[web.Application], None] | None = None
     # The state as JSON for GET /_emulator/state (every table, as a read at `now` would see it).
     dump: Callable[[Any, datetime], Any] = _no_dump
+    # Its section of the inspector page (GET /_emulator/), from its part of the state dump (what `dump`
+    # returned); None: one generic table per table of the dump.
+    inspect: Callable[[Any], Sequence[Table]] | None = None
     # Lines `serve` prints about the loaded state (keys, ids a person needs to start).
     banner: Callable[[Any], Sequence[str]] = lambda state: ()
     # Request headers its browser clients send (CORS preflights allow them).

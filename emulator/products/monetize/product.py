@@ -10,7 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from ...engine.product import Product
-from . import handlers, upstream, webhooks
+from . import handlers, inspector, upstream, webhooks
 from .auth import authenticate_call
 from .domain.balances import top_up_all
 from .domain.scheduler import billing_sources
@@ -28,7 +28,7 @@ def _setup(app: web.Application) -> None:
 
 def _dump(store: Store, now: datetime) -> dict[str, Any]:
     top_up_all(store, now)  # show balances as a read would (lazy top-ups)
-    return render_state(store)
+    return render_state(store, webhooks.list_deliveries(store))
 
 
 def _banner(store: Store) -> list[str]:
@@ -56,6 +56,7 @@ PRODUCT = Product(
     setup=_setup,
     dump=_dump,
     banner=_banner,
+    inspect=inspector.tables,
     cors_headers=("Idempotency-Key", "X-Api-Key", "X-Paywall-Id", "X-SDK-Version", "X-SDK-Capabilities",
                   "X-User-Email", "X-User-ID", "X-User-Id", "X-Visitor-Id", "Prefer"),
     exposed_headers=("X-Query-Type",),

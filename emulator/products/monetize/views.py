@@ -407,8 +407,9 @@ def render_minted_token(token: AccessToken, user: User, now: datetime) -> dict[s
             "user": {"id": user.id, "email": user.email}}
 
 
-def render_state(store: Store) -> dict[str, Any]:
-    """Every table, JSON-ready (the control API's state dump)."""
+def render_state(store: Store, deliveries: Iterable[WebhookDelivery] = ()) -> dict[str, Any]:
+    """Every table, JSON-ready (the control API's state dump); webhook deliveries as the delivery log
+    shows them."""
     from dataclasses import asdict
 
     def rows(values: Any) -> list[dict[str, Any]]:
@@ -430,6 +431,7 @@ def render_state(store: Store) -> dict[str, Any]:
         "events": rows(store.events),
         "analytics": rows(store.analytics),
         "webhook_endpoints": rows(store.webhook_endpoints.values()),
+        "webhook_deliveries": [render_delivery(d) for d in deliveries],
     }
 
 
