@@ -14,9 +14,8 @@ from . import handlers, upstream, webhooks
 from .auth import authenticate_call
 from .domain.balances import top_up_all
 from .domain.scheduler import billing_sources
-from .errors import render_error
 from .state import PRODUCT_NAME, Store
-from .views import render_state
+from .views import render_error, render_state
 from .worldfile import load_section
 
 
