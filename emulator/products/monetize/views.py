@@ -15,6 +15,7 @@ from typing import Any
 from ...engine.errors import EmulatorError
 from ...engine.errors import render_error as render_engine_error
 from ...engine.timestamps import iso as iso  # re-exported: the wire timestamp format
+from ...engine.views import render_transition
 from .domain.access import has_access
 from .domain.gateway import QuotaExceededError
 from .domain.identity import Reader
@@ -314,7 +315,7 @@ def render_billing_outcome(outcome: Outcome) -> dict[str, Any]:
         "refund": render_refund_row(outcome.refund) if outcome.refund else None,
         "redirect_url": outcome.redirect_url,
         "events": [render_event_ref(e) for e in outcome.events],
-        "transitions": list(outcome.transitions),
+        "transitions": [render_transition(t) for t in outcome.transitions],
     }
 
 
