@@ -86,6 +86,20 @@ def idempotent_replay(store: Store, now: datetime, scope: str, key: str | None,
     return record.checkout
 
 
+def remember(store: Store, now: datetime, record: IdempotencyRecord) -> None:
+    """Keep an answer for its key for `IDEMPOTENCY_WINDOW`; records past it are dropped as new ones come
+    (they are kept in creation order, so only the oldest are ever looked at): memory stays bounded by
+    the keys of the last 24 h."""
+    table = store.idempotency
+    table.pop((record.scope, record.key), None)  # a reused, expired key goes to the back
+    table[(record.scope, record.key)] = record
+    while table:
+        oldest = next(iter(table.values()))
+        if now - oldest.created_at <= IDEMPOTENCY_WINDOW:
+            break
+        del table[(oldest.scope, oldest.key)]
+
+
 def fingerprint_of(*parts: Any) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
 
@@ -135,10 +149,10 @@ def start(store: Store, now: datetime, paywall: Paywall, req: CheckoutRequest, *
         offer_id=(offer.id if (offer := applicable_offer(store, now, paywall, price, req.offer_id)) else None),
         meta=dict(req.attribution or {}), created_at=now,
     )
-    store.checkouts[session.id] = session
+    store.add_checkout(session)
     if idempotency_key:
-        store.idempotency[(scope, idempotency_key)] = IdempotencyRecord(
-            key=idempotency_key, scope=scope, fingerprint=fingerprint, checkout=copy.copy(session), created_at=now)
+        remember(store, now, IdempotencyRecord(key=idempotency_key, scope=scope, fingerprint=fingerprint,
+                                               checkout=copy.copy(session), created_at=now))
     return session
 
 
