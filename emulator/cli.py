@@ -44,6 +44,12 @@ def build_parser(*, conform: bool = True) -> argparse.ArgumentParser:
     serve.add_argument("--strict-responses", action="store_true",
                        help="answer 500 naming the schema path when a reply violates the spec (default: pass it "
                             "with an X-Emulator-Spec-Violation header and a log line)")
+    serve.add_argument("--state", type=Path, default=None, metavar="FILE",
+                       help="keep the world across restarts: read FILE on start (if it exists), write it on a "
+                            "clean shutdown and on POST /_emulator/snapshot; default: none (a restart loses the world)")
+    serve.add_argument("--control-token", default=None, metavar="TOKEN",
+                       help="require this value in the X-Emulator-Token header of every control API call "
+                            "(the hosted pages excepted); default: none")
     serve.add_argument("--log-level", default="WARNING", type=str.upper,
                        choices=("DEBUG", "INFO", "WARNING", "ERROR"), help="server log level (default: WARNING)")
     spec = sub.add_parser("spec", help="print the path of a bundled OpenAPI document",
@@ -125,7 +131,9 @@ def serve(args: argparse.Namespace) -> int:
 
     from .app import create_app
     from .engine.keys import WORLD_KEY
+    from .engine.middleware import server_options
     from .engine.product import WorldError
+    from .engine.snapshot import SnapshotError
     from .engine.worldfile import describe_world_error
 
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -140,17 +148,26 @@ def serve(args: argparse.Namespace) -> int:
     # follows each request's Host header (checkout URLs, settings.custom_domain).
     origin = args.public_origin or (None if wildcard else local)
     config = EmulatorConfig(world=args.world, id_seed=args.id_seed, public_origin=origin,
-                            checkout_urls=args.checkout_urls, strict_responses=args.strict_responses)
+                            checkout_urls=args.checkout_urls, strict_responses=args.strict_responses,
+                            control_token=args.control_token, state_file=args.state)
+    if wildcard and not args.control_token:
+        print(f"paywall-emulator: warning: listening on {args.host or 'every interface'}: anyone who can reach "
+              "this port can reset the world and read its keys through the unauthenticated control API "
+              "(/_emulator); pass --control-token to require a token", file=sys.stderr, flush=True)
     try:
         app = create_app(config)
     except WorldError as exc:
         sock.close()
         raise CliError(describe_world_error(args.world, exc) if args.world is not None else str(exc)) from None
+    except SnapshotError as exc:  # a corrupt or foreign state file: refused whole, never half-loaded
+        sock.close()
+        raise CliError(str(exc)) from None
     world = app[WORLD_KEY]
     lines = banner(origin or local, "" if origin else " (origin: each request's Host)",
                    [(p.title, p.banner(world.states[p.name])) for p in world.products])
     # run_app calls `print` once every site has started, so the banner never precedes the socket.
-    web.run_app(app, sock=sock, print=lambda _: print("\n".join(lines), flush=True), access_log=None)
+    web.run_app(app, sock=sock, print=lambda _: print("\n".join(lines), flush=True), access_log=None,
+                **server_options())
     return 0
 
 

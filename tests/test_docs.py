@@ -15,6 +15,7 @@ one is a deliberate decision.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -125,10 +126,8 @@ class Reader:
         try:
             out, _ = proc.communicate(timeout=600)
         finally:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGTERM)  # whatever the block left running in the background
-            except ProcessLookupError:
-                pass
         assert proc.returncode == 0, f"{where} exited with {proc.returncode}:\n{script}\n--- output ---\n{out}"
 
     def python(self, script: str, where: str) -> None:

@@ -5,6 +5,7 @@ add their own control operations in their own packages."""
 from __future__ import annotations
 
 from . import faults, travel
+from .errors import ConflictError
 from .inspector import generic_tables, render_page
 from .keys import OPERATIONS_KEY
 from .routing import Call, Reply, operation
@@ -15,6 +16,7 @@ from .views import (
     render_faults,
     render_health,
     render_reset,
+    render_snapshot,
     render_state,
     render_world_loaded,
 )
@@ -53,6 +55,17 @@ async def load_world(call: Call) -> Reply:
 async def dump_state(call: Call) -> Reply:
     world, now = call.world, call.world.now()
     return Reply(body=render_state(world.id_seed, {p.name: p.dump(world.states[p.name], now) for p in world.products}))
+
+
+@operation("saveSnapshot")
+async def save_snapshot(call: Call) -> Reply:
+    world = call.world
+    path = world.config.state_file
+    if path is None:
+        raise ConflictError("this emulator was started without a state file (serve --state FILE)",
+                            code="invalid_state")
+    world.save(path)
+    return Reply(body=render_snapshot(path, world.now()))
 
 
 @operation("getClock")

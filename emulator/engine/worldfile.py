@@ -10,7 +10,9 @@ import re
 from pathlib import Path
 from typing import Any
 
+from .errors import BadRequestError
 from .product import WorldError
+from .values import sanitised
 from .yamlfile import YamlError, read_yaml_file
 
 WorldDocument = dict[str, Any]
@@ -43,7 +45,11 @@ def read_world(path: Path) -> WorldDocument:
         raise WorldError(f"{where}: not valid YAML: {exc.problem}") from exc
     if not isinstance(doc, dict):
         raise WorldError(f"world file {path} must be a mapping of product sections (e.g. `monetize:`)")
-    return doc
+    try:
+        checked: WorldDocument = sanitised(doc, str(path))
+    except BadRequestError as exc:
+        raise WorldError(exc.message) from None
+    return checked
 
 
 # A product's WorldError names the offending entry first, as a path into its section:
