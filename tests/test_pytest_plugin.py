@@ -1,8 +1,8 @@
 """The pytest plugin seen from a downstream project (pytester, each run in its own interpreter) and the
 public helpers of `paywall_emulator.testing` used outside pytest.
 
-The downstream example (`billing.py` and its tests) is read from README.md's "Testing your integration"
-section, so the README shows exactly what runs here."""
+The downstream example (`billing.py` and its tests) is read from docs/pytest-plugin.md, so the guide
+shows exactly what runs here."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from paywall_emulator.testing import ControlClient, ControlError, ThreadedEmulat
 
 pytest_plugins = ["pytester"]
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+GUIDE = Path(__file__).resolve().parent.parent / "docs" / "pytest-plugin.md"
 
 # Strict like this project's own configuration: unknown markers, unknown ini keys and warnings all fail.
 INNER_INI = """\
@@ -51,19 +51,19 @@ monetize:
 
 
 def readme_files() -> dict[str, str]:
-    """The Python blocks of the README's "Testing your integration" section that open with `# <file>.py`."""
-    text = README.read_text(encoding="utf-8")
-    section = text.split("## Testing your integration", 1)[1].split("\n## ", 1)[0]
+    """The Python blocks of the pytest guide that open with `# <file>.py`, except its settings examples
+    (test_settings.py asks for emulators of other configurations; tests/test_docs.py runs it)."""
+    section = GUIDE.read_text(encoding="utf-8")
     files = {}
     for block in re.findall(r"```python\n(.*?)```", section, flags=re.S):
         first, _, rest = block.partition("\n")
-        if match := re.fullmatch(r"# (\w+\.py)", first.strip()):
+        if (match := re.fullmatch(r"# (\w+\.py)", first.strip())) and match.group(1) != "test_settings.py":
             files[match.group(1)] = rest
     return files
 
 
 def downstream(pytester: pytest.Pytester, **files: str) -> None:
-    """A downstream project: the README's app and tests, a strict ini, and `files` (name → source)."""
+    """A downstream project: the guide's app and tests, a strict ini, and `files` (name → source)."""
     pytester.makefile(".ini", pytest=INNER_INI)
     for name, source in readme_files().items():
         pytester.path.joinpath(name).write_text(source, encoding="utf-8")
@@ -174,7 +174,7 @@ def test_the_readme_example_runs_as_shown(pytester: pytest.Pytester) -> None:
     assert len(files["test_billing.py"].strip().splitlines()) <= 14  # an import, a signature and ten lines
     # The app under test talks to the API with `requests`, which the downstream project installs itself.
     assert "import requests" in files["billing.py"] and "urllib" not in files["billing.py"]
-    assert "pip install paywall-emulator requests" in README.read_text(encoding="utf-8")
+    assert "pip install paywall-emulator requests" in GUIDE.read_text(encoding="utf-8")
     downstream(pytester, **{"test_frozen_renewal.py": FROZEN_RENEWAL})
     result = run(pytester, "-v")
     result.assert_outcomes(passed=len(readme_tests()) + 2)
