@@ -127,5 +127,11 @@ class StripeEvent:
     created: datetime
     payload: bytes
     url: str
+    next_attempt_at: datetime
     status: DeliveryStatus = "pending"
+    sending: bool = False  # an attempt is on the wire: nobody else may start one
     attempts: list[DeliveryAttempt] = field(default_factory=list)
+
+    @property
+    def created_at(self) -> datetime:
+        return self.created

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ...ids import IdFactory
 from .models import Account, CheckoutSession, PortalSession, Project, StripeEvent, Subscription, UsageEvent
 
 
@@ -19,6 +20,7 @@ class StripeSettings:
 
 @dataclass(slots=True, kw_only=True)
 class PayKitState:
+    ids: IdFactory = field(default_factory=lambda: IdFactory(0))  # reseeded with the id seed on every load
     projects: dict[str, Project] = field(default_factory=dict)
     keys: dict[str, str] = field(default_factory=dict)  # publishable or secret key -> project id
     accounts: dict[str, Account] = field(default_factory=dict)  # "<project>:<user>" -> account, creation order
@@ -29,6 +31,7 @@ class PayKitState:
     events: dict[str, StripeEvent] = field(default_factory=dict)  # the fake Stripe's outbox, creation order
     stripe: StripeSettings = field(default_factory=StripeSettings)
     base_url: str | None = None
+    webhook_url: str | None = None  # where the fake Stripe posts events; None: the emulator's own /api/v1/webhook
     auth_required: bool = False  # emulated Clerk: /projects needs `Authorization: Bearer <owner>`
 
     def add_project(self, project: Project) -> None:

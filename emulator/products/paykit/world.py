@@ -9,13 +9,14 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
+from ...engine.ids import IdFactory
 from .errors import PayKitError
 from .models import DEMO_OWNER, DEMO_PROJECT_ID, DEMO_PUBLISHABLE_KEY, DEMO_SECRET_KEY, PLANS, Account, Project
 from .state import PayKitState, StripeSettings
 
 DEMO_WEBHOOK_SECRET = "whsec_paykit_demo"
 MAX_CREDITS = 2**53 - 1  # what a JavaScript number holds exactly
-_SECTION_KEYS = {"baseUrl", "stripe", "auth", "demoWebhookSecret", "projects", "accounts"}
+_SECTION_KEYS = {"baseUrl", "webhookUrl", "stripe", "auth", "demoWebhookSecret", "projects", "accounts"}
 _PROJECT_KEYS = {"id", "name", "publishableKey", "secretKey", "secureMetering", "owner", "webhookSecret", "baseUrl"}
 _ACCOUNT_KEYS = {"project", "userId", "plan", "credits", "stripeCustomerId"}
 
@@ -35,13 +36,14 @@ def load(state: PayKitState, section: Mapping[str, Any] | None) -> None:
         setattr(state, f.name, getattr(fresh, f.name))
 
 
-def build(section: Mapping[str, Any]) -> PayKitState:
+def build(section: Mapping[str, Any], ids: IdFactory | None = None) -> PayKitState:
     if not isinstance(section, Mapping):
         raise _fail("", "must be a mapping")
     _keys(section, _SECTION_KEYS, "")
-    state = PayKitState(base_url=_opt_str(section, "baseUrl", "baseUrl"), stripe=_stripe(section.get("stripe")),
+    state = PayKitState(ids=ids or IdFactory(0), base_url=_opt_str(section, "baseUrl", ""), webhook_url=_opt_str(section, "webhookUrl", ""),
+                        stripe=_stripe(section.get("stripe")),
                         auth_required=_auth(section.get("auth")))
-    demo_secret = _opt_str(section, "demoWebhookSecret", "demoWebhookSecret") or DEMO_WEBHOOK_SECRET
+    demo_secret = _opt_str(section, "demoWebhookSecret", "") or DEMO_WEBHOOK_SECRET
     state.add_project(Project(id=DEMO_PROJECT_ID, name="Demo project", publishable_key=DEMO_PUBLISHABLE_KEY,
                               secret_key=DEMO_SECRET_KEY, webhook_secret=demo_secret))
     for i, raw in enumerate(_list(section, "projects")):

@@ -40,7 +40,8 @@ def start_checkout(state: PayKitState, ids: IdFactory, now: datetime, caller: Ca
         id=f"cs_test_{ids.alnum(58)}", project_id=caller.project.id, user_id=user_id, kind=kind,
         amount_cents=stripe_objects.PRO_CENTS if kind == "pro" else stripe_objects.PACK_CENTS,
         success_url=f"{base}/?paid=1", cancel_url=f"{base}/?canceled=1",
-        webhook_url=f"{origin.rstrip('/')}/api/v1/webhook", created=now, expires_at=now + SESSION_LIFETIME)
+        webhook_url=state.webhook_url or f"{origin.rstrip('/')}/api/v1/webhook", created=now,
+        expires_at=now + SESSION_LIFETIME)
     state.checkouts[session.id] = session
     return session
 
@@ -193,6 +194,7 @@ def record(state: PayKitState, ids: IdFactory, at: datetime, event_type: str, ob
            project_id: str, url: str) -> StripeEvent:
     event_id = f"evt_{ids.alnum(24)}"
     recorded = StripeEvent(id=event_id, type=event_type, project_id=project_id, created=at, url=url,
+                           next_attempt_at=at,
                            payload=stripe_objects.event(event_id, event_type, at, obj))
     state.events[event_id] = recorded
     return recorded

@@ -37,6 +37,17 @@ def account(state: PayKitState, project_id: str, user_id: str) -> Account:
     return found
 
 
+def require_user_id(user_id: str | None) -> str:
+    if not user_id:
+        raise refuse(400, "userId is required")
+    return user_id
+
+
+def read(state: PayKitState, caller: Caller, user_id: str) -> Account:
+    """`GET /access`: the account (created on first touch)."""
+    return account(state, caller.project.id, require_user_id(user_id))
+
+
 def check_meter(event: str, cost: int, cost_usd: float | None) -> None:
     if not event.strip() or len(event) > MAX_EVENT_CHARS:
         raise refuse(400, "userId and event are required")

@@ -5,6 +5,7 @@ secret key. No aiohttp.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from ....ids import IdFactory
@@ -14,6 +15,14 @@ from ..state import PayKitState
 
 MAX_NAME = 100
 DEFAULT_NAME = "Untitled project"
+
+
+def lenient_json(raw: bytes) -> Any:
+    """The body as PayKit reads it here: JSON, or nothing at all when it is not JSON."""
+    try:
+        return json.loads(raw) if raw.strip() else None
+    except (ValueError, RecursionError):
+        return None
 
 
 def owner(state: PayKitState, authorization: str | None, *, refusal: str) -> str:
