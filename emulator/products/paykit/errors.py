@@ -34,7 +34,9 @@ _CODES = {400: "invalid_request", 401: "unauthorized", 402: "insufficient_credit
 
 
 def render_error(err: EmulatorError) -> dict[str, Any]:
-    """`{error: message, ...extras}`: PayKit's shape for every error, the engine's own included."""
-    body: dict[str, Any] = dict(err.extra)
+    """`{error: message}`: PayKit's shape for every error, the engine's own included (their extras, such
+    as validation `details`, are not PayKit's and stay out). PayKit's own refusals keep theirs (the
+    meter's 402 `ok/blocked/remaining`)."""
+    body: dict[str, Any] = dict(err.extra) if isinstance(err, PayKitError) else {}
     body["error"] = err.message
     return body

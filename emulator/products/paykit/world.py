@@ -26,7 +26,7 @@ class WorldSectionError(PayKitError):
 
 
 def _fail(where: str, message: str) -> WorldSectionError:
-    return WorldSectionError(f"paykit.{where}: {message}", status=400, code="invalid_world")
+    return WorldSectionError(f"paykit.{where}: {message}", status=400, code="invalid_request")
 
 
 def load(state: PayKitState, section: Mapping[str, Any] | None) -> None:
