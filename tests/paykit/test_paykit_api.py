@@ -231,9 +231,11 @@ def test_accounts_and_analytics_of_a_project(pk: PayKit) -> None:
     assert data["marginPct"] == 91.7
     assert data["topEvents"] == [{"name": "chat", "count": 2}, {"name": "tts", "count": 1}]
     assert len(data["series"]) == 14 and data["series"][-1]["metered"] == 3 and data["series"][-1]["granted"] == 100
-    assert [(r["userId"], r["kind"], r["name"]) for r in data["recent"][:2]] == [("bob2", "meter", "chat"),
-                                                                                ("bob2", "meter", "chat")] \
-        or data["recent"][0]["userId"] in {"bob2", "carol"}
+    assert [(r["userId"], r["kind"], r["name"], r["amount"]) for r in data["recent"]] == [
+        ("carol", "plan", "pro", 0), ("bob2", "grant", "credits", 100), ("bob2", "meter", "tts", -1),
+        ("bob2", "meter", "chat", -1), ("bob2", "meter", "chat", -1)]
+    assert data["recent"][3]["costUsd"] == 0.25 and "costUsd" not in data["recent"][2]
+    assert data["recent"][0]["at"].endswith("Z") and len(data["recent"][0]["at"]) == len("2026-01-01T00:00:00.000Z")
     assert data["stats"] == {k: v for k, v in accounts["stats"].items() if k != "free"}
     demo = pk.request("GET", "/analytics").json()
     assert demo["meteredThisMonth"] == 0  # scoped: the demo project saw nothing
