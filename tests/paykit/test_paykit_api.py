@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -374,8 +375,8 @@ def test_webhook_that_cannot_be_applied_is_500_and_changes_nothing(pk: PayKit, c
     assert account_row(control, STUDIO, "h") is None
 
 
-def test_the_stripe_library_accepts_the_emulators_signature(emu: ThreadedEmulator, control: ControlClient,
-                                                            pk: PayKit) -> None:
+def test_the_stripe_library_accepts_the_emulators_signature(pk: PayKit,
+                                                            paykit_world: Callable[[dict[str, Any]], None]) -> None:
     """Capture a real delivery on a local receiver, verify it with `stripe.Webhook.construct_event`, then
     forward it untouched to PayKit's webhook."""
     captured: list[tuple[bytes, str]] = []
@@ -386,9 +387,8 @@ def test_the_stripe_library_accepts_the_emulators_signature(emu: ThreadedEmulato
 
     receiver = _Receiver(receive)
     with receiver:
-        world = {"paykit": {"webhookUrl": receiver.url, "projects": [
-            {"id": STUDIO, "publishableKey": STUDIO_PK, "secretKey": STUDIO_SK, "webhookSecret": STUDIO_WHSEC}]}}
-        control.load_world(world)
+        paykit_world({"webhookUrl": receiver.url, "projects": [
+            {"id": STUDIO, "publishableKey": STUDIO_PK, "secretKey": STUDIO_SK, "webhookSecret": STUDIO_WHSEC}]})
         url = pk.checkout("lib", key=STUDIO_PK).json()["url"]
         pk.session.post(url, data={"action": "pay"}, allow_redirects=False, timeout=30)
     payload, header = captured[0]
@@ -404,8 +404,8 @@ def test_the_stripe_library_accepts_the_emulators_signature(emu: ThreadedEmulato
     assert pk.credits_of("lib", key=STUDIO_PK) == 105
 
 
-def test_stripe_not_configured_is_501(pk: PayKit, control: ControlClient) -> None:
-    control.load_world({"paykit": {"stripe": {"configured": False}}})
+def test_stripe_not_configured_is_501(pk: PayKit, paykit_world: Callable[[dict[str, Any]], None]) -> None:
+    paykit_world({"stripe": {"configured": False}})
     assert error(pk.checkout("u")) == (501, {"error": "Stripe not configured. Set STRIPE_SECRET_KEY."})
     assert error(pk.request("POST", "/portal", json={"userId": "u"})) == (
         501, {"error": "Stripe not configured. Set STRIPE_SECRET_KEY."})

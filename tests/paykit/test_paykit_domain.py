@@ -10,12 +10,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import stripe
 
-from emulator.ids import IdFactory
-from emulator.products.paykit import signing
-from emulator.products.paykit.domain import analytics, billing, keys, ledger, projects, webhook
-from emulator.products.paykit.errors import PayKitError
-from emulator.products.paykit.state import PayKitState
-from emulator.products.paykit.world import WorldSectionError, build, load
+from paywall_emulator.engine.ids import IdFactory
+from paywall_emulator.products.paykit import signing
+from paywall_emulator.products.paykit.domain import analytics, billing, keys, ledger, projects, webhook
+from paywall_emulator.products.paykit.errors import PayKitError
+from paywall_emulator.products.paykit.state import PayKitState
+from paywall_emulator.products.paykit.world import WorldSectionError, build, load
 
 NOW = datetime(2026, 3, 31, 12, 0, tzinfo=UTC)
 SECTION = {

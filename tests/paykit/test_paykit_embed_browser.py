@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -78,10 +78,10 @@ def browser() -> Iterator[Browser]:
             launched.close()
 
 
-def test_embed_meters_buys_and_upgrades(browser: Browser, site: str, control: ControlClient) -> None:
-    control.load_world({"paykit": {"projects": [{"id": STUDIO, "name": "Image Studio", "publishableKey": STUDIO_PK,
-                                                "secretKey": STUDIO_SK, "webhookSecret": STUDIO_WHSEC,
-                                                "baseUrl": site}]}})
+def test_embed_meters_buys_and_upgrades(browser: Browser, site: str, control: ControlClient,
+                                        paykit_world: Callable[[dict[str, Any]], None]) -> None:
+    paykit_world({"projects": [{"id": STUDIO, "name": "Image Studio", "publishableKey": STUDIO_PK,
+                                "secretKey": STUDIO_SK, "webhookSecret": STUDIO_WHSEC, "baseUrl": site}]})
     context = browser.new_context()
     page = context.new_page()
     try:

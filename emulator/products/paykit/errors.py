@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...errors import EmulatorError
+from ...engine.errors import EmulatorError
 
 INVALID_KEY = "Invalid API key"
 STRIPE_NOT_CONFIGURED = "Stripe not configured. Set STRIPE_SECRET_KEY."

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ...ids import IdFactory
+from ...engine.ids import IdFactory
 from .models import Account, CheckoutSession, PortalSession, Project, StripeEvent, Subscription, UsageEvent
 
 

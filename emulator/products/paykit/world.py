@@ -40,8 +40,8 @@ def build(section: Mapping[str, Any], ids: IdFactory | None = None) -> PayKitSta
     if not isinstance(section, Mapping):
         raise _fail("", "must be a mapping")
     _keys(section, _SECTION_KEYS, "")
-    state = PayKitState(ids=ids or IdFactory(0), base_url=_opt_str(section, "baseUrl", ""), webhook_url=_opt_str(section, "webhookUrl", ""),
-                        stripe=_stripe(section.get("stripe")),
+    state = PayKitState(ids=ids or IdFactory(0), base_url=_opt_str(section, "baseUrl", ""),
+                        webhook_url=_opt_str(section, "webhookUrl", ""), stripe=_stripe(section.get("stripe")),
                         auth_required=_auth(section.get("auth")))
     demo_secret = _opt_str(section, "demoWebhookSecret", "") or DEMO_WEBHOOK_SECRET
     state.add_project(Project(id=DEMO_PROJECT_ID, name="Demo project", publishable_key=DEMO_PUBLISHABLE_KEY,

@@ -11,7 +11,7 @@ from calendar import monthrange
 from datetime import datetime, timedelta
 from typing import Any
 
-from ....ids import IdFactory
+from ....engine.ids import IdFactory
 from .. import stripe_objects
 from ..errors import STRIPE_NOT_CONFIGURED, refuse
 from ..models import CheckoutKind, CheckoutSession, PortalSession, StripeEvent, Subscription

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ....ids import IdFactory
+from ....engine.ids import IdFactory
 from ..errors import refuse
 from ..models import DEMO_OWNER, Project
 from ..state import PayKitState
