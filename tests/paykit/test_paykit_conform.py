@@ -38,7 +38,7 @@ elif variant == "publishable-grants":
     ledger.require_granting_rights = lambda caller: None
 
 with ThreadedEmulator(EmulatorConfig(strict_responses=False)) as emu:
-    code = main(["--product", "paykit", "--base-url", emu.base_url, *args])
+    code = main(["--product", "paykit", "--base-url", emu.base_url, "--budget", "quick", "--seed", "5", *args])
 print(f"EXIT {code}")
 """
 WRITES = ["--control", "--allow-writes", "--paykit-publishable-key", STUDIO_PK, "--paykit-secret-key", STUDIO_SK,
@@ -61,7 +61,7 @@ def failed(out: str) -> set[str]:
 def test_conform_passes_on_the_emulator(tmp_path: Path) -> None:
     code, out = conform(tmp_path, "none", *WRITES)
     assert code == 0, out
-    assert "PASSED: 24 passed" in out
+    assert "PASSED: 33 passed" in out  # 24 behavioural tests, 9 generated (one per operation)
 
 
 @pytest.mark.parametrize(("variant", "caught"), [
@@ -80,4 +80,4 @@ def test_a_read_only_run_sends_only_reads(tmp_path: Path) -> None:
     assert code == 0, out
     table = out[out.index("Contract report"):]
     assert "POST /api" not in table and "PATCH" not in table and "GET /api/v1/access" in table
-    assert "7 passed" in out and "17 skipped" in out
+    assert "12 passed" in out and "17 skipped" in out  # 7 behavioural reads, 5 generated reads
