@@ -88,12 +88,14 @@ class StripeDispatcher:
             await asyncio.sleep(POLL_SECONDS)
 
     def _start(self, event: StripeEvent, state: PayKitState, at: datetime) -> None:
-        task = asyncio.create_task(self._attempt(event, state), name=f"stripe {event.id}")
+        task = asyncio.create_task(self._attempt(event, state, at), name=f"stripe {event.id}")
         self._inflight[event.id] = (at, task)
         task.add_done_callback(lambda _: self._inflight.pop(event.id, None))
 
-    async def _attempt(self, event: StripeEvent, state: PayKitState) -> dict[str, Any]:
-        now = self.world.now()
+    async def _attempt(self, event: StripeEvent, state: PayKitState, at: datetime) -> dict[str, Any]:
+        """One attempt as of `at` (its due instant on a clock move, else now): signed with that timestamp,
+        recorded at it."""
+        now = max(at, self.world.now())
         headers = {"Content-Type": "application/json; charset=utf-8", "User-Agent": USER_AGENT,
                    "Stripe-Signature": signing.header(event.payload, secret_for(state, event.project_id),
                                                       int(now.timestamp()))}
@@ -104,7 +106,7 @@ class StripeDispatcher:
                 status, body = resp.status, await resp.text()
         except (aiohttp.ClientError, TimeoutError, UnicodeDecodeError) as exc:
             body = f"{type(exc).__name__}: {exc}"
-        outbox.finish(event, self.world.now(), status, body)
+        outbox.finish(event, now, status, body)
         return {"object": "stripe_event", "id": event.id, "type": event.type, "status": status}
 
 
