@@ -325,6 +325,24 @@ def test_pro_checkout_then_portal_cancel_reverts_to_free(pk: PayKit, control: Co
     assert types == ["checkout.session.completed", "customer.subscription.deleted"]
 
 
+def test_the_portal_refuses_what_it_cannot_cancel(pk: PayKit, control: ControlClient) -> None:
+    url = pk.checkout("owner", "pro").json()["url"]
+    paid = control.request("POST", f"/paykit/checkout/{urlsplit(url).path.rsplit('/', 1)[1]}/complete")
+    other = pk.request("POST", "/portal", json={"userId": "someone_else"}).json()["url"]
+    page = pk.session.post(other, data={"action": "cancel_now", "subscription": paid["subscription"]},
+                           allow_redirects=False, timeout=30)
+    assert page.status_code == 404 and "No such subscription" in page.text
+    assert pk.access("owner").json()["plan"] == "pro"
+    mine = pk.request("POST", "/portal", json={"userId": "owner"}).json()["url"]
+    assert pk.session.post(mine, data={"action": "cancel_now", "subscription": paid["subscription"]},
+                           allow_redirects=False, timeout=30).status_code == 303
+    again = pk.session.post(mine, data={"action": "cancel_now", "subscription": paid["subscription"]},
+                            allow_redirects=False, timeout=30)
+    assert again.status_code == 409 and "already ended" in again.text
+    assert error(pk.session.get(f"{pk.base_url}/_emulator/paykit/portal/bps_nope", timeout=30)) == (
+        404, {"error": "No such portal session: bps_nope"})
+
+
 def test_pro_renews_on_the_clock_and_ends_at_period_end(pk: PayKit, control: ControlClient) -> None:
     url = pk.checkout("ren", "pro").json()["url"]
     paid = control.request("POST", f"/paykit/checkout/{urlsplit(url).path.rsplit('/', 1)[1]}/complete")

@@ -365,3 +365,30 @@ def test_world_section_loads_and_refuses_whole() -> None:
         build({"projets": []})
     load(state, None)
     assert set(state.projects) == {"default"} and state.accounts == {}
+
+
+def test_outbox_retries_then_gives_up() -> None:
+    from paywall_emulator.products.paykit.domain import outbox
+
+    state, ids = world(), IdFactory(4)
+    session = billing.start_checkout(state, ids, NOW, keys.resolve(state, None), "u", "credits", origin="http://e")
+    billing.pay_checkout(state, ids, NOW, session.id)
+    (event,) = state.events.values()
+    assert outbox.next_due(state) == NOW
+    assert outbox.take_due(state, NOW) == [event] and outbox.take_due(state, NOW) == []  # never twice at once
+    assert outbox.next_due(state) is None
+    at = NOW
+    for wait in [timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2)]:
+        outbox.finish(event, at, 500, "nope")
+        assert (event.status, event.next_attempt_at) == ("pending", at + wait)
+        at += wait
+        assert outbox.take_due(state, at) == [event]
+    outbox.finish(event, at, None, "connection refused")
+    assert event.status == "failed" and len(event.attempts) == 5 and outbox.next_due(state) is None
+    outbox.redeliver(state, event.id, at)
+    assert outbox.take_due(state, at) == [event]
+    outbox.finish(event, at, 200, '{"received": true}')
+    assert event.status == "delivered" and [a.status for a in event.attempts] == [500, 500, 500, 500, None, 200]
+    with pytest.raises(PayKitError) as exc:
+        outbox.redeliver(state, "evt_nope", at)
+    assert exc.value.http_status == 404

@@ -12,6 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+import requests
 
 from paywall_emulator.testing import ControlClient, ThreadedEmulator
 
@@ -29,23 +30,33 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
+def _page(script: str) -> bytes:
+    return ("<!doctype html><html><head><meta charset='utf-8'><title>studio</title></head><body>"
+            f"<h1>Image studio</h1><div id='paykit'></div>{script}"
+            "<button id='generate' data-paykit-meter='image_gen'>Generate</button>"
+            "<div id='pro-only' data-paykit-plan='pro'>Pro-only content</div>"
+            "</body></html>").encode()
+
+
 def _site(emulator_url: str) -> type[BaseHTTPRequestHandler]:
-    page = (
-        "<!doctype html><html><head><meta charset='utf-8'><title>studio</title></head><body>"
-        "<h1>Image studio</h1><div id='paykit'></div>"
-        f"<script src='{emulator_url}/embed.js' data-key='{STUDIO_PK}' data-accent='#ff00aa'></script>"
-        "<button id='generate' data-paykit-meter='image_gen'>Generate</button>"
-        "<div id='pro-only' data-paykit-plan='pro'>Pro-only content</div>"
-        "</body></html>"
-    ).encode()
+    """`/`: the embed loaded from the emulator. `/self-hosted`: the embed served by the site itself
+    (`/embed.js`, the emulator's bytes), pointed at the emulator with `data-base`, for a fixed `data-user`."""
+    embed = requests.get(f"{emulator_url}/embed.js", timeout=30).content
+    pages = {
+        "/": _page(f"<script src='{emulator_url}/embed.js' data-key='{STUDIO_PK}' data-accent='#ff00aa'></script>"),
+        "/self-hosted": _page(f"<script src='/embed.js' data-key='{STUDIO_PK}' data-base='{emulator_url}' "
+                              "data-user='site_user_7'></script>"),
+    }
 
     class Site(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
+            path = self.path.split("?", 1)[0]
+            body = embed if path == "/embed.js" else pages.get(path, pages["/"])
             self.send_response(200)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.send_header("Content-Length", str(len(page)))
+            self.send_header("Content-Type", "text/javascript" if path == "/embed.js" else "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
             self.end_headers()
-            self.wfile.write(page)
+            self.wfile.write(body)
 
         def log_message(self, format: str, *args: Any) -> None:
             pass
@@ -117,5 +128,21 @@ def test_embed_meters_buys_and_upgrades(browser: Browser, site: str, control: Co
         # the same browser keeps its id; the ledger agrees with the page
         accounts = {a["userId"]: a for a in control.state()["paykit"]["accounts"] if a["projectId"] == STUDIO}
         assert accounts[user]["credits"] == 96 and accounts[user]["plan"] == "pro"
+    finally:
+        context.close()
+
+
+def test_embed_with_data_user_and_data_base(browser: Browser, site: str, control: ControlClient) -> None:
+    context = browser.new_context()
+    page = context.new_page()
+    try:
+        page.goto(f"{site}/self-hosted")
+        expect(page.locator("[data-paykit-credits]")).to_have_text("5")
+        assert page.evaluate("window.PayKit.user") == "site_user_7"
+        assert page.evaluate("localStorage.getItem('paykit_uid')") is None  # no per-browser id was needed
+        page.click("#generate")
+        expect(page.locator("[data-paykit-credits]")).to_have_text("4")
+        rows = [a for a in control.state()["paykit"]["accounts"] if a["userId"] == "site_user_7"]
+        assert [(r["projectId"], r["credits"]) for r in rows] == [(STUDIO, 4)]
     finally:
         context.close()
