@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from .faults import Fault
@@ -23,6 +24,10 @@ def render_reset(now: datetime) -> dict[str, Any]:
 
 def render_world_loaded(sections: Iterable[str]) -> dict[str, Any]:
     return {"loaded": True, "sections": list(sections)}
+
+
+def render_snapshot(path: Path, now: datetime) -> dict[str, Any]:
+    return {"saved": True, "path": str(path), "at": iso(now)}
 
 
 def render_state(id_seed: int, dumps: dict[str, Any]) -> dict[str, Any]:

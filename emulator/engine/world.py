@@ -8,9 +8,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from ..config import EmulatorConfig
+from . import snapshot
 from .clock import EmulatorClock
 from .faults import FaultTable
 from .ids import IdFactory
@@ -89,6 +91,30 @@ class World:
         self.document = document
         self.ids = IdFactory(self.id_seed)
         self.faults = FaultTable()
+        self.changed()
+
+    def save(self, path: Path) -> None:
+        """Write the whole world (every product's state, both world documents, the clock) to `path`."""
+        snapshot.write(path, {"id_seed": self.id_seed, "clock": self.clock.snapshot(), "initial": self.initial,
+                              "document": self.document,
+                              "states": {name: snapshot.encode(state) for name, state in self.states.items()}})
+
+    def resume(self, path: Path) -> None:
+        """Go on from a world saved by `save` (refused whole, nothing changed, if it does not read back)."""
+        payload = snapshot.read(path)
+        names = sorted(p.name for p in self.products)
+        if payload.get("id_seed") != self.id_seed or sorted(payload.get("states") or {}) != names:
+            raise snapshot.SnapshotError(f"{path} was saved by an emulator with id seed {payload.get('id_seed')} "
+                                         f"serving {sorted(payload.get('states') or {})}; this one has id seed "
+                                         f"{self.id_seed} and serves {names}")
+        try:
+            states = {name: snapshot.decode(payload["states"][name], type(self.states[name])) for name in names}
+            initial, document = dict(payload["initial"]), dict(payload["document"])
+            clock = dict(payload["clock"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise snapshot.SnapshotError(f"{path} does not hold a world this emulator can read: {exc!r}") from exc
+        self.states, self.initial, self.document = states, initial, document
+        self.clock.resume(clock)
         self.changed()
 
     def add_source(self, product: str, source: DueSource) -> None:
