@@ -69,7 +69,9 @@ def site(emu: ThreadedEmulator) -> Iterator[str]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), _site(emu.base_url))
     thread = threading.Thread(target=server.serve_forever, name="site", daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
+    # `localhost` while the emulator is on 127.0.0.1: another site, as a real app beside the emulator is
+    # (the redirect to the hosted checkout is a cross-site navigation).
+    yield f"http://localhost:{server.server_address[1]}"
     server.shutdown()
     server.server_close()
     thread.join()
