@@ -12,7 +12,7 @@ import stripe
 
 from paywall_emulator.engine.ids import IdFactory
 from paywall_emulator.products.paykit import signing
-from paywall_emulator.products.paykit.domain import analytics, billing, keys, ledger, projects, webhook
+from paywall_emulator.products.paykit.domain import analytics, billing, keys, ledger, outbox, projects, webhook
 from paywall_emulator.products.paykit.errors import PayKitError
 from paywall_emulator.products.paykit.state import PayKitState
 from paywall_emulator.products.paykit.world import WorldSectionError, build, load
@@ -258,7 +258,7 @@ def _deliver_all(state: PayKitState, now: datetime) -> list[str]:
         secret = webhook.secret_for(state, event.project_id)
         header = signing.header(event.payload, secret, int(now.timestamp()))
         done.append(webhook.receive(state, now, event.payload, header))
-        event.status = "delivered"
+        outbox.finish(state, event, now, 200, "{}")
     return done
 
 
@@ -295,6 +295,7 @@ def test_pro_renews_monthly_and_ends_at_period_end() -> None:
     billing.cancel_subscription(state, ids, NOW, sub.id, at_period_end=True)
     billing.run_due(state, ids, datetime(2026, 7, 1, tzinfo=UTC))
     assert sub.status == "canceled" and sub.ended_at == datetime(2026, 6, 30, 12, tzinfo=UTC)
+    assert state.active_subscriptions == {} and billing.next_due(state) is None
     later = datetime(2026, 7, 1, tzinfo=UTC)
     assert _deliver_all(state, later)[-1] == "customer.subscription.deleted"
     assert ledger.account(state, "proj_acme", "u").plan == "free"
@@ -306,8 +307,14 @@ def test_pro_renews_monthly_and_ends_at_period_end() -> None:
 def test_open_session_expires_after_24_hours() -> None:
     state, ids = world(), IdFactory(3)
     session = billing.start_checkout(state, ids, NOW, keys.resolve(state, None), "u", "credits", origin="http://e")
+    later = billing.start_checkout(state, ids, NOW + timedelta(hours=1), keys.resolve(state, None), "u", "pro",
+                                   origin="http://e")
+    assert list(state.open_checkouts) == [session.id, later.id]
+    assert billing.next_due(state) == NOW + timedelta(hours=24)
     billing.run_due(state, ids, NOW + timedelta(hours=24))
-    assert session.status == "expired"
+    assert session.status == "expired" and later.status == "open"
+    assert list(state.open_checkouts) == [later.id]  # the index of due work follows
+    assert billing.next_due(state) == NOW + timedelta(hours=25)
     with pytest.raises(PayKitError) as exc:
         billing.pay_checkout(state, ids, NOW, session.id)
     assert refusal(exc) == (409, "This checkout session is expired")
@@ -368,8 +375,6 @@ def test_world_section_loads_and_refuses_whole() -> None:
 
 
 def test_outbox_retries_then_gives_up() -> None:
-    from paywall_emulator.products.paykit.domain import outbox
-
     state, ids = world(), IdFactory(4)
     session = billing.start_checkout(state, ids, NOW, keys.resolve(state, None), "u", "credits", origin="http://e")
     billing.pay_checkout(state, ids, NOW, session.id)
@@ -379,15 +384,15 @@ def test_outbox_retries_then_gives_up() -> None:
     assert outbox.next_due(state) is None
     at = NOW
     for wait in [timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2)]:
-        outbox.finish(event, at, 500, "nope")
+        outbox.finish(state, event, at, 500, "nope")
         assert (event.status, event.next_attempt_at) == ("pending", at + wait)
         at += wait
         assert outbox.take_due(state, at) == [event]
-    outbox.finish(event, at, None, "connection refused")
+    outbox.finish(state, event, at, None, "connection refused")
     assert event.status == "failed" and len(event.attempts) == 5 and outbox.next_due(state) is None
     outbox.redeliver(state, event.id, at)
     assert outbox.take_due(state, at) == [event]
-    outbox.finish(event, at, 200, '{"received": true}')
+    outbox.finish(state, event, at, 200, '{"received": true}')
     assert event.status == "delivered" and [a.status for a in event.attempts] == [500, 500, 500, 500, None, 200]
     with pytest.raises(PayKitError) as exc:
         outbox.redeliver(state, "evt_nope", at)

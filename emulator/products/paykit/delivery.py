@@ -106,7 +106,7 @@ class StripeDispatcher:
                 status, body = resp.status, await resp.text()
         except (aiohttp.ClientError, TimeoutError, UnicodeDecodeError) as exc:
             body = f"{type(exc).__name__}: {exc}"
-        outbox.finish(event, now, status, body)
+        outbox.finish(state, event, now, status, body)
         return {"object": "stripe_event", "id": event.id, "type": event.type, "status": status}
 
 

@@ -29,6 +29,11 @@ class PayKitState:
     subscriptions: dict[str, Subscription] = field(default_factory=dict)
     portals: dict[str, PortalSession] = field(default_factory=dict)
     events: dict[str, StripeEvent] = field(default_factory=dict)  # the fake Stripe's outbox, creation order
+    # Indexes of due work, so a catch-up or the delivery worker never scans every row: open sessions in
+    # creation order (= expiry order: one lifetime for all), active subscriptions, undelivered events.
+    open_checkouts: dict[str, CheckoutSession] = field(default_factory=dict)
+    active_subscriptions: dict[str, Subscription] = field(default_factory=dict)
+    pending: dict[str, StripeEvent] = field(default_factory=dict)
     stripe: StripeSettings = field(default_factory=StripeSettings)
     base_url: str | None = None
     webhook_url: str | None = None  # where the fake Stripe posts events; None: the emulator's own /api/v1/webhook
@@ -47,4 +52,4 @@ class PayKitState:
         return [a for a in self.accounts.values() if a.project_id == project_id]
 
     def pending_events(self) -> list[StripeEvent]:
-        return [e for e in self.events.values() if e.status == "pending"]
+        return list(self.pending.values())

@@ -14,7 +14,7 @@ from typing import Any
 from ....engine.ids import IdFactory
 from .. import stripe_objects
 from ..errors import STRIPE_NOT_CONFIGURED, refuse
-from ..models import CheckoutKind, CheckoutSession, PortalSession, StripeEvent, Subscription
+from ..models import CheckoutKind, CheckoutSession, CheckoutStatus, PortalSession, StripeEvent, Subscription
 from ..state import PayKitState
 from . import ledger
 from .analytics import CREDIT_PACK_SIZE
@@ -43,6 +43,7 @@ def start_checkout(state: PayKitState, ids: IdFactory, now: datetime, caller: Ca
         webhook_url=state.webhook_url or f"{origin.rstrip('/')}/api/v1/webhook", created=now,
         expires_at=now + SESSION_LIFETIME)
     state.checkouts[session.id] = session
+    state.open_checkouts[session.id] = session
     return session
 
 
@@ -52,8 +53,13 @@ def current_checkout(state: PayKitState, now: datetime, session_id: str) -> Chec
     if session is None:
         raise refuse(404, f"No such checkout session: {session_id}")
     if session.status == "open" and now >= session.expires_at:
-        session.status = "expired"
+        _close(state, session, "expired")
     return session
+
+
+def _close(state: PayKitState, session: CheckoutSession, status: CheckoutStatus) -> None:
+    session.status = status
+    state.open_checkouts.pop(session.id, None)
 
 
 def metadata(session_or_sub: CheckoutSession | Subscription, *, pack: bool) -> dict[str, str]:
@@ -68,13 +74,14 @@ def pay_checkout(state: PayKitState, ids: IdFactory, now: datetime, session_id: 
     session = current_checkout(state, now, session_id)
     if session.status != "open":
         raise refuse(409, f"This checkout session is {session.status}")
-    session.status = "complete"
+    _close(state, session, "complete")
     if session.kind == "pro":
         session.customer_id = f"cus_{ids.alnum(14)}"
         sub = Subscription(id=f"sub_{ids.alnum(24)}", project_id=session.project_id, user_id=session.user_id,
                            customer_id=session.customer_id, webhook_url=session.webhook_url, created=now,
                            current_period_start=now, current_period_end=add_month(now, now))
         state.subscriptions[sub.id] = sub
+        state.active_subscriptions[sub.id] = sub
         session.subscription_id = sub.id
     else:
         session.payment_intent_id = f"pi_{ids.alnum(24)}"
@@ -137,6 +144,7 @@ def cancel_subscription(state: PayKitState, ids: IdFactory, now: datetime, subsc
 
 def _end(state: PayKitState, ids: IdFactory, at: datetime, sub: Subscription) -> None:
     sub.status = "canceled"
+    state.active_subscriptions.pop(sub.id, None)
     sub.canceled_at = sub.canceled_at or at
     sub.ended_at = at
     obj = stripe_objects.subscription(sub, metadata(sub, pack=False))
@@ -149,8 +157,10 @@ def _end(state: PayKitState, ids: IdFactory, at: datetime, sub: Subscription) ->
 def next_due(state: PayKitState) -> datetime | None:
     """When the fake Stripe next has work: a period end of an active subscription, or an open session's
     expiry."""
-    instants = [s.current_period_end for s in state.subscriptions.values() if s.status == "active"]
-    instants += [c.expires_at for c in state.checkouts.values() if c.status == "open"]
+    instants = [s.current_period_end for s in state.active_subscriptions.values()]
+    first_open = next(iter(state.open_checkouts.values()), None)
+    if first_open is not None:
+        instants.append(first_open.expires_at)
     return min(instants, default=None)
 
 
@@ -158,7 +168,7 @@ def run_due(state: PayKitState, ids: IdFactory, at: datetime) -> list[str]:
     """Everything due at or before `at`, each as of its own instant: a renewal (`invoice.paid`, the next
     period), an end at period end (`customer.subscription.deleted`), an expired session."""
     done: list[str] = []
-    for sub in list(state.subscriptions.values()):
+    for sub in list(state.active_subscriptions.values()):
         while sub.status == "active" and sub.current_period_end <= at:
             end = sub.current_period_end
             if sub.cancel_at_period_end:
@@ -171,10 +181,11 @@ def run_due(state: PayKitState, ids: IdFactory, at: datetime) -> list[str]:
             obj = stripe_objects.invoice(f"in_{ids.alnum(24)}", sub, metadata(sub, pack=False))
             record(state, ids, end, "invoice.paid", obj, sub.project_id, sub.webhook_url)
             done.append(f"{sub.id} renewed")
-    for session in state.checkouts.values():
-        if session.status == "open" and session.expires_at <= at:
-            session.status = "expired"
-            done.append(f"{session.id} expired")
+    for session in list(state.open_checkouts.values()):
+        if session.expires_at > at:
+            break  # the rest expire later (creation order is expiry order)
+        _close(state, session, "expired")
+        done.append(f"{session.id} expired")
     return done
 
 
@@ -197,4 +208,5 @@ def record(state: PayKitState, ids: IdFactory, at: datetime, event_type: str, ob
                            next_attempt_at=at,
                            payload=stripe_objects.event(event_id, event_type, at, obj))
     state.events[event_id] = recorded
+    state.pending[event_id] = recorded
     return recorded

@@ -17,27 +17,28 @@ MAX_BODY = 2000  # characters of an answer kept per attempt
 
 
 def next_due(state: PayKitState) -> datetime | None:
-    return min((e.next_attempt_at for e in state.events.values() if e.status == "pending" and not e.sending),
-               default=None)
+    return min((e.next_attempt_at for e in state.pending.values() if not e.sending), default=None)
 
 
 def take_due(state: PayKitState, at: datetime) -> list[StripeEvent]:
     """The events due at `at`, oldest first, marked as being sent (so no second attempt starts)."""
-    due = [e for e in state.events.values() if e.status == "pending" and not e.sending and e.next_attempt_at <= at]
+    due = [e for e in state.pending.values() if not e.sending and e.next_attempt_at <= at]
     for event in due:
         event.sending = True
     return due
 
 
-def finish(event: StripeEvent, at: datetime, status: int | None, body: str) -> None:
+def finish(state: PayKitState, event: StripeEvent, at: datetime, status: int | None, body: str) -> None:
     event.sending = False
     event.attempts.append(DeliveryAttempt(at=at, status=status, body=body[:MAX_BODY]))
     if status is not None and 200 <= status < 300:
         event.status = "delivered"
+        state.pending.pop(event.id, None)
         return
     failures = len(event.attempts)
     if failures > len(RETRIES):
         event.status = "failed"
+        state.pending.pop(event.id, None)
     else:
         event.next_attempt_at = at + RETRIES[failures - 1]
 
@@ -49,4 +50,5 @@ def redeliver(state: PayKitState, event_id: str, at: datetime) -> StripeEvent:
         raise refuse(404, f"No such event: {event_id}")
     event.status = "pending"
     event.next_attempt_at = at
+    state.pending[event.id] = event
     return event
