@@ -397,3 +397,25 @@ def test_outbox_retries_then_gives_up() -> None:
     with pytest.raises(PayKitError) as exc:
         outbox.redeliver(state, "evt_nope", at)
     assert exc.value.http_status == 404
+
+
+def test_state_survives_a_snapshot_round_trip() -> None:
+    """`serve --state` saves states by their annotations: PayKit's reads back equal, with its indexes of due
+    work rebuilt over the restored rows (not saved copies)."""
+    from paywall_emulator.engine import snapshot
+
+    state, ids = world(), IdFactory(6)
+    state.ids = ids
+    ledger.meter(state, NOW, keys.resolve(state, None), "u", "chat", cost_usd=0.5)
+    pro = _paid(state, ids, "pro")
+    billing.start_checkout(state, ids, NOW, keys.resolve(state, None), "v", "credits", origin="http://e")
+    raw = json.loads(json.dumps(snapshot.encode(state)))
+    back = snapshot.decode(raw, PayKitState)
+    assert snapshot.encode(back) == snapshot.encode(state)
+    assert list(back.open_checkouts) == list(state.open_checkouts)
+    assert back.open_checkouts[next(iter(back.open_checkouts))] is back.checkouts[next(iter(back.open_checkouts))]
+    sub_id = str(pro.subscription_id)
+    assert back.active_subscriptions[sub_id] is back.subscriptions[sub_id]
+    assert [e.id for e in back.pending.values()] == [e.id for e in state.pending.values()]
+    assert all(back.pending[k] is back.events[k] for k in back.pending)
+    assert back.ids.alnum(8) == state.ids.alnum(8)

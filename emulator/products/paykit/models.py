@@ -129,7 +129,7 @@ class StripeEvent:
     url: str
     next_attempt_at: datetime
     status: DeliveryStatus = "pending"
-    sending: bool = False  # an attempt is on the wire: nobody else may start one
+    sending: bool = field(default=False, metadata={"transient": True})  # an attempt is on the wire
     attempts: list[DeliveryAttempt] = field(default_factory=list)
 
     @property

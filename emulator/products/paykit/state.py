@@ -31,13 +31,21 @@ class PayKitState:
     events: dict[str, StripeEvent] = field(default_factory=dict)  # the fake Stripe's outbox, creation order
     # Indexes of due work, so a catch-up or the delivery worker never scans every row: open sessions in
     # creation order (= expiry order: one lifetime for all), active subscriptions, undelivered events.
-    open_checkouts: dict[str, CheckoutSession] = field(default_factory=dict)
-    active_subscriptions: dict[str, Subscription] = field(default_factory=dict)
-    pending: dict[str, StripeEvent] = field(default_factory=dict)
+    # Derived from the tables (never saved by `serve --state`: rebuilt on construction, so a restored
+    # state's indexes hold its own rows, not copies).
+    open_checkouts: dict[str, CheckoutSession] = field(default_factory=dict, metadata={"transient": True})
+    active_subscriptions: dict[str, Subscription] = field(default_factory=dict, metadata={"transient": True})
+    pending: dict[str, StripeEvent] = field(default_factory=dict, metadata={"transient": True})
     stripe: StripeSettings = field(default_factory=StripeSettings)
     base_url: str | None = None
     webhook_url: str | None = None  # where the fake Stripe posts events; None: the emulator's own /api/v1/webhook
     auth_required: bool = False  # emulated Clerk: /projects needs `Authorization: Bearer <owner>`
+
+    def __post_init__(self) -> None:
+        self.open_checkouts = {k: c for k, c in sorted(self.checkouts.items(), key=lambda kv: kv[1].created)
+                               if c.status == "open"}
+        self.active_subscriptions = {k: s for k, s in self.subscriptions.items() if s.status == "active"}
+        self.pending = {k: e for k, e in self.events.items() if e.status == "pending"}
 
     def add_project(self, project: Project) -> None:
         self.projects[project.id] = project
