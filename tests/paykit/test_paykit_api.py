@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -14,6 +16,7 @@ import aiohttp
 import pytest
 import stripe
 
+from paywall_emulator.config import EmulatorConfig
 from paywall_emulator.products.paykit import signing
 from paywall_emulator.testing import ControlClient, ThreadedEmulator
 
@@ -530,3 +533,25 @@ class _Receiver:
         self._thread.join(10)
         self._loop.close()
 
+
+
+def test_the_paykit_world_survives_a_restart_with_serve_state(tmp_path: Path) -> None:
+    """Same port before and after, as `serve --port P --state F` runs: the fake Stripe keeps posting to the
+    webhook URL recorded at checkout."""
+    state_file = tmp_path / "world.json"
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    with ThreadedEmulator(EmulatorConfig(state_file=state_file), port=port) as emu:
+        pk = PayKit(emu.base_url)
+        pk.meter("kept", key=STUDIO_PK)
+        url = pk.checkout("kept", "pro", key=STUDIO_PK).json()["url"]
+        emu.control.request("POST", f"/paykit/checkout/{urlsplit(url).path.rsplit('/', 1)[1]}/complete")
+    with ThreadedEmulator(EmulatorConfig(state_file=state_file), port=port) as emu:
+        pk = PayKit(emu.base_url)
+        assert pk.access("kept", key=STUDIO_PK).json()["credits"] == 4
+        assert pk.access("kept", key=STUDIO_PK).json()["plan"] == "pro"
+        emu.control.advance(days=31)  # the restored subscription renews: its due work was rebuilt
+        types = [e["type"] for e in emu.control.state()["paykit"]["events"]]
+        assert types == ["checkout.session.completed", "invoice.paid"]
+        assert all(e["status"] == "delivered" for e in emu.control.state()["paykit"]["events"])
