@@ -16,7 +16,7 @@ from . import snapshot
 from .clock import EmulatorClock
 from .faults import FaultTable
 from .ids import IdFactory
-from .product import DueSource, EventRef, Product, WorldError, WorldLoad
+from .product import DueSource, EventRef, Product, Transition, WorldError, WorldLoad
 from .worldfile import WorldDocument, read_world
 
 _MAX_DATETIME = datetime.max.replace(tzinfo=UTC)
@@ -130,7 +130,7 @@ class World:
         every source again. Reads never schedule work, so only writes call this."""
         self._quiet = None
 
-    async def catch_up(self, until: datetime | None = None, *, background: bool = False) -> list[dict[str, Any]]:
+    async def catch_up(self, until: datetime | None = None, *, background: bool = False) -> list[Transition]:
         """Run everything due up to `until` (default: now) in time order, until quiescent.
 
         Each due item runs as of its own due instant (a renewal is stamped at the period end, not
@@ -141,7 +141,7 @@ class World:
         if not background and quiet is not None and target < quiet[0] and quiet[1] == len(self.sources):
             return []
         self._quiet = None
-        transitions: list[dict[str, Any]] = []
+        transitions: list[Transition] = []
         sources = [(self.states[name], s) for name, s in self.sources if background or not s.background]
         for _ in range(100_000):  # a bound, not a budget: quiescence comes long before
             upcoming = [(at, state, s) for state, s in sources if (at := s.next_due(state)) is not None]
