@@ -1,29 +1,24 @@
-"""PayKit keeps the layer rules of ARCHITECTURE.md (checked by the same AST checker as monetize): pure
-modules never load aiohttp, the domain never reaches handlers or views, handlers stay thin and never
-import each other; and the product never imports another product."""
+"""PayKit is held to the layer rules of ARCHITECTURE.md by the whole-tree checker (tests/test_layers.py);
+this makes sure the checker actually sees it: its domain, views and every handler, thin, and no import of
+another product."""
 
 from __future__ import annotations
 
-import ast
-
-from ..test_layers import PRODUCTS, _is_operation, check_layers, load_package
+from ..test_layers import PRODUCT_DOMAIN, ROOT, _matches, check_tree, load_tree, operations, products
 
 
-def test_the_paykit_product_keeps_its_layers() -> None:
-    assert check_layers(PRODUCTS, "paykit") == []
-
-
-def test_every_paykit_handler_module_is_checked() -> None:
-    modules = load_package(PRODUCTS, "paykit")
-    handlers = [m for m in modules if m.startswith("handlers.")]
-    operations = [n for m in handlers for n in ast.walk(modules[m].tree)
-                  if isinstance(n, ast.AsyncFunctionDef) and _is_operation(n)]
-    assert len(handlers) == 7 and len(operations) == 20  # 12 public operations, 8 control ones
+def test_paykit_is_checked_and_clean() -> None:
+    modules = load_tree(ROOT, "emulator")
+    assert "products.paykit" in products(modules)
+    assert any(_matches(name, PRODUCT_DOMAIN, "products.paykit") for name in modules)
+    handlers = [(name, fn.name) for name, fn in operations(modules) if name.startswith("products.paykit.")]
+    assert len({name for name, _ in handlers}) == 7 and len(handlers) == 20  # 12 public, 8 control operations
+    assert [p for p in check_tree(ROOT, "emulator") if "paykit" in p] == []
 
 
 def test_paykit_imports_no_other_product() -> None:
-    modules = load_package(PRODUCTS, "paykit")
-    found = sorted(f"{name} -> {target}" for name, m in modules.items() for target in m.anywhere
-                   if "monetize" in target)
+    modules = load_tree(ROOT, "emulator")
+    found = sorted(f"{name} -> {target}" for name, m in modules.items() if name.startswith("products.paykit")
+                   for target in m.anywhere
+                   if target.startswith("products.") and not target.startswith("products.paykit"))
     assert found == []
-    assert [p.name for p in (PRODUCTS / "paykit").rglob("*.py") if "products.monetize" in p.read_text()] == []

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -16,6 +17,7 @@ import aiohttp
 from aiohttp import web
 
 from ...engine.keys import WORLD_KEY
+from ...engine.product import Transition
 from ...engine.world import World
 from . import signing
 from .domain import outbox
@@ -31,6 +33,16 @@ ATTEMPT_TIMEOUT = 30
 USER_AGENT = "Stripe/1.0 (+https://stripe.com/docs/webhooks)"
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StripeAttempt(Transition):
+    """One POST of a Stripe event to its webhook URL, and where it left the event."""
+
+    event_id: str
+    event_type: str
+    status_code: int | None
+    delivery_status: str
+
+
 class StripeDispatcher:
     """Sends due events; an event is never attempted twice at once. Attempts run as tasks, so `run_due`
     (a clock move, a flush) waits for attempts the worker started too."""
@@ -40,7 +52,7 @@ class StripeDispatcher:
     def __init__(self, world: World, session: aiohttp.ClientSession) -> None:
         self.world = world
         self.session = session
-        self._inflight: dict[str, tuple[datetime, asyncio.Task[dict[str, Any]]]] = {}
+        self._inflight: dict[str, tuple[datetime, asyncio.Task[StripeAttempt]]] = {}
         self._worker: asyncio.Task[None] | None = None
         self._closing = False
 
@@ -49,7 +61,7 @@ class StripeDispatcher:
         upcoming = outbox.next_due(state)
         return min([*times, upcoming] if upcoming is not None else times, default=None)
 
-    async def run_due(self, state: PayKitState, at: datetime) -> list[dict[str, Any]]:
+    async def run_due(self, state: PayKitState, at: datetime) -> Sequence[Transition]:
         for event in outbox.take_due(state, at):
             self._start(event, state, at)
         tasks = [task for started, task in self._inflight.values() if started <= at]
@@ -92,7 +104,7 @@ class StripeDispatcher:
         self._inflight[event.id] = (at, task)
         task.add_done_callback(lambda _: self._inflight.pop(event.id, None))
 
-    async def _attempt(self, event: StripeEvent, state: PayKitState, at: datetime) -> dict[str, Any]:
+    async def _attempt(self, event: StripeEvent, state: PayKitState, at: datetime) -> StripeAttempt:
         """One attempt as of `at` (its due instant on a clock move, else now): signed with that timestamp,
         recorded at it."""
         now = max(at, self.world.now())
@@ -107,7 +119,8 @@ class StripeDispatcher:
         except (aiohttp.ClientError, TimeoutError, UnicodeDecodeError) as exc:
             body = f"{type(exc).__name__}: {exc}"
         outbox.finish(state, event, now, status, body)
-        return {"object": "stripe_event", "id": event.id, "type": event.type, "status": status}
+        return StripeAttempt(kind="paykit.stripe_event.attempt", at=now, event_id=event.id, event_type=event.type,
+                             status_code=status, delivery_status=event.status)
 
 
 class DispatcherSlot:

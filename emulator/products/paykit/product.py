@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from ...engine.product import DueSource, Product, WorldError, WorldLoad
+from ...engine.product import DueSource, Product, Transition, WorldError, WorldLoad
 from . import delivery, handlers
 from .domain import billing
 from .errors import render_error
@@ -28,8 +28,8 @@ class BillingSource:
     def next_due(self, state: PayKitState) -> datetime | None:
         return billing.next_due(state)
 
-    async def run_due(self, state: PayKitState, at: datetime) -> list[dict[str, Any]]:
-        return [{"object": "paykit", "change": change} for change in billing.run_due(state, state.ids, at)]
+    async def run_due(self, state: PayKitState, at: datetime) -> Sequence[Transition]:
+        return billing.run_due(state, state.ids, at)
 
 
 def _load(section: Mapping[str, Any] | None, load: WorldLoad) -> PayKitState:

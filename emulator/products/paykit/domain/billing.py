@@ -8,10 +8,12 @@ expiry, and the signed events all of this sends to PayKit's webhook (recorded he
 from __future__ import annotations
 
 from calendar import monthrange
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from ....engine.ids import IdFactory
+from ....engine.product import Transition
 from .. import stripe_objects
 from ..errors import STRIPE_NOT_CONFIGURED, refuse
 from ..models import CheckoutKind, CheckoutSession, CheckoutStatus, PortalSession, StripeEvent, Subscription
@@ -21,6 +23,24 @@ from .analytics import CREDIT_PACK_SIZE
 from .keys import Caller
 
 SESSION_LIFETIME = timedelta(hours=24)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SubscriptionStep(Transition):
+    """A Pro subscription's period end run while time passed (`paykit.subscription.renewed` / `.ended`)."""
+
+    subscription_id: str
+    project_id: str
+    status: str
+    current_period_end: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CheckoutExpired(Transition):
+    """An open checkout session past its 24 hours (`paykit.checkout.expired`)."""
+
+    checkout_id: str
+    project_id: str
 
 
 def require_stripe(state: PayKitState) -> None:
@@ -164,29 +184,35 @@ def next_due(state: PayKitState) -> datetime | None:
     return min(instants, default=None)
 
 
-def run_due(state: PayKitState, ids: IdFactory, at: datetime) -> list[str]:
+def run_due(state: PayKitState, ids: IdFactory, at: datetime) -> list[Transition]:
     """Everything due at or before `at`, each as of its own instant: a renewal (`invoice.paid`, the next
     period), an end at period end (`customer.subscription.deleted`), an expired session."""
-    done: list[str] = []
+    done: list[Transition] = []
     for sub in list(state.active_subscriptions.values()):
         while sub.status == "active" and sub.current_period_end <= at:
             end = sub.current_period_end
             if sub.cancel_at_period_end:
                 _end(state, ids, end, sub)
-                done.append(f"{sub.id} ended")
+                done.append(_step(sub, "paykit.subscription.ended", end))
                 break
             sub.current_period_start = end
             sub.current_period_end = add_month(sub.created, end)
             sub.renewals += 1
             obj = stripe_objects.invoice(f"in_{ids.alnum(24)}", sub, metadata(sub, pack=False))
             record(state, ids, end, "invoice.paid", obj, sub.project_id, sub.webhook_url)
-            done.append(f"{sub.id} renewed")
+            done.append(_step(sub, "paykit.subscription.renewed", end))
     for session in list(state.open_checkouts.values()):
         if session.expires_at > at:
             break  # the rest expire later (creation order is expiry order)
         _close(state, session, "expired")
-        done.append(f"{session.id} expired")
+        done.append(CheckoutExpired(kind="paykit.checkout.expired", at=session.expires_at, checkout_id=session.id,
+                                    project_id=session.project_id))
     return done
+
+
+def _step(sub: Subscription, kind: str, at: datetime) -> SubscriptionStep:
+    return SubscriptionStep(kind=kind, at=at, subscription_id=sub.id, project_id=sub.project_id, status=sub.status,
+                            current_period_end=sub.current_period_end)
 
 
 def add_month(anchor: datetime, start: datetime) -> datetime:
