@@ -33,6 +33,7 @@ from .models import (
     User,
     WebhookEndpoint,
 )
+from .models_auth import AuthTables
 
 PRODUCT_NAME = "monetize"  # the product's name: its world-file section and its key in the World
 
@@ -73,6 +74,7 @@ class Store:
     analytics: list[AnalyticsEvent] = field(default_factory=list)
     webhook_endpoints: dict[str, WebhookEndpoint] = field(default_factory=dict)
     webhook_log: DeliveryLog = field(default_factory=DeliveryLog)  # every delivery of this world
+    auth: AuthTables = field(default_factory=AuthTables)  # accounts, sessions, codes, mailbox, OAuth flows
     # Values derived from the seed-only tables (paywalls, prices, offers), e.g. the bootstrap structure
     # and its version: computed once per seed, dropped with everything else on reset or seed load.
     memo: dict[Any, Any] = field(default_factory=dict)
