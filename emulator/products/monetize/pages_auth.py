@@ -54,7 +54,9 @@ _CALLBACK_SCRIPT = """
   window.opener.postMessage(message, '*');
   status.textContent = message.status === 'success' ? 'Signed in. This window closes itself.'
     : 'Sign-in failed (' + message.error + '). This window closes itself.';
-  window.close();
+  // The SDK closes the popup itself once the message arrives; closing here too, a moment later, keeps
+  // the message ahead of the opener's poll of popup.closed (they travel separately between processes).
+  setTimeout(function () { window.close(); }, 1000);
 })();
 """
 
