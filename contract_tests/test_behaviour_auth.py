@@ -182,7 +182,8 @@ def test_password_recovery_with_the_mailed_code(api: Api, control: Control, sett
 def test_oauth_through_the_provider_page(api: Api, control: Control, settings: Settings,
                                          new_email: Callable[[str], str]) -> None:
     url = expect_ok(post(api, settings, "oauth/init", {
-        "provider": "github", "code_challenge": _challenge(VERIFIER), "code_challenge_method": "s256"}))["authorize_url"]
+        "provider": "github", "code_challenge": _challenge(VERIFIER), "code_challenge_method": "s256",
+    }))["authorize_url"]
     flow = parse_qs(urlsplit(url).query)["flow"][0]
     email = new_email("oauth")
     resp = control.http.post(f"{control.base_url}/_emulator/oauth/authorize", allow_redirects=False, timeout=30,
