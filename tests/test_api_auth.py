@@ -7,11 +7,13 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
+from paywall_emulator.config import EmulatorConfig
 from paywall_emulator.testing import ControlClient, ThreadedEmulator
 
 from .conftest import ACME_KEY, PADDLE_PW, STRIPE_PW, TOKEN_PW, Api, error_of
@@ -34,7 +36,7 @@ def ok(resp: requests.Response) -> dict[str, Any]:
 
 def frozen(control: ControlClient) -> datetime:
     """Freeze the emulator clock where it is (exact expiry values) and answer that instant."""
-    now = control.now().replace(microsecond=0) + timedelta(seconds=1)
+    now = (control.now() + timedelta(seconds=5)).replace(microsecond=0)  # ahead, however slow the machine
     control.set_clock(now, frozen=True)
     return now
 
@@ -552,3 +554,25 @@ def test_world_auth_switches_are_checked(emu: ThreadedEmulator) -> None:
     with pytest.raises(Exception) as info:
         emu.control.load_world(bad)
     emu.restore()
+
+
+def test_sign_in_state_survives_a_saved_world(tmp_path: Path) -> None:
+    """`serve --state`: accounts, sessions, refresh tokens, codes, the mailbox and OAuth flows are saved."""
+    state = tmp_path / "world.json"
+    with ThreadedEmulator(EmulatorConfig(state_file=state)) as emu:
+        api = Api(emu.base_url)
+        signed = ok(auth(api, "anonymous/signin"))
+        ok(auth(api, "anonymous/upgrade", {"email": "xan@example.com", "password": PASSWORD},
+                bearer=signed["access_token"]))
+        ok(auth(api, "oauth/init", {"provider": "google", "code_challenge": "c" * 43,
+                                    "code_challenge_method": "s256"}))
+        assert api.post("/_emulator/snapshot").json()["saved"] is True
+        mailbox = emu.control.mailbox()
+    with ThreadedEmulator(EmulatorConfig(state_file=state)) as emu:
+        api = Api(emu.base_url)
+        assert emu.control.mailbox() == mailbox
+        assert api.session.get(mailbox[0]["link"].replace(mailbox[0]["link"].split("/paywall")[0], api.base_url),
+                               timeout=30).status_code == 200
+        again = ok(auth(api, "email/signin", {"email": "xan@example.com", "password": PASSWORD}))
+        assert again["user"]["id"] == signed["user"]["id"]
+        assert ok(auth(api, "refresh", {"refresh_token": signed["refresh_token"]}))

@@ -114,7 +114,7 @@ def test_linking_keeps_the_anonymous_user(api: Api) -> None:
 
 
 def test_exchange_and_provider_refusals(api: Api, control: ControlClient) -> None:
-    control.set_clock(control.now() + timedelta(seconds=1), frozen=True)
+    control.set_clock(control.now() + timedelta(seconds=5), frozen=True)
     url = init(api)
     code = code_of(press(api, url, "approve", email="pia@example.com"))
     control.advance(minutes=6)
@@ -135,3 +135,18 @@ def test_exchange_and_provider_refusals(api: Api, control: ControlClient) -> Non
     stale = init(api)
     control.advance(minutes=11)
     assert press(api, stale, "approve", email="pia@example.com").status_code == 409
+
+
+def test_the_provider_page_opens_from_another_site_but_posts_only_from_its_own(api: Api) -> None:
+    """The app that opens the popup is on another site: the page's GET is a cross-site navigation (no
+    `Origin`), while a cross-origin POST of its form is refused like any control call."""
+    url = init(api)
+    opened = api.session.get(url, headers={"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate"},
+                             timeout=30)
+    assert opened.status_code == 200 and 'data-status="pending"' in opened.text
+    flow = parse_qs(urlsplit(url).query)["flow"][0]
+    forged = api.session.post(f"{api.base_url}/_emulator/oauth/authorize", allow_redirects=False, timeout=30,
+                              headers={"Origin": "http://127.0.0.1:1", "Sec-Fetch-Site": "cross-site"},
+                              data={"flow": flow, "action": "approve", "email": "mallory@example.com"})
+    assert error_of(forged) == (403, "cross_origin_forbidden")
+    assert code_of(press(api, url, "approve", email="own@example.com"))  # the flow is still pending

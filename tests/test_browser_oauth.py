@@ -1,5 +1,5 @@
 """A real headless Chromium (Playwright) signs in with OAuth the way the SDK's AuthClient does: a page
-served by this test (another origin than the emulator) sends `oauth/init` with a PKCE challenge, opens
+served by this test (on another site than the emulator) sends `oauth/init` with a PKCE challenge, opens
 the `authorize_url` in a popup named `pw-oauth-<state>`, listens for the callback page's `postMessage`
 while polling `popup.closed`, exchanges the code with the verifier, then calls a Bearer route.
 
@@ -78,7 +78,7 @@ document.getElementById('signin').addEventListener('click', async function () {
 
 @pytest.fixture(scope="module")
 def app_origin(emulator: Any) -> Iterator[str]:
-    """The integrator's app: another origin than the emulator, serving APP_PAGE."""
+    """The integrator's app: another site than the emulator, serving APP_PAGE."""
     html = (APP_PAGE % {"api": json.dumps(emulator.base_url), "paywall": json.dumps(STRIPE_PW)}).encode()
 
     class Handler(BaseHTTPRequestHandler):
@@ -95,7 +95,7 @@ def app_origin(emulator: Any) -> Iterator[str]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=server.serve_forever, name="app", daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
+    yield f"http://localhost:{server.server_address[1]}"  # another site than 127.0.0.1: a real cross-site popup
     server.shutdown()
     server.server_close()
     thread.join()
