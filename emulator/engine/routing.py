@@ -221,11 +221,12 @@ def _control_guard(op: Operation) -> Callable[[web.Request, World], None]:
         own = {f"{request.scheme}://{request.host}", (world.config.public_origin or "").rstrip("/")}
         origin = request.headers.get("Origin")
         fetch_site = request.headers.get("Sec-Fetch-Site", "")
-        # A person opening a page from the merchant's site (a redirect to the hosted checkout) is a
-        # cross-site top-level navigation: a GET without Origin that no script can read the answer of.
-        navigation = page and request.method == "GET" and request.headers.get("Sec-Fetch-Mode") == "navigate"
-        if (origin is not None and origin not in own) or (origin is None and fetch_site == "cross-site"
-                                                          and not navigation):
+        # A page (`x-emulator-page`) is opened by navigating from the merchant's or the app's site (a hosted
+        # checkout, the OAuth provider popup): a cross-site GET of it reads nothing another page can see
+        # (no CORS headers) and changes nothing; its buttons post from its own origin.
+        navigation = page and request.method == "GET"
+        if (origin is not None and origin not in own) or (
+                origin is None and fetch_site == "cross-site" and not navigation):
             raise ForbiddenError("the control API answers no cross-origin browser request",
                                  code="cross_origin_forbidden")
         token = world.config.control_token
