@@ -23,7 +23,7 @@ import requests
 import yaml
 from aiohttp import web
 
-import paywall_emulator.testing as testing_module
+import paywall_emulator.testing.harness as harness_module
 from paywall_emulator.app import create_app
 from paywall_emulator.config import EmulatorConfig
 from paywall_emulator.contract_tests.client import curl, sdk_code
@@ -131,7 +131,7 @@ def recording_emulator(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, l
         app.middlewares.insert(0, record)
         return app
 
-    monkeypatch.setattr(testing_module, "create_app", build)
+    monkeypatch.setattr(harness_module, "create_app", build)
     with ThreadedEmulator() as emu:
         yield emu.base_url, seen
 

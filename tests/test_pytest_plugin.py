@@ -481,6 +481,6 @@ def test_control_errors_carry_status_and_code() -> None:
             emu.control.complete_checkout("cs_test_nobody")
         assert (missing.value.status, missing.value.code) == (404, "not_found")
         with pytest.raises(ControlError) as backwards:
-            ControlClient(emu.base_url).set_clock("2001-01-01T00:00:00Z")
+            ControlClient(emu.base_url).clock.set("2001-01-01T00:00:00Z")
         assert (backwards.value.status, backwards.value.code) == (409, "clock_backwards")
         assert backwards.value.body["message"]
