@@ -45,6 +45,9 @@ USER = "GET /api/v1/paywall/{id}/user"
 CHECKOUT = "POST /api/v1/paywall/{id}/start-checkout"
 BALANCES = "POST /api/v1/paywall/{id}/balances"
 
+# Each test runs `conform` in another interpreter: left out of the inner loop (-m "not slow").
+pytestmark = pytest.mark.slow
+
 
 @contextmanager
 def broken(overrides: dict[str, Handler] | None = None, *, strict: bool = True,
