@@ -392,8 +392,9 @@ def test_lifecycles_follow_the_model(emu: ThreadedEmulator) -> None:
     emu.control.load_world({"monetize": {**doc, "users": []}})
     LifecycleMachine.emu = emu
     try:
+        # 10 derandomized examples reach every `event(...)` label that 20 reach, at half the cost.
         run_state_machine_as_test(LifecycleMachine, settings=settings(
-            max_examples=20, stateful_step_count=25, deadline=None, database=None, derandomize=True,
+            max_examples=10, stateful_step_count=25, deadline=None, database=None, derandomize=True,
             suppress_health_check=[HealthCheck.too_slow]))
     finally:
         emu.restore()
