@@ -57,6 +57,7 @@ class ControlClient:
 
     base_url: str
     timeout: float = 30.0
+    token: str | None = None  # the emulator's control token (serve --control-token), if it has one
 
     def request(self, method: str, path: str, body: Any = None, *,
                 query: Mapping[str, str | None] | None = None) -> Any:
@@ -66,8 +67,10 @@ class ControlClient:
         params = {k: v for k, v in (query or {}).items() if v is not None}
         if params:
             url += "?" + urllib.parse.urlencode(params)
-        req = urllib.request.Request(url, data=data, method=method,
-                                     headers={"Content-Type": "application/json"} if data is not None else {})
+        headers = {"Content-Type": "application/json"} if data is not None else {}
+        if self.token:
+            headers["X-Emulator-Token"] = self.token
+        req = urllib.request.Request(url, data=data, method=method, headers=headers)
         try:
             with _direct_opener().open(req, timeout=self.timeout) as resp:
                 raw = resp.read()

@@ -79,7 +79,7 @@ class ThreadedEmulator(ThreadedServer):
     @property
     def control(self) -> ControlClient:
         """A client of this emulator's control API."""
-        return ControlClient(self.base_url)
+        return ControlClient(self.base_url, token=self.config.control_token)
 
     @property
     def clock(self) -> PaywallClock:

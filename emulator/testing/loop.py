@@ -16,6 +16,8 @@ from typing import Any, Self, TypeVar
 
 from aiohttp import web
 
+from ..engine.middleware import server_options
+
 T = TypeVar("T")
 START_TIMEOUT = 30.0
 
@@ -90,7 +92,7 @@ class LoopThread:
 
 async def serve(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, int]:
     """Serve `app` on host:port (0: a free port); the runner and the port it bound."""
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5, **server_options())
     await runner.setup()
     try:
         site = web.TCPSite(runner, host, port)
