@@ -22,7 +22,6 @@ from .gateway_support import (
     adjust,
     balances,
     freeze,
-    parse,
     seconds_to_midnight,
     seeded,
     token_seed,
@@ -41,8 +40,8 @@ def tokens(emu: ThreadedEmulator) -> Iterator[ThreadedEmulator]:
 
 def to_midnight(emu: ThreadedEmulator, timezone: str, *, offset: float) -> None:
     """Advance the (frozen) clock to `offset` seconds around the next local midnight of `timezone`."""
-    now = parse(emu.control.clock()["now"])
-    emu.control.advance(seconds=seconds_to_midnight(now, timezone) + offset)
+    now = emu.control.clock.now()
+    emu.control.clock.advance(seconds=seconds_to_midnight(now, timezone) + offset)
 
 
 def test_utc_top_up_at_midnight_with_advance(emu: ThreadedEmulator) -> None:
@@ -50,7 +49,7 @@ def test_utc_top_up_at_midnight_with_advance(emu: ThreadedEmulator) -> None:
     assert balances(emu.base_url) == EMPTY
     to_midnight(emu, "UTC", offset=-1)
     assert balances(emu.base_url) == EMPTY
-    emu.control.advance(seconds=2)
+    emu.control.clock.advance(seconds=2)
     assert balances(emu.base_url) == TRIAL
 
 
@@ -70,7 +69,7 @@ def test_the_top_up_is_the_same_whichever_comes_first(emu: ThreadedEmulator) -> 
     assert next(r["count"] for r in rows if r["user_id"] == CAROL and r["type"] == "standard") == 10
     assert adjust(emu.base_url, "standard", 1, "debit", user_id=CAROL).json()["count"] == 9
     # several midnights with no touch in between top up once, to the same limit
-    emu.control.advance(days=3)
+    emu.control.clock.advance(days=3)
     assert {u: balances(emu.base_url, user_id=u)["standard"] for u in (ALICE, BOB, CAROL)} == {
         ALICE: 10, BOB: 10, CAROL: 10}
 
@@ -81,10 +80,10 @@ def test_a_credit_above_the_limit_survives_top_ups(emu: ThreadedEmulator) -> Non
     to_midnight(emu, "UTC", offset=1)
     assert balances(emu.base_url)["standard"] == 25  # never clawed back
     assert adjust(emu.base_url, "standard", 20, "debit").json()["count"] == 5
-    emu.control.advance(days=1)
+    emu.control.clock.advance(days=1)
     assert balances(emu.base_url)["standard"] == 10  # raised to the limit again
     assert adjust(emu.base_url, "advanced", 7, "credit").json()["count"] == 9  # topped up to 2, then +7
-    emu.control.advance(days=2)
+    emu.control.clock.advance(days=2)
     assert balances(emu.base_url) == {"standard": 10, "advanced": 9, "free": 0}
 
 
@@ -142,14 +141,14 @@ def test_new_york_top_up_at_local_midnight_with_advance(tokens: ThreadedEmulator
     now = freeze(tokens.control)
     day = now.date() + timedelta(days=1)
     evening = datetime(day.year, day.month, day.day, 23, 50, tzinfo=UTC)  # 18:50 or 19:50 in New York
-    tokens.control.set_clock(evening.isoformat())
+    tokens.control.clock.set(evening.isoformat())
     assert balances(tokens.base_url, paywall=NY_PW) == NY_TRIAL  # a new day since the seed
     assert adjust(tokens.base_url, "standard", 3, "debit", paywall=NY_PW).json()["count"] == 0
     assert adjust(tokens.base_url, "standard", 10, "debit").json()["count"] == 0  # bob on the UTC paywall
-    tokens.control.advance(seconds=20 * 60)  # past midnight UTC, still evening in New York
+    tokens.control.clock.advance(seconds=20 * 60)  # past midnight UTC, still evening in New York
     assert balances(tokens.base_url)["standard"] == 10
     assert balances(tokens.base_url, paywall=NY_PW)["standard"] == 0
     to_midnight(tokens, "America/New_York", offset=-1)
     assert balances(tokens.base_url, paywall=NY_PW)["standard"] == 0
-    tokens.control.advance(seconds=2)
+    tokens.control.clock.advance(seconds=2)
     assert balances(tokens.base_url, paywall=NY_PW) == NY_TRIAL

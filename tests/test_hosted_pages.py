@@ -249,7 +249,7 @@ def test_a_paid_session_page_shows_the_outcome_without_buttons(api: Api) -> None
 
 def test_an_expired_session_shows_expired_and_refuses_pay(api: Api, control: ControlClient) -> None:
     url = start(api, email="slow@example.com")
-    control.advance(hours=25)
+    control.clock.advance(hours=25)
     page = requests.get(url, timeout=30).text
     assert 'data-status="expired"' in page and 'name="action"' not in page
     resp = submit(url, action="pay")
