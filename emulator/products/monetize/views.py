@@ -54,7 +54,9 @@ def render_price(price: Price) -> dict[str, Any]:
     return body
 
 
-def render_offer(offer: Offer) -> dict[str, Any]:
+def render_offer(offer: Offer, prices: list[Price]) -> dict[str, Any]:
+    """An offer with `prices`: the paywall's active prices it applies to (all of them for a global
+    offer), which the headless guide's example reads and the SDK's type ignores."""
     return {
         "id": offer.id,
         "discount_percent": offer.discount_percent,
@@ -62,10 +64,11 @@ def render_offer(offer: Offer) -> dict[str, Any]:
         "duration_minutes": offer.duration_minutes,
         "price_id": offer.price_id,
         "label": offer.label,
+        "prices": [render_price(p) for p in prices if offer.price_id in (None, p.id)],
     }
 
 
-def render_settings(paywall: Paywall, origin: str | None) -> dict[str, Any]:
+def render_settings(paywall: Paywall, origin: str | None, locale: str | None = None) -> dict[str, Any]:
     settings: dict[str, Any] = {
         "id": paywall.id,
         "name": paywall.name,
@@ -91,6 +94,8 @@ def render_settings(paywall: Paywall, origin: str | None) -> dict[str, Any]:
         "checkout_shop_url": paywall.checkout_shop_url,
         "checkout_product_name": paywall.checkout_product_name,
     })
+    if locale is not None:
+        settings["locale_default"] = locale
     return settings
 
 
@@ -110,13 +115,14 @@ def render_layout(paywall: Paywall, prices: list[Price]) -> dict[str, Any]:
     return {"type": "modal", "blocks": blocks}
 
 
-def render_bootstrap_structure(store: Store, paywall: Paywall, origin: str | None) -> dict[str, Any]:
+def render_bootstrap_structure(store: Store, paywall: Paywall, origin: str | None,
+                               locale: str | None = None) -> dict[str, Any]:
     """Everything but `user`: the part the `version` hash covers."""
     prices = [p for p in store.prices_of(paywall.id) if p.active]
     return {
-        "settings": render_settings(paywall, origin),
+        "settings": render_settings(paywall, origin, locale),
         "prices": [render_price(p) for p in prices],
-        "offers": [render_offer(o) for o in store.offers_of(paywall.id)],
+        "offers": [render_offer(o, prices) for o in store.offers_of(paywall.id)],
         "layout": render_layout(paywall, prices),
         "experiment": None,
         "locales": paywall.locales or {},
@@ -129,12 +135,13 @@ def structure_version(paywall: Paywall, structure: dict[str, Any]) -> str:
 
 
 def render_bootstrap(store: Store, paywall: Paywall, origin: str | None, reader: Reader, now: datetime, *,
-                     if_version: str | None) -> dict[str, Any]:
-    """The bootstrap answer: the structure, its `version` and the reader's snapshot (null for a guest);
-    the short `{unchanged, version, user?}` form when `if_version` is still current."""
-    key = ("bootstrap", paywall.id, origin)
+                     if_version: str | None, locale: str | None = None) -> dict[str, Any]:
+    """The bootstrap answer: the structure (with `settings.locale_default` = the caller's `locale`),
+    its `version` and the reader's snapshot (null for a guest); the short `{unchanged, version, user?}`
+    form when `if_version` is still current."""
+    key = ("bootstrap", paywall.id, origin, locale)
     if key not in store.memo:  # the structure changes only with the seed, and so do a guest's two answers
-        structure = render_bootstrap_structure(store, paywall, origin)
+        structure = render_bootstrap_structure(store, paywall, origin, locale)
         version = structure_version(paywall, structure)
         store.memo[key] = (structure, version, {**structure, "user": None, "version": version},
                            {"unchanged": True, "version": version})
