@@ -21,6 +21,14 @@ PaymentStatus = Literal["succeeded", "failed", "refunded"]
 ACTIVE_STATUSES: frozenset[str] = frozenset({"active", "trialing", "past_due"})
 
 
+# What an endpoint's `events` may list (spec: WebhookEventSubscription): an event type, a family
+# wildcard, or `*`.
+WEBHOOK_SUBSCRIPTIONS = frozenset({
+    "payment.completed", "subscription.created", "subscription.updated", "subscription.cancelled",
+    "refund.created", "payment.*", "subscription.*", "refund.*", "*",
+})
+
+
 @dataclass(slots=True, kw_only=True)
 class WebhookEndpoint:
     id: str

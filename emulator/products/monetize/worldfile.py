@@ -15,6 +15,7 @@ from .domain.balances import MAX_BALANCE
 from .domain.periods import add_interval, local_date
 from .models import (
     ACQUIRERS,
+    WEBHOOK_SUBSCRIPTIONS,
     AcquirerName,
     BalanceRow,
     Interval,
@@ -84,7 +85,7 @@ class _Loader:
                 owner_id=owner.id,
                 url=_str(hook, "url", hw),
                 secret=str(hook.get("secret") or f"whsec_{self.store.ids.alnum(24)}"),
-                events=list(hook["events"]) if hook.get("events") else None,
+                events=_event_subscriptions(hook.get("events"), f"{hw}.events"),
             )
             self.store.webhook_endpoints[endpoint.id] = endpoint
 
@@ -328,6 +329,16 @@ def _fake_options(raw: Any, where: str) -> dict[str, Any]:
     if not isinstance(options.get("fail_connection", False), bool):
         raise WorldError(f"{where}: 'fail_connection' must be a boolean")
     return options
+
+
+def _event_subscriptions(raw: Any, where: str) -> list[str] | None:
+    """An endpoint's `events`: None (every type) or event types and wildcards (`*`, `subscription.*`)."""
+    if not raw:
+        return None
+    if not isinstance(raw, list) or any(e not in WEBHOOK_SUBSCRIPTIONS for e in raw):
+        raise WorldError(f"{where}: a list of event types or wildcards ({', '.join(sorted(WEBHOOK_SUBSCRIPTIONS))})"
+                         f", got {raw!r}")
+    return list(dict.fromkeys(raw))
 
 
 def _list(raw: Mapping[str, Any], key: str) -> list[Any]:
