@@ -191,6 +191,10 @@ class PortalSession:
     url: str
     return_url: str | None
     created_at: datetime
+    # One-time link: the first visit opens it and gets `browser_key` (a cookie); later visits without
+    # that key find it used.
+    opened_at: datetime | None = None
+    browser_key: str | None = None
 
 
 @dataclass(slots=True, kw_only=True)

@@ -90,6 +90,17 @@ def render_portal_page(*, portal: PortalSession, paywall: Paywall, user: User, r
                  testid="portal-page")
 
 
+def render_portal_used_page(*, portal: PortalSession, paywall: Paywall, acquirer: Acquirer) -> str:
+    """A portal link opened a second time (another browser): the link is one-time."""
+    parts = ['<h1 data-testid="link-used">This link was already used</h1>',
+             f"<p>Customer portal links of {escape(_merchant(paywall))} work once. Ask "
+             f"{escape(_merchant(paywall))} for a new link.</p>"]
+    if portal.return_url:
+        parts.append(f'<p><a data-testid="return-link" href="{escape(portal.return_url)}">'
+                     f"Return to {escape(_merchant(paywall))}</a></p>")
+    return _page(f"{acquirer.display_name} portal — link used", acquirer, "".join(parts), testid="portal-used-page")
+
+
 # --- pieces --------------------------------------------------------------------------------------
 
 

@@ -279,6 +279,12 @@ def render_checkout_session(session: CheckoutSession) -> dict[str, Any]:
     }
 
 
+def render_portal_session(portal: PortalSession) -> dict[str, Any]:
+    return {"id": portal.id, "paywall_id": portal.paywall_id, "user_id": portal.user_id, "url": portal.url,
+            "return_url": portal.return_url, "created_at": iso(portal.created_at),
+            "opened_at": iso(portal.opened_at), "used": portal.opened_at is not None}
+
+
 def render_subscription_row(sub: Subscription) -> dict[str, Any]:
     return {
         "id": sub.id, "paywall_id": sub.paywall_id, "user_id": sub.user_id, "price_id": sub.price_id,
