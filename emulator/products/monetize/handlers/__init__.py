@@ -15,6 +15,7 @@ from . import (
     gateway,
     hosted,
     paywalls,
+    return_pages,
     subscriptions,
     support,
     users,
@@ -22,5 +23,5 @@ from . import (
 
 MODULES: tuple[ModuleType, ...] = (
     balances, checkout, control, control_billing, control_webhooks, events, gateway, hosted,
-    paywalls, subscriptions, support, users,
+    paywalls, return_pages, subscriptions, support, users,
 )

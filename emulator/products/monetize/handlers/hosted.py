@@ -29,7 +29,7 @@ def _checkout_page(call: Call, session_id: str, *, status: int = 200, message: s
     paywall = store.paywalls[session.paywall_id]
     page = render_checkout_page(session=session, paywall=paywall, price=store.prices[session.price_id],
                                 user=store.users[session.user_id], acquirer=acquirer_for(session.acquirer),
-                                message=message)
+                                message=message, fixed_return=f"{call.origin}/freemius/return")
     return Reply(status=status, body=page, content_type=HTML)
 
 
