@@ -316,13 +316,18 @@ def _days(raw: Mapping[str, Any], key: str, default: float | None, where: str, *
 
 
 def _fake_options(raw: Any, where: str) -> dict[str, Any]:
-    """The fake upstream's options: latency_ms, chunk_delay_ms, fail_status (400-599), fail_connection."""
+    """The fake upstream's options: latency_ms, chunk_delay_ms, fail_status (400-599), fail_connection,
+    break_after_chunks, stall_after_chunks (0 or more)."""
     options = dict(_map(raw or {}, where))
-    unknown = set(options) - {"latency_ms", "chunk_delay_ms", "fail_status", "fail_connection"}
+    unknown = set(options) - {"latency_ms", "chunk_delay_ms", "fail_status", "fail_connection",
+                              "break_after_chunks", "stall_after_chunks"}
     if unknown:
         raise WorldError(f"{where}: unknown options {sorted(unknown)}")
     for key in ("latency_ms", "chunk_delay_ms"):
         _int(options, key, 0, where)
+    for key in ("break_after_chunks", "stall_after_chunks"):
+        if options.get(key) is not None:
+            _int(options, key, 0, where)
     status = options.get("fail_status")
     if status is not None and (not isinstance(status, int) or isinstance(status, bool) or not 400 <= status <= 599):
         raise WorldError(f"{where}: 'fail_status' must be an HTTP status from 400 to 599")
