@@ -15,14 +15,13 @@ from aiohttp import web
 from .config import EmulatorConfig
 from .engine import control
 from .engine.keys import OPERATIONS_KEY, SPECS_KEY, WORLD_KEY
-from .engine.middleware import ERROR_SHAPES_KEY, ErrorShapes, cors_headers, error_boundary
+from .engine.middleware import CONTROL_PREFIX, ERROR_SHAPES_KEY, ErrorShapes, cors_headers, error_boundary
 from .engine.openapi import CONTROL_SPEC, ApiSpec, SpecError, compile_spec, load_document, spec_path
 from .engine.product import Product
 from .engine.routing import MAX_BODY_BYTES, Handler, bind_routes, collect_handlers
 from .engine.world import World
 from .products.monetize.product import PRODUCT as MONETIZE
 
-CONTROL_PREFIX = "/_emulator"
 PRODUCTS: tuple[Product, ...] = (MONETIZE,)
 
 

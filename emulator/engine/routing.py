@@ -8,6 +8,7 @@ A request the spec rejects never reaches a handler.
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -21,10 +22,18 @@ from aiohttp.http_exceptions import HttpProcessingError
 from multidict import CIMultiDictProxy
 
 from . import faults
-from .errors import BadRequestError, EmulatorError, NotImplementedOperationError, render_error
+from .errors import (
+    BadRequestError,
+    EmulatorError,
+    ForbiddenError,
+    NotImplementedOperationError,
+    UnauthorizedError,
+    render_error,
+)
 from .keys import WORLD_KEY
 from .openapi import ApiSpec, Operation, Parameter, SpecError, coerce_parameter, dumps
 from .product import Product
+from .values import check_text, sanitised
 from .world import World
 
 log = logging.getLogger("paywall_emulator")
@@ -138,10 +147,13 @@ def _pipeline(op: Operation, handler: Handler,
     catch_up = not op.extension("x-emulator-skip-catch-up")
     writes = op.method not in ("GET", "HEAD", "OPTIONS")
     authenticate = product.authenticate if product is not None and op.spec == "public" else None
+    guard = _control_guard(op) if op.spec == "control" else None
     shape = product.render_error if product is not None else render_error
 
     async def serve(request: web.Request, world: World) -> web.StreamResponse:
         try:
+            if guard is not None:
+                guard(request, world)
             if catch_up:
                 await world.catch_up()
             call = await _prepare(op, request, world, authenticate)
@@ -175,9 +187,36 @@ def _pipeline(op: Operation, handler: Handler,
     return run
 
 
+def _control_guard(op: Operation) -> Callable[[web.Request, World], None]:
+    """The control API answers no cross-origin browser request: a page on another origin could otherwise
+    read the keys from the state dump, register its own webhook endpoint or reset the world. Browsers send
+    `Origin` on every cross-origin request that can change state, and `Sec-Fetch-Site` on all of theirs.
+    With `control_token` configured, the header X-Emulator-Token is required too (not on pages a person
+    opens, `x-emulator-page`, which a browser cannot add headers to)."""
+    page = bool(op.extension("x-emulator-page"))
+
+    def guard(request: web.Request, world: World) -> None:
+        own = {f"{request.scheme}://{request.host}", (world.config.public_origin or "").rstrip("/")}
+        origin = request.headers.get("Origin")
+        fetch_site = request.headers.get("Sec-Fetch-Site", "")
+        if (origin is not None and origin not in own) or (origin is None and fetch_site == "cross-site"):
+            raise ForbiddenError("the control API answers no cross-origin browser request",
+                                 code="cross_origin_forbidden")
+        token = world.config.control_token
+        if token and not page and not hmac.compare_digest(request.headers.get("X-Emulator-Token", ""), token):
+            raise UnauthorizedError("this emulator's control API needs the X-Emulator-Token header "
+                                    "(serve --control-token)", code="control_token_required")
+
+    return guard
+
+
 async def _prepare(op: Operation, request: web.Request, world: World,
                    authenticate: Callable[[Call], Any] | None) -> Call:
     path = dict(request.match_info)
+    for where, values in (("header", request.headers), ("query", request.query), ("path", path)):
+        for name, value in values.items():
+            check_text(name, f"a {where} name", "invalid_request")
+            check_text(value, f"{where} value {name!r}", "invalid_request")
     call = Call(op=op, request=request, world=world, path=path, query={}, headers=request.headers, body=None,
                 files=[])
     if authenticate is not None:
@@ -209,6 +248,7 @@ def _params(params: tuple[Parameter, ...], location: str, source: Any) -> dict[s
         if raw in accepted:  # this raw value was coerced and validated before: same answer
             values[param.name] = accepted[raw]
             continue
+        check_text(raw, f"{location} parameter {param.name!r}", "invalid_request")
         value = coerce_parameter(raw, param.schema)
         param.validator.check(value, location=f"{location}.{param.name}")
         if len(accepted) >= MAX_ACCEPTED:
@@ -247,6 +287,7 @@ async def _read_body(op: Operation, request: web.Request) -> tuple[Any, list[Upl
         raise BadRequestError(
             f"unsupported Content-Type {media_type!r}; send one of {sorted(declared)}",
             code="unsupported_media_type")
+    body = sanitised(body, "body")
     declared[media_type].check(body, location="body")
     return body, files
 

@@ -19,13 +19,13 @@ import logging
 from collections.abc import AsyncIterator, Collection, Iterable
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import web
 
 from ...engine.clock import monotonic
 from ...engine.keys import WORLD_KEY
+from ...engine.values import is_http_url
 from ...engine.world import World
 from .errors import BadRequestError, ConflictError, NotFoundError
 from .models import DeliveryAttempt, DeliveryLog, DeliveryStatus, DomainEvent, WebhookDelivery, WebhookEndpoint
@@ -76,13 +76,9 @@ def register_endpoint(store: Store, *, url: str, secret: str | None = None, even
 
 def check_url(url: str) -> None:
     """Refuse a URL nothing could ever be POSTed to (http and https only; the real platform wants https)."""
-    try:
-        parts = urlsplit(url)
-        port_ok = parts.port is None or parts.port > 0
-    except ValueError as exc:
-        raise BadRequestError(f"url is not a valid URL: {exc}", code="invalid_request") from exc
-    if parts.scheme not in ("http", "https") or not parts.hostname or not port_ok or any(c.isspace() for c in url):
-        raise BadRequestError(f"url must be an absolute http(s) URL, got {url!r}", code="invalid_request")
+    if not is_http_url(url):
+        raise BadRequestError(f"url must be an absolute http(s) URL without spaces or control characters, "
+                              f"got {url!r}", code="invalid_request")
 
 
 def require_endpoint(store: Store, endpoint_id: str) -> WebhookEndpoint:

@@ -11,7 +11,9 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from ...engine.product import WorldError, WorldLoad
+from ...engine.values import is_http_url
 from .domain.balances import MAX_BALANCE
+from .domain.lifecycle import schedule
 from .domain.periods import add_interval, local_date
 from .models import (
     ACQUIRERS,
@@ -83,7 +85,7 @@ class _Loader:
             endpoint = WebhookEndpoint(
                 id=f"we_{owner.id}_{j + 1}",
                 owner_id=owner.id,
-                url=_str(hook, "url", hw),
+                url=_url(hook, "url", hw, required=True) or "",
                 secret=str(hook.get("secret") or f"whsec_{self.store.ids.alnum(24)}"),
                 events=_event_subscriptions(hook.get("events"), f"{hw}.events"),
             )
@@ -121,8 +123,8 @@ class _Loader:
             acquirer=acquirer,
             test_mode=bool(raw.get("test_mode", True)),
             timezone=tz,
-            success_redirect_url=raw.get("success_redirect_url"),
-            checkout_shop_url=raw.get("checkout_shop_url"),
+            success_redirect_url=_url(raw, "success_redirect_url", where),
+            checkout_shop_url=_url(raw, "checkout_shop_url", where),
             checkout_product_name=raw.get("checkout_product_name"),
             settings=dict(raw.get("settings") or {}),
             layout=raw.get("layout"),
@@ -272,6 +274,7 @@ class _Loader:
         if status == "canceled":
             sub.ended_at = sub.canceled_at = period_start
         self.store.subscriptions[sub.id] = sub
+        schedule(self.store, sub)
         pay_id = f"pi_{pid.removeprefix('sub_')}"[:40]
         self.store.payments[pay_id] = Payment(
             id=pay_id, paywall_id=paywall.id, user_id=user_id, price_id=price.id, amount=price.unit_amount,
@@ -364,6 +367,17 @@ def _str(raw: Mapping[str, Any], key: str, where: str) -> str:
     if value is None or (isinstance(value, str) and not value.strip()):
         raise WorldError(f"{where}: {key!r} is required")
     return str(value)
+
+
+def _url(raw: Mapping[str, Any], key: str, where: str, *, required: bool = False) -> str | None:
+    """An http(s) URL (it ends up in redirects and on pages as a link), or None when absent and optional."""
+    value = raw.get(key)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not is_http_url(value):
+        raise WorldError(f"{where}: {key!r} must be an absolute http(s) URL without spaces or control "
+                         f"characters, got {value!r}")
+    return value
 
 
 def _int(raw: Mapping[str, Any], key: str, default: int, where: str) -> int:

@@ -159,7 +159,7 @@ def start(store: Store, now: datetime, paywall: Paywall, req: CheckoutRequest, *
         offer_id=(offer.id if (offer := applicable_offer(store, now, paywall, price, req.offer_id)) else None),
         meta=dict(req.attribution or {}), created_at=now,
     )
-    store.checkouts[session.id] = session
+    store.add_checkout(session)
     response = render(session)
     if idempotency_key:
         store.idempotency[(scope, idempotency_key)] = IdempotencyRecord(
