@@ -32,6 +32,8 @@ def create_app(config: EmulatorConfig | None = None, *, products: Sequence[Produ
     config = config or EmulatorConfig()
     specs = load_specs(config, products)
     world = World.create(config, products)
+    if config.state_file is not None and config.state_file.exists():
+        world.resume(config.state_file)
     app = web.Application(middlewares=[error_boundary], client_max_size=MAX_BODY_BYTES)
     app[WORLD_KEY] = world
     app[SPECS_KEY] = specs
@@ -43,7 +45,15 @@ def create_app(config: EmulatorConfig | None = None, *, products: Sequence[Produ
     for product in products:
         if product.setup is not None:
             product.setup(app)
+    if config.state_file is not None:
+        app.on_shutdown.append(_save_world)
     return app
+
+
+async def _save_world(app: web.Application) -> None:
+    world = app[WORLD_KEY]
+    if world.config.state_file is not None:
+        world.save(world.config.state_file)
 
 
 def load_specs(config: EmulatorConfig, products: Sequence[Product]) -> tuple[ApiSpec, ...]:

@@ -17,6 +17,7 @@ from paywall_emulator.engine.openapi import load_document, spec_path
 from paywall_emulator.engine.product import WorldError
 from paywall_emulator.engine.values import MAX_NESTING
 from paywall_emulator.products.monetize.domain.identity import EMAIL_PATTERN
+from paywall_emulator.products.monetize.state import store_of
 from paywall_emulator.testing import ThreadedEmulator
 from tests.worlds import monetize_section, monetize_store
 
@@ -184,3 +185,16 @@ def test_a_valid_email_passes_everywhere(api: Api) -> None:
     resp = api.post(f"/api/v1/paywall/{STRIPE_PW}/support/ticket",
                     json={"subject": "Help me", "content": "text", "customer_email": "o'brien+tag@mail.example.co"})
     assert resp.status_code in (200, 201), resp.text
+
+
+def test_idempotency_records_are_dropped_after_24_hours_of_emulator_time(api: Api, emu: ThreadedEmulator) -> None:
+    """Memory stays bounded by the keys of the last day: an old record goes when a new one comes."""
+    start = f"/api/v1/paywall/{STRIPE_PW}/start-checkout"
+    for n in range(3):
+        api.post(start, key=ACME_KEY, headers={"Idempotency-Key": f"old-{n}"},
+                 json={"email": f"old{n}@example.com", "priceId": "101"})
+    keys = emu.call(lambda: sorted(k for _, k in store_of(emu.world).idempotency))
+    assert keys == ["old-0", "old-1", "old-2"]
+    emu.control.advance(days=1, seconds=1)
+    api.post(start, key=ACME_KEY, headers={"Idempotency-Key": "new"}, json={"email": "n@example.com", "priceId": "101"})
+    assert emu.call(lambda: sorted(k for _, k in store_of(emu.world).idempotency)) == ["new"]

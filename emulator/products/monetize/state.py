@@ -82,7 +82,7 @@ class Store:
     open_checkouts: dict[str, None] = field(default_factory=dict)
     # Values derived from the seed-only tables (paywalls, prices, offers), e.g. the bootstrap structure
     # and its version: computed once per seed, dropped with everything else on reset or seed load.
-    memo: dict[Any, Any] = field(default_factory=dict)
+    memo: dict[Any, Any] = field(default_factory=dict, metadata={"transient": True})  # never saved
 
     # --- lookups -------------------------------------------------------------------------
 
