@@ -22,7 +22,8 @@ EMULATOR_CODES = frozenset({
     "tokens_required", "invalid_json", "unsupported_media_type", "invalid_api_key", "price_not_found",
     "subscription_not_found", "no_balance", "method_not_allowed", "idempotency_key_reused", "conflict",
     "payload_too_large", "too_many_events", "not_implemented", "internal_error", "response_validation_failed",
-    "upstream_error", "fault_injected",
+    "upstream_error", "fault_injected", "not_anonymous",
+    "flow_state_not_found", "flow_state_expired", "bad_code_verifier",
 })
 ERROR_CODE = SPEC["components"]["schemas"]["ErrorCode"]
 

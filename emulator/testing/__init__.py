@@ -527,6 +527,11 @@ class ControlClient:
             body["user_id"] = user_id
         return str(self.request("POST", "/tokens", body)["access_token"])
 
+    def mailbox(self, email: str | None = None) -> list[dict[str, Any]]:
+        """The emulated mailbox (sign-up confirmations, sign-in codes, recovery links), newest first;
+        only messages to `email` when given. Each has its `code` and `link` apart from the `text`."""
+        return list(self.request("GET", "/mailbox", query={"email": email})["messages"])
+
     # checkouts, subscriptions, payments
 
     def checkout_session_id(self, checkout: str | Mapping[str, Any]) -> str:

@@ -120,6 +120,7 @@ class Paywall:
     locales: dict[str, Any] | None = None
     token_types: list[TokenType] = field(default_factory=list)
     acquirer_ref: str = ""  # e.g. the Freemius product id
+    email_confirmation: bool = True  # sign-ups and anonymous upgrades wait for the e-mailed link
 
     @property
     def tokenized(self) -> bool:

@@ -12,6 +12,7 @@ from typing import Any, cast
 
 from ...engine.product import WorldError, WorldLoad
 from ...engine.values import is_http_url
+from .domain.accounts import password_hash
 from .domain.balances import MAX_BALANCE
 from .domain.lifecycle import schedule
 from .domain.periods import add_interval, local_date
@@ -34,6 +35,7 @@ from .models import (
     User,
     WebhookEndpoint,
 )
+from .models_auth import Account
 from .state import Store
 
 _INTERVALS = ("day", "week", "month", "year", "lifetime")
@@ -131,6 +133,7 @@ class _Loader:
             locales=raw.get("locales"),
             token_types=token_types,
             acquirer_ref=str(raw.get("acquirer_ref") or self.store.ids.digits(5)),
+            email_confirmation=_email_confirmation(raw, where),
         )
         self.store.paywalls[pid] = paywall
         for k, p in enumerate(_list(raw, "prices")):
@@ -213,6 +216,12 @@ class _Loader:
         created = self.now - timedelta(days=_days(raw, "created_days_ago", 30, where))
         self.store.add_user(User(id=uid, email=email, name=raw.get("name"), created_at=created,
                                  country=str(raw.get("country") or "US")))
+        if raw.get("password") is not None:
+            password = raw["password"]
+            if not isinstance(password, str) or not email:
+                raise WorldError(f"{where}: password must be a string, on a user with an email")
+            self.store.auth.accounts[uid] = Account(user_id=uid, password_hash=password_hash(uid, password),
+                                                    confirmed=True, created_at=created)
         for k, link_raw in enumerate(_list(raw, "paywalls")):
             lw = f"{where}.paywalls[{k}]"
             link_raw = _map(link_raw, lw)
@@ -347,6 +356,17 @@ def _event_subscriptions(raw: Any, where: str) -> list[str] | None:
         raise WorldError(f"{where}: a list of event types or wildcards ({', '.join(sorted(WEBHOOK_SUBSCRIPTIONS))})"
                          f", got {raw!r}")
     return list(dict.fromkeys(raw))
+
+
+def _email_confirmation(raw: Mapping[str, Any], where: str) -> bool:
+    auth = _map(raw.get("auth") or {}, f"{where}.auth")
+    unknown = set(auth) - {"email_confirmation"}
+    if unknown:
+        raise WorldError(f"{where}.auth: unknown keys {sorted(unknown)}")
+    value = auth.get("email_confirmation", True)
+    if not isinstance(value, bool):
+        raise WorldError(f"{where}.auth.email_confirmation must be true or false")
+    return value
 
 
 def _list(raw: Mapping[str, Any], key: str) -> list[Any]:

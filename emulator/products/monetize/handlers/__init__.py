@@ -6,9 +6,12 @@ from __future__ import annotations
 from types import ModuleType
 
 from . import (
+    auth_pages,
+    auth_routes,
     balances,
     checkout,
     control,
+    control_auth,
     control_billing,
     control_webhooks,
     events,
@@ -22,6 +25,6 @@ from . import (
 )
 
 MODULES: tuple[ModuleType, ...] = (
-    balances, checkout, control, control_billing, control_webhooks, events, gateway, hosted,
-    paywalls, return_pages, subscriptions, support, users,
+    auth_pages, auth_routes, balances, checkout, control, control_auth, control_billing, control_webhooks,
+    events, gateway, hosted, paywalls, return_pages, subscriptions, support, users,
 )
