@@ -56,7 +56,8 @@ def test_utc_top_up_at_midnight_with_advance(emu: ThreadedEmulator) -> None:
 def test_the_top_up_is_the_same_whichever_comes_first(emu: ThreadedEmulator) -> None:
     freeze(emu.control)
     assert adjust(emu.base_url, "standard", 42, "debit", user_id=ALICE).json()["count"] == 0
-    assert adjust(emu.base_url, "standard", 5, "credit", user_id=CAROL).json()["count"] == 15  # linked: 10 + 5
+    emu.control.mint_token("15", user_id=CAROL)  # a sign-in links carol with the trial allowance
+    assert adjust(emu.base_url, "standard", 5, "credit", user_id=CAROL).json()["count"] == 15  # 10 + 5
     assert adjust(emu.base_url, "standard", 15, "debit", user_id=CAROL).json()["count"] == 0
     to_midnight(emu, "UTC", offset=30)
     # bob: a debit is the first touch of the day
@@ -107,7 +108,10 @@ def test_new_users_start_with_the_trial_allowance(emu: ThreadedEmulator) -> None
     assert resp.status_code == 200
     assert resp.json() == {"tokenization": True, "balances": [
         {"type": "standard", "count": 10}, {"type": "advanced", "count": 2}, {"type": "free", "count": 0}]}
-    # a known user the owner credits on a paywall they never touched: linked with the trial, plus the credit
+    # a known user who never touched the paywall cannot be credited (404) until something links them,
+    # which gives the trial allowance; the credit comes on top
+    assert adjust(emu.base_url, "advanced", 3, "credit", user_id=CAROL).status_code == 404
+    emu.control.mint_token("15", user_id=CAROL)
     credited = adjust(emu.base_url, "advanced", 3, "credit", user_id=CAROL).json()
     assert credited["count"] == 5
     assert credited["balances"] == [{"type": "standard", "count": 10}, {"type": "advanced", "count": 5},
