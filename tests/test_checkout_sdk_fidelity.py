@@ -112,9 +112,9 @@ def test_a_numeric_and_a_string_price_id_are_the_same_request(api: Api, control:
 
 def test_after_the_window_an_attribution_only_retry_starts_a_new_session(api: Api, control: ControlClient) -> None:
     one = sdk_post(api, sdk_body(visitorId=VISITOR_A), "idem-window")
-    control.advance(hours=23, minutes=59)
+    control.clock.advance(hours=23, minutes=59)
     assert sdk_post(api, sdk_body(visitorId=VISITOR_B), "idem-window").json() == one.json()
-    control.advance(minutes=2)
+    control.clock.advance(minutes=2)
     later = sdk_post(api, sdk_body(visitorId=VISITOR_B), "idem-window")
     assert later.status_code == 200 and later.json()["checkoutUrl"] != one.json()["checkoutUrl"]
     assert len(checkouts(control)) == 2

@@ -39,7 +39,7 @@ def cancel(client: requests.Session, url: str, sub: str = ALICE_SUB) -> requests
 
 def test_the_first_browser_keeps_the_link_and_any_other_visit_finds_it_used(
         api: Api, control: ControlClient) -> None:
-    control.set_clock(control.now() + timedelta(seconds=1), frozen=True)
+    control.clock.set(control.clock.now() + timedelta(seconds=1), frozen=True)
     url = portal_url(api)
     row = session_row(control, url)
     assert row["used"] is False and row["opened_at"] is None and row["return_url"] == RETURN
@@ -50,7 +50,7 @@ def test_the_first_browser_keeps_the_link_and_any_other_visit_finds_it_used(
     assert opened.status_code == 200 and f'data-subscription-id="{ALICE_SUB}"' in opened.text
     assert "pw_portal=" in opened.headers["Set-Cookie"]
     row = session_row(control, url)
-    assert row["used"] is True and row["opened_at"] == control.clock()["now"]
+    assert row["used"] is True and row["opened_at"] == control.request("GET", "/clock")["now"]
     assert first.get(url, timeout=30).status_code == 200  # a reload in the same browser
 
     before = control.state()
@@ -65,7 +65,7 @@ def test_the_first_browser_keeps_the_link_and_any_other_visit_finds_it_used(
     assert done.status_code == 303 and done.headers["Location"] == url
     assert 'data-testid="cancel-at-period-end">yes<' in first.get(url, timeout=30).text
     assert second.get(url, timeout=30).status_code == 410  # and stays the only one, later too
-    control.advance(days=3)
+    control.clock.advance(days=3)
     assert second.get(url, timeout=30).status_code == 410 and first.get(url, timeout=30).status_code == 200
 
 

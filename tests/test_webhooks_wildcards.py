@@ -52,7 +52,7 @@ def test_wildcard_endpoints_receive_later_events_too(emu: ThreadedEmulator, rece
     """Over time: a renewal a month later reaches `subscription.*`, not `payment.*` only endpoints."""
     subs = register(emu.control, receiver.url, events=["subscription.*"])
     register(emu.control, "http://127.0.0.1:9/never", events=["refund.*"])
-    emu.control.advance(days=31)  # alice's monthly subscription renews
+    emu.control.clock.advance(days=31)  # alice's monthly subscription renews
     happened = {e["type"] for e in emu.control.request("GET", "/events")["events"]}
     assert {"subscription.updated", "subscription.cancelled", "payment.completed"} <= happened
     log = deliveries(emu.control, endpoint_id=subs["id"])
