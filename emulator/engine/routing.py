@@ -221,7 +221,12 @@ def _control_guard(op: Operation) -> Callable[[web.Request, World], None]:
         own = {f"{request.scheme}://{request.host}", (world.config.public_origin or "").rstrip("/")}
         origin = request.headers.get("Origin")
         fetch_site = request.headers.get("Sec-Fetch-Site", "")
-        if (origin is not None and origin not in own) or (origin is None and fetch_site == "cross-site"):
+        # A page (`x-emulator-page`) is opened by navigating from the merchant's or the app's site (a hosted
+        # checkout, the OAuth provider popup): a cross-site GET of it reads nothing another page can see
+        # (no CORS headers) and changes nothing; its buttons post from its own origin.
+        navigation = page and request.method == "GET"
+        if (origin is not None and origin not in own) or (
+                origin is None and fetch_site == "cross-site" and not navigation):
             raise ForbiddenError("the control API answers no cross-origin browser request",
                                  code="cross_origin_forbidden")
         token = world.config.control_token

@@ -34,6 +34,7 @@ from .models import (
     User,
     WebhookEndpoint,
 )
+from .models_auth import AuthTables
 
 PRODUCT_NAME = "monetize"  # the product's name: its world-file section and its key in the World
 
@@ -80,6 +81,7 @@ class Store:
     # are dropped when reached).
     subscription_due: list[tuple[datetime, datetime, str]] = field(default_factory=list)
     open_checkouts: dict[str, None] = field(default_factory=dict)
+    auth: AuthTables = field(default_factory=AuthTables)  # accounts, sessions, codes, mailbox, OAuth flows
     # Values derived from the seed-only tables (paywalls, prices, offers), e.g. the bootstrap structure
     # and its version: computed once per seed, dropped with everything else on reset or seed load.
     memo: dict[Any, Any] = field(default_factory=dict, metadata={"transient": True})  # never saved
