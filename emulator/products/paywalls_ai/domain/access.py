@@ -22,6 +22,7 @@ class Blocked:
     reason: BlockReason
     message: str
     url: str
+    request_id: str | None = None  # the proxied request refused, if it was one
 
 
 def check(state: PaywallsState, paywall: Paywall, user_id: str, *, need: int, now: datetime, links: Links,
@@ -29,7 +30,7 @@ def check(state: PaywallsState, paywall: Paywall, user_id: str, *, need: int, no
     """None when the user is authorized (shared mode) and holds at least `need` (≥ 1) base units."""
     if paywall.mode == "shared" and (paywall.id, user_id) not in state.connections:
         request = request_authorization(state, paywall, user_id, now=now)
-        blocked = Blocked(reason="authorization_required", url=links.authorize(request.id),
+        blocked = Blocked(reason="authorization_required", url=links.authorize(request.id), request_id=request_id,
                           message=fill(paywall.templates["authorization_required"], url=links.authorize(request.id),
                                        name=paywall.name))
     else:
@@ -38,7 +39,7 @@ def check(state: PaywallsState, paywall: Paywall, user_id: str, *, need: int, no
             return None
         depleted(state, paywall, user_id, requested=max(need, 1), now=now)
         session = _open_topup(state, paywall, user_id, now=now, links=links)
-        blocked = Blocked(reason="insufficient_funds", url=links.topup(session.id),
+        blocked = Blocked(reason="insufficient_funds", url=links.topup(session.id), request_id=request_id,
                           message=fill(paywall.templates["insufficient_funds"], url=links.topup(session.id),
                                        name=paywall.name))
     if request_id is not None:
