@@ -38,6 +38,10 @@ class PaywallsState:
     pending: dict[str, Delivery] = field(default_factory=dict)  # deliveries with an attempt still to make
     counters: dict[str, int] = field(default_factory=dict)
 
+    @property
+    def events_by_id(self) -> dict[str, Event]:
+        return {event.id: event for event in self.events}
+
     def next_number(self, name: str) -> int:
         value = self.counters.get(name, 0) + 1
         self.counters[name] = value

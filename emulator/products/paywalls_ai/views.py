@@ -52,6 +52,16 @@ def render_not_connected(paywall: Paywall, url: str) -> dict[str, Any]:
     return {"connected": False, "message": f"The user has not authorized {paywall.name} yet.", "url": url}
 
 
+def render_topup_link(url: str) -> dict[str, Any]:
+    return {"url": url}
+
+
+def render_disconnected(done: bool, paywall: Paywall) -> dict[str, Any]:
+    message = (f"The user's authorization of {paywall.name} was revoked." if done
+               else f"The user had not authorized {paywall.name}; nothing to revoke.")
+    return {"success": done, "message": message}
+
+
 def render_outcome(success: bool, message: str) -> dict[str, Any]:
     return {"success": success, "message": message}
 

@@ -93,6 +93,14 @@ def request_authorization(state: PaywallsState, paywall: Paywall, user_id: str, 
     return request
 
 
+def connect_status(state: PaywallsState, paywall: Paywall, user_id: str, *, now: datetime) -> Connection | str:
+    """The user's connection, or the id of the (open or new) authorization request to approve."""
+    found = connection(state, paywall, user_id)
+    if found is not None:
+        return found
+    return request_authorization(state, paywall, user_id, now=now).id
+
+
 def require_request(state: PaywallsState, request_id: str) -> AuthorizationRequest:
     found = state.authorizations.get(request_id)
     if found is None:
