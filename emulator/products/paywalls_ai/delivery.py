@@ -38,25 +38,32 @@ class PaywallsDispatcher:
         self._now = now
         self.session = session
         self.timeout = timeout
-        self._inflight: dict[str, asyncio.Task[dict[str, Any]]] = {}
+        self._inflight: dict[str, tuple[datetime, asyncio.Task[dict[str, Any]]]] = {}
         self._wake = asyncio.Event()
         self._worker: asyncio.Task[None] | None = None
         self._closing = False
 
     def next_due(self, *_: Any) -> datetime | None:
+        """The earliest pending attempt, or an attempt in flight (a clock move waits for it)."""
         state = self._state()
-        return min((d.next_attempt_at for d in state.pending.values()
-                    if d.next_attempt_at is not None and d.id not in self._inflight), default=None)
+        times = [started for started, _ in self._inflight.values()]
+        times += [d.next_attempt_at for d in state.pending.values()
+                  if d.next_attempt_at is not None and d.id not in self._inflight]
+        return min(times, default=None)
 
     async def run_due(self, *args: Any) -> list[dict[str, Any]]:
-        """Attempt everything due at `at` (the last argument) and wait for those attempts."""
+        """Attempt everything due at `at` (the last argument) and wait for those attempts, and for the
+        worker's attempts started by then."""
         at: datetime = args[-1]
         state = self._state()
-        started = [self._start(state, d, at) for d in webhooks.due(state, at) if d.id not in self._inflight]
-        if not started:
+        for delivery in webhooks.due(state, at):
+            if delivery.id not in self._inflight:
+                self._start(state, delivery, at)
+        tasks = [task for started, task in self._inflight.values() if started <= at]
+        if not tasks:
             return []
-        await asyncio.wait(started)
-        return [t.result() for t in started if not t.cancelled() and t.exception() is None]
+        await asyncio.wait(tasks)
+        return [t.result() for t in tasks if not t.cancelled() and t.exception() is None]
 
     def start(self) -> None:
         self._worker = asyncio.create_task(self._run(), name="paywalls-ai-webhooks")
@@ -64,7 +71,7 @@ class PaywallsDispatcher:
     async def close(self) -> None:
         self._closing = True
         self._wake.set()
-        tasks: list[asyncio.Task[Any]] = list(self._inflight.values())
+        tasks: list[asyncio.Task[Any]] = [task for _, task in self._inflight.values()]
         if self._worker is not None:
             tasks.append(self._worker)
         for task in tasks:
@@ -88,12 +95,12 @@ class PaywallsDispatcher:
 
     def _start(self, state: PaywallsState, delivery: Delivery, at: datetime) -> asyncio.Task[dict[str, Any]]:
         task = asyncio.create_task(self._attempt(state, delivery, at), name=f"paywalls-ai webhook {delivery.id}")
-        self._inflight[delivery.id] = task
+        self._inflight[delivery.id] = (at, task)
         task.add_done_callback(lambda done: self._settled(delivery.id, done))
         return task
 
     def _settled(self, key: str, task: asyncio.Task[dict[str, Any]]) -> None:
-        if self._inflight.get(key) is task:
+        if self._inflight.get(key, (None, None))[1] is task:
             del self._inflight[key]
         self._wake.set()
 
