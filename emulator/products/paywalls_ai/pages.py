@@ -35,8 +35,8 @@ def render_topup_page(*, session: TopupSession, paywall: Paywall, balance: int, 
     if session.status == "open":
         action = f"/_emulator/paywalls-ai/topup/{escape(session.id)}"
         form = (f'<form method=post action="{action}"><label for=amount>Amount (USD)</label>'
-                f'<input id=amount name=amount value="{escape(format_price(session.amount))}">'
-                f'<label for=card>Card number</label><input id=card name=card value="{DEFAULT_CARD}">'
+                f'<input id=amount name=amount data-testid=amount value="{escape(format_price(session.amount))}">'
+                f'<label for=card>Card number</label><input id=card name=card data-testid=card value="{DEFAULT_CARD}">'
                 '<div class=buttons><button class=primary name=action value=pay data-testid=pay>Pay</button>'
                 '<button name=action value=cancel data-testid=cancel>Cancel</button></div></form>')
     else:
