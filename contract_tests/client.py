@@ -18,8 +18,8 @@ from urllib.parse import urlsplit
 import requests
 
 if TYPE_CHECKING:
-    from .reporting import Recorder
-    from .spec import Contract
+    from paywall_emulator.contract_tests.reporting import Recorder
+    from paywall_emulator.contract_tests.spec import Contract
 
 READ_METHODS = frozenset({"GET", "HEAD"})
 SECRET_HEADERS = {"x-api-key": "PAYWALL_API_KEY", "authorization": "PAYWALL_AUTHORIZATION"}

@@ -16,19 +16,19 @@ from typing import Any
 
 import pytest
 
-from contract_tests import session as contract_session
-from contract_tests.client import Api, Control
-from contract_tests.reporting import render
-from contract_tests.session import ContractSession
-from contract_tests.settings import Settings, from_options
+from paywall_emulator.contract_tests import session as contract_session
+from paywall_emulator.contract_tests.client import Api, Control
+from paywall_emulator.contract_tests.reporting import render
+from paywall_emulator.contract_tests.session import ContractSession
+from paywall_emulator.contract_tests.settings import Settings, from_options
 
 WRITES_SKIP = ("writes: creates or changes objects on the target (checkouts, tickets, balances); "
                "pass --allow-writes (pytest: --paywall-allow-writes; test-mode paywalls only)")
 
 
 def _start_emulator() -> tuple[str, Callable[[], None]]:
-    from emulator.config import EmulatorConfig
-    from emulator.testing import ThreadedEmulator
+    from paywall_emulator.config import EmulatorConfig
+    from paywall_emulator.testing import ThreadedEmulator
 
     emu = ThreadedEmulator(EmulatorConfig(strict_responses=True)).start()
     return emu.base_url, emu.stop
@@ -46,7 +46,9 @@ def pytest_configure(config: pytest.Config) -> None:
     contract_session.install(config, ContractSession(settings, _start_emulator if settings.in_thread else None))
     # Test modules build tests from the run's session when imported: a module left in sys.modules by an
     # earlier run in this process would keep that run's (closed) session and target.
-    for name in [n for n in sys.modules if n.startswith("contract_tests.test_")]:
+    # (Installed, they are `paywall_emulator.contract_tests.test_*`; from a checkout, `contract_tests.test_*`.)
+    for name in [n for n in sys.modules if f".{n}".rpartition(".")[0].endswith(".contract_tests")
+                 and n.rpartition(".")[2].startswith("test_")]:
         del sys.modules[name]
 
 

@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Any
 import hypothesis
 import schemathesis
 
-from .spec import GATEWAY_TAG, READ_OPERATIONS
+from paywall_emulator.contract_tests.spec import GATEWAY_TAG, READ_OPERATIONS
 
 if TYPE_CHECKING:
-    from .session import ContractSession
+    from paywall_emulator.contract_tests.session import ContractSession
 
 CHECKS = (
     "not_a_server_error",

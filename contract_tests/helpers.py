@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 import requests
 
-from .client import Api, expect_ok
-from .session import ContractSession
+from paywall_emulator.contract_tests.client import Api, expect_ok
+from paywall_emulator.contract_tests.session import ContractSession
 
 
 def need(value: str | None, option: str, why: str) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from contract_tests.settings import FLAGS, OPTIONS, dest
+from paywall_emulator.contract_tests.settings import FLAGS, OPTIONS, dest
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 
 import requests
 
-from .client import curl_of
+from paywall_emulator.contract_tests.client import curl_of
 
 SCHEMA_VERSION = 1
 # Schemathesis' checks (the rest of the failure names are hand-written tests, which print the answer).

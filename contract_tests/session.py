@@ -18,10 +18,10 @@ from typing import Any
 
 import pytest
 
-from . import spec
-from .client import Api, Control, GuardedSession
-from .reporting import Recorder
-from .settings import Settings
+from paywall_emulator.contract_tests import spec
+from paywall_emulator.contract_tests.client import Api, Control, GuardedSession
+from paywall_emulator.contract_tests.reporting import Recorder
+from paywall_emulator.contract_tests.settings import Settings
 
 Starter = Callable[[], tuple[str, Callable[[], None]]]  # -> (base_url, stop)
 

@@ -14,10 +14,10 @@ from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from contract_tests.client import Api, expect_error, expect_ok, explain, sdk_code
-from contract_tests.helpers import adjust, balances, balances_path, concurrently, need, start_checkout
-from contract_tests.session import ContractSession
-from contract_tests.settings import Settings
+from paywall_emulator.contract_tests.client import Api, expect_error, expect_ok, explain, sdk_code
+from paywall_emulator.contract_tests.helpers import adjust, balances, balances_path, concurrently, need, start_checkout
+from paywall_emulator.contract_tests.session import ContractSession
+from paywall_emulator.contract_tests.settings import Settings
 
 pytestmark = pytest.mark.writes
 CONCURRENT_CREDIT = 20  # N: the balance 2N simultaneous debits of 1 race for

@@ -10,10 +10,10 @@ from collections.abc import Callable
 
 import pytest
 
-from contract_tests.client import Api, expect_error, expect_ok
-from contract_tests.helpers import checkout_body, checkout_path, need
-from contract_tests.session import ContractSession
-from contract_tests.settings import Settings
+from paywall_emulator.contract_tests.client import Api, expect_error, expect_ok
+from paywall_emulator.contract_tests.helpers import checkout_body, checkout_path, need
+from paywall_emulator.contract_tests.session import ContractSession
+from paywall_emulator.contract_tests.settings import Settings
 
 pytestmark = pytest.mark.writes
 

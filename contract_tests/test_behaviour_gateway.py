@@ -11,10 +11,10 @@ from collections.abc import Callable
 import jsonschema
 import pytest
 
-from contract_tests.client import Api, expect_error, expect_ok
-from contract_tests.helpers import adjust, balances, need, start_checkout
-from contract_tests.session import ContractSession
-from contract_tests.settings import Settings
+from paywall_emulator.contract_tests.client import Api, expect_error, expect_ok
+from paywall_emulator.contract_tests.helpers import adjust, balances, need, start_checkout
+from paywall_emulator.contract_tests.session import ContractSession
+from paywall_emulator.contract_tests.settings import Settings
 
 pytestmark = pytest.mark.writes
 

@@ -9,10 +9,10 @@ from collections.abc import Callable
 
 import pytest
 
-from contract_tests.client import Api, expect_error, expect_ok
-from contract_tests.helpers import need, start_checkout, user_path
-from contract_tests.session import ContractSession
-from contract_tests.settings import Settings
+from paywall_emulator.contract_tests.client import Api, expect_error, expect_ok
+from paywall_emulator.contract_tests.helpers import need, start_checkout, user_path
+from paywall_emulator.contract_tests.session import ContractSession
+from paywall_emulator.contract_tests.settings import Settings
 
 
 def test_get_user_without_email_or_user_id_is_identity_required(api: Api, settings: Settings) -> None:

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from contract_tests.client import Api, Control, expect_error, expect_ok
-from contract_tests.helpers import need, user_path
-from contract_tests.settings import Settings
+from paywall_emulator.contract_tests.client import Api, Control, expect_error, expect_ok
+from paywall_emulator.contract_tests.helpers import need, user_path
+from paywall_emulator.contract_tests.settings import Settings
 
 pytestmark = pytest.mark.writes
 CANCEL = "/api/paywall/cancel-subscription"

@@ -9,8 +9,8 @@ from collections.abc import Callable
 
 import pytest
 
-from contract_tests.client import Api, Control, expect_error, expect_ok
-from contract_tests.settings import Settings
+from paywall_emulator.contract_tests.client import Api, Control, expect_error, expect_ok
+from paywall_emulator.contract_tests.settings import Settings
 
 pytestmark = pytest.mark.writes
 

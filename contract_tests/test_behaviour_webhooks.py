@@ -18,10 +18,10 @@ from typing import Any
 import jsonschema
 import pytest
 
-from contract_tests.client import Api, Control, expect_ok
-from contract_tests.helpers import need, user_path
-from contract_tests.session import ContractSession
-from contract_tests.settings import Settings
+from paywall_emulator.contract_tests.client import Api, Control, expect_ok
+from paywall_emulator.contract_tests.helpers import need, user_path
+from paywall_emulator.contract_tests.session import ContractSession
+from paywall_emulator.contract_tests.settings import Settings
 
 pytestmark = [pytest.mark.writes,
               pytest.mark.emulator_only("a webhook endpoint registered through POST /_emulator/webhooks/endpoints")]

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from contract_tests import generated
-from contract_tests.session import current
+from paywall_emulator.contract_tests import generated
+from paywall_emulator.contract_tests.session import current
 
 SESSION = current()
 schema = generated.load_schema(SESSION)

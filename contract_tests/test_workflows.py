@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from contract_tests import generated
-from contract_tests.session import ContractSession
+from paywall_emulator.contract_tests import generated
+from paywall_emulator.contract_tests.session import ContractSession
 
 
 @pytest.mark.writes

@@ -1,9 +1,9 @@
-"""paywall-emulator: a local, stateful, spec-driven emulator of the monetize.software billing API.
+"""paywall-emulator (installed as `paywall_emulator`): a local, stateful, spec-driven emulator of billing APIs.
 
-Public API: `create_app` and `EmulatorConfig` to embed the server; `emulator.testing` for
+Public API: `create_app` and `EmulatorConfig` to embed the server; `paywall_emulator.testing` for
 threaded servers, the control client and webhook receivers; the `paywall_*` pytest fixtures.
 
-`create_app` is imported on first use (PEP 562): the pytest11 plugin `emulator.pytest_plugin` loads into
+`create_app` is imported on first use (PEP 562): the pytest11 plugin `paywall_emulator.pytest_plugin` loads into
 every pytest session of a project that installed the package, and importing it must not import aiohttp
 or compile the specs.
 """

@@ -1,4 +1,4 @@
-"""`python -m emulator` is the `paywall-emulator` CLI."""
+"""`python -m paywall_emulator` is the `paywall-emulator` CLI."""
 
 from __future__ import annotations
 

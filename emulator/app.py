@@ -1,44 +1,81 @@
 """The app factory: the only module that knows every piece.
 
-`create_app(config)` loads and compiles both specs, builds the `World`, binds every operationId
-to its handler, installs the middlewares and background tasks, and returns the aiohttp app.
-Every app is independent: nothing is shared between two apps in one process.
+`create_app(config)` composes the engine with the products it serves (monetize.software by default
+list), compiles every spec, builds the `World`, binds every operationId to its handler, installs the
+middleware and each product's background tasks, and returns the aiohttp app. Every app is
+independent: nothing is shared between two apps in one process.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from aiohttp import web
 
-from . import handlers, upstream, webhooks
 from .config import EmulatorConfig
-from .keys import CONTROL_SPEC_KEY, PUBLIC_SPEC_KEY, UPSTREAMS_KEY, WORLD_KEY
-from .middleware import cors_headers, error_boundary
-from .openapi import SpecError, load_specs
-from .routing import MAX_BODY_BYTES, Handler, bind_routes, collect_handlers
-from .world import World
+from .engine import control
+from .engine.keys import OPERATIONS_KEY, SPECS_KEY, WORLD_KEY
+from .engine.middleware import ERROR_SHAPES_KEY, ErrorShapes, cors_headers, error_boundary
+from .engine.openapi import CONTROL_SPEC, ApiSpec, SpecError, compile_spec, load_document, spec_path
+from .engine.product import Product
+from .engine.routing import MAX_BODY_BYTES, Handler, bind_routes, collect_handlers
+from .engine.world import World
+from .products.monetize.product import PRODUCT as MONETIZE
 
 CONTROL_PREFIX = "/_emulator"
+PRODUCTS: tuple[Product, ...] = (MONETIZE,)
 
 
-def create_app(config: EmulatorConfig | None = None, *,
+def create_app(config: EmulatorConfig | None = None, *, products: Sequence[Product] = PRODUCTS,
                handler_overrides: Mapping[str, Handler] | None = None) -> web.Application:
-    """`handler_overrides` (operationId -> handler) is a test seam for the pipeline's own tests."""
+    """`products`: what to serve (every bundled product by default); `handler_overrides` (operationId ->
+    handler) is a test seam for the pipeline's own tests."""
     config = config or EmulatorConfig()
-    public, control = load_specs(config.public_spec, config.control_spec)
-    clash = [op.path for op in public.operations if op.path.startswith(CONTROL_PREFIX)]
-    stray = [op.path for op in control.operations if not op.path.startswith(CONTROL_PREFIX + "/")]
-    if clash or stray:
-        raise SpecError(f"control paths must live under {CONTROL_PREFIX} and only there: {clash + stray}")
-    world = World.create(config)
+    specs = load_specs(config, products)
+    world = World.create(config, products)
     app = web.Application(middlewares=[error_boundary], client_max_size=MAX_BODY_BYTES)
     app[WORLD_KEY] = world
-    app[PUBLIC_SPEC_KEY] = public
-    app[CONTROL_SPEC_KEY] = control
-    app[UPSTREAMS_KEY] = upstream.Upstreams()  # the gateway's transport; its HTTP session opens in cleanup_ctx
+    app[SPECS_KEY] = specs
+    app[OPERATIONS_KEY] = {op.operation_id: op for spec in specs for op in spec.operations}
+    app[ERROR_SHAPES_KEY] = ErrorShapes.of(specs, {p.name: p for p in products})
     app.on_response_prepare.append(cors_headers)
-    bind_routes(app, (public, control), {**collect_handlers(handlers.MODULES), **(handler_overrides or {})})
-    app.cleanup_ctx.append(webhooks.delivery_context)  # webhook worker + HTTP client session
-    app.cleanup_ctx.append(upstream.session_context)  # the gateway's upstream HTTP client session
+    handlers = collect_handlers([control, *(m for p in products for m in p.handlers)])
+    bind_routes(app, specs, {**handlers, **(handler_overrides or {})}, {p.name: p for p in products})
+    for product in products:
+        if product.setup is not None:
+            product.setup(app)
     return app
+
+
+def load_specs(config: EmulatorConfig, products: Sequence[Product]) -> tuple[ApiSpec, ...]:
+    """Compile the engine's control spec and each product's documents; refuse paths that collide
+    (two operations on one method and path template) and control paths outside `/_emulator`."""
+
+    def compiled(file: str, kind: str, product: str) -> ApiSpec:
+        path = config.spec_overrides.get(file) or spec_path(file)
+        return compile_spec(load_document(path), file, kind=kind, product=product)
+
+    specs = [compiled(CONTROL_SPEC, "control", "")]
+    for p in products:
+        specs.append(compiled(p.spec, "public", p.name))
+        if p.control_spec:
+            specs.append(compiled(p.control_spec, "control", p.name))
+    seen: dict[tuple[str, str], str] = {}
+    for spec in specs:
+        for op in spec.operations:
+            inside = op.path.startswith(CONTROL_PREFIX + "/")
+            if inside != (spec.kind == "control"):
+                raise SpecError(f"{spec.name}: {op.operation_id} at {op.path}: control paths must live under "
+                                f"{CONTROL_PREFIX} and only there")
+            key = (op.method, _shape(op.path))
+            if key in seen:
+                raise SpecError(f"{op.method} {op.path} of {spec.name} collides with {seen[key]}")
+            seen[key] = f"{spec.name} ({op.operation_id})"
+    return tuple(specs)
+
+
+def _shape(template: str) -> str:
+    """A path template with its parameter names erased: /a/{x} and /a/{y} are the same route."""
+    import re
+
+    return re.sub(r"\{[^}]*\}", "{}", template)

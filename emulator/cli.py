@@ -23,8 +23,9 @@ def build_parser(*, conform: bool = True) -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="serve the emulator over HTTP")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8787)
-    serve.add_argument("--fixtures", type=Path, default=None, help="seed YAML (default: bundled fixtures)")
-    serve.add_argument("--seed", type=int, default=0, help="seed of the id generator")
+    serve.add_argument("--world", type=Path, default=None,
+                       help="world file (YAML, one section per product; default: the bundled world)")
+    serve.add_argument("--id-seed", type=int, default=0, help="seed of the id generators (default: 0)")
     serve.add_argument("--public-origin", default=None,
                        help="origin clients use (bootstrap's settings.custom_domain); default http://HOST:PORT")
     serve.add_argument("--checkout-urls", choices=("hosted", "acquirer"), default="hosted",
@@ -34,10 +35,10 @@ def build_parser(*, conform: bool = True) -> argparse.ArgumentParser:
     serve.add_argument("--strict-responses", action="store_true",
                        help="answer 500 naming the schema path when a reply violates the spec (default: pass it "
                             "with an X-Emulator-Spec-Violation header and a log line)")
-    serve.add_argument("--lenient-responses", action="store_true", help=argparse.SUPPRESS)  # the default now
     serve.add_argument("--log-level", default="WARNING")
     spec = sub.add_parser("spec", help="print the path of a bundled OpenAPI document")
-    spec.add_argument("which", choices=("public", "control"), nargs="?", default="public")
+    spec.add_argument("which", nargs="?", default="monetize",
+                      help="a product name (its public API), 'control', or '<product>.control'")
     suite = sub.add_parser("conform", help="run the contract suite against the emulator or a deployment")
     if conform:
         from .conform import add_arguments as add_conform_arguments
@@ -50,9 +51,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser(conform=argv[:1] == ["conform"]).parse_args(argv)
     if args.command == "spec":
-        from .openapi import CONTROL_SPEC, PUBLIC_SPEC, spec_path
+        from .app import PRODUCTS
+        from .engine.openapi import CONTROL_SPEC, spec_path
 
-        print(spec_path(PUBLIC_SPEC if args.which == "public" else CONTROL_SPEC))
+        files = {"control": CONTROL_SPEC, "public": PRODUCTS[0].spec}
+        for product in PRODUCTS:
+            files[product.name] = product.spec
+            if product.control_spec:
+                files[f"{product.name}.control"] = product.control_spec
+        if args.which not in files:
+            print(f"paywall-emulator spec: unknown document {args.which!r}; one of {', '.join(files)}",
+                  file=sys.stderr)
+            return 2
+        print(spec_path(files[args.which]))
         return 0
     if args.command == "conform":
         from .conform import run
@@ -65,7 +76,7 @@ def serve(args: argparse.Namespace) -> int:
     from aiohttp import web
 
     from .app import create_app
-    from .keys import WORLD_KEY
+    from .engine.keys import WORLD_KEY
 
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     wildcard = args.host in ("0.0.0.0", "::", "")
@@ -73,19 +84,16 @@ def serve(args: argparse.Namespace) -> int:
     # Listening on every interface, clients reach it under names only they know: the origin then
     # follows each request's Host header (checkout URLs, settings.custom_domain).
     origin = args.public_origin or (None if wildcard else local)
-    config = EmulatorConfig(fixtures=args.fixtures, seed=args.seed, public_origin=origin,
+    config = EmulatorConfig(world=args.world, id_seed=args.id_seed, public_origin=origin,
                             checkout_urls=args.checkout_urls, strict_responses=args.strict_responses)
     app = create_app(config)
-    store = app[WORLD_KEY].store
+    world = app[WORLD_KEY]
     shown = origin or local
     lines = [f"paywall-emulator serving {shown}" + ("" if origin else " (origin: each request's Host)"),
              f"  control API: {shown}/_emulator"]
-    for owner in store.owners.values():
-        lines.append(f"  owner {owner.id} ({owner.name}) X-Api-Key: {', '.join(owner.api_keys)}")
-        for paywall in store.paywalls.values():
-            if paywall.owner_id == owner.id:
-                tokens = " tokenized" if paywall.tokenized else ""
-                lines.append(f"    paywall {paywall.id:>4}  {paywall.acquirer:<9}{tokens}  {paywall.name}")
+    for product in world.products:
+        lines.append(f"  {product.title}:")
+        lines.extend(product.banner(world.states[product.name]))
 
     async def announce(_app: web.Application) -> None:
         print("\n".join(lines), flush=True)

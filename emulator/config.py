@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Literal
@@ -12,8 +12,8 @@ CheckoutUrlMode = Literal["hosted", "acquirer"]
 
 @dataclass(slots=True, kw_only=True)
 class EmulatorConfig:
-    fixtures: Path | None = None  # None = the bundled fixtures/default.yaml
-    seed: int = 0
+    world: Path | None = None  # the world file; None = the bundled fixtures/default.yaml
+    id_seed: int = 0  # seed of every id factory (ids repeat exactly for the same seed and calls)
     # The origin clients use to reach the emulator; bootstrap's settings.custom_domain echoes it
     # (the SDK rejects a mismatch). None = derived from each request's Host.
     public_origin: str | None = None
@@ -23,5 +23,5 @@ class EmulatorConfig:
     strict_responses: bool = True
     start_time: datetime | None = None  # freeze the clock at this instant
     webhook_timeout: float = 10.0
-    public_spec: Path | None = None
-    control_spec: Path | None = None
+    # Spec documents to serve instead of the bundled ones, by bundled file name (a test seam).
+    spec_overrides: dict[str, Path] = field(default_factory=dict)

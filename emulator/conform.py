@@ -20,8 +20,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from contract_tests.settings import FLAGS as SUITE_FLAGS
-from contract_tests.settings import OPTIONS as SUITE_OPTIONS
+from .contract_tests.settings import FLAGS as SUITE_FLAGS
+from .contract_tests.settings import OPTIONS as SUITE_OPTIONS
+
+SUITE = f"{__package__}.contract_tests"  # the suite's import name, as installed
 
 # What the suite imports beyond the emulator's own dependencies (the `contract` extra of pyproject.toml).
 CONTRACT_MODULES = ("pytest", "hypothesis", "schemathesis", "requests")
@@ -56,16 +58,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def pytest_arguments(args: argparse.Namespace, report: Path) -> list[str]:
-    import contract_tests
+    from . import contract_tests
 
     package_dir = Path(contract_tests.__file__).resolve().parent
     # Our own ini and rootdir: the pytest configuration of the directory conform runs in never applies.
     # Positional extras select tests (`test_behaviour_balances`, `test_conformance::test_operation[GET ...]`).
-    selected = [a if a.startswith("contract_tests") else f"contract_tests.{a}"
+    selected = [a if a.startswith(SUITE) else f"{SUITE}.{a}"
                 for a in args.pytest_args if not a.startswith("-")]
     extra = [a for a in args.pytest_args if a.startswith("-")]
     out = ["-c", str(package_dir / "conform.ini"), "--rootdir", str(package_dir), "--pyargs",
-           *(selected or ["contract_tests"]), "--paywall-report", str(report), "-q", "--tb=short", "-rN"]
+           *(selected or [SUITE]), "--paywall-report", str(report), "-q", "--tb=short", "-rN"]
     for flag, option, _ in VALUE_FLAGS:
         value = getattr(args, flag.lstrip("-").replace("-", "_"))
         if value is not None:
@@ -95,7 +97,7 @@ class Progress:
         self.config = config
 
     def _sent(self) -> int:
-        from contract_tests import session
+        from .contract_tests import session
 
         current = session.peek(self.config) if self.config is not None else None
         return current.recorder.total_requests if current is not None else 0
@@ -142,8 +144,8 @@ def run(args: argparse.Namespace) -> int:
         return USAGE_ERROR
     import pytest
 
-    from contract_tests.reporting import render
-    from contract_tests.settings import from_options
+    from .contract_tests.reporting import render
+    from .contract_tests.settings import from_options
 
     out = sys.stdout
     try:
@@ -159,7 +161,7 @@ def run(args: argparse.Namespace) -> int:
               f"seed {settings.seed}\n")
     out.flush()
     if not settings.in_thread:  # refuse early and plainly (unreachable, or writes on a live-mode paywall)
-        from contract_tests.session import ContractSession, TargetError
+        from .contract_tests.session import ContractSession, TargetError
 
         probe = ContractSession(settings, None)
         try:

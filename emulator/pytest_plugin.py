@@ -6,15 +6,15 @@ asks for one of its fixtures, and a session that never does starts nothing.
 
 Fixtures:
 - `paywall_emulator`: a `ThreadedEmulator` shared by the session (by each pytest-xdist worker), reset to
-  its seed before each test that uses it: `base_url`, `api_key`, `paywalls["Upgrade to Pro"]`, `control`.
+  its world file before each test that uses it: `base_url`, `api_key`, `paywalls["Upgrade to Pro"]`, `control`.
 - `paywall_webhooks`: a `WebhookReceiver` registered as a webhook endpoint for the test, signatures
   verified: `paywall_webhooks.wait_for("subscription.created")`.
 - `paywall_clock`: the emulator's clock (`advance(days=30)`, `set(...)`, `now()`).
 - `paywall_emulator_app`: a fresh `aiohttp.web.Application` per test, for `aiohttp_client` (pytest-aiohttp).
 
-Configuration, most specific first: the markers `@pytest.mark.paywall_seed(path)` and
-`@pytest.mark.paywall_config(start_time=..., checkout_urls=...)`, the options `--paywall-fixtures`,
-`--paywall-start-time`, `--paywall-checkout-urls`, then the ini keys of the same names (`paywall_fixtures`,
+Configuration, most specific first: the markers `@pytest.mark.paywall_world(path)` and
+`@pytest.mark.paywall_config(start_time=..., checkout_urls=...)`, the options `--paywall-world`,
+`--paywall-start-time`, `--paywall-checkout-urls`, then the ini keys of the same names (`paywall_world`,
 ...). Each distinct configuration gets its own emulator, started on first use and kept for the session.
 """
 
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 CHECKOUT_URL_MODES = ("hosted", "acquirer")
 
 MARKERS = (
-    "paywall_seed(path): seed file (YAML) of the paywall_emulator fixture for this test; a relative path starts at "
+    "paywall_world(path): world file (YAML) of the paywall_emulator fixture for this test; a relative path starts at "
     "the test file's folder, then at the rootdir",
     "paywall_config(start_time=None, checkout_urls=None): emulator settings for this test: start_time (ISO 8601 or "
     "datetime) freezes the clock there after every reset; checkout_urls is 'hosted' or 'acquirer'",
@@ -48,7 +48,7 @@ MARKERS = (
 class _Settings:
     """What tells one pooled emulator from another."""
 
-    fixtures: Path | None
+    world: Path | None
     start_time: datetime | None
     checkout_urls: str
 
@@ -56,11 +56,11 @@ class _Settings:
         from .config import EmulatorConfig
 
         mode: CheckoutUrlMode = "acquirer" if self.checkout_urls == "acquirer" else "hosted"
-        return EmulatorConfig(fixtures=self.fixtures, start_time=self.start_time, checkout_urls=mode,
+        return EmulatorConfig(world=self.world, start_time=self.start_time, checkout_urls=mode,
                               strict_responses=True)
 
     def describe(self) -> str:
-        parts = [f"fixtures={self.fixtures or 'bundled'}", f"checkout_urls={self.checkout_urls}"]
+        parts = [f"world={self.world or 'bundled'}", f"checkout_urls={self.checkout_urls}"]
         if self.start_time is not None:
             parts.append(f"start_time={self.start_time.isoformat()}")
         return ", ".join(parts)
@@ -74,14 +74,14 @@ _DEFAULTS = pytest.StashKey[_Settings]()
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("paywall-emulator", "paywall-emulator fixtures (paywall_emulator, paywall_webhooks, ...)")
-    group.addoption("--paywall-fixtures", dest="paywall_fixtures", metavar="FILE", default=None,
-                    help="seed YAML of the paywall_emulator fixture (default: the bundled world)")
+    group.addoption("--paywall-world", dest="paywall_world", metavar="FILE", default=None,
+                    help="world file (YAML) of the paywall_emulator fixture (default: the bundled world)")
     group.addoption("--paywall-start-time", dest="paywall_start_time", metavar="ISO8601", default=None,
                     help="freeze the emulator clock at this instant after every reset (default: follow wall time)")
     group.addoption("--paywall-checkout-urls", dest="paywall_checkout_urls", choices=CHECKOUT_URL_MODES,
                     default=None, help="start-checkout returns the emulator's hosted page (default) or "
                                        "acquirer-shaped URLs")
-    parser.addini("paywall_fixtures", "seed YAML of the paywall_emulator fixture (relative to the ini file)")
+    parser.addini("paywall_world", "world file (YAML) of the paywall_emulator fixture (relative to the ini file)")
     parser.addini("paywall_start_time", "freeze the emulator clock at this instant after every reset")
     parser.addini("paywall_checkout_urls", "hosted (default) or acquirer")
 
@@ -90,17 +90,17 @@ def pytest_configure(config: pytest.Config) -> None:
     for line in MARKERS:
         config.addinivalue_line("markers", line)
     base = config.inipath.parent if config.inipath is not None else config.rootpath
-    fixtures: Path | None = None
-    if option := config.getoption("paywall_fixtures"):
-        fixtures = Path(option).expanduser().resolve()
-    elif ini := str(config.getini("paywall_fixtures") or ""):
-        fixtures = (base / Path(ini).expanduser()).resolve()
-    if fixtures is not None and not fixtures.is_file():
-        raise pytest.UsageError(f"paywall-emulator: no seed file {fixtures} (--paywall-fixtures / paywall_fixtures)")
+    world: Path | None = None
+    if option := config.getoption("paywall_world"):
+        world = Path(option).expanduser().resolve()
+    elif ini := str(config.getini("paywall_world") or ""):
+        world = (base / Path(ini).expanduser()).resolve()
+    if world is not None and not world.is_file():
+        raise pytest.UsageError(f"paywall-emulator: no world file {world} (--paywall-world / paywall_world)")
     start = config.getoption("paywall_start_time") or str(config.getini("paywall_start_time") or "") or None
     mode = config.getoption("paywall_checkout_urls") or str(config.getini("paywall_checkout_urls") or "") or "hosted"
     try:
-        config.stash[_DEFAULTS] = _Settings(fixtures=fixtures, start_time=_start_time(start),
+        config.stash[_DEFAULTS] = _Settings(world=world, start_time=_start_time(start),
                                             checkout_urls=_checkout_urls(mode))
     except ValueError as exc:
         raise pytest.UsageError(f"paywall-emulator: {exc}") from None
@@ -128,22 +128,22 @@ def _checkout_urls(value: Any) -> str:
     return str(value)
 
 
-def _seed_path(request: pytest.FixtureRequest, raw: Any) -> Path:
+def _world_path(request: pytest.FixtureRequest, raw: Any) -> Path:
     path = Path(raw).expanduser()
     candidates = [path] if path.is_absolute() else [request.node.path.parent / path, request.config.rootpath / path]
     for candidate in candidates:
         if candidate.is_file():
             return candidate.resolve()
-    pytest.fail(f"paywall_seed: no seed file {raw!r} (looked at {', '.join(map(str, candidates))})", pytrace=False)
+    pytest.fail(f"paywall_world: no world file {raw!r} (looked at {', '.join(map(str, candidates))})", pytrace=False)
 
 
 def _settings(request: pytest.FixtureRequest) -> _Settings:
     settings = request.config.stash[_DEFAULTS]
-    fixtures, start_time, mode = settings.fixtures, settings.start_time, settings.checkout_urls
-    if (seed := request.node.get_closest_marker("paywall_seed")) is not None:
-        if len(seed.args) != 1 or seed.kwargs:
-            pytest.fail("use @pytest.mark.paywall_seed(path) with exactly one path", pytrace=False)
-        fixtures = _seed_path(request, seed.args[0])
+    world, start_time, mode = settings.world, settings.start_time, settings.checkout_urls
+    if (marker := request.node.get_closest_marker("paywall_world")) is not None:
+        if len(marker.args) != 1 or marker.kwargs:
+            pytest.fail("use @pytest.mark.paywall_world(path) with exactly one path", pytrace=False)
+        world = _world_path(request, marker.args[0])
     if (marker := request.node.get_closest_marker("paywall_config")) is not None:
         unknown = set(marker.kwargs) - {"start_time", "checkout_urls"}
         if marker.args or unknown:
@@ -156,7 +156,7 @@ def _settings(request: pytest.FixtureRequest) -> _Settings:
                 mode = _checkout_urls(marker.kwargs["checkout_urls"])
         except ValueError as exc:
             pytest.fail(f"paywall_config: {exc}", pytrace=False)
-    return _Settings(fixtures=fixtures, start_time=start_time, checkout_urls=mode)
+    return _Settings(world=world, start_time=start_time, checkout_urls=mode)
 
 
 class _EmulatorPool:
@@ -164,7 +164,7 @@ class _EmulatorPool:
 
     def __init__(self) -> None:
         self._running: dict[_Settings, ThreadedEmulator] = {}
-        self._failed: dict[_Settings, str] = {}  # a broken seed fails every test that wants it, started once
+        self._failed: dict[_Settings, str] = {}  # a broken world file fails every test that wants it, started once
 
     def get(self, settings: _Settings) -> ThreadedEmulator:
         emulator = self._running.get(settings)
@@ -204,10 +204,10 @@ def _paywall_emulator_pool() -> Iterator[_EmulatorPool]:
 @pytest.fixture
 def paywall_emulator(request: pytest.FixtureRequest, _paywall_emulator_pool: _EmulatorPool) -> ThreadedEmulator:
     """A running emulator (own loop in a thread, 127.0.0.1, free port), shared by the session (by each
-    xdist worker) and reset to its seed before this test: `base_url`, `api_key`, `paywalls[name]` → id,
+    xdist worker) and reset to its world file before this test: `base_url`, `api_key`, `paywalls[name]` → id,
     `control` (clock, checkouts, webhooks, faults, Bearer tokens), `reset()`."""
     emulator = _paywall_emulator_pool.get(_settings(request))
-    emulator.reset()
+    emulator.restore()
     return emulator
 
 
@@ -221,7 +221,7 @@ def _paywall_webhook_server() -> Iterator[WebhookReceiver]:
 
 @pytest.fixture
 def paywall_webhooks(paywall_emulator: ThreadedEmulator, _paywall_webhook_server: WebhookReceiver) -> WebhookReceiver:
-    """A webhook receiver registered (for every event type of the seed's first owner) on this test's
+    """A webhook receiver registered (for every event type of the world's first owner) on this test's
     emulator; it accepts only deliveries whose signatures verify: `wait_for("subscription.created")`."""
     receiver = _paywall_webhook_server
     receiver.rotate()

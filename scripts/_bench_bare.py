@@ -38,7 +38,7 @@ def main() -> None:
     parser.add_argument("--bootstrap", type=Path, default=None, help="bytes GET bootstrap answers (default {})")
     args = parser.parse_args()
     if args.mode == "fake-provider":
-        from emulator.fake_provider import create_app
+        from paywall_emulator.engine.fake_provider import create_app
 
         app = create_app()
     else:

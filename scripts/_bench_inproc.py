@@ -25,10 +25,10 @@ import aiohttp  # noqa: E402  (timed: aiohttp alone, then what the emulator adds
 from aiohttp import web  # noqa: E402
 
 T1 = time.perf_counter()
-from emulator.app import create_app  # noqa: E402
-from emulator.config import EmulatorConfig  # noqa: E402
-from emulator.keys import WORLD_KEY  # noqa: E402
-from emulator.testing import ThreadedEmulator  # noqa: E402
+from paywall_emulator.app import create_app  # noqa: E402
+from paywall_emulator.config import EmulatorConfig  # noqa: E402
+from paywall_emulator.engine.keys import WORLD_KEY  # noqa: E402
+from paywall_emulator.testing import ThreadedEmulator  # noqa: E402
 
 T2 = time.perf_counter()
 

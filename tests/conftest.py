@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 import requests
 
-from emulator.config import EmulatorConfig
-from emulator.testing import ControlClient, ThreadedEmulator
+from paywall_emulator.config import EmulatorConfig
+from paywall_emulator.testing import ControlClient, ThreadedEmulator
 
 ACME_KEY = "sk_emulator_acme_4f1c2d9e8b7a6c5d"
 RIVAL_KEY = "sk_emulator_rival_0a9b8c7d6e5f4a3b"

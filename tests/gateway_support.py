@@ -5,7 +5,6 @@ the SDK's own reading of gateway errors."""
 from __future__ import annotations
 
 import asyncio
-import copy
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -16,8 +15,8 @@ from zoneinfo import ZoneInfo
 import requests
 from aiohttp import web
 
-from emulator.seed import default_fixtures, read_seed
-from emulator.testing import ControlClient, ThreadedEmulator
+from paywall_emulator.testing import ControlClient, ThreadedEmulator
+from tests.worlds import monetize_section
 
 ACME_KEY = "sk_emulator_acme_4f1c2d9e8b7a6c5d"
 TOKEN_PW = "15"
@@ -44,7 +43,7 @@ def token_seed(*, remote_url: str = "http://127.0.0.1:9",
                remote_headers: dict[str, str] | None = None) -> dict[str, Any]:
     """The bundled seed plus failing/disabled/costly/remote providers on paywall 15 and a tokenized
     paywall 16 in America/New_York (bob linked with empty balances)."""
-    doc = copy.deepcopy(read_seed(default_fixtures()))
+    doc = monetize_section()
     pw15 = next(p for p in doc["paywalls"] if str(p["id"]) == TOKEN_PW)
     pw15["providers"] += [
         {"id": FAIL_503, "type": "standard", "upstream": "fake", "fake": {"fail_status": 503}},
@@ -76,11 +75,11 @@ def token_seed(*, remote_url: str = "http://127.0.0.1:9",
 @contextmanager
 def seeded(emu: ThreadedEmulator, doc: dict[str, Any]) -> Iterator[ControlClient]:
     """Load `doc` (through the control API) for one test; the bundled seed is back afterwards."""
-    emu.control.load_seed(doc)
+    emu.control.load_world({"monetize": doc})
     try:
         yield emu.control
     finally:
-        emu.call(emu.world.load, read_seed(default_fixtures()))
+        emu.restore()
 
 
 def freeze(control: ControlClient) -> datetime:

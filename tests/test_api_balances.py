@@ -9,10 +9,9 @@ from typing import Any
 import pytest
 import requests
 
-from emulator.domain import balances
-from emulator.seed import apply_seed, default_fixtures, read_seed
-from emulator.state import Store
-from emulator.testing import ControlClient
+from paywall_emulator.products.monetize.domain import balances
+from paywall_emulator.testing import ControlClient
+from tests.worlds import monetize_section, monetize_store
 
 from .conftest import ACME_KEY, ALICE, RIVAL_KEY, STRIPE_PW, TOKEN_PW, Api, error_of
 
@@ -32,7 +31,7 @@ def withdraw(api: Api, body: Any, *, key: str | None = ACME_KEY, **kwargs: Any) 
 
 
 def counts(control: ControlClient, user_id: str = ALICE) -> dict[str, int]:
-    return {r["type"]: r["count"] for r in control.state()["balances"]
+    return {r["type"]: r["count"] for r in control.state()["monetize"]["balances"]
             if r["user_id"] == user_id and r["paywall_id"] == TOKEN_PW}
 
 
@@ -93,7 +92,7 @@ def test_credit_links_a_known_user_to_the_paywall(api: Api, control: ControlClie
     resp = adjust(api, {"email": "carol@example.com", "type": "advanced", "amount": 3, "op": "credit"})
     assert resp.status_code == 200 and resp.json()["user_id"] == CAROL
     assert resp.json()["count"] == 5  # the daily-trial allowance of a new link (2) plus the credit
-    assert any(lk["user_id"] == CAROL and lk["paywall_id"] == TOKEN_PW for lk in control.state()["links"])
+    assert any(lk["user_id"] == CAROL and lk["paywall_id"] == TOKEN_PW for lk in control.state()["monetize"]["links"])
 
 
 @pytest.mark.parametrize(("body", "status", "code"), [
@@ -234,8 +233,7 @@ def test_withdraw_credentials(api: Api, control: ControlClient) -> None:
 def test_a_payment_grant_stops_at_the_maximum() -> None:
     """A payment cannot be refused, so its grant is capped (domain level: no HTTP call grants directly)."""
     now = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
-    store = Store()
-    apply_seed(store, read_seed(default_fixtures()), seed=0, now=now)
+    store = monetize_store(monetize_section(), now=now)
     paywall = store.paywalls[TOKEN_PW]
     standard = paywall.token_type("standard")
     assert standard is not None

@@ -3,12 +3,8 @@ X-User-Email), `?if_version=` revalidation (never a 304) and `settings.custom_do
 
 from __future__ import annotations
 
-import copy
-
-import yaml
-
-from emulator.seed import default_fixtures, read_seed
-from emulator.testing import ControlClient, ThreadedEmulator
+from paywall_emulator.testing import ControlClient, ThreadedEmulator
+from tests.worlds import monetize_section
 
 from .conftest import ACME_KEY, FREEMIUS_PW, RIVAL_KEY, STRIPE_PW, TOKEN_PW, Api, error_of
 
@@ -123,14 +119,14 @@ def test_a_guest_answer_follows_a_new_seed_and_the_origin(api: Api, emu: Threade
     assert api.get(PATH).content == first.content  # the same answer, byte for byte
     assert api.get(f"{PATH}?if_version={first.json()['version']}").json() == {
         "unchanged": True, "version": first.json()["version"]}
-    doc = copy.deepcopy(yaml.safe_load(default_fixtures().read_text()))
+    doc = monetize_section()
     [stripe] = [p for p in doc["paywalls"] if p["id"] == STRIPE_PW]
     stripe["name"] = "Upgrade to Max"
-    emu.control.load_seed(doc)
+    emu.control.load_world({"monetize": doc})
     try:
         renamed = api.get(PATH).json()
         assert renamed["settings"]["name"] == "Upgrade to Max" and renamed["version"] != first.json()["version"]
         # The old version is stale now: the full structure again.
         assert api.get(f"{PATH}?if_version={first.json()['version']}").json()["settings"]["name"] == "Upgrade to Max"
     finally:
-        emu.call(emu.world.load, read_seed(default_fixtures()))
+        emu.restore()

@@ -4,15 +4,15 @@ acquirer. Every refused request is checked to have changed nothing."""
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import requests
 
-from emulator.seed import default_fixtures, read_seed
-from emulator.testing import ControlClient, ThreadedEmulator
+from paywall_emulator.products.monetize.state import store_of
+from paywall_emulator.testing import ControlClient, ThreadedEmulator
+from tests.worlds import monetize_section
 
 from .conftest import (
     ACME_KEY,
@@ -43,7 +43,7 @@ def portal(api: Api, body: Any = None, *, paywall: str = STRIPE_PW, key: str | N
 
 
 def users_by_email(control: ControlClient) -> dict[str, dict[str, Any]]:
-    return {u["email"]: u for u in control.state()["users"]}
+    return {u["email"]: u for u in control.state()["monetize"]["users"]}
 
 
 # --- start-checkout: happy paths ------------------------------------------------------------------
@@ -57,7 +57,7 @@ def test_new_buyer_gets_a_hosted_checkout_and_is_linked(api: Api, emu: ThreadedE
     body = resp.json()
     assert body["acquiring"] == "stripe"
     assert body["checkoutUrl"].startswith(f"{emu.base_url}/_emulator/checkout/cs_test_")
-    state = control.state()
+    state = control.state()["monetize"]
     user = users_by_email(control)["new.buyer@example.com"]
     assert body["userId"] == user["id"]
     [link] = [lk for lk in state["links"] if lk["user_id"] == user["id"]]
@@ -99,7 +99,7 @@ def test_trial_override_and_lifetime_drops_the_trial(api: Api, control: ControlC
     checkout(api, {"email": "t1@example.com", "priceId": "101", "trial_days": 3})
     assert checkout(api, {"email": "t3@example.com", "priceId": "101", "trial_days": 730}).status_code == 200
     checkout(api, {"email": "t2@example.com", "priceId": "103"})
-    by_user = {c["user_id"]: c for c in control.state()["checkouts"]}
+    by_user = {c["user_id"]: c for c in control.state()["monetize"]["checkouts"]}
     users = users_by_email(control)
     assert by_user[users["t1@example.com"]["id"]]["trial_days"] == 3
     assert by_user[users["t2@example.com"]["id"]]["trial_days"] is None
@@ -167,7 +167,7 @@ def test_active_purchase_is_409_with_the_flag(api: Api, control: ControlClient, 
 def test_ignore_active_purchase_bypasses_the_409(api: Api, control: ControlClient) -> None:
     resp = checkout(api, {"email": "alice@example.com", "priceId": "102", "ignoreActivePurchase": True})
     assert resp.status_code == 200 and resp.json()["userId"] == ALICE
-    [session] = control.state()["checkouts"]
+    [session] = control.state()["monetize"]["checkouts"]
     assert session["ignore_active_purchase"] is True
 
 
@@ -205,7 +205,7 @@ def test_same_idempotency_key_returns_the_same_url_and_creates_nothing(api: Api,
     # Without the key (or with another one) a new session is created.
     other = checkout(api, body, idem="key-2")
     assert other.json()["checkoutUrl"] != first.json()["checkoutUrl"]
-    assert len(control.state()["checkouts"]) == 2
+    assert len(control.state()["monetize"]["checkouts"]) == 2
 
 
 def test_reused_idempotency_key_with_another_body_is_409(api: Api, control: ControlClient) -> None:
@@ -240,7 +240,7 @@ def test_idempotency_keys_are_scoped_per_paywall(api: Api) -> None:
 @pytest.fixture
 def portal_world(emu: ThreadedEmulator) -> Iterator[None]:
     """The default world plus subscribers on chargebee/overpay and a live (not test-mode) freemius paywall."""
-    doc = copy.deepcopy(read_seed(default_fixtures()))
+    doc = monetize_section()
     doc["paywalls"].append({"id": "50", "owner": "own_acme", "name": "Live desktop", "acquirer": "freemius",
                             "test_mode": False, "prices": [{"id": "901", "amount": 5, "interval": "month"}]})
     doc["users"].append({"id": "5b5c0000-0000-4000-8000-000000000050", "email": "sam@example.com", "paywalls": [
@@ -248,9 +248,9 @@ def portal_world(emu: ThreadedEmulator) -> Iterator[None]:
         {"paywall": OVERPAY_PW, "purchases": [{"id": "op_sub_1", "price": "701", "status": "active"}]},
         {"paywall": "50", "purchases": [{"id": "555", "price": "901", "status": "active"}]},
     ]})
-    emu.call(emu.world.load, doc)
+    emu.call(emu.world.load, {"monetize": doc})
     yield
-    emu.call(emu.world.load, read_seed(default_fixtures()))
+    emu.restore()
 
 
 def test_portal_url_for_stripe_and_paddle(api: Api, emu: ThreadedEmulator) -> None:
@@ -270,7 +270,7 @@ def test_portal_url_for_chargebee_and_overpay(api: Api) -> None:
 def test_portal_records_the_return_url(api: Api, emu: ThreadedEmulator) -> None:
     portal(api, {"email": "alice@example.com", "returnUrl": "https://app.example.com/account"})
     portal(api, {"email": "alice@example.com"})
-    sessions = emu.call(lambda: [s.return_url for s in emu.world.store.portal_sessions.values()])
+    sessions = emu.call(lambda: [s.return_url for s in store_of(emu.world).portal_sessions.values()])
     # Without returnUrl the paywall's shop URL is the way back.
     assert sessions == ["https://app.example.com/account", "https://app.example.com/pricing"]
 
@@ -302,7 +302,7 @@ def test_portal_for_an_unknown_email_creates_and_links_the_user_then_403(api: Ap
     resp = portal(api, {"email": "stranger@example.com", "userMeta": {"userId": "ext_s"}})
     assert error_of(resp) == (403, "forbidden")
     user = users_by_email(control)["stranger@example.com"]
-    [link] = [lk for lk in control.state()["links"] if lk["user_id"] == user["id"]]
+    [link] = [lk for lk in control.state()["monetize"]["links"] if lk["user_id"] == user["id"]]
     assert link["paywall_id"] == STRIPE_PW and link["meta"] == {"userId": "ext_s"}
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from emulator.testing import ControlClient
+from paywall_emulator.testing import ControlClient
 
 from .conftest import ACME_KEY, RIVAL_KEY, STRIPE_PW, Api, error_of
 
@@ -20,7 +20,7 @@ def events(n: int) -> list[dict[str, Any]]:
 
 
 def stored(control: ControlClient) -> list[dict[str, Any]]:
-    return list(control.state()["analytics"])
+    return list(control.state()["monetize"]["analytics"])
 
 
 def test_fetch_batch_is_204_and_stored(api: Api, control: ControlClient) -> None:

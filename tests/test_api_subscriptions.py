@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import requests
 
-from emulator.testing import ControlClient
+from paywall_emulator.testing import ControlClient
 
 from .conftest import ACME_KEY, ALICE, PADDLE_PW, RIVAL_KEY, RIVAL_PW, STRIPE_PW, TOKEN_PW, Api, error_of
 
@@ -29,7 +29,7 @@ def alice_body(**overrides: Any) -> dict[str, Any]:
 
 
 def sub_row(control: ControlClient, sub_id: str) -> dict[str, Any]:
-    [row] = [s for s in control.state()["subscriptions"] if s["id"] == sub_id]
+    [row] = [s for s in control.state()["monetize"]["subscriptions"] if s["id"] == sub_id]
     return row
 
 
@@ -44,7 +44,7 @@ def test_cancel_at_period_end_with_the_owner_key(api: Api, control: ControlClien
     row = sub_row(control, ALICE_SUB)
     assert row["cancel_at_period_end"] is True and row["cancel_at"] == period_end
     assert row["cancellation_reason"] == "too expensive" and row["status"] == "active"
-    [event] = [e for e in control.state()["events"] if e["type"] == "subscription.updated"]
+    [event] = [e for e in control.state()["monetize"]["events"] if e["type"] == "subscription.updated"]
     assert event["data"]["subscription"]["cancel_at_period_end"] is True
     # Access continues until the period ends.
     state = api.get(f"/api/v1/paywall/{STRIPE_PW}/user-state", headers={"X-User-Email": "alice@example.com"})

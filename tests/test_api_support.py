@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import requests
 
-from emulator.testing import ControlClient
+from paywall_emulator.testing import ControlClient
 
 from .conftest import ALICE, STRIPE_PW, Api, error_of
 
@@ -38,7 +38,7 @@ def upload(api: Api, files: list[tuple[str, bytes, str]], *, fields: dict[str, s
 
 
 def tickets(control: ControlClient) -> list[dict[str, Any]]:
-    return list(control.state()["tickets"])
+    return list(control.state()["monetize"]["tickets"])
 
 
 def test_guest_json_ticket(api: Api, control: ControlClient) -> None:

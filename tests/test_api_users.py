@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from emulator.testing import ControlClient
+from paywall_emulator.testing import ControlClient
 
 from .conftest import (
     ACME_KEY,

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import requests
 
-from emulator.testing import ControlClient
+from paywall_emulator.testing import ControlClient
 
 from .conftest import ACME_KEY, ALICE, RIVAL_KEY, STRIPE_PW, TOKEN_PW, Api, error_of
 

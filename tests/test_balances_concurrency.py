@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from emulator.testing import ThreadedEmulator
+from paywall_emulator.testing import ThreadedEmulator
 
 from .gateway_support import ACME_KEY, BOB, CHAT, STANDARD, adjust, balances, freeze, gateway, seeded, token_seed
 

@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from emulator.domain import balances, gateway
-from emulator.errors import PaymentRequiredError
-from emulator.seed import apply_seed, default_fixtures, read_seed
-from emulator.state import Store
-from emulator.views import render_quota_details
+from paywall_emulator.products.monetize.domain import balances, gateway
+from paywall_emulator.products.monetize.errors import PaymentRequiredError
+from paywall_emulator.products.monetize.state import Store
+from paywall_emulator.products.monetize.views import render_quota_details
+from tests.worlds import monetize_section, monetize_store
 
 from .gateway_support import BOB, STANDARD
 
@@ -19,8 +19,7 @@ NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 
 
 def world() -> Store:
-    store = Store()
-    apply_seed(store, read_seed(default_fixtures()), seed=0, now=NOW)
+    store = monetize_store(monetize_section(), now=NOW)
     return store
 
 
@@ -84,6 +83,6 @@ def test_a_refund_after_a_reset_does_not_land_in_the_new_world() -> None:
     store = world()
     balances.adjust(store, NOW, store.paywalls["15"], store.users[BOB], "standard", 1, "credit")
     charge = gateway.reserve(store, NOW, request(), render_details=render_quota_details)
-    apply_seed(store, read_seed(default_fixtures()), seed=0, now=NOW)  # what /_emulator/reset does
-    gateway.refund(store, NOW, charge)
-    assert counts(store, NOW)["standard"] == 0  # the seeded value, untouched
+    fresh = monetize_store(now=NOW)  # what /_emulator/reset builds: a new store; the old one is dropped
+    gateway.refund(fresh, NOW, charge)
+    assert counts(fresh, NOW)["standard"] == 0  # the value of the world file, untouched

@@ -15,8 +15,8 @@ from pathlib import Path
 
 from freezegun import freeze_time
 
-from emulator.config import EmulatorConfig
-from emulator.testing import ThreadedEmulator
+from paywall_emulator.config import EmulatorConfig
+from paywall_emulator.testing import ThreadedEmulator
 
 from .gateway_support import NY_PW, adjust, balances, token_seed
 
@@ -31,7 +31,7 @@ def test_daily_top_up_follows_freezegun_in_utc_and_new_york() -> None:
 def scenario() -> None:
     with freeze_time("2025-01-14 23:50:00", real_asyncio=True) as frozen, \
             ThreadedEmulator(EmulatorConfig(strict_responses=True)) as emu:
-        emu.control.load_seed(token_seed())
+        emu.control.load_world({"monetize": token_seed()})
         base = emu.base_url
         assert balances(base) == {"standard": 0, "advanced": 0, "free": 0}
         assert balances(base, paywall=NY_PW) == {"standard": 0, "advanced": 0, "free": 0}

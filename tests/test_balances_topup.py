@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import requests
 
-from emulator.testing import ThreadedEmulator
+from paywall_emulator.testing import ThreadedEmulator
 
 from .gateway_support import (
     ACME_KEY,
@@ -66,7 +66,7 @@ def test_the_top_up_is_the_same_whichever_comes_first(emu: ThreadedEmulator) -> 
     assert balances(emu.base_url, user_id=ALICE)["standard"] == 10
     assert adjust(emu.base_url, "standard", 1, "debit", user_id=ALICE).json()["count"] == 9
     # carol: the state dump first (it shows the topped-up rows), then the debit
-    rows = emu.control.state()["balances"]
+    rows = emu.control.state()["monetize"]["balances"]
     assert next(r["count"] for r in rows if r["user_id"] == CAROL and r["type"] == "standard") == 10
     assert adjust(emu.base_url, "standard", 1, "debit", user_id=CAROL).json()["count"] == 9
     # several midnights with no touch in between top up once, to the same limit

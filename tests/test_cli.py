@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from emulator.cli import build_parser
+from paywall_emulator.cli import build_parser
 
 
 def test_serve_defaults() -> None:
@@ -21,7 +21,7 @@ def test_serve_defaults() -> None:
     assert (args.host, args.port, args.checkout_urls) == ("127.0.0.1", 8787, "hosted")
     assert args.strict_responses is False  # development: a violation is a header and a log line
     assert build_parser().parse_args(["serve", "--strict-responses"]).strict_responses is True
-    assert build_parser().parse_args(["serve", "--lenient-responses"]).strict_responses is False
+    assert (args.world, args.id_seed) == (None, 0)
 
 
 def _free_port() -> int:
@@ -36,7 +36,8 @@ def wildcard(tmp_path: Path) -> Iterator[tuple[int, Path]]:
     port, out = _free_port(), tmp_path / "serve.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith("PAYWALL_")}
     with out.open("w") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "emulator", "serve", "--host", "0.0.0.0", "--port", str(port)],
+        proc = subprocess.Popen([sys.executable, "-m", "paywall_emulator", "serve", "--host", "0.0.0.0",
+                                 "--port", str(port)],
                                 cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
             for _ in range(300):

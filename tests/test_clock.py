@@ -16,9 +16,9 @@ import requests
 import time_machine
 from freezegun import freeze_time
 
-from emulator.clock import ClockBackwardsError, EmulatorClock
-from emulator.config import EmulatorConfig
-from emulator.testing import ControlError, ThreadedEmulator
+from paywall_emulator.config import EmulatorConfig
+from paywall_emulator.engine.clock import ClockBackwardsError, EmulatorClock
+from paywall_emulator.testing import ControlError, ThreadedEmulator
 
 T0 = datetime(2031, 3, 1, 9, 30, tzinfo=UTC)
 
@@ -164,7 +164,7 @@ def test_reset_restarts_the_clock_and_reseeds_relative_to_it(own: ThreadedEmulat
     now = parse(clock["now"])
     assert clock["frozen"] is False
     assert now < target  # a new timeline, back on wall time
-    [alice] = [s for s in own.control.state()["subscriptions"] if s["id"] == "sub_seedAlicePro000000000001"]
+    [alice] = [s for s in own.control.state()["monetize"]["subscriptions"] if s["id"] == "sub_seedAlicePro000000000001"]
     assert parse(alice["current_period_start"]) <= now < parse(alice["current_period_end"])
 
 

@@ -23,13 +23,14 @@ import requests
 import yaml
 from aiohttp import web
 
-import emulator.testing
-from contract_tests.client import curl, sdk_code
-from contract_tests.reporting import Recorder, render
-from contract_tests.settings import from_options
-from emulator.app import create_app
-from emulator.config import EmulatorConfig
-from emulator.testing import ThreadedEmulator
+import paywall_emulator.testing as testing_module
+from paywall_emulator.app import create_app
+from paywall_emulator.config import EmulatorConfig
+from paywall_emulator.contract_tests.client import curl, sdk_code
+from paywall_emulator.contract_tests.reporting import Recorder, render
+from paywall_emulator.contract_tests.settings import from_options
+from paywall_emulator.products.monetize.state import store_of
+from paywall_emulator.testing import ThreadedEmulator
 
 ROOT = Path(__file__).resolve().parent.parent
 ACME_KEY = "sk_emulator_acme_4f1c2d9e8b7a6c5d"
@@ -48,7 +49,7 @@ def run(args: list[str], cwd: Path, *, timeout: float = 600) -> subprocess.Compl
 
 
 def conform(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return run(["-m", "emulator", "conform", "--budget", "quick", "--seed", "3", *args], cwd)
+    return run(["-m", "paywall_emulator", "conform", "--budget", "quick", "--seed", "3", *args], cwd)
 
 
 def _free_port() -> int:
@@ -62,7 +63,7 @@ def served(tmp_path: Path) -> Iterator[str]:
     """`paywall-emulator serve` on a free port, in its own process."""
     port = _free_port()
     log = (tmp_path / "serve.log").open("w")
-    proc = subprocess.Popen([sys.executable, "-m", "emulator", "serve", "--port", str(port)], cwd=tmp_path,
+    proc = subprocess.Popen([sys.executable, "-m", "paywall_emulator", "serve", "--port", str(port)], cwd=tmp_path,
                             env=_env(), stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -130,7 +131,7 @@ def recording_emulator(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, l
         app.middlewares.insert(0, record)
         return app
 
-    monkeypatch.setattr(emulator.testing, "create_app", build)
+    monkeypatch.setattr(testing_module, "create_app", build)
     with ThreadedEmulator() as emu:
         yield emu.base_url, seen
 
@@ -149,14 +150,14 @@ def test_a_run_without_allow_writes_sends_only_reads(
 
 def test_writes_are_refused_on_a_live_mode_paywall(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     seed = yaml.safe_load((ROOT / "fixtures" / "default.yaml").read_text())
-    for paywall in seed["paywalls"]:
+    for paywall in seed["monetize"]["paywalls"]:
         if paywall["id"] == "3":
             paywall["test_mode"] = False
     fixtures = tmp_path / "live.yaml"
     fixtures.write_text(yaml.safe_dump(seed))
-    with ThreadedEmulator(EmulatorConfig(fixtures=fixtures)) as emu:
+    with ThreadedEmulator(EmulatorConfig(world=fixtures)) as emu:
         done = conform(tmp_path, "--base-url", emu.base_url, *TARGET_ARGS, "--allow-writes")
-        sent = emu.world.store
+        sent = store_of(emu.world)
     assert done.returncode == 4, done.stdout + done.stderr
     assert "--allow-writes refused: paywall 3 reports settings.is_test_mode=False" in done.stdout
     assert not [u for u in sent.users.values() if (u.email or "").startswith("conform+")]
@@ -171,7 +172,7 @@ def test_a_real_target_needs_a_key_and_a_paywall(tmp_path: Path) -> None:
 def test_plain_pytest_from_another_directory_ignores_a_stray_schemathesis_toml(tmp_path: Path) -> None:
     (tmp_path / "schemathesis.toml").write_text('base-url = "${CONFORM_UNSET_VARIABLE}"\n[generation]\nmode = "x"\n')
     with ThreadedEmulator() as emu:
-        done = run(["-m", "pytest", "-p", "no:cacheprovider", "--pyargs", "contract_tests", "-q",
+        done = run(["-m", "pytest", "-p", "no:cacheprovider", "--pyargs", "paywall_emulator.contract_tests", "-q",
                     "--paywall-base-url", emu.base_url, "--paywall-api-key", ACME_KEY, "--paywall-id", "3",
                     "--paywall-budget", "quick", "-k", "bootstrap or identity_required"], tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
@@ -180,8 +181,8 @@ def test_plain_pytest_from_another_directory_ignores_a_stray_schemathesis_toml(t
 
 REPEATED_RUNS = """
 import json, sys
-from emulator.conform import main
-from emulator.testing import ThreadedEmulator
+from paywall_emulator.conform import main
+from paywall_emulator.testing import ThreadedEmulator
 
 target_args, out = json.loads(sys.argv[1]), {}
 for name in ("first", "second"):
@@ -216,7 +217,8 @@ def test_repeated_in_process_runs_share_no_state(tmp_path: Path) -> None:
 def test_conform_without_the_contract_extra_says_how_to_install_it(tmp_path: Path, module: str) -> None:
     """The command as installed without the `contract` extra (the module made unimportable before the CLI
     runs): one line naming the missing module and the install command, the usage-error status, no traceback."""
-    shim = f"import sys; sys.modules[{module!r}] = None; from emulator.cli import main; sys.exit(main(['conform']))"
+    shim = (f"import sys; sys.modules[{module!r}] = None; from paywall_emulator.cli import main; "
+            "sys.exit(main(['conform']))")
     done = run(["-c", shim], tmp_path, timeout=120)
     assert done.returncode == 4, done.stdout + done.stderr
     assert done.stderr.strip().splitlines() == [

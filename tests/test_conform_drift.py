@@ -24,22 +24,23 @@ from typing import Any
 import pytest
 from multidict import CIMultiDict, CIMultiDictProxy
 
-import emulator.routing
-import emulator.testing
-import emulator.webhooks
-from emulator import handlers
-from emulator.app import create_app
-from emulator.auth import Principal, authenticate
-from emulator.config import EmulatorConfig
-from emulator.domain import balances as domain_balances
-from emulator.domain.identity import find_user
-from emulator.errors import EmulatorError, render_error
-from emulator.routing import Call, Handler, Reply, collect_handlers
-from emulator.testing import ThreadedEmulator
+import paywall_emulator.testing as testing_module
+from paywall_emulator.app import create_app
+from paywall_emulator.config import EmulatorConfig
+from paywall_emulator.engine import control
+from paywall_emulator.engine.routing import Call, Handler, Reply, collect_handlers
+from paywall_emulator.products.monetize import auth as monetize_auth
+from paywall_emulator.products.monetize import handlers
+from paywall_emulator.products.monetize import webhooks as monetize_webhooks
+from paywall_emulator.products.monetize.auth import Principal, authenticate
+from paywall_emulator.products.monetize.domain import balances as domain_balances
+from paywall_emulator.products.monetize.domain.identity import find_user
+from paywall_emulator.products.monetize.errors import EmulatorError, render_error
+from paywall_emulator.testing import ThreadedEmulator
 
 ACME_KEY = "sk_emulator_acme_4f1c2d9e8b7a6c5d"
 PROVIDER = "3f6c1a52-7d2e-4b8f-9a10-5c4e2b7d9f01"
-REAL = collect_handlers(handlers.MODULES)
+REAL = collect_handlers([control, *handlers.MODULES])
 USER = "GET /api/v1/paywall/{id}/user"
 CHECKOUT = "POST /api/v1/paywall/{id}/start-checkout"
 BALANCES = "POST /api/v1/paywall/{id}/balances"
@@ -50,7 +51,7 @@ def broken(overrides: dict[str, Handler] | None = None, *, strict: bool = True,
            patches: tuple[tuple[Any, str, Any], ...] = ()) -> Iterator[str]:
     """An emulator with some handlers replaced (and module attributes patched) served in a thread."""
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(emulator.testing, "create_app", functools.partial(create_app, handler_overrides=overrides))
+        mp.setattr(testing_module, "create_app", functools.partial(create_app, handler_overrides=overrides))
         for target, name, value in patches:
             mp.setattr(target, name, value)
         with ThreadedEmulator(EmulatorConfig(strict_responses=strict)) as emu:
@@ -73,7 +74,7 @@ class Run:
 
 def conform(base_url: str, tmp_path: Path, *, keyword: str, budget: str = "quick") -> Run:
     report = tmp_path / "report.json"
-    cmd = [sys.executable, "-m", "emulator", "conform", "--base-url", base_url, "--api-key", ACME_KEY,
+    cmd = [sys.executable, "-m", "paywall_emulator", "conform", "--base-url", base_url, "--api-key", ACME_KEY,
            "--paywall-id", "3", "--email", "alice@example.com", "--other-id", "7", "--foreign-id", "40",
            "--tokenized-id", "15", "--freemius-id", "12", "--provider-id", PROVIDER, "--control", "--allow-writes",
            "--budget", budget, "--seed", "7", "--report-json", str(report), "-k", keyword]
@@ -133,16 +134,16 @@ def test_a_missing_required_response_field_is_reported(tmp_path: Path) -> None:
 def test_a_non_atomic_debit_is_reported(tmp_path: Path) -> None:
     async def read_then_write(real: Handler, call: Call) -> Any:
         body = call.body
-        paywall = call.paywall
+        paywall = monetize_auth.caller(call).paywall
         if not isinstance(body, dict) or body.get("op") != "debit" or paywall is None:
             return await real(call)
         ttype = paywall.token_type(str(body.get("type")))
-        user = find_user(call.store, paywall, email=body.get("email"), user_id=body.get("user_id"))
+        user = find_user(call.state, paywall, email=body.get("email"), user_id=body.get("user_id"))
         if ttype is None or user is None:
             return await real(call)
-        seen = domain_balances.current(call.store, call.world.now(), paywall, user.id, ttype).count
+        seen = domain_balances.current(call.state, call.world.now(), paywall, user.id, ttype).count
         await asyncio.sleep(0.01)  # the bug: other requests run between the read and the write
-        domain_balances.current(call.store, call.world.now(), paywall, user.id, ttype).count = seen
+        domain_balances.current(call.state, call.world.now(), paywall, user.id, ttype).count = seen
         return await real(call)  # debits from the stale count it read: concurrent debits are lost
 
     with broken(wrapped("adjustBalance", read_then_write)) as url:
@@ -184,12 +185,12 @@ def test_a_checkout_ignoring_the_idempotency_key_is_reported(tmp_path: Path) -> 
 
 
 def test_a_webhook_with_a_bad_signature_is_reported(tmp_path: Path) -> None:
-    real_sign = emulator.webhooks.sign
+    real_sign = monetize_webhooks.sign
 
     def sign_with_newline(secret: str, body: bytes) -> str:  # the bug: signs bytes it did not send
         return real_sign(secret, body + b"\n")
 
-    with broken(patches=((emulator.webhooks, "sign", sign_with_newline),)) as url:
+    with broken(patches=((monetize_webhooks, "sign", sign_with_newline),)) as url:
         run = conform(url, tmp_path, keyword="webhook")
     assert_loud(run)
     assert run.caught("test_a_cancellation_webhook_verifies_with_both_recipes"), run.output
@@ -214,7 +215,7 @@ def test_an_operation_ignoring_missing_credentials_is_reported(tmp_path: Path) -
             return Principal(kind="owner", owner_id="own_acme")
         return authenticate(store, now, op, headers)
 
-    with broken(patches=((emulator.routing, "authenticate", lax),)) as url:
+    with broken(patches=((monetize_auth, "authenticate", lax),)) as url:
         run = conform(url, tmp_path, keyword="test_operation and user] or missing_api_key", budget="default")
     assert_loud(run)
     assert run.caught("ignored_auth", USER), run.output

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from emulator import __version__
-from emulator.testing import ControlClient
+from paywall_emulator import __version__
+from paywall_emulator.testing import ControlClient
 
 from .conftest import ALICE, PADDLE_PW, STRIPE_PW, Api, error_of
 
@@ -19,21 +19,23 @@ def mint(api: Api, body: Any) -> Any:
 
 def test_health(api: Api) -> None:
     resp = api.get("/_emulator/health")
-    assert resp.status_code == 200 and resp.json() == {"status": "ok", "version": __version__}
+    assert resp.status_code == 200 and resp.json() == {"status": "ok", "version": __version__, "products": ["monetize"]}
 
 
 def test_reset_answers_the_instant_and_drops_everything_created(api: Api, control: ControlClient) -> None:
-    seeded = control.state()
+    seeded = control.state()["monetize"]
     api.post(f"/api/v1/paywall/{STRIPE_PW}/start-checkout", json={"email": "new@example.com", "priceId": "101"})
-    assert control.state()["checkouts"]
+    assert control.state()["monetize"]["checkouts"]
     answer = control.reset()
     assert answer["reset"] is True and answer["now"].endswith("Z")
-    state = control.state()
+    state = control.state()["monetize"]
     assert state["checkouts"] == [] and {u["email"] for u in state["users"]} == {u["email"] for u in seeded["users"]}
 
 
 def test_state_dump_lists_every_table(control: ControlClient) -> None:
-    state = control.state()
+    dump = control.state()
+    assert dump["id_seed"] == 0 and set(dump) == {"id_seed", "monetize"}
+    state = dump["monetize"]
     assert {"owners", "paywalls", "users", "subscriptions", "payments", "checkouts", "balances", "tickets",
             "events", "links", "analytics"} <= set(state)
     assert {o["id"] for o in state["owners"]} == {"own_acme", "own_rival"}
@@ -52,7 +54,7 @@ def test_mint_for_an_existing_user_by_email_or_id(api: Api, control: ControlClie
 
 def test_mint_for_an_unknown_email_creates_and_links_the_user(api: Api, control: ControlClient) -> None:
     answer = mint(api, {"paywall_id": PADDLE_PW, "email": "fresh@example.com"}).json()
-    state = control.state()
+    state = control.state()["monetize"]
     [user] = [u for u in state["users"] if u["email"] == "fresh@example.com"]
     assert answer["user"]["id"] == user["id"]
     assert [lk["paywall_id"] for lk in state["links"] if lk["user_id"] == user["id"]] == [PADDLE_PW]
@@ -60,7 +62,7 @@ def test_mint_for_an_unknown_email_creates_and_links_the_user(api: Api, control:
 
 def test_mint_links_a_known_user_to_the_paywall(api: Api, control: ControlClient) -> None:
     mint(api, {"paywall_id": PADDLE_PW, "email": "alice@example.com"})
-    assert any(lk["user_id"] == ALICE and lk["paywall_id"] == PADDLE_PW for lk in control.state()["links"])
+    assert any(lk["user_id"] == ALICE and lk["paywall_id"] == PADDLE_PW for lk in control.state()["monetize"]["links"])
 
 
 @pytest.mark.parametrize(("body", "status", "code"), [

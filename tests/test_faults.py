@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import requests
 
-from emulator.testing import ThreadedEmulator
+from paywall_emulator.testing import ThreadedEmulator
 
 from .conftest import ACME_KEY, ALICE, STRIPE_PW, TOKEN_PW, Api, error_of
 
@@ -25,7 +25,7 @@ def bootstrap(api: Api) -> requests.Response:
 
 
 def balance(emu: ThreadedEmulator, token_type: str = "standard") -> int:
-    rows = emu.control.state()["balances"]
+    rows = emu.control.state()["monetize"]["balances"]
     [row] = [r for r in rows if r["user_id"] == ALICE and r["paywall_id"] == TOKEN_PW and r["type"] == token_type]
     return int(row["count"])
 
@@ -112,19 +112,19 @@ def test_fault_after_commit_keeps_the_credit(emu: ThreadedEmulator, api: Api) ->
 
 def test_dropped_answer_after_commit_is_safe_to_retry_with_an_idempotency_key(emu: ThreadedEmulator,
                                                                                api: Api) -> None:
-    checkouts_before = len(emu.control.state()["checkouts"])
+    checkouts_before = len(emu.control.state()["monetize"]["checkouts"])
     add_fault(api, operation_id="startCheckout", drop_connection=True, after_commit=True, times=1)
     headers = {"Idempotency-Key": "retry-me-0001"}
     body = {"email": "newcomer@example.com", "priceId": "101"}
     with pytest.raises(requests.ConnectionError):
         api.post(f"/api/v1/paywall/{STRIPE_PW}/start-checkout", key=ACME_KEY, headers=headers, json=body)
-    assert len(emu.control.state()["checkouts"]) == checkouts_before + 1  # committed before the drop
+    assert len(emu.control.state()["monetize"]["checkouts"]) == checkouts_before + 1  # committed before the drop
 
     retried = api.post(f"/api/v1/paywall/{STRIPE_PW}/start-checkout", key=ACME_KEY, headers=headers, json=body)
     again = api.post(f"/api/v1/paywall/{STRIPE_PW}/start-checkout", key=ACME_KEY, headers=headers, json=body)
     assert retried.status_code == again.status_code == 200
     assert retried.json()["checkoutUrl"] == again.json()["checkoutUrl"]
-    assert len(emu.control.state()["checkouts"]) == checkouts_before + 1
+    assert len(emu.control.state()["monetize"]["checkouts"]) == checkouts_before + 1
 
 
 @pytest.mark.parametrize(("spec", "expected"), [

@@ -13,8 +13,8 @@ import pytest
 import requests
 from aiohttp import web
 
-from emulator.keys import UPSTREAMS_KEY
-from emulator.testing import ThreadedEmulator
+from paywall_emulator.products.monetize.upstream import UPSTREAMS_KEY
+from paywall_emulator.testing import ThreadedEmulator
 
 from .gateway_support import (
     ADVANCED,
@@ -145,27 +145,27 @@ def test_no_identity_is_401(tokens: ThreadedEmulator) -> None:
 
 
 def test_an_unknown_x_user_id_becomes_a_new_user_with_the_trial_allowance(tokens: ThreadedEmulator) -> None:
-    users_before = len(tokens.control.state()["users"])
+    users_before = len(tokens.control.state()["monetize"]["users"])
     first = call(tokens, STANDARD, user="ext_newcomer")
     assert first.status_code == 200
     assert balances(tokens.base_url, user_id="ext_newcomer") == {"standard": 9, "advanced": 2, "free": 0}
     assert call(tokens, STANDARD, user="ext_newcomer").status_code == 200
     assert balances(tokens.base_url, user_id="ext_newcomer")["standard"] == 8
-    state = tokens.control.state()
+    state = tokens.control.state()["monetize"]
     assert len(state["users"]) == users_before + 1
     link = next(link for link in state["links"] if link["meta"].get("userId") == "ext_newcomer")
     assert link["paywall_id"] == "15"
 
 
 def test_refused_calls_create_no_user(tokens: ThreadedEmulator) -> None:
-    users_before = len(tokens.control.state()["users"])
+    users_before = len(tokens.control.state()["monetize"]["users"])
     refused = call(tokens, COSTLY, user="ext_ghost")  # a newcomer's trial (2 advanced) is below the cost 3
     assert code_of(refused) == (402, "not-enough-queries")
     assert refused.json()["details"]["balances"] == [{"balances": [
         {"type": "standard", "count": 10}, {"type": "advanced", "count": 2}, {"type": "free", "count": 0}]}]
     assert code_of(call(tokens, "nope", user="ext_ghost")) == (404, "provider-disabled")
     assert code_of(call(tokens, DISABLED, user="ext_ghost")) == (404, "provider-disabled")
-    assert len(tokens.control.state()["users"]) == users_before
+    assert len(tokens.control.state()["monetize"]["users"]) == users_before
 
 
 def test_x_user_id_names_the_integrator_id_of_the_paywall(tokens: ThreadedEmulator) -> None:

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import pytest
 import requests
 
-from emulator.fake_provider import (
+from paywall_emulator.engine.fake_provider import (
     FakeConnectionError,
     FakeOptions,
     FakeProvider,

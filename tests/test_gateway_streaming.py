@@ -14,10 +14,9 @@ import pytest
 import requests
 from aiohttp import web
 
-from emulator.fake_provider import FakeProvider, create_app
-from emulator.keys import UPSTREAMS_KEY
-from emulator.testing import ThreadedEmulator
-from emulator.upstream import Upstreams
+from paywall_emulator.engine.fake_provider import FakeProvider, create_app
+from paywall_emulator.products.monetize.upstream import UPSTREAMS_KEY, Upstreams
+from paywall_emulator.testing import ThreadedEmulator
 
 from .gateway_support import (
     BOB,

@@ -12,10 +12,10 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from emulator.acquirers import acquirer_for
-from emulator.models import CheckoutSession, Paywall, Price, User
-from emulator.pages import render_checkout_page
-from emulator.testing import ControlClient, ThreadedEmulator
+from paywall_emulator.products.monetize.acquirers import acquirer_for
+from paywall_emulator.products.monetize.models import CheckoutSession, Paywall, Price, User
+from paywall_emulator.products.monetize.pages import render_checkout_page
+from paywall_emulator.testing import ControlClient, ThreadedEmulator
 
 from .conftest import (
     ACME_KEY,
@@ -323,7 +323,7 @@ def test_portal_after_a_hosted_checkout_on_chargebee(api: Api, control: ControlC
     url = open_portal(api, "team@example.com", paywall=CHARGEBEE_PW)
     page = requests.get(url, timeout=30).text
     assert "<title>Chargebee" in page and ">Team<" in page
-    [sub] = [s for s in control.state()["subscriptions"] if s["paywall_id"] == CHARGEBEE_PW]
+    [sub] = [s for s in control.state()["monetize"]["subscriptions"] if s["paywall_id"] == CHARGEBEE_PW]
     assert submit(url, action="cancel", subscription_id=sub["id"]).status_code == 303
     assert user_of(api, CHARGEBEE_PW, "team@example.com")["purchases"][0]["cancel_at_period_end"] is True
 

@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 import requests
 
-from emulator.config import EmulatorConfig
-from emulator.testing import ThreadedEmulator
+from paywall_emulator.config import EmulatorConfig
+from paywall_emulator.products.monetize.state import store_of
+from paywall_emulator.testing import ThreadedEmulator
 
 from .conftest import ACME_KEY, ALICE, STRIPE_PW, TOKEN_PW
 
@@ -20,7 +21,7 @@ START = datetime(2030, 1, 15, 12, 0, tzinfo=UTC)
 
 
 def frozen(seed: int = 0, **kwargs: Any) -> ThreadedEmulator:
-    return ThreadedEmulator(EmulatorConfig(start_time=START, seed=seed, **kwargs))
+    return ThreadedEmulator(EmulatorConfig(start_time=START, id_seed=seed, **kwargs))
 
 
 @pytest.fixture(scope="module")
@@ -55,12 +56,12 @@ def session_part(url: str) -> str:
 
 def test_two_emulators_do_not_share_state(a_and_b: tuple[ThreadedEmulator, ThreadedEmulator]) -> None:
     a, b = a_and_b
-    assert a.base_url != b.base_url and a.world is not b.world and a.world.store is not b.world.store
+    assert a.base_url != b.base_url and a.world is not b.world and store_of(a.world) is not store_of(b.world)
     assert credit(a, 100).json()["count"] == 142
     assert credit(b, 1).json()["count"] == 43
     start_checkout(a, "only.in.a@example.com")
-    assert "only.in.a@example.com" in {u["email"] for u in a.control.state()["users"]}
-    assert "only.in.a@example.com" not in {u["email"] for u in b.control.state()["users"]}
+    assert "only.in.a@example.com" in {u["email"] for u in a.control.state()["monetize"]["users"]}
+    assert "only.in.a@example.com" not in {u["email"] for u in b.control.state()["monetize"]["users"]}
     # Resetting one leaves the other alone.
     a.control.reset()
     assert credit(a, 1).json()["count"] == 43

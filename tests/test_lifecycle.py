@@ -16,13 +16,12 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-import yaml
 from jsonschema import Draft202012Validator
 
-from emulator.config import EmulatorConfig
-from emulator.openapi import PUBLIC_SPEC, inline_refs, load_document, spec_path
-from emulator.seed import default_fixtures, read_seed
-from emulator.testing import ControlClient, ControlError, ThreadedEmulator, WebhookReceiver, verify_signature
+from paywall_emulator.config import EmulatorConfig
+from paywall_emulator.engine.openapi import inline_refs, load_document, spec_path
+from paywall_emulator.testing import ControlClient, ControlError, ThreadedEmulator, WebhookReceiver, verify_signature
+from tests.worlds import monetize_section
 
 from .conftest import (
     ACME_KEY,
@@ -35,7 +34,7 @@ from .conftest import (
     Api,
 )
 
-SPEC = load_document(spec_path(PUBLIC_SPEC))
+SPEC = load_document(spec_path("monetize.openapi.yaml"))
 VALIDATORS = {
     t: Draft202012Validator(inline_refs(op["post"]["requestBody"]["content"]["application/json"]["schema"], SPEC),
                             format_checker=Draft202012Validator.FORMAT_CHECKER)
@@ -106,12 +105,12 @@ def access(api: Api, paywall: str, email: str) -> bool:
 
 
 def sub_row(control: ControlClient, sub_id: str) -> dict[str, Any]:
-    [row] = [s for s in control.state()["subscriptions"] if s["id"] == sub_id]
+    [row] = [s for s in control.state()["monetize"]["subscriptions"] if s["id"] == sub_id]
     return row
 
 
 def payments_of(control: ControlClient, sub_id: str) -> list[dict[str, Any]]:
-    return [p for p in control.state()["payments"] if p["subscription_id"] == sub_id]
+    return [p for p in control.state()["monetize"]["payments"] if p["subscription_id"] == sub_id]
 
 
 def markers(url: str) -> dict[str, str]:
@@ -125,7 +124,7 @@ def control_error(call: Any, *args: Any, **kwargs: Any) -> tuple[int, str | None
 
 
 def snapshot(control: ControlClient) -> dict[str, Any]:
-    state = control.state()
+    state = control.state()["monetize"]
     return {k: state[k] for k in ("checkouts", "subscriptions", "payments", "events")}
 
 
@@ -462,17 +461,17 @@ def test_paddle_duplicates_subscription_updated_deterministically(api: Api, cont
 
 
 def test_paddle_duplicates_switched_off_by_the_paywall_setting(api: Api, emu: ThreadedEmulator) -> None:
-    doc = yaml.safe_load(default_fixtures().read_text())
+    doc = monetize_section()
     doc = copy.deepcopy(doc)
     [paddle] = [p for p in doc["paywalls"] if p["id"] == PADDLE_PW]
     paddle["settings"] = {**(paddle.get("settings") or {}), "paddle_duplicate_updates": False}
-    emu.control.load_seed(doc)
+    emu.control.load_world({"monetize": doc})
     try:
         pattern = _paddle_pattern(emu.control, api)
         assert [t for t, _ in pattern].count("subscription.updated") == 12
         assert not any(repeat for _, repeat in pattern)
     finally:
-        emu.call(emu.world.load, read_seed(default_fixtures()))
+        emu.restore()
 
 
 # --- lifetime, upgrades -------------------------------------------------------------------------------
@@ -488,8 +487,8 @@ def test_lifetime_is_one_payment_and_access_for_good(api: Api, control: ControlC
     moved = control.advance(days=400)
     assert not [e for e in moved["events"] if e["id"] in {x["id"] for x in outcome["events"]}]
     assert access(api, STRIPE_PW, "forever@example.com")
-    assert [p["id"] for p in control.state()["payments"] if p["user_id"] == outcome["payment"]["user_id"]] == \
-        [outcome["payment"]["id"]]
+    payments = control.state()["monetize"]["payments"]
+    assert [p["id"] for p in payments if p["user_id"] == outcome["payment"]["user_id"]] == [outcome["payment"]["id"]]
     refunded = control.refund_payment(outcome["payment"]["id"])
     assert types(refunded["events"]) == ["refund.created"] and refunded["subscription"] is None
     assert not access(api, STRIPE_PW, "forever@example.com")
@@ -874,11 +873,11 @@ def test_offers_that_do_not_apply_are_ignored(api: Api, control: ControlClient) 
 
 
 def test_after_a_trial_the_offer_discounts_the_trial_end_charge(api: Api, emu: ThreadedEmulator) -> None:
-    doc = copy.deepcopy(yaml.safe_load(default_fixtures().read_text()))
+    doc = monetize_section()
     [stripe] = [p for p in doc["paywalls"] if p["id"] == STRIPE_PW]
     stripe["offers"] = [*stripe.get("offers", []),
                         {"id": "502", "discount_percent": 50, "price_id": "101", "expires_in_days": 10}]
-    emu.control.load_seed(doc)
+    emu.control.load_world({"monetize": doc})
     try:
         freeze(emu.control)
         outcome = buy(api, emu.control, STRIPE_PW, "trial-offer@example.com", "101")
@@ -886,14 +885,14 @@ def test_after_a_trial_the_offer_discounts_the_trial_end_charge(api: Api, emu: T
         assert outcome["checkout"]["offer_id"] == "502"
         moved = emu.control.advance(days=7)
         [charge] = [t for t in moved["transitions"] if t.get("subscription_id") == outcome["subscription"]["id"]]
-        [row] = [p for p in emu.control.state()["payments"] if p["id"] == charge["payment_id"]]
+        [row] = [p for p in emu.control.state()["monetize"]["payments"] if p["id"] == charge["payment_id"]]
         assert (row["amount"], row["discount_percent"]) == (500, 50)  # 9.99 at half price, rounded to cents
         assert purchase_discount(api, STRIPE_PW, "trial-offer@example.com") == [50]
         assert emu.control.request("GET", f"/checkouts/{outcome['checkout']['id']}")["payment_id"] == row["id"]
         renewal = emu.control.renew_subscription(outcome["subscription"]["id"])
         assert (renewal["payment"]["amount"], renewal["payment"]["discount_percent"]) == (999, None)
     finally:
-        emu.call(emu.world.load, read_seed(default_fixtures()))
+        emu.restore()
 
 
 def test_cancelling_a_past_due_subscription_ends_it_at_the_retry_uncharged(api: Api, control: ControlClient) -> None:
@@ -909,10 +908,10 @@ def test_cancelling_a_past_due_subscription_ends_it_at_the_retry_uncharged(api: 
     assert resp.status_code == 200, resp.text
     retry = end + timedelta(days=3)
     assert parse(sub_row(control, sub["id"])["cancel_at"]) == retry
-    payments_before = [p for p in control.state()["payments"] if p["subscription_id"] == sub["id"]]
+    payments_before = [p for p in control.state()["monetize"]["payments"] if p["subscription_id"] == sub["id"]]
     control.advance(days=3)
     row = sub_row(control, sub["id"])
     assert row["status"] == "canceled" and parse(row["ended_at"]) == retry
-    assert [p for p in control.state()["payments"] if p["subscription_id"] == sub["id"]] == payments_before
+    assert [p for p in control.state()["monetize"]["payments"] if p["subscription_id"] == sub["id"]] == payments_before
     assert types(events_of(control, sub["id"]))[-1] == "subscription.cancelled"
     assert not access(api, STRIPE_PW, "pastdue@example.com")

@@ -19,14 +19,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import requests
-import yaml
 from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
 
-from emulator.domain.periods import add_interval
-from emulator.seed import default_fixtures, read_seed
-from emulator.testing import ControlClient, ControlError, ThreadedEmulator
+from paywall_emulator.products.monetize.domain.periods import add_interval
+from paywall_emulator.testing import ControlClient, ControlError, ThreadedEmulator
+from tests.worlds import monetize_section
 
 from .conftest import ACME_KEY, CHARGEBEE_PW, PADDLE_PW, STRIPE_PW
 from .test_lifecycle import VALIDATORS, parse
@@ -283,7 +282,7 @@ class LifecycleMachine(RuleBasedStateMachine):
 
     @rule(pick=st.integers(0, 1000), how=st.sampled_from(["full", "part", "over"]))
     def refund(self, pick: int, how: str) -> None:
-        state = self.control.state()
+        state = self.control.state()["monetize"]
         users = {u["id"] for u in state["users"] if u["email"] in EMAILS}
         payments = [p for p in state["payments"] if p["user_id"] in users]
         if not payments:
@@ -341,7 +340,7 @@ class LifecycleMachine(RuleBasedStateMachine):
 
     @invariant()
     def state_matches_the_model(self) -> None:
-        state = self.control.state()
+        state = self.control.state()["monetize"]
         subs = {s["id"]: s for s in state["subscriptions"]}
         for sub in self.model.subs.values():
             row = subs[sub.id]
@@ -389,12 +388,12 @@ class LifecycleMachine(RuleBasedStateMachine):
 def test_lifecycles_follow_the_model(emu: ThreadedEmulator) -> None:
     # The bundled paywalls without the seeded users: their subscriptions would renew on every advance
     # and only slow the event log down.
-    doc = yaml.safe_load(default_fixtures().read_text())
-    emu.control.load_seed({**doc, "users": []})
+    doc = monetize_section()
+    emu.control.load_world({"monetize": {**doc, "users": []}})
     LifecycleMachine.emu = emu
     try:
         run_state_machine_as_test(LifecycleMachine, settings=settings(
             max_examples=20, stateful_step_count=25, deadline=None, database=None, derandomize=True,
             suppress_health_check=[HealthCheck.too_slow]))
     finally:
-        emu.call(emu.world.load, read_seed(default_fixtures()))
+        emu.restore()

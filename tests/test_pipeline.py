@@ -14,11 +14,13 @@ import yaml
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from emulator.app import create_app
-from emulator.config import EmulatorConfig
-from emulator.handlers import MODULES
-from emulator.openapi import PUBLIC_SPEC, SpecError, load_document, load_specs, spec_path
-from emulator.routing import Call, Handler, Reply, bind_routes, collect_handlers
+from paywall_emulator.app import PRODUCTS, create_app, load_specs
+from paywall_emulator.config import EmulatorConfig
+from paywall_emulator.engine import control
+from paywall_emulator.engine.openapi import SpecError, load_document, spec_path
+from paywall_emulator.engine.routing import Call, Handler, Reply, bind_routes, collect_handlers
+from paywall_emulator.products.monetize.auth import caller
+from paywall_emulator.products.monetize.handlers import MODULES
 
 from .conftest import ACME_KEY, RIVAL_KEY, STRIPE_PW, TOKEN_PW
 
@@ -66,7 +68,7 @@ async def test_a_body_missing_a_required_field_is_500_naming_the_schema_path(aio
 
 @pytest.mark.asyncio
 async def test_a_wrongly_typed_field_is_500(aiohttp_client: ClientFactory) -> None:
-    wrong = Spy(Reply(body={"status": "ok", "version": 1}))
+    wrong = Spy(Reply(body={"status": "ok", "version": 1, "products": []}))
     client = await client_for(aiohttp_client, getHealth=wrong)
     status, code, body = await error_of(await client.get("/_emulator/health"))
     assert (status, code) == (500, "response_validation_failed")
@@ -150,8 +152,8 @@ async def test_rejected_requests_never_reach_the_handler(aiohttp_client: ClientF
     ok = await client.post(path, json=VALID_ADJUST, headers={"X-Api-Key": ACME_KEY})
     assert ok.status == 200 and await ok.json() == ADJUSTED
     [call] = spy.calls
-    assert call.body == VALID_ADJUST and call.principal.owner_id == "own_acme"
-    assert call.paywall is not None and call.paywall.id == TOKEN_PW
+    assert call.body == VALID_ADJUST and caller(call).principal.owner_id == "own_acme"
+    assert caller(call).paywall is not None and caller(call).require_paywall().id == TOKEN_PW
 
 
 @pytest.mark.asyncio
@@ -226,10 +228,10 @@ async def test_a_handler_may_stream_its_own_response(aiohttp_client: ClientFacto
 
 
 def test_startup_fails_when_an_operation_has_no_handler() -> None:
-    handlers = collect_handlers(MODULES)
+    handlers = collect_handlers([control, *MODULES])
     del handlers["getBootstrap"]
     with pytest.raises(SpecError, match="operations without a handler: \\['getBootstrap'\\]"):
-        bind_routes(web.Application(), load_specs(), handlers)
+        bind_routes(web.Application(), load_specs(EmulatorConfig(), PRODUCTS), handlers, {})
 
 
 def test_startup_fails_for_a_handler_of_an_undeclared_operation() -> None:
@@ -240,7 +242,7 @@ def test_startup_fails_for_a_handler_of_an_undeclared_operation() -> None:
 def test_two_handlers_for_one_operation_are_refused() -> None:
     from types import ModuleType
 
-    from emulator.routing import operation
+    from paywall_emulator.engine.routing import operation
 
     first, second = ModuleType("first"), ModuleType("second")
 
@@ -258,7 +260,7 @@ def test_two_handlers_for_one_operation_are_refused() -> None:
 
 
 def _spec_with(tmp_path: Path, path: str, item: dict[str, Any]) -> Path:
-    doc = load_document(spec_path(PUBLIC_SPEC))
+    doc = load_document(spec_path("monetize.openapi.yaml"))
     doc["paths"][path] = item
     target = tmp_path / "public.yaml"
     target.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
@@ -270,7 +272,7 @@ def test_a_public_path_under_the_control_prefix_is_refused(tmp_path: Path) -> No
         "operationId": "sneaky", "tags": ["paywalls"], "x-emulator-unimplemented": True,
         "responses": {"200": {"description": "x"}}}})
     with pytest.raises(SpecError, match="/_emulator"):
-        create_app(EmulatorConfig(public_spec=spec))
+        create_app(EmulatorConfig(spec_overrides={"monetize.openapi.yaml": spec}))
 
 
 @pytest.mark.asyncio
@@ -278,5 +280,5 @@ async def test_an_unimplemented_operation_answers_501(aiohttp_client: ClientFact
     spec = _spec_with(tmp_path, "/api/v1/later", {"get": {
         "operationId": "later", "tags": ["paywalls"], "security": [], "x-emulator-unimplemented": True,
         "responses": {"501": {"$ref": "#/components/responses/NotImplemented"}}}})
-    client = await aiohttp_client(create_app(EmulatorConfig(public_spec=spec)))
+    client = await aiohttp_client(create_app(EmulatorConfig(spec_overrides={"monetize.openapi.yaml": spec})))
     assert (await error_of(await client.get("/api/v1/later")))[:2] == (501, "not_implemented")

@@ -1,5 +1,5 @@
 """The pytest plugin seen from a downstream project (pytester, each run in its own interpreter) and the
-public helpers of `emulator.testing` used outside pytest.
+public helpers of `paywall_emulator.testing` used outside pytest.
 
 The downstream example (`billing.py` and its tests) is read from README.md's "Testing your integration"
 section, so the README shows exactly what runs here."""
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from emulator.testing import ControlClient, ControlError, ThreadedEmulator, WebhookReceiver, verify_signature
+from paywall_emulator.testing import ControlClient, ControlError, ThreadedEmulator, WebhookReceiver, verify_signature
 
 pytest_plugins = ["pytester"]
 
@@ -33,19 +33,20 @@ addopts = --strict-markers --strict-config -p no:cacheprovider
 filterwarnings = error
 """
 
-MY_SEED = """\
-owners:
-  - id: own_solo
-    name: Solo Dev
-    api_keys: [sk_emulator_solo_00000000000000ff]
-paywalls:
-  - id: "900"
-    owner: own_solo
-    name: Solo Pro
-    acquirer: stripe
-    test_mode: true
-    prices:
-      - {id: "9001", currency: USD, amount: 5.0, interval: month, interval_count: 1, label: Monthly}
+MY_WORLD = """\
+monetize:
+  owners:
+    - id: own_solo
+      name: Solo Dev
+      api_keys: [sk_emulator_solo_00000000000000ff]
+  paywalls:
+    - id: "900"
+      owner: own_solo
+      name: Solo Pro
+      acquirer: stripe
+      test_mode: true
+      prices:
+        - {id: "9001", currency: USD, amount: 5.0, interval: month, interval_count: 1, label: Monthly}
 """
 
 
@@ -217,15 +218,15 @@ def readme_tests() -> list[str]:
             for name in re.findall(r"^(?:async )?def (test_\w+)", source, flags=re.M)]
 
 
-SEEDS_AND_SETTINGS = '''
+WORLDS_AND_SETTINGS = '''
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from billing import Billing
 
 
-@pytest.mark.paywall_seed("my_seed.yaml")
-def test_my_seed(paywall_emulator):
+@pytest.mark.paywall_world("my_world.yaml")
+def test_my_world(paywall_emulator):
     assert dict(paywall_emulator.paywalls) == {"Solo Pro": "900"}
     assert paywall_emulator.api_key == "sk_emulator_solo_00000000000000ff"
     billing = Billing(paywall_emulator.base_url, paywall_emulator.api_key)
@@ -269,28 +270,28 @@ def test_options(paywall_emulator, paywall_clock):
 
 
 def test_options_choose_them_for_the_session(pytester: pytest.Pytester) -> None:
-    downstream(pytester, **{"my_seed.yaml": MY_SEED, "test_options.py": FROM_THE_COMMAND_LINE})
-    result = run(pytester, "test_options.py", "--paywall-fixtures", "my_seed.yaml",
+    downstream(pytester, **{"my_world.yaml": MY_WORLD, "test_options.py": FROM_THE_COMMAND_LINE})
+    result = run(pytester, "test_options.py", "--paywall-world", "my_world.yaml",
                  "--paywall-start-time", "2030-01-01T00:00:00Z", "--paywall-checkout-urls", "acquirer")
     result.assert_outcomes(passed=1)
 
 
-BAD_SEEDS = '''
+BAD_WORLDS = '''
 import pytest
 
 
-@pytest.mark.paywall_seed("no_such_seed.yaml")
-def test_missing_seed(paywall_emulator):
+@pytest.mark.paywall_world("no_such_world.yaml")
+def test_missing_world(paywall_emulator):
     pass
 
 
-@pytest.mark.paywall_seed("broken_seed.yaml")
-def test_broken_seed(paywall_emulator):
+@pytest.mark.paywall_world("broken_world.yaml")
+def test_broken_world(paywall_emulator):
     pass
 
 
-@pytest.mark.paywall_seed("broken_seed.yaml")
-def test_broken_seed_again(paywall_emulator):
+@pytest.mark.paywall_world("broken_world.yaml")
+def test_broken_world_again(paywall_emulator):
     pass
 
 
@@ -304,21 +305,22 @@ def test_unaffected(paywall_emulator):
 '''
 
 
-def test_markers_choose_the_seed_start_time_and_checkout_urls(pytester: pytest.Pytester) -> None:
-    downstream(pytester, **{"my_seed.yaml": MY_SEED, "test_settings.py": SEEDS_AND_SETTINGS, "test_bad.py": BAD_SEEDS,
-                            "broken_seed.yaml": "owners: [{id: 7}]\npaywalls: 3\n"})
+def test_markers_choose_the_world_start_time_and_checkout_urls(pytester: pytest.Pytester) -> None:
+    downstream(pytester, **{"my_world.yaml": MY_WORLD, "test_settings.py": WORLDS_AND_SETTINGS,
+                            "test_bad.py": BAD_WORLDS,
+                            "broken_world.yaml": "monetize:\n  owners: [{id: 7}]\n  paywalls: 3\n"})
     result = run(pytester, "test_settings.py", "test_bad.py")
-    # a bad seed or setting fails the tests that ask for it, with the reason, and nothing else
+    # a bad world file or setting fails the tests that ask for it, with the reason, and nothing else
     result.assert_outcomes(passed=5, errors=4)
     result.stdout.fnmatch_lines_random([
-        "*paywall_seed: no seed file 'no_such_seed.yaml'*",
-        "*paywall_emulator did not start (fixtures=*broken_seed.yaml*",
+        "*paywall_world: no world file 'no_such_world.yaml'*",
+        "*paywall_emulator did not start (world=*broken_world.yaml*",
         "*paywall_config: checkout URLs must be one of hosted, acquirer, got 'carrier-pigeon'*",
     ])
 
 
 @pytest.mark.parametrize(("option", "message"), [
-    (["--paywall-fixtures", "nowhere.yaml"], "*paywall-emulator: no seed file *nowhere.yaml*"),
+    (["--paywall-world", "nowhere.yaml"], "*paywall-emulator: no world file *nowhere.yaml*"),
     (["--paywall-start-time", "next tuesday"], "*paywall-emulator: start time must be an ISO 8601 instant*"),
 ])
 def test_bad_options_stop_the_session(pytester: pytest.Pytester, option: list[str], message: str) -> None:
@@ -333,7 +335,7 @@ import sys
 
 
 def test_runs_without_the_plugin():
-    assert "emulator.pytest_plugin" not in sys.modules
+    assert "paywall_emulator.pytest_plugin" not in sys.modules
     assert "emulator" not in sys.modules
 
 
@@ -353,15 +355,15 @@ def test_plain(request):
     assert not [name for name in request.fixturenames if name.startswith("paywall_")]
 
 
-@pytest.mark.paywall_seed("no_such_seed.yaml")  # a marker alone starts nothing either
+@pytest.mark.paywall_world("no_such_world.yaml")  # a marker alone starts nothing either
 def test_marked_but_no_fixture():
     pass
 
 
 def test_last_nothing_started():
-    assert "emulator.pytest_plugin" in sys.modules
+    assert "paywall_emulator.pytest_plugin" in sys.modules
     assert "aiohttp" not in sys.modules  # importing the plugin did not import it
-    assert "emulator.testing" not in sys.modules and "emulator.app" not in sys.modules
+    assert "paywall_emulator.testing" not in sys.modules and "paywall_emulator.app" not in sys.modules
     assert not [t.name for t in threading.enumerate() if t.name.startswith("paywall-")]
 '''
 
@@ -378,13 +380,14 @@ def test_a_session_without_paywall_fixtures_starts_nothing(pytester: pytest.Pyte
     downstream(pytester, **{"test_unused.py": UNUSED})
     # Other installed plugins (pytest-aiohttp) import aiohttp themselves: load this one alone.
     monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
-    result = run(pytester, "test_unused.py", "-p", "emulator.pytest_plugin")
+    result = run(pytester, "test_unused.py", "-p", "paywall_emulator.pytest_plugin")
     result.assert_outcomes(passed=3)
 
 
 def test_importing_the_plugin_is_cheap() -> None:
-    heavy = "{'aiohttp', 'yaml', 'jsonschema', 'jsonschema_rs', 'emulator.app', 'emulator.testing', 'emulator.world'}"
-    code = f"import sys, emulator.pytest_plugin; print(sorted({heavy} & set(sys.modules)))"
+    heavy = ("{'aiohttp', 'yaml', 'jsonschema', 'jsonschema_rs', 'paywall_emulator.app', 'paywall_emulator.testing', "
+             "'paywall_emulator.engine.world'}")
+    code = f"import sys, paywall_emulator.pytest_plugin; print(sorted({heavy} & set(sys.modules)))"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
     assert done.stdout.strip() == "[]"
 

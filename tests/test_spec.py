@@ -1,6 +1,6 @@
-"""The two OpenAPI documents: valid OpenAPI 3.1, every operation named and tagged once, control
-paths only under /_emulator, and every error code the emulator can produce enumerated in the
-spec's `ErrorCode` (found by reading the emulator's source, not by trusting a list)."""
+"""The OpenAPI documents (the engine's control API, monetize's public and control APIs): valid OpenAPI 3.1,
+every operation named and tagged once, control paths only under /_emulator, and every error code the
+emulator can produce enumerated in an `ErrorCode` (found by reading the source, not by trusting a list)."""
 
 from __future__ import annotations
 
@@ -15,14 +15,15 @@ import pytest
 import yaml
 from openapi_spec_validator import OpenAPIV31SpecValidator
 
-import emulator
-from emulator.errors import EmulatorError
-from emulator.openapi import CONTROL_SPEC, PUBLIC_SPEC, load_document, spec_path
+import paywall_emulator
+from paywall_emulator.engine.openapi import CONTROL_SPEC, load_document, spec_path
+from paywall_emulator.products.monetize.errors import EmulatorError
 
-PUBLIC = load_document(spec_path(PUBLIC_SPEC))
-CONTROL = load_document(spec_path(CONTROL_SPEC))
-DOCS = {"public": PUBLIC, "control": CONTROL}
-PACKAGE = Path(emulator.__file__).parent
+PUBLIC = load_document(spec_path("monetize.openapi.yaml"))
+ENGINE_CONTROL = load_document(spec_path(CONTROL_SPEC))
+MONETIZE_CONTROL = load_document(spec_path("monetize.control.openapi.yaml"))
+DOCS = {"public": PUBLIC, "control": ENGINE_CONTROL, "monetize control": MONETIZE_CONTROL}
+PACKAGE = Path(paywall_emulator.__file__).parent
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 
 
@@ -71,8 +72,8 @@ def literal_codes(paths: list[Path]) -> dict[str, set[str]]:
 
 
 def all_error_classes() -> set[type[EmulatorError]]:
-    for info in pkgutil.walk_packages([str(PACKAGE)], prefix="emulator."):
-        if info.name not in ("emulator.pytest_plugin", "emulator.__main__"):  # the CLI runs on import
+    for info in pkgutil.walk_packages([str(PACKAGE)], prefix="paywall_emulator."):
+        if info.name not in ("paywall_emulator.pytest_plugin", "paywall_emulator.__main__"):  # the CLI runs on import
             importlib.import_module(info.name)
     seen: set[type[EmulatorError]] = set()
     todo: list[type[EmulatorError]] = [EmulatorError]
@@ -107,7 +108,8 @@ def test_operation_ids_are_unique_across_both_documents() -> None:
 
 
 def test_control_paths_live_under_emulator_and_public_ones_never_do() -> None:
-    assert CONTROL["paths"] and all(p.startswith("/_emulator/") for p in CONTROL["paths"])
+    for control in (ENGINE_CONTROL, MONETIZE_CONTROL):
+        assert control["paths"] and all(p.startswith("/_emulator/") for p in control["paths"])
     assert not [p for p in PUBLIC["paths"] if p.startswith("/_emulator")]
 
 
@@ -132,7 +134,7 @@ def test_the_public_document_uses_x_error_somewhere() -> None:
 
 
 def test_every_code_literal_in_the_emulator_is_enumerated() -> None:
-    known = error_codes(PUBLIC) | error_codes(CONTROL)
+    known = set().union(*(error_codes(doc) for doc in DOCS.values()))
     found = literal_codes(sorted(PACKAGE.rglob("*.py")))
     assert len(found) > 5  # the scan sees the code base
     unknown = {f: sorted(codes - known) for f, codes in found.items() if codes - known}
@@ -140,15 +142,17 @@ def test_every_code_literal_in_the_emulator_is_enumerated() -> None:
 
 
 def test_control_handlers_only_use_control_codes() -> None:
-    control_files = sorted((PACKAGE / "handlers").glob("control*.py"))
-    assert control_files
+    control_files = [PACKAGE / "engine" / "control.py",
+                     *sorted((PACKAGE / "products" / "monetize" / "handlers").glob("control*.py"))]
+    assert len(control_files) > 2
     found = literal_codes(control_files)
-    unknown = {f: sorted(codes - error_codes(CONTROL)) for f, codes in found.items() if codes - error_codes(CONTROL)}
+    control = error_codes(ENGINE_CONTROL) | error_codes(MONETIZE_CONTROL)
+    unknown = {f: sorted(codes - control) for f, codes in found.items() if codes - control}
     assert not unknown, f"control handlers answer codes the control spec does not list: {unknown}"
 
 
 def test_every_error_class_default_code_is_enumerated() -> None:
-    known = error_codes(PUBLIC) | error_codes(CONTROL)
+    known = set().union(*(error_codes(doc) for doc in DOCS.values()))
     classes = all_error_classes()
     assert len(classes) > 10
     unknown = {c.__qualname__: c.default_code for c in classes if c.default_code not in known}
@@ -172,7 +176,7 @@ def _refuse_duplicates(loader: _DuplicateKeyLoader, node: yaml.MappingNode, deep
 _DuplicateKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _refuse_duplicates)
 
 
-@pytest.mark.parametrize("name", [PUBLIC_SPEC, CONTROL_SPEC])
+@pytest.mark.parametrize("name", ["monetize.openapi.yaml", "monetize.control.openapi.yaml", CONTROL_SPEC])
 def test_no_mapping_repeats_a_key(name: str) -> None:
     """A repeated key (say a second '409' under one operation) would silently drop the first."""
     text = spec_path(name).read_text(encoding="utf-8")

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
-from emulator.testing import ThreadedEmulator
+from paywall_emulator.testing import ThreadedEmulator
 
 from .gateway_support import (
     BOB,

@@ -25,11 +25,13 @@ import yaml
 from aiohttp import web
 from jsonschema import Draft202012Validator
 
-from emulator.domain import events as domain_events
-from emulator.models import Refund
-from emulator.openapi import PUBLIC_SPEC, inline_refs, load_document, spec_path
-from emulator.seed import default_fixtures, read_seed
-from emulator.testing import ControlClient, ThreadedEmulator, verify_signature
+from paywall_emulator.config import EmulatorConfig
+from paywall_emulator.engine.openapi import inline_refs, load_document, spec_path
+from paywall_emulator.products.monetize.domain import events as domain_events
+from paywall_emulator.products.monetize.models import Refund
+from paywall_emulator.products.monetize.state import store_of
+from paywall_emulator.testing import ControlClient, ThreadedEmulator, verify_signature
+from tests.worlds import monetize_section
 
 from .conftest import ACME_KEY, ALICE, STRIPE_PW, Api, error_of
 
@@ -38,7 +40,7 @@ ERIN_SUB = "sub_seedErinPro0000000000001"
 FRANK_PAYMENT = "pi_seedFrankLifetime0000001"
 SECRET = "whsec_test_secret"
 
-SPEC = load_document(spec_path(PUBLIC_SPEC))
+SPEC = load_document(spec_path("monetize.openapi.yaml"))
 
 
 def _validator(event_type: str) -> Draft202012Validator:
@@ -198,7 +200,7 @@ def emit(emu: ThreadedEmulator, *specs: tuple[str, str]) -> list[str]:
     """Record events atomically on the emulator's loop: (type, subscription or payment id) each."""
 
     def run() -> list[str]:
-        store, now = emu.world.store, emu.world.now()
+        store, now = store_of(emu.world), emu.world.now()
         ids = []
         for event_type, ref in specs:
             sub = store.subscriptions.get(ref)
@@ -310,22 +312,22 @@ def test_policy_body_is_checked(emu: ThreadedEmulator, api: Api) -> None:
     assert resp.json()["policy"] == {"duplicate": False, "out_of_order": False, "delay_seconds": 0}
 
 
-def test_reset_drops_registered_endpoints_and_restores_seeded_ones(emu: ThreadedEmulator) -> None:
-    control = emu.control
-    seed = yaml.safe_load(Path(default_fixtures()).read_text())
-    with_hooks = json.loads(json.dumps(seed, default=str))
+def test_reset_drops_registered_endpoints_and_restores_seeded_ones(tmp_path: Path) -> None:
+    with_hooks = json.loads(json.dumps(monetize_section(), default=str))
     with_hooks["owners"][0]["webhooks"] = [{"url": "http://127.0.0.1:9/seeded", "secret": "seeded-secret",
                                             "events": ["subscription.updated"]}]
-    try:
-        control.load_seed(with_hooks)
+    world = tmp_path / "world.yaml"
+    world.write_text(yaml.safe_dump({"monetize": with_hooks}), encoding="utf-8")
+    with ThreadedEmulator(EmulatorConfig(world=world)) as emu:
+        control = emu.control
         register(control, "http://127.0.0.1:9/api")
         assert len(control.request("GET", "/webhooks/endpoints")["endpoints"]) == 2
         control.reset()
         listed = control.request("GET", "/webhooks/endpoints")["endpoints"]
         assert [(e["url"], e["secret"], e["events"]) for e in listed] == [
             ("http://127.0.0.1:9/seeded", "seeded-secret", ["subscription.updated"])]
-    finally:
-        emu.call(emu.world.load, read_seed(default_fixtures()))
+        control.load_world({"monetize": monetize_section()})  # a loaded world brings its own endpoints: none
+        assert control.request("GET", "/webhooks/endpoints")["endpoints"] == []
 
 
 # --- the event log and delivery ---------------------------------------------------------------

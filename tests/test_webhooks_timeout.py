@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from emulator.config import EmulatorConfig
-from emulator.testing import ThreadedEmulator
+from paywall_emulator.config import EmulatorConfig
+from paywall_emulator.testing import ThreadedEmulator
 
 from .test_webhooks import (
     ALICE_SUB,

@@ -9,10 +9,11 @@ from typing import Any
 
 import requests
 
-from emulator.config import EmulatorConfig
-from emulator.state import Store
-from emulator.testing import ThreadedEmulator
-from emulator.world import World
+from paywall_emulator.app import PRODUCTS
+from paywall_emulator.config import EmulatorConfig
+from paywall_emulator.engine.world import World
+from paywall_emulator.products.monetize.state import Store
+from paywall_emulator.testing import ThreadedEmulator
 
 T0 = datetime(2026, 3, 1, 12, tzinfo=UTC)
 
@@ -36,9 +37,9 @@ class _Spy:
 
 
 def _world() -> tuple[World, _Spy]:
-    world = World.create(EmulatorConfig(start_time=T0))
+    world = World.create(EmulatorConfig(start_time=T0), PRODUCTS)
     spy = _Spy(T0 + timedelta(hours=1))
-    world.sources[:] = [spy]
+    world.sources[:] = [("monetize", spy)]
     world.changed()
     return world, spy
 
@@ -60,12 +61,12 @@ def test_a_change_or_a_new_source_makes_it_ask_again() -> None:
     asyncio.run(world.catch_up())
     assert spy.asked > asked
     asked = spy.asked
-    world.sources.append(_Spy(T0 + timedelta(days=1)))
+    world.add_source("monetize", _Spy(T0 + timedelta(days=1)))
     asyncio.run(world.catch_up())
     assert spy.asked > asked
     asked = spy.asked
     world.reset()
-    world.sources[:] = [spy]
+    world.sources[:] = [("monetize", spy)]
     asyncio.run(world.catch_up())
     assert spy.asked > asked
 
@@ -82,5 +83,5 @@ def test_work_scheduled_by_a_write_is_run_when_due() -> None:
         session = emu.control.checkout_session_id(resp.json())
         emu.call(lambda: emu.world.clock.set(T0 + timedelta(hours=25)))
         assert requests.get(emu.url("/api/v1/paywall/3/bootstrap"), timeout=10).status_code == 200
-        [row] = [c for c in emu.control.state()["checkouts"] if c["id"] == session]
+        [row] = [c for c in emu.control.state()["monetize"]["checkouts"] if c["id"] == session]
         assert row["status"] == "expired"

@@ -1,4 +1,4 @@
-"""emulator.yamlfile: parsed YAML files are cached by content hash; any cache problem means a parse;
+"""paywall_emulator.engine.yamlfile: parsed YAML files are cached by content hash; any cache problem means a parse;
 a warm read imports no YAML parser."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from emulator import yamlfile
-from emulator.yamlfile import YamlError, read_yaml_file
+from paywall_emulator.engine import yamlfile
+from paywall_emulator.engine.yamlfile import YamlError, read_yaml_file
 
 
 @pytest.fixture
@@ -67,7 +67,7 @@ def test_a_warm_read_imports_no_yaml_parser(tmp_path: Path, cache: Path) -> None
     doc = tmp_path / "doc.yaml"
     doc.write_text("a: 1\n")
     read_yaml_file(doc)
-    code = ("import sys; from pathlib import Path; from emulator.yamlfile import read_yaml_file; "
+    code = ("import sys; from pathlib import Path; from paywall_emulator.engine.yamlfile import read_yaml_file; "
             f"assert read_yaml_file(Path({str(doc)!r})) == {{'a': 1}}; print('yaml' in sys.modules)")
     env = {"XDG_CACHE_HOME": str(cache.parent), "PATH": "/usr/bin:/bin"}
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60,

@@ -1,0 +1,2 @@
+"""The emulated products, one package each. Products never import each other; `app.py` hands each one's
+`Product` to the engine."""

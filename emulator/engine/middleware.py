@@ -1,0 +1,111 @@
+"""The aiohttp middleware (one: each layer costs every request) and the CORS response hook.
+
+`error_boundary` answers CORS preflights (listing every header the products' SDKs send explicitly; a
+`*` does not cover Authorization), then turns routing misses (404/405) and any unexpected exception
+into the error shape of the product whose paths the request was aimed at — a handler bug answers 500
+`internal_error`, never an HTML page; `cors_headers` (`on_response_prepare`) marks every response.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from .errors import EmulatorError, InternalError, MethodNotAllowedError, NotFoundError, render_error
+from .openapi import ApiSpec, dumps
+from .product import Product
+
+log = logging.getLogger("paywall_emulator")
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+ALLOWED_METHODS = "GET, POST, PUT, PATCH, DELETE, OPTIONS"
+Shape = Callable[[EmulatorError], Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorShapes:
+    """Which product's error shape (and CORS headers) answer a request, chosen by its path: the product
+    whose operations share the most leading path segments with it (a tie, or none: the engine's shape)."""
+
+    routes: tuple[tuple[tuple[str, ...], Shape], ...]  # (template segments, shape) of each public operation
+    allowed_headers: str
+    exposed_headers: str
+
+    @classmethod
+    def of(cls, specs: Sequence[ApiSpec], products: Mapping[str, Product]) -> ErrorShapes:
+        routes = tuple((tuple(op.path.strip("/").split("/")), products[spec.product].render_error)
+                       for spec in specs if spec.product for op in spec.operations)
+        allowed = dict.fromkeys(["Authorization", "Content-Type", "Accept",
+                                 *(h for p in products.values() for h in p.cors_headers)])
+        exposed = dict.fromkeys([*(h for p in products.values() for h in p.exposed_headers),
+                                 "X-Emulator-Spec-Violation"])
+        return cls(routes=routes, allowed_headers=", ".join(allowed), exposed_headers=", ".join(exposed))
+
+    def for_path(self, path: str) -> Shape:
+        segments = path.strip("/").split("/")
+        best, shapes = 0, set()
+        for template, shape in self.routes:
+            shared = 0
+            for want, got in zip(template, segments, strict=False):
+                if want != got and not want.startswith("{"):
+                    break
+                shared += 1
+            if shared > best:
+                best, shapes = shared, {shape}
+            elif shared == best and shared:
+                shapes.add(shape)
+        return next(iter(shapes)) if len(shapes) == 1 else render_error
+
+
+ERROR_SHAPES_KEY = web.AppKey("error_shapes", ErrorShapes)
+
+
+def _json_error(request: web.Request, err: EmulatorError) -> web.Response:
+    shape = request.app[ERROR_SHAPES_KEY].for_path(request.path)
+    return web.Response(status=err.http_status, body=dumps(shape(err)), content_type="application/json")
+
+
+@web.middleware
+async def error_boundary(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """The one middleware (each layer costs every request): CORS preflights first, then the handler
+    with every failure turned into the error shape."""
+    if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
+        return _preflight(request.app[ERROR_SHAPES_KEY].allowed_headers)
+    try:
+        return await handler(request)
+    except EmulatorError as err:
+        return _json_error(request, err)
+    except web.HTTPMethodNotAllowed as exc:
+        resp = _json_error(request, MethodNotAllowedError(f"{request.method} is not allowed on {request.path}"))
+        resp.headers["Allow"] = ", ".join(sorted(exc.allowed_methods))
+        return resp
+    except web.HTTPNotFound:
+        return _json_error(request, NotFoundError(f"no operation at {request.path}", code="not_found"))
+    except web.HTTPRequestEntityTooLarge:
+        return _json_error(request, EmulatorError("request body too large", status=413, code="payload_too_large"))
+    except web.HTTPException:
+        raise
+    except Exception:
+        log.exception("unhandled error in %s %s", request.method, request.path)
+        return _json_error(request, InternalError("the emulator hit an unexpected error; see its log"))
+
+
+def _preflight(allowed_headers: str) -> web.Response:
+    """The answer to a CORS preflight, for any path."""
+    response = web.Response(status=204)
+    response.headers["Access-Control-Allow-Methods"] = ALLOWED_METHODS
+    response.headers["Access-Control-Allow-Headers"] = allowed_headers
+    response.headers["Access-Control-Max-Age"] = "600"
+    return response
+
+
+async def cors_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """`on_response_prepare`: every answer is readable cross-origin: errors built by the boundary
+    (routing misses never reach `cors`) and streamed gateway answers included."""
+    response.headers.setdefault("Access-Control-Allow-Origin", "*")
+    response.headers.setdefault("Access-Control-Expose-Headers", request.app[ERROR_SHAPES_KEY].exposed_headers)

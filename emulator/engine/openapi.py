@@ -1,0 +1,363 @@
+"""Loading the OpenAPI documents and compiling them into operations and validators.
+
+Owns: reading `spec/*.yaml`, inlining local `$ref`s, the `Operation` index (method + path template
++ operationId), and `SchemaValidator` (jsonschema-rs on the hot path; the spec's `x-error`
+extension maps a schema violation to a documented error code). No aiohttp.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jsonschema_rs
+
+from .errors import BadRequestError, EmulatorError
+from .worldfile import data_path
+from .yamlfile import YamlError, read_yaml_file
+
+HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+CONTROL_SPEC = "control.openapi.yaml"  # the engine's own control API
+
+
+class SpecError(RuntimeError):
+    """The spec cannot be compiled (a broken $ref, a duplicate operationId, ...)."""
+
+
+class RequestValidationError(BadRequestError):
+    default_code = "invalid_request"
+    default_message = "The request does not match the API specification"
+
+
+def spec_path(name: str) -> Path:
+    return data_path("spec", name)
+
+
+def load_document(path: Path) -> dict[str, Any]:
+    try:
+        doc = read_yaml_file(path)
+    except (OSError, YamlError) as exc:
+        raise SpecError(f"cannot read {path}: {exc}") from exc
+    if not isinstance(doc, dict):
+        raise SpecError(f"{path} is not an OpenAPI document")
+    return doc
+
+
+def inline_refs(node: Any, root: Mapping[str, Any], _stack: tuple[str, ...] = (),
+                _memo: dict[str, Any] | None = None) -> Any:
+    """A copy of `node` with every local `$ref` replaced by its target (siblings kept).
+
+    With `_memo` (compile_spec passes one per document), each `$ref` target is inlined once and
+    shared wherever it is referenced: the compiled specs are read-only, and a target that resolved
+    once has no cycle under any other stack either.
+    """
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str):
+            if not ref.startswith("#/"):
+                raise SpecError(f"only local $refs are supported, got {ref!r}")
+            if ref in _stack:
+                raise SpecError(f"recursive $ref {ref!r} is not supported")
+            if _memo is not None and ref in _memo:
+                resolved = _memo[ref]
+            else:
+                target: Any = root
+                for part in ref[2:].split("/"):
+                    part = part.replace("~1", "/").replace("~0", "~")
+                    try:
+                        target = target[part]
+                    except (KeyError, TypeError) as exc:
+                        raise SpecError(f"$ref {ref!r} does not resolve") from exc
+                resolved = inline_refs(target, root, (*_stack, ref), _memo)
+                if _memo is not None:
+                    _memo[ref] = resolved
+            siblings = {k: inline_refs(v, root, _stack, _memo) for k, v in node.items() if k != "$ref"}
+            if not siblings:
+                return resolved
+            if isinstance(resolved, dict):
+                return {**resolved, **siblings}
+            return resolved
+        return {k: inline_refs(v, root, _stack, _memo) for k, v in node.items()}
+    if isinstance(node, list):
+        return [inline_refs(v, root, _stack, _memo) for v in node]
+    return node
+
+
+@dataclass(slots=True)
+class SchemaValidator:
+    """A compiled JSON Schema (Draft 2020-12, formats asserted) with documented-error mapping."""
+
+    schema: Any
+    where: str
+    # Compiled validators by schema object, shared within one spec: `compile_spec` inlines each `$ref`
+    # target once, so e.g. the error envelope of a hundred responses is one object, compiled once.
+    shared: dict[int, tuple[Any, Any]] | None = field(default=None, repr=False, compare=False)
+    _compiled: Any = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        known = self.shared.get(id(self.schema)) if self.shared is not None else None
+        if known is not None and known[0] is self.schema:
+            self._compiled = known[1]
+            return
+        try:
+            self._compiled = jsonschema_rs.validator_for(self.schema, validate_formats=True)
+        except Exception as exc:  # the library raises its own ValidationError/ValueError types
+            raise SpecError(f"{self.where}: schema does not compile: {exc}") from exc
+        if self.shared is not None:
+            self.shared[id(self.schema)] = (self.schema, self._compiled)  # keeps the schema alive: ids stay unique
+
+    def is_valid(self, instance: Any) -> bool:
+        return bool(self._compiled.is_valid(instance))
+
+    def messages(self, instance: Any, limit: int = 5) -> list[dict[str, str]]:
+        out: list[dict[str, str]] = []
+        for err in self._compiled.iter_errors(instance):
+            out.append({"path": _pointer(err.instance_path), "schema_path": _pointer(err.schema_path),
+                        "message": str(err.message)})
+            if len(out) >= limit:
+                break
+        return out
+
+    def check(self, instance: Any, *, location: str) -> None:
+        """Raise the documented error for the first violation, or 400 invalid_request."""
+        if self._compiled.is_valid(instance):
+            return
+        errors = list(self._compiled.iter_errors(instance))
+        first = min(errors, key=lambda e: (len(list(e.instance_path)), _pointer(e.schema_path)))
+        details = [{"path": f"{location}{_pointer(e.instance_path)}", "message": str(e.message)}
+                   for e in errors[:5]]
+        mapped = self._x_error(first)
+        if mapped is not None:
+            raise BadRequestError(str(mapped.get("message") or first.message), code=str(mapped["code"]),
+                                  error=str(mapped.get("error") or mapped.get("message") or mapped["code"]),
+                                  details=details)
+        raise RequestValidationError(f"{location}{_pointer(first.instance_path)}: {first.message}",
+                                     details=details)
+
+    def _x_error(self, err: Any) -> Mapping[str, Any] | None:
+        nodes = list(_walk(self.schema, list(err.schema_path)))
+        missing = getattr(err.kind, "property", None) if type(err.kind).__name__ == "Required" else None
+        holder = nodes[-2] if len(nodes) >= 2 else None  # the object whose `required` list failed
+        if missing is not None and isinstance(holder, dict):
+            prop = (holder.get("properties") or {}).get(missing)
+            if isinstance(prop, dict) and isinstance(prop.get("x-error"), dict):
+                return prop["x-error"]  # type: ignore[no-any-return]
+        for node in reversed(nodes):
+            if isinstance(node, dict) and isinstance(node.get("x-error"), dict):
+                return node["x-error"]  # type: ignore[no-any-return]
+        return None
+
+
+def _walk(schema: Any, path: list[Any]) -> Iterator[Any]:
+    node = schema
+    yield node
+    for part in path:
+        try:
+            node = node[int(part)] if isinstance(node, list) else node[part]
+        except (KeyError, IndexError, TypeError, ValueError):
+            return
+        yield node
+
+
+def _pointer(path: Any) -> str:
+    parts = list(path)
+    return "".join(f"/{p}" for p in parts)
+
+
+@dataclass(slots=True)
+class Parameter:
+    name: str
+    location: str  # path | query | header
+    required: bool
+    schema: dict[str, Any]
+    validator: SchemaValidator
+    # Raw values already coerced and found valid -> their coerced value (the same `id` or header
+    # comes with almost every request; validating it again gives the same answer). Bounded.
+    accepted: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+
+@dataclass(slots=True)
+class Operation:
+    operation_id: str
+    method: str  # upper case
+    path: str  # OpenAPI template, e.g. /api/v1/paywall/{id}/bootstrap
+    spec: str  # "public" | "control"
+    product: str  # the product serving it ("" for the engine's own control operations)
+    security: list[dict[str, list[str]]] | None
+    parameters: list[Parameter]
+    body_required: bool
+    body_validators: dict[str, SchemaValidator]  # media type -> validator
+    response_validators: dict[str, dict[str, SchemaValidator]]  # status key -> media type -> v
+    raw: dict[str, Any]
+    # Hot-path indexes, derived once from the fields above (scripts/bench.py):
+    params_in: dict[str, tuple[Parameter, ...]] = field(init=False, repr=False, compare=False)
+    json_responses: dict[int, tuple[bool, SchemaValidator | None]] = field(
+        init=False, repr=False, compare=False, default_factory=dict)  # status -> (declared, validator)
+    valid_replies: dict[tuple[int, bytes], None] = field(
+        init=False, repr=False, compare=False, default_factory=dict)  # JSON payloads found valid, bounded
+    encoded: dict[int, tuple[Any, bytes]] = field(
+        init=False, repr=False, compare=False, default_factory=dict)  # id(reused body) -> (body, its JSON)
+
+    def __post_init__(self) -> None:
+        self.params_in = {where: tuple(p for p in self.parameters if p.location == where)
+                          for where in ("path", "query", "header")}
+
+    def json_response(self, status: int) -> tuple[bool, SchemaValidator | None]:
+        """(status declared?, the validator of its application/json body), memoised per status."""
+        found = self.json_responses.get(status)
+        if found is None:
+            found = self.json_responses[status] = (self.declares_status(status),
+                                                   self.response_validator(status, "application/json"))
+        return found
+
+    def extension(self, name: str, default: Any = None) -> Any:
+        return self.raw.get(name, default)
+
+    def allows(self, scheme: str) -> bool:
+        return self.security is None or any(scheme in alt for alt in self.security)
+
+    @property
+    def public(self) -> bool:
+        """True when some security alternative is empty (no credentials needed)."""
+        return self.security is None or not self.security or any(not alt for alt in self.security)
+
+    def response_validator(self, status: int, media_type: str) -> SchemaValidator | None:
+        for key in (str(status), f"{str(status)[0]}XX", "default"):
+            by_type = self.response_validators.get(key)
+            if by_type is not None:
+                return by_type.get(media_type) or by_type.get("*/*")
+        return None
+
+    def declares_status(self, status: int) -> bool:
+        keys = self.raw.get("responses", {})
+        return any(k in keys for k in (str(status), f"{str(status)[0]}XX", "default"))
+
+
+@dataclass(slots=True)
+class ApiSpec:
+    name: str  # the document's file name
+    document: dict[str, Any]
+    operations: list[Operation]
+    kind: str = "public"  # "public" | "control"
+    product: str = ""  # "" for the engine's own control API
+
+    def by_id(self) -> dict[str, Operation]:
+        return {op.operation_id: op for op in self.operations}
+
+
+def compile_spec(document: dict[str, Any], name: str, *, kind: str = "public", product: str = "") -> ApiSpec:
+    """Compile one document; `kind` says whether its operations are public API or control API."""
+    operations: list[Operation] = []
+    seen: set[str] = set()
+    memo: dict[str, Any] = {}
+    compiled: dict[int, tuple[Any, Any]] = {}
+    for path, item in (document.get("paths") or {}).items():
+        item = inline_refs(item, document, _memo=memo)
+        shared_params = item.get("parameters", [])
+        for method in HTTP_METHODS:
+            raw = item.get(method)
+            if raw is None:
+                continue
+            op_id = raw.get("operationId")
+            if not op_id:
+                raise SpecError(f"{method.upper()} {path} has no operationId")
+            if op_id in seen:
+                raise SpecError(f"duplicate operationId {op_id!r}")
+            seen.add(op_id)
+            operations.append(_compile_operation(kind, product, path, method, raw, shared_params, compiled))
+    return ApiSpec(name=name, document=document, operations=operations, kind=kind, product=product)
+
+
+def _compile_operation(spec: str, product: str, path: str, method: str, raw: dict[str, Any],
+                       shared: list[dict[str, Any]], compiled: dict[int, tuple[Any, Any]]) -> Operation:
+    op_id = raw["operationId"]
+    params: dict[tuple[str, str], dict[str, Any]] = {}
+    for p in [*shared, *raw.get("parameters", [])]:
+        params[(p["in"], p["name"].lower() if p["in"] == "header" else p["name"])] = p
+    parameters = [
+        Parameter(
+            name=p["name"],
+            location=p["in"],
+            required=bool(p.get("required", p["in"] == "path")),
+            schema=p.get("schema", {}),
+            validator=SchemaValidator(p.get("schema", {}), f"{op_id} {p['in']} {p['name']}", compiled),
+        )
+        for p in params.values()
+        if p["in"] in ("path", "query", "header")
+    ]
+    body = raw.get("requestBody") or {}
+    body_schemas = {mt: (c.get("schema") or {}) for mt, c in (body.get("content") or {}).items()}
+    body_validators = {mt: SchemaValidator(_json_part(s, mt), f"{op_id} body {mt}", compiled)
+                       for mt, s in body_schemas.items()}
+    responses: dict[str, dict[str, SchemaValidator]] = {}
+    for status, resp in (raw.get("responses") or {}).items():
+        by_type: dict[str, SchemaValidator] = {}
+        for mt, content in (resp.get("content") or {}).items():
+            if "schema" in content and ("json" in mt):
+                by_type[mt] = SchemaValidator(content["schema"], f"{op_id} response {status} {mt}", compiled)
+        responses[str(status)] = by_type
+    return Operation(
+        operation_id=op_id, method=method.upper(), path=path, spec=spec, product=product,
+        security=raw.get("security"), parameters=parameters, body_required=bool(body.get("required")),
+        body_validators=body_validators, response_validators=responses,
+        raw=raw,
+    )
+
+
+def _json_part(schema: dict[str, Any], media_type: str) -> dict[str, Any]:
+    """For multipart bodies, the schema of the non-file fields (files are checked by the domain)."""
+    if not media_type.startswith("multipart/"):
+        return schema
+    trimmed = copy.deepcopy(schema)
+    props = trimmed.get("properties") or {}
+    for key in [k for k, v in props.items() if _is_binary(v)]:
+        props.pop(key)
+        if key in trimmed.get("required", []):
+            trimmed["required"].remove(key)
+    return trimmed
+
+
+def _is_binary(schema: Any) -> bool:
+    if not isinstance(schema, dict):
+        return False
+    if schema.get("format") == "binary" or "contentMediaType" in schema:
+        return True
+    items = schema.get("items")
+    return isinstance(items, dict) and _is_binary(items)
+
+
+def coerce_parameter(value: str, schema: Mapping[str, Any]) -> Any:
+    """Turn a query/header string into the type its schema names, when it parses cleanly."""
+    types = schema.get("type")
+    kinds = types if isinstance(types, list) else [types]
+    if "integer" in kinds:
+        try:
+            return int(value)
+        except ValueError:
+            pass
+    if "number" in kinds:
+        try:
+            return float(value)
+        except ValueError:
+            pass
+    if "boolean" in kinds and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    return value
+
+
+# The encoder `json.dumps(body, separators=(",", ":"), ensure_ascii=False)` builds on every call.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
+def dumps(body: Any) -> bytes:
+    return _ENCODER.encode(body).encode()
+
+
+__all__ = [
+    "ApiSpec", "EmulatorError", "Operation", "Parameter", "RequestValidationError", "SchemaValidator",
+    "SpecError", "coerce_parameter", "compile_spec", "dumps",
+]

@@ -1,0 +1,114 @@
+"""The seam between the engine and an emulated product: what a product hands the engine so that
+`create_app` can serve it (its spec, handlers, state, world-file section, error shape, auth, due work,
+background tasks). The engine reads `Product` values only; it never imports a product package.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, Protocol
+
+from .errors import EmulatorError, render_error
+from .ids import IdFactory
+
+if TYPE_CHECKING:
+    from aiohttp import web
+
+    from .routing import Call
+
+
+class DueSource(Protocol):
+    """Something with work due at instants of emulator time (renewals, expiries, webhook retries).
+    `World.catch_up` interleaves every source of every product in time order."""
+
+    # Background sources (webhook delivery) are run by their own worker as time passes and driven inline
+    # only by explicit clock moves; the per-request catch-up skips them.
+    background: bool
+
+    def next_due(self, state: Any) -> datetime | None:
+        """The earliest instant at which this source has work in its product's state, or None."""
+        ...
+
+    async def run_due(self, state: Any, at: datetime) -> list[dict[str, Any]]:
+        """Perform everything due at or before `at`, as of `at`; describe each transition."""
+        ...
+
+
+class EventRef(Protocol):
+    """What the engine reads of a product's domain event."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def type(self) -> str: ...
+
+    @property
+    def created_at(self) -> datetime: ...
+
+
+class WorldError(EmulatorError):
+    """A world file (or one product's section of it) that cannot be loaded; nothing was changed."""
+
+    status = 400
+    default_code = "invalid_request"
+    default_message = "The world document is invalid"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WorldLoad:
+    """What a product's loader gets besides its section: the instant of loading (relative times in a
+    world file count from it) and a fresh id factory seeded with the id seed."""
+
+    now: datetime
+    ids: IdFactory
+    id_seed: int
+
+
+def _no_sources() -> Sequence[DueSource]:
+    return ()
+
+
+def _no_events(state: Any) -> Sequence[EventRef]:
+    return ()
+
+
+def _no_dump(state: Any, now: datetime) -> Any:
+    return {}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Product:
+    """One emulated product. `name` keys its section in the world file and its state in the `World`."""
+
+    name: str
+    title: str
+    spec: str  # a file under spec/: the product's public API
+    control_spec: str | None = None  # its own control operations, all under /_emulator/
+    handlers: tuple[ModuleType, ...]
+    # Build the product's state for a world section (None: the world file has no such section), as of
+    # `load.now`. Validate the whole section before returning; raise WorldError naming the place.
+    load_world: Callable[[Mapping[str, Any] | None, WorldLoad], Any]
+    # The product's error body for any engine error (routing misses, validation, faults).
+    render_error: Callable[[EmulatorError], Any] = render_error
+    # Runs for each of its public operations before parameters and body are validated; the result is
+    # `call.auth`. Raise an EmulatorError to refuse the call.
+    authenticate: Callable[[Call], Any] | None = None
+    # Fresh foreground due sources for one world (renewals, expiries); they get the state on each call.
+    due_sources: Callable[[], Sequence[DueSource]] = _no_sources
+    # The product's event log, oldest first (a clock move reports the events it caused).
+    events: Callable[[Any], Sequence[EventRef]] = _no_events
+    # Called once by create_app before the app starts: set the product's app keys and append its
+    # cleanup_ctx entries (background tasks and client sessions for the app's lifetime).
+    setup: Callable[[web.Application], None] | None = None
+    # The state as JSON for GET /_emulator/state (every table, as a read at `now` would see it).
+    dump: Callable[[Any, datetime], Any] = _no_dump
+    # Lines `serve` prints about the loaded state (keys, ids a person needs to start).
+    banner: Callable[[Any], Sequence[str]] = lambda state: ()
+    # Request headers its browser clients send (CORS preflights allow them).
+    cors_headers: tuple[str, ...] = ()
+    # Response headers its browser clients read.
+    exposed_headers: tuple[str, ...] = ()

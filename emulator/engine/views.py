@@ -1,0 +1,53 @@
+"""Wire shapes of the engine's own control API (health, reset, world loading, state, clock, faults).
+Pure functions from engine values to JSON-ready dicts; field names follow spec/control.openapi.yaml."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from .faults import Fault
+from .product import EventRef
+from .timestamps import iso
+from .travel import ClockMove
+
+
+def render_health(version: str, products: Iterable[str]) -> dict[str, Any]:
+    return {"status": "ok", "version": version, "products": list(products)}
+
+
+def render_reset(now: datetime) -> dict[str, Any]:
+    return {"reset": True, "now": iso(now)}
+
+
+def render_world_loaded(sections: Iterable[str]) -> dict[str, Any]:
+    return {"loaded": True, "sections": list(sections)}
+
+
+def render_state(id_seed: int, dumps: dict[str, Any]) -> dict[str, Any]:
+    return {"id_seed": id_seed, **dumps}
+
+
+def render_clock(now: datetime, *, frozen: bool) -> dict[str, Any]:
+    return {"now": iso(now), "frozen": frozen}
+
+
+def render_event_ref(event: EventRef) -> dict[str, Any]:
+    return {"id": event.id, "type": event.type, "created_at": iso(event.created_at)}
+
+
+def render_clock_move(move: ClockMove) -> dict[str, Any]:
+    return {"now": iso(move.now), "previous": iso(move.previous), "transitions": move.transitions,
+            "events": [render_event_ref(e) for e in move.events]}
+
+
+def render_fault(fault: Fault) -> dict[str, Any]:
+    return {"id": fault.id, "operation_id": fault.operation_id, "status": fault.status, "body": fault.body,
+            "latency_ms": fault.latency_ms, "drop_connection": fault.drop_connection,
+            "after_commit": fault.after_commit, "nth": fault.nth, "times": fault.times,
+            "probability": fault.probability, "calls": fault.calls, "hits": fault.hits}
+
+
+def render_faults(faults: Iterable[Fault]) -> dict[str, Any]:
+    return {"faults": [render_fault(f) for f in faults]}

@@ -1,0 +1,158 @@
+"""`World`: one emulator instance: the clock, the engine's tables (faults), each product's state, the
+loaded world document, and the operations on all of them at once (reset, load a world, catch up with
+time). Products get their state and `now` from it. No aiohttp.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from ..config import EmulatorConfig
+from .clock import EmulatorClock
+from .faults import FaultTable
+from .ids import IdFactory
+from .product import DueSource, EventRef, Product, WorldError, WorldLoad
+from .worldfile import WorldDocument, read_world
+
+_MAX_DATETIME = datetime.max.replace(tzinfo=UTC)
+
+
+@dataclass(slots=True)
+class World:
+    config: EmulatorConfig
+    clock: EmulatorClock
+    products: tuple[Product, ...]
+    initial: WorldDocument  # the world file it was started with (`restore` returns to it)
+    document: WorldDocument  # the world loaded last: what `reset` returns to
+    states: dict[str, Any] = field(default_factory=dict)
+    ids: IdFactory = field(default_factory=lambda: IdFactory(0))  # the engine's own ids (faults)
+    faults: FaultTable = field(default_factory=FaultTable)
+    # (product name, source): every product's due work, interleaved by instant in `catch_up`.
+    sources: list[tuple[str, DueSource]] = field(default_factory=list)
+    # Until this instant no foreground source has work, as long as nothing changed the world since it
+    # was computed (`changed()`; the number of sources is part of the key): the per-request catch-up
+    # then costs one comparison instead of asking every source.
+    _quiet: tuple[datetime, int] | None = field(default=None, repr=False)
+
+    @classmethod
+    def create(cls, config: EmulatorConfig, products: Sequence[Product]) -> World:
+        names = [p.name for p in products]
+        if len(set(names)) != len(names):
+            raise WorldError(f"two products share a name: {names}")
+        document = read_world(config.world) if config.world is not None else default_document(products)
+        world = cls(config=config, clock=EmulatorClock(frozen_at=config.start_time), products=tuple(products),
+                    initial=document, document=document)
+        world.sources = [(p.name, s) for p in products for s in p.due_sources()]
+        world.reset()
+        return world
+
+    @property
+    def id_seed(self) -> int:
+        return self.config.id_seed
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    def state(self, product: str) -> Any:
+        return self.states[product]
+
+    def reset(self) -> None:
+        """Restart the clock (configured start time, or wall time) and rebuild every product's state from
+        the world document loaded last, so a reset test sees exactly that world at that time."""
+        self.clock.restart()
+        self._install(self.document)
+
+    def restore(self) -> None:
+        """Reset to the world file the emulator was started with (dropping a world loaded since): what a
+        fresh emulator would be."""
+        self.clock.restart()
+        self._install(self.initial)
+
+    def load(self, document: Mapping[str, Any]) -> None:
+        """Rebuild every product's state from `document`, as of now (refused whole, nothing changed, if any
+        section is invalid); later resets return to it."""
+        self._install(dict(document))
+
+    def _install(self, document: WorldDocument) -> None:
+        unknown = sorted(set(document) - {p.name for p in self.products})
+        if unknown:
+            raise WorldError(f"unknown sections in the world document: {unknown}; "
+                             f"sections are product names: {[p.name for p in self.products]}")
+        now = self.clock.now()
+        staged = {p.name: p.load_world(_section(document, p.name),
+                                       WorldLoad(now=now, ids=IdFactory(self.id_seed), id_seed=self.id_seed))
+                  for p in self.products}
+        self.states = staged
+        self.document = document
+        self.ids = IdFactory(self.id_seed)
+        self.faults = FaultTable()
+        self.changed()
+
+    def add_source(self, product: str, source: DueSource) -> None:
+        self.sources.append((product, source))
+        self.changed()
+
+    def remove_source(self, source: DueSource) -> None:
+        self.sources = [(name, s) for name, s in self.sources if s is not source]
+        self.changed()
+
+    def changed(self) -> None:
+        """Something may have scheduled new work (a write request, a reset): the next catch-up asks
+        every source again. Reads never schedule work, so only writes call this."""
+        self._quiet = None
+
+    async def catch_up(self, until: datetime | None = None, *, background: bool = False) -> list[dict[str, Any]]:
+        """Run everything due up to `until` (default: now) in time order, until quiescent.
+
+        Each due item runs as of its own due instant (a renewal is stamped at the period end, not
+        at `until`). `background=True` also drives background sources (explicit clock moves).
+        """
+        target = until or self.clock.now()
+        quiet = self._quiet
+        if not background and quiet is not None and target < quiet[0] and quiet[1] == len(self.sources):
+            return []
+        self._quiet = None
+        transitions: list[dict[str, Any]] = []
+        sources = [(self.states[name], s) for name, s in self.sources if background or not s.background]
+        for _ in range(100_000):  # a bound, not a budget: quiescence comes long before
+            upcoming = [(at, state, s) for state, s in sources if (at := s.next_due(state)) is not None]
+            due = [item for item in upcoming if item[0] <= target]
+            if not due:
+                if not background:
+                    self._quiet = (min((at for at, _, _ in upcoming), default=_MAX_DATETIME), len(self.sources))
+                return transitions
+            at = min(when for when, _, _ in due)
+            for when, state, source in due:
+                if when == at:
+                    transitions.extend(await source.run_due(state, at))
+            sources = [(self.states[name], s) for name, s in self.sources if background or not s.background]
+        raise RuntimeError("catch_up did not reach quiescence (a source keeps scheduling work in the past)")
+
+    def event_marks(self) -> dict[str, int]:
+        """How many events each product has logged so far (see `events_since`)."""
+        return {p.name: len(p.events(self.states[p.name])) for p in self.products}
+
+    def events_since(self, marks: dict[str, int]) -> list[EventRef]:
+        """Every event logged after `marks` was taken, in time order across products."""
+        found = [e for p in self.products for e in p.events(self.states[p.name])[marks.get(p.name, 0):]]
+        return sorted(found, key=lambda e: e.created_at)
+
+
+def _section(document: Mapping[str, Any], name: str) -> Mapping[str, Any] | None:
+    section = document.get(name)
+    if section is None:
+        return None
+    if not isinstance(section, Mapping):
+        raise WorldError(f"the world document's {name!r} section must be a mapping")
+    return section
+
+
+def default_document(products: Sequence[Product]) -> WorldDocument:
+    """The bundled world file (fixtures/default.yaml), restricted to the products served."""
+    from .worldfile import default_world
+
+    document = read_world(default_world())
+    return {name: section for name, section in document.items() if name in {p.name for p in products}}

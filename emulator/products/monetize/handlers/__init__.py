@@ -1,0 +1,26 @@
+"""HTTP adapters, one module per area: read the validated `Call`, call one domain function,
+return a rendered view. Handlers never import each other and hold no business rules."""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+from . import (
+    balances,
+    checkout,
+    control,
+    control_billing,
+    control_webhooks,
+    events,
+    gateway,
+    hosted,
+    paywalls,
+    subscriptions,
+    support,
+    users,
+)
+
+MODULES: tuple[ModuleType, ...] = (
+    balances, checkout, control, control_billing, control_webhooks, events, gateway, hosted,
+    paywalls, subscriptions, support, users,
+)

@@ -1,0 +1,357 @@
+"""The monetize section of a world file: its format (`MonetizeWorld` in spec/monetize.control.openapi.yaml)
+and its checks, and building a `Store` from it. A malformed section is refused with a `WorldError`
+naming the offending entry, and nothing changes. Times are relative to the instant of loading. No aiohttp.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+from ...engine.product import WorldError, WorldLoad
+from .domain.balances import MAX_BALANCE
+from .domain.periods import add_interval, local_date
+from .models import (
+    ACQUIRERS,
+    AcquirerName,
+    BalanceRow,
+    Interval,
+    Link,
+    Offer,
+    Owner,
+    Payment,
+    Paywall,
+    Price,
+    Provider,
+    Subscription,
+    SubscriptionStatus,
+    TokenType,
+    User,
+    WebhookEndpoint,
+)
+from .state import Store
+
+_INTERVALS = ("day", "week", "month", "year", "lifetime")
+_SUB_STATUSES = ("trialing", "active", "past_due", "canceled", "incomplete", "unpaid")
+MAX_DAYS = 36_525  # relative times reach at most 100 years from the instant of seeding
+
+
+def load_section(section: Mapping[str, Any] | None, load: WorldLoad) -> Store:
+    """A new store holding the world `section` describes (None: an empty world), as of `load.now`."""
+    store = Store(seed=load.id_seed, ids=load.ids)
+    _Loader(store, load.now).load(section or {})
+    return store
+
+
+class _Loader:
+    def __init__(self, store: Store, now: datetime) -> None:
+        self.store = store
+        self.now = now
+
+    def load(self, doc: Mapping[str, Any]) -> None:
+        unknown = set(doc) - {"owners", "paywalls", "users"}
+        if unknown:
+            raise WorldError(f"unknown keys in the monetize section: {sorted(unknown)}")
+        for i, raw in enumerate(_list(doc, "owners")):
+            with _entry(f"owners[{i}]"):
+                self._owner(_map(raw, f"owners[{i}]"), f"owners[{i}]")
+        for i, raw in enumerate(_list(doc, "paywalls")):
+            with _entry(f"paywalls[{i}]"):
+                self._paywall(_map(raw, f"paywalls[{i}]"), f"paywalls[{i}]")
+        for i, raw in enumerate(_list(doc, "users")):
+            with _entry(f"users[{i}]"):
+                self._user(_map(raw, f"users[{i}]"), f"users[{i}]")
+
+    def _owner(self, raw: Mapping[str, Any], where: str) -> None:
+        owner = Owner(id=_str(raw, "id", where), name=str(raw.get("name", "")), api_keys=[])
+        if owner.id in self.store.owners:
+            raise WorldError(f"{where}: duplicate owner id {owner.id!r}")
+        for key in raw.get("api_keys") or []:
+            if not isinstance(key, str) or not key.startswith("sk_"):
+                raise WorldError(f"{where}: api keys look like 'sk_...', got {key!r}")
+            if key in self.store.api_keys:
+                raise WorldError(f"{where}: api key {key!r} belongs to two owners")
+            owner.api_keys.append(key)
+            self.store.api_keys[key] = owner.id
+        self.store.owners[owner.id] = owner
+        for j, hook in enumerate(raw.get("webhooks") or []):
+            hw = f"{where}.webhooks[{j}]"
+            hook = _map(hook, hw)
+            endpoint = WebhookEndpoint(
+                id=f"we_{owner.id}_{j + 1}",
+                owner_id=owner.id,
+                url=_str(hook, "url", hw),
+                secret=str(hook.get("secret") or f"whsec_{self.store.ids.alnum(24)}"),
+                events=list(hook["events"]) if hook.get("events") else None,
+            )
+            self.store.webhook_endpoints[endpoint.id] = endpoint
+
+    def _paywall(self, raw: Mapping[str, Any], where: str) -> None:
+        pid = _str(raw, "id", where)
+        owner = _str(raw, "owner", where)
+        if owner not in self.store.owners:
+            raise WorldError(f"{where}: unknown owner {owner!r}")
+        if pid in self.store.paywalls:
+            raise WorldError(f"{where}: duplicate paywall id {pid!r}")
+        acquirer = cast(AcquirerName, _str(raw, "acquirer", where))
+        if acquirer not in ACQUIRERS:
+            raise WorldError(f"{where}: acquirer must be one of {list(ACQUIRERS)}, got {acquirer!r}")
+        tz = str(raw.get("timezone") or "UTC")
+        try:
+            local_date(self.now, tz)
+        except Exception as exc:
+            raise WorldError(f"{where}: unknown timezone {tz!r}") from exc
+        token_types = [
+            TokenType(
+                type=_str(t, "type", f"{where}.tokenization.types[{k}]"),
+                name=str(t.get("name") or t["type"]),
+                description=str(t.get("description") or ""),
+                monthly=_int(t, "monthly", 0, where),
+                daily_trial=_int(t, "daily_trial", 0, where),
+            )
+            for k, t in enumerate(_list(raw.get("tokenization") or {}, "types"))
+        ]
+        paywall = Paywall(
+            id=pid,
+            owner_id=owner,
+            name=str(raw.get("name") or f"Paywall {pid}"),
+            acquirer=acquirer,
+            test_mode=bool(raw.get("test_mode", True)),
+            timezone=tz,
+            success_redirect_url=raw.get("success_redirect_url"),
+            checkout_shop_url=raw.get("checkout_shop_url"),
+            checkout_product_name=raw.get("checkout_product_name"),
+            settings=dict(raw.get("settings") or {}),
+            layout=raw.get("layout"),
+            locales=raw.get("locales"),
+            token_types=token_types,
+            acquirer_ref=str(raw.get("acquirer_ref") or self.store.ids.digits(5)),
+        )
+        self.store.paywalls[pid] = paywall
+        for k, p in enumerate(_list(raw, "prices")):
+            self._price(_map(p, f"{where}.prices[{k}]"), pid, f"{where}.prices[{k}]")
+        for k, o in enumerate(_list(raw, "offers")):
+            ow = f"{where}.offers[{k}]"
+            o = _map(o, ow)
+            expires = _days(o, "expires_in_days", None, ow, lowest=-MAX_DAYS)
+            offer = Offer(
+                id=_str(o, "id", ow),
+                paywall_id=pid,
+                discount_percent=o.get("discount_percent"),
+                expires_at=self.now + timedelta(days=expires) if expires is not None else None,
+                duration_minutes=o.get("duration_minutes"),
+                price_id=str(o["price_id"]) if o.get("price_id") is not None else None,
+                label=o.get("label"),
+            )
+            self.store.offers[offer.id] = offer
+        for k, pr in enumerate(_list(raw, "providers")):
+            pw = f"{where}.providers[{k}]"
+            pr = _map(pr, pw)
+            ptype = _str(pr, "type", pw)
+            if paywall.token_type(ptype) is None:
+                raise WorldError(f"{pw}: type {ptype!r} is not a token type of paywall {pid}")
+            upstream = str(pr.get("upstream") or "fake")
+            if upstream != "fake" and not upstream.startswith(("http://", "https://")):
+                raise WorldError(f"{pw}: upstream must be 'fake' or an http(s) URL, got {upstream!r}")
+            provider = Provider(
+                id=_str(pr, "id", pw),
+                paywall_id=pid,
+                type=ptype,
+                cost=_int(pr, "cost", 1, pw),
+                upstream=upstream,
+                headers={str(k2): str(v) for k2, v in (pr.get("headers") or {}).items()},
+                enabled=bool(pr.get("enabled", True)),
+                fake=_fake_options(pr.get("fake"), f"{pw}.fake"),
+            )
+            if provider.id in self.store.providers:
+                raise WorldError(f"{pw}: duplicate provider id {provider.id!r}")
+            self.store.providers[provider.id] = provider
+
+    def _price(self, raw: Mapping[str, Any], paywall_id: str, where: str) -> None:
+        pid = _str(raw, "id", where)
+        if pid in self.store.prices:
+            raise WorldError(f"{where}: duplicate price id {pid!r}")
+        interval = raw.get("interval")
+        if interval is not None and interval not in _INTERVALS:
+            raise WorldError(f"{where}: interval must be one of {list(_INTERVALS)}")
+        local = raw.get("local") or {}
+        amount = raw.get("amount")
+        if not isinstance(amount, int | float) or isinstance(amount, bool) or amount < 0:
+            raise WorldError(f"{where}: amount must be a non-negative number")
+        count = raw.get("interval_count")
+        if interval not in (None, "lifetime") and count is not None and (
+                not isinstance(count, int) or isinstance(count, bool) or count < 1):
+            raise WorldError(f"{where}: interval_count must be a positive integer")
+        trial = raw.get("trial_days")
+        if trial is not None and (not isinstance(trial, int) or isinstance(trial, bool) or not 0 <= trial <= 730):
+            raise WorldError(f"{where}: trial_days must be an integer from 0 to 730, or null")
+        self.store.prices[pid] = Price(
+            id=pid,
+            paywall_id=paywall_id,
+            currency=str(raw.get("currency") or "USD").upper(),
+            amount=float(amount),
+            interval=cast("Interval | None", interval),
+            interval_count=None if interval in (None, "lifetime") else (count or 1),
+            trial_days=trial,
+            label=raw.get("label"),
+            description=raw.get("description"),
+            local_currency=local.get("currency"),
+            local_amount=local.get("amount"),
+            active=bool(raw.get("active", True)),
+        )
+
+    def _user(self, raw: Mapping[str, Any], where: str) -> None:
+        uid = _str(raw, "id", where)
+        email = raw.get("email")
+        if uid in self.store.users or (email and self.store.user_by_email(email)):
+            raise WorldError(f"{where}: duplicate user {uid!r}/{email!r}")
+        created = self.now - timedelta(days=_days(raw, "created_days_ago", 30, where))
+        self.store.add_user(User(id=uid, email=email, name=raw.get("name"), created_at=created,
+                                 country=str(raw.get("country") or "US")))
+        for k, link_raw in enumerate(_list(raw, "paywalls")):
+            lw = f"{where}.paywalls[{k}]"
+            link_raw = _map(link_raw, lw)
+            pid = str(link_raw.get("paywall"))
+            paywall = self.store.paywalls.get(pid)
+            if paywall is None:
+                raise WorldError(f"{lw}: unknown paywall {pid!r}")
+            if (uid, pid) in self.store.links:
+                raise WorldError(f"{lw}: user {uid!r} is linked twice to paywall {pid!r}")
+            self.store.links[(uid, pid)] = Link(
+                user_id=uid, paywall_id=pid, linked_at=created, meta=dict(link_raw.get("meta") or {})
+            )
+            given = _map(link_raw.get("balances") or {}, f"{lw}.balances")
+            for ttype in paywall.token_types:
+                count = _int(given, ttype.type, ttype.daily_trial, f"{lw}.balances")
+                if count > MAX_BALANCE:
+                    raise WorldError(f"{lw}.balances: {ttype.type!r} must be at most {MAX_BALANCE}")
+                self.store.balances[(uid, pid, ttype.type)] = BalanceRow(
+                    user_id=uid, paywall_id=pid, type=ttype.type, count=count,
+                    topped_up_on=local_date(self.now, paywall.timezone).isoformat(),
+                )
+            for name in set(given) - {t.type for t in paywall.token_types}:
+                raise WorldError(f"{lw}: balance type {name!r} is not a token type of paywall {pid}")
+            for j, purchase in enumerate(_list(link_raw, "purchases")):
+                self._purchase(_map(purchase, f"{lw}.purchases[{j}]"), uid, paywall, f"{lw}.purchases[{j}]")
+
+    def _purchase(self, raw: Mapping[str, Any], user_id: str, paywall: Paywall, where: str) -> None:
+        price = self.store.prices.get(str(raw.get("price")))
+        if price is None or price.paywall_id != paywall.id:
+            raise WorldError(f"{where}: price {raw.get('price')!r} is not a price of paywall {paywall.id}")
+        started = self._started(raw, where)
+        status = str(raw.get("status") or "active")
+        pid = str(raw.get("id") or self.store.ids.prefixed("sub_"))
+        if pid in self.store.subscriptions or pid in self.store.payments:
+            raise WorldError(f"{where}: duplicate purchase id {pid!r}")
+        if price.is_lifetime:
+            if status not in ("paid", "refunded"):
+                raise WorldError(f"{where}: a lifetime purchase is 'paid' or 'refunded'")
+            self.store.payments[pid] = Payment(
+                id=pid, paywall_id=paywall.id, user_id=user_id, price_id=price.id, amount=price.unit_amount,
+                currency=price.currency, status="succeeded" if status == "paid" else "refunded",
+                created=started, refunded_amount=price.unit_amount if status == "refunded" else 0,
+            )
+            return
+        if status not in _SUB_STATUSES:
+            raise WorldError(f"{where}: subscription status must be one of {list(_SUB_STATUSES)}")
+        period_start = started
+        while (end := add_interval(period_start, price.interval, price.interval_count)) <= self.now:
+            period_start = end
+        sub = Subscription(
+            id=pid, paywall_id=paywall.id, user_id=user_id, price_id=price.id,
+            status=cast(SubscriptionStatus, status), created=started,
+            current_period_start=period_start, current_period_end=end,
+        )
+        if raw.get("cancel_at_period_end"):
+            sub.cancel_at_period_end = True
+            sub.cancel_at = end
+            sub.cancellation_reason = str(raw.get("cancellation_reason") or "seeded")
+        if status == "canceled":
+            sub.ended_at = sub.canceled_at = period_start
+        self.store.subscriptions[sub.id] = sub
+        pay_id = f"pi_{pid.removeprefix('sub_')}"[:40]
+        self.store.payments[pay_id] = Payment(
+            id=pay_id, paywall_id=paywall.id, user_id=user_id, price_id=price.id, amount=price.unit_amount,
+            currency=price.currency, status="succeeded", created=period_start, subscription_id=sub.id,
+        )
+
+
+    def _started(self, raw: Mapping[str, Any], where: str) -> datetime:
+        """When a purchase started: `started_at` (ISO 8601), else `started_days_ago` before now."""
+        at = raw.get("started_at")
+        if at is None:
+            return self.now - timedelta(days=_days(raw, "started_days_ago", 0, where))
+        try:
+            started = datetime.fromisoformat(str(at).replace("Z", "+00:00"))
+        except ValueError as exc:
+            raise WorldError(f"{where}: started_at must be an ISO 8601 date-time, got {at!r}") from exc
+        if started.tzinfo is None:
+            raise WorldError(f"{where}: started_at needs a UTC offset, got {at!r}")
+        if started > self.now or self.now - started > timedelta(days=MAX_DAYS):
+            raise WorldError(f"{where}: started_at must lie within the {MAX_DAYS} days before now")
+        return started
+
+
+@contextmanager
+def _entry(where: str) -> Iterator[None]:
+    """Turn a malformed value deep inside one seed entry into a `SeedError` naming the entry."""
+    try:
+        yield
+    except (AttributeError, KeyError, TypeError, ValueError, OverflowError) as exc:
+        raise WorldError(f"{where}: malformed entry ({type(exc).__name__}: {exc})") from exc
+
+
+def _days(raw: Mapping[str, Any], key: str, default: float | None, where: str, *,
+          lowest: float = 0) -> Any:
+    """A relative time in days, within [lowest, MAX_DAYS] (None when absent without a default)."""
+    value = raw.get(key, default)
+    if value is None:
+        return None
+    if not isinstance(value, int | float) or isinstance(value, bool) or not lowest <= value <= MAX_DAYS:
+        raise WorldError(f"{where}: {key!r} must be a number of days from {lowest:g} to {MAX_DAYS}")
+    return float(value)
+
+
+def _fake_options(raw: Any, where: str) -> dict[str, Any]:
+    """The fake upstream's options: latency_ms, chunk_delay_ms, fail_status (400-599), fail_connection."""
+    options = dict(_map(raw or {}, where))
+    unknown = set(options) - {"latency_ms", "chunk_delay_ms", "fail_status", "fail_connection"}
+    if unknown:
+        raise WorldError(f"{where}: unknown options {sorted(unknown)}")
+    for key in ("latency_ms", "chunk_delay_ms"):
+        _int(options, key, 0, where)
+    status = options.get("fail_status")
+    if status is not None and (not isinstance(status, int) or isinstance(status, bool) or not 400 <= status <= 599):
+        raise WorldError(f"{where}: 'fail_status' must be an HTTP status from 400 to 599")
+    if not isinstance(options.get("fail_connection", False), bool):
+        raise WorldError(f"{where}: 'fail_connection' must be a boolean")
+    return options
+
+
+def _list(raw: Mapping[str, Any], key: str) -> list[Any]:
+    value = raw.get(key) or []
+    if not isinstance(value, list):
+        raise WorldError(f"{key!r} must be a list")
+    return value
+
+
+def _map(raw: Any, where: str) -> Mapping[str, Any]:
+    if not isinstance(raw, Mapping):
+        raise WorldError(f"{where} must be a mapping")
+    return raw
+
+
+def _str(raw: Mapping[str, Any], key: str, where: str) -> str:
+    value = raw.get(key)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise WorldError(f"{where}: {key!r} is required")
+    return str(value)
+
+
+def _int(raw: Mapping[str, Any], key: str, default: int, where: str) -> int:
+    value = raw.get(key, default)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise WorldError(f"{where}: {key!r} must be a non-negative integer")
+    return value
