@@ -21,9 +21,10 @@ from .engine.product import Product
 from .engine.routing import MAX_BODY_BYTES, Handler, bind_routes, collect_handlers
 from .engine.world import World
 from .products.monetize.product import PRODUCT as MONETIZE
+from .products.paywalls_ai.product import PRODUCT as PAYWALLS_AI
 
 CONTROL_PREFIX = "/_emulator"
-PRODUCTS: tuple[Product, ...] = (MONETIZE,)
+PRODUCTS: tuple[Product, ...] = (MONETIZE, PAYWALLS_AI)
 
 
 def create_app(config: EmulatorConfig | None = None, *, products: Sequence[Product] = PRODUCTS,

@@ -9,7 +9,7 @@ from typing import Any
 import requests
 from openai import OpenAI
 
-from emulator.products.paywalls_ai.money import parse_amount, parse_percent, usage_cost
+from paywall_emulator.products.paywalls_ai.money import parse_amount, parse_percent, usage_cost
 
 DEMO_KEY = "sk-paywalls-v1-emulator-demo"
 SHARED_KEY = "sk-paywalls-v1-emulator-shared"

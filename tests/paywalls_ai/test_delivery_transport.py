@@ -13,11 +13,11 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from emulator.products.paywalls_ai import signing
-from emulator.products.paywalls_ai.delivery import PaywallsDispatcher
-from emulator.products.paywalls_ai.domain import balances, webhooks
-from emulator.products.paywalls_ai.domain.webhooks import NewSubscription
-from emulator.products.paywalls_ai.state import PaywallsState
+from paywall_emulator.products.paywalls_ai import signing
+from paywall_emulator.products.paywalls_ai.delivery import PaywallsDispatcher
+from paywall_emulator.products.paywalls_ai.domain import balances, webhooks
+from paywall_emulator.products.paywalls_ai.domain.webhooks import NewSubscription
+from paywall_emulator.products.paywalls_ai.state import PaywallsState
 
 from .support import T0, Secrets, state
 

@@ -6,9 +6,9 @@ from datetime import timedelta
 
 import pytest
 
-from emulator.products.paywalls_ai.domain import access, balances, identity
-from emulator.products.paywalls_ai.domain.balances import CardDeclinedError
-from emulator.products.paywalls_ai.errors import (
+from paywall_emulator.products.paywalls_ai.domain import access, balances, identity
+from paywall_emulator.products.paywalls_ai.domain.balances import CardDeclinedError
+from paywall_emulator.products.paywalls_ai.errors import (
     ConflictError,
     DefaultModeOnlyError,
     IdempotencyKeyReusedError,
@@ -17,7 +17,7 @@ from emulator.products.paywalls_ai.errors import (
     InvalidUserIdError,
     UserRequiredError,
 )
-from emulator.products.paywalls_ai.money import UNIT
+from paywall_emulator.products.paywalls_ai.money import UNIT
 
 from .support import LINKS, T0, state
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from emulator.products.paywalls_ai.domain import access, proxy
-from emulator.products.paywalls_ai.domain.access import Blocked
-from emulator.products.paywalls_ai.errors import ModelNotFoundError
-from emulator.products.paywalls_ai.money import parse_amount
+from paywall_emulator.products.paywalls_ai.domain import access, proxy
+from paywall_emulator.products.paywalls_ai.domain.access import Blocked
+from paywall_emulator.products.paywalls_ai.errors import ModelNotFoundError
+from paywall_emulator.products.paywalls_ai.money import parse_amount
 
 from .support import LINKS, MODEL, T0, state
 

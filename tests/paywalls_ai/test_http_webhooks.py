@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from emulator.products.paywalls_ai import signing
+from paywall_emulator.products.paywalls_ai import signing
 
 from .http_support import Pw, error_of
 

@@ -6,7 +6,7 @@ from fractions import Fraction
 
 import pytest
 
-from emulator.products.paywalls_ai.money import (
+from paywall_emulator.products.paywalls_ai.money import (
     UNIT,
     AmountError,
     format_price,

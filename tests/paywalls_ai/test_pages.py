@@ -3,8 +3,8 @@ only while the session or request is open."""
 
 from __future__ import annotations
 
-from emulator.products.paywalls_ai.domain import access, balances
-from emulator.products.paywalls_ai.pages import render_authorization_page, render_topup_page
+from paywall_emulator.products.paywalls_ai.domain import access, balances
+from paywall_emulator.products.paywalls_ai.pages import render_authorization_page, render_topup_page
 
 from .support import LINKS, T0, state
 

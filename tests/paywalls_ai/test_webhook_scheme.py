@@ -11,10 +11,10 @@ import jsonschema
 import pytest
 import yaml
 
-from emulator.products.paywalls_ai import signing, views
-from emulator.products.paywalls_ai.domain import balances, webhooks
-from emulator.products.paywalls_ai.domain.webhooks import NewSubscription
-from emulator.products.paywalls_ai.errors import InvalidSubscriptionError, NotFoundError
+from paywall_emulator.products.paywalls_ai import signing, views
+from paywall_emulator.products.paywalls_ai.domain import balances, webhooks
+from paywall_emulator.products.paywalls_ai.domain.webhooks import NewSubscription
+from paywall_emulator.products.paywalls_ai.errors import InvalidSubscriptionError, NotFoundError
 
 from .support import LINKS, T0, Secrets, state
 

@@ -6,9 +6,10 @@ from typing import Any
 
 import pytest
 
-from emulator.products.paywalls_ai.money import UNIT
-from emulator.products.paywalls_ai.state import PaywallsState
-from emulator.products.paywalls_ai.world_section import WorldSectionError, load_section
+from paywall_emulator.engine.ids import IdFactory
+from paywall_emulator.engine.product import WorldLoad
+from paywall_emulator.products.paywalls_ai.money import UNIT
+from paywall_emulator.products.paywalls_ai.world_section import WorldSectionError, load_world
 
 from .support import MODEL, T0, section, state
 
@@ -28,9 +29,8 @@ def test_loads_paywalls_keys_models_balances_and_connections() -> None:
 
 
 def test_empty_section_is_an_empty_product() -> None:
-    st = PaywallsState()
-    load_section(st, None, now=T0, id_seed=3)
-    assert st.paywalls == {} and st.id_seed == 3
+    st = load_world(None, WorldLoad(now=T0, ids=IdFactory(3), id_seed=3))
+    assert st.paywalls == {} and st.id_seed == 3 and st.loaded_at == T0
 
 
 def bad(mutate: Any) -> dict[str, Any]:
@@ -56,9 +56,6 @@ def bad(mutate: Any) -> dict[str, Any]:
     (bad(lambda r: r.update(wallets={"u": "1e3"})), "wallets.u"),
 ])
 def test_refused_whole_naming_the_place(raw: dict[str, Any], where: str) -> None:
-    st = state()
-    before = dict(st.balances)
     with pytest.raises(WorldSectionError) as info:
-        load_section(st, raw, now=T0, id_seed=1)
-    assert where in info.value.message
-    assert st.balances == before and st.id_seed == 7
+        load_world(raw, WorldLoad(now=T0, ids=IdFactory(1), id_seed=1))
+    assert where in info.value.message and info.value.http_status == 400

@@ -7,17 +7,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from aiohttp import web
-
-from ...routing import Call
+from ...engine.routing import Call
 from .domain import identity
 from .links import Links
 from .models import Paywall
 from .state import PaywallsState
-from .transport import ProxyRuntime
+from .transport import PROXY_KEY, ProxyRuntime
 
 USER_HEADER = "X-Paywall-User"
-PROXY_KEY = web.AppKey("paywalls_ai_proxy", ProxyRuntime)
 
 
 def state_of(call: Call) -> PaywallsState:

@@ -10,21 +10,38 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from typing import Any
 
 import aiohttp
+from aiohttp import web
 
+from ...engine.keys import WORLD_KEY
 from .domain import webhooks
 from .models import Delivery
 from .signing import delivery_headers
-from .state import PaywallsState
+from .state import PRODUCT_NAME, PaywallsState
 from .views import iso, render_delivery_body
 
 log = logging.getLogger("paywall_emulator.paywalls_ai")
 POLL_SECONDS = 0.05
 TIMEOUT_SECONDS = 10.0
+
+
+async def delivery_context(app: web.Application) -> AsyncIterator[None]:
+    """cleanup_ctx: an HTTP client session and a dispatcher for the app, registered as a due source."""
+    world = app[WORLD_KEY]
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as session:
+        dispatcher = PaywallsDispatcher(lambda: world.states[PRODUCT_NAME], world.now, session,
+                                        timeout=world.config.webhook_timeout)
+        world.add_source(PRODUCT_NAME, dispatcher)
+        dispatcher.start()
+        try:
+            yield
+        finally:
+            world.remove_source(dispatcher)
+            await dispatcher.close()
 
 
 class PaywallsDispatcher:
@@ -43,19 +60,19 @@ class PaywallsDispatcher:
         self._worker: asyncio.Task[None] | None = None
         self._closing = False
 
-    def next_due(self, *_: Any) -> datetime | None:
+    def next_due(self, state: PaywallsState | None = None) -> datetime | None:
         """The earliest pending attempt, or an attempt in flight (a clock move waits for it)."""
-        state = self._state()
+        state = state if state is not None else self._state()
         times = [started for started, _ in self._inflight.values()]
         times += [d.next_attempt_at for d in state.pending.values()
                   if d.next_attempt_at is not None and d.id not in self._inflight]
         return min(times, default=None)
 
     async def run_due(self, *args: Any) -> list[dict[str, Any]]:
-        """Attempt everything due at `at` (the last argument) and wait for those attempts, and for the
+        """`run_due([state,] at)`: attempt everything due at `at` and wait for those attempts, and for the
         worker's attempts started by then."""
         at: datetime = args[-1]
-        state = self._state()
+        state: PaywallsState = args[0] if len(args) > 1 else self._state()
         for delivery in webhooks.due(state, at):
             if delivery.id not in self._inflight:
                 self._start(state, delivery, at)

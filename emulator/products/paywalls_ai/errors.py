@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...errors import BadRequestError, ConflictError, EmulatorError, NotFoundError, UnauthorizedError
+from ...engine.errors import BadRequestError, ConflictError, EmulatorError, NotFoundError, UnauthorizedError
 
 __all__ = ["BadRequestError", "ConflictError", "EmulatorError", "NotFoundError", "UnauthorizedError"]
 

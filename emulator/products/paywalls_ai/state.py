@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from ...engine.ids import IdFactory
 from .models import (
     AuthorizationRequest,
     Connection,
@@ -19,10 +20,13 @@ from .models import (
     TopupSession,
 )
 
+PRODUCT_NAME = "paywalls-ai"  # its world-file section and its key in the World
+
 
 @dataclass(slots=True, kw_only=True)
 class PaywallsState:
     loaded_at: datetime = datetime(1970, 1, 1, tzinfo=UTC)  # when the world section was loaded
+    ids: IdFactory = field(default_factory=lambda: IdFactory(0))  # seeded: subscription secrets
     id_seed: int = 0  # the world's id seed: webhook retry jitter derives from it
     paywalls: dict[str, Paywall] = field(default_factory=dict)
     keys: dict[str, str] = field(default_factory=dict)  # secret key -> paywall id

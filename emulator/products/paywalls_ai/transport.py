@@ -15,9 +15,9 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from ...errors import UpstreamError
-from ...fake_provider import FakeConnectionError, FakeOptions, FakeProvider
-from ...routing import Reply
+from ...engine.errors import UpstreamError
+from ...engine.fake_provider import FakeConnectionError, FakeOptions, FakeProvider
+from ...engine.routing import Reply
 from .domain import proxy
 from .domain.access import Blocked
 from .links import Links
@@ -182,8 +182,12 @@ async def send_events(request: web.Request, events: list[bytes]) -> web.StreamRe
     return response
 
 
-async def session_context(runtime: ProxyRuntime) -> AsyncIterator[None]:
-    """The HTTP client for real upstreams, open while the app runs."""
+PROXY_KEY = web.AppKey("paywalls_ai_proxy", ProxyRuntime)
+
+
+async def session_context(app: web.Application) -> AsyncIterator[None]:
+    """cleanup_ctx: the HTTP client for real upstreams, open while the app runs."""
+    runtime = app[PROXY_KEY]
     timeout = aiohttp.ClientTimeout(total=None, sock_connect=CONNECT_TIMEOUT)
     async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar(), timeout=timeout) as session:
         runtime.session = session

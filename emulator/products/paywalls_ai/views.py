@@ -12,6 +12,7 @@ from typing import Any
 
 from .models import Connection, Delivery, Event, ModelPrice, Paywall, Subscription
 from .money import format_price, format_units
+from .state import PaywallsState
 
 # Facts holding base units: rendered as decimal USDC strings on the wire.
 MONEY_FACTS = frozenset({"amount", "cost", "requested_amount", "available_balance", "processing_fee_amount"})
@@ -145,3 +146,23 @@ def render_logs(deliveries: Iterable[Delivery], events: dict[str, Event]) -> dic
                      "createdAt": iso(delivery.created_at), "updatedAt": iso(delivery.updated_at),
                      "event": render_event(events[delivery.event_id])})
     return {"logs": rows}
+
+
+def render_state(state: PaywallsState) -> dict[str, Any]:
+    """The product's tables for GET /_emulator/state."""
+    return {
+        "paywalls": [{"id": p.id, "name": p.name, "mode": p.mode, "models": sorted(p.models)}
+                     for p in state.paywalls.values()],
+        "balances": [{"scope": scope, "user": user, "balance": str(units), "balanceFormatted": format_units(units)}
+                     for (scope, user), units in sorted(state.balances.items())],
+        "connections": [{"paywallId": c.paywall_id, "user": c.user_id, "createdAt": iso(c.created_at)}
+                        for c in state.connections.values()],
+        "ledger": [{"id": e.id, "paywallId": e.paywall_id, "user": e.user_id, "kind": e.kind, "amount": str(e.amount),
+                    "requested": str(e.requested), "source": e.source, "createdAt": iso(e.created_at)}
+                   for e in state.ledger],
+        "topups": [{"id": t.id, "paywallId": t.paywall_id, "user": t.user_id, "status": t.status,
+                    "amount": str(t.amount)} for t in state.topups.values()],
+        "events": [render_event(e) for e in state.events],
+        "subscriptions": [render_subscription(s) for s in state.subscriptions.values()],
+        "deliveries": render_logs(state.deliveries.values(), state.events_by_id)["logs"],
+    }

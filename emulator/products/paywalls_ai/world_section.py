@@ -17,7 +17,8 @@ from datetime import datetime
 from fractions import Fraction
 from typing import Any
 
-from ...errors import BadRequestError
+from ...engine.ids import IdFactory
+from ...engine.product import WorldError, WorldLoad
 from .domain.identity import USER_ID
 from .models import SHARED_SCOPE, BlockReason, Connection, ModelPrice, Paywall
 from .money import AmountError, parse_amount, parse_percent
@@ -34,24 +35,23 @@ PAYWALL_KEYS = frozenset({"id", "name", "mode", "owner", "keys", "markup_percent
 KEY_PREFIX = "sk-paywalls-"
 
 
-class WorldSectionError(BadRequestError):
+class WorldSectionError(WorldError):
     default_code = "invalid_world"
 
 
-def load_section(state: PaywallsState, section: Mapping[str, Any] | None, *, now: datetime, id_seed: int) -> None:
-    """Validate everything first, then replace the state's tables (a refused section changes nothing)."""
-    fresh = parse_section(section or {}, now=now, id_seed=id_seed)
-    for name in state.__slots__:
-        setattr(state, name, getattr(fresh, name))
+def load_world(section: Mapping[str, Any] | None, load: WorldLoad) -> PaywallsState:
+    """The product's state for a world section (None: no section, no paywalls), validated whole first."""
+    return parse_section(section or {}, now=load.now, id_seed=load.id_seed, ids=load.ids)
 
 
-def parse_section(section: Mapping[str, Any], *, now: datetime, id_seed: int) -> PaywallsState:
+def parse_section(section: Mapping[str, Any], *, now: datetime, id_seed: int,
+                  ids: IdFactory | None = None) -> PaywallsState:
     where = "paywalls-ai"
     _mapping(section, where)
     unknown = sorted(set(section) - {"paywalls", "wallets"})
     if unknown:
         raise WorldSectionError(f"{where}: unknown keys {unknown}")
-    state = PaywallsState(loaded_at=now, id_seed=id_seed)
+    state = PaywallsState(loaded_at=now, id_seed=id_seed, ids=ids or IdFactory(id_seed))
     for index, raw in enumerate(_list(section.get("paywalls"), f"{where}.paywalls")):
         _paywall(state, raw, f"{where}.paywalls[{index}]", now)
     for user, amount in _mapping(section.get("wallets") or {}, f"{where}.wallets").items():

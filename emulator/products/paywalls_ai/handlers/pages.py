@@ -4,7 +4,7 @@ with the reason; the HTML lives in `pages`."""
 
 from __future__ import annotations
 
-from ....routing import Call, Reply, operation
+from ....engine.routing import Call, Reply, operation
 from ..calls import body_of, state_of
 from ..domain import access, balances
 from ..errors import ConflictError

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ....routing import Call, Reply, operation
+from ....engine.routing import Call, Reply, operation
 from .. import transport
 from ..calls import body_of, body_user, links_of, paywall_of, runtime_of, state_of
 from ..views import render_models

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ....routing import Call, Reply, operation
+from ....engine.routing import Call, Reply, operation
 from ..calls import body_of, body_user, links_of, paywall_of, query_user, state_of
 from ..domain import access, balances
 from ..views import (

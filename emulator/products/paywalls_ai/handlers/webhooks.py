@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ....routing import Call, Reply, operation
+from ....engine.routing import Call, Reply, operation
 from ..calls import body_of, paywall_of, state_of
 from ..domain import webhooks
 from ..domain.webhooks import NewSubscription
@@ -15,7 +15,7 @@ async def create_webhook_subscription(call: Call) -> Reply:
     spec = NewSubscription(url=body["url"], events=body["events"], description=body.get("description"),
                            custom_headers=body.get("customHeaders"), secret=body.get("secret"))
     made = webhooks.create_subscription(state_of(call), paywall_of(call), spec, now=call.world.now(),
-                                        secrets=call.world.ids)
+                                        secrets=state_of(call).ids)
     return Reply(status=201, body={"subscription": render_subscription(made, with_secret=True)})
 
 
