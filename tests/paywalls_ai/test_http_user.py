@@ -4,6 +4,7 @@ concurrent charges against a balance that covers 600 ending exact."""
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import aiohttp
 import pytest
@@ -95,3 +96,16 @@ def test_a_thousand_concurrent_charges_against_600_end_exact(emu: object, pw: Pw
     results = asyncio.run(storm())
     assert sum(results) == 600 and len(results) == 1000
     assert pw.get("/v1/user/balance", params={"user": "crowd"}).json() == {"balance": "0", "balanceFormatted": "0.00"}
+
+
+def test_idempotency_keys_live_24_hours_of_emulator_time(emu: Any, pw: Pw) -> None:
+    emu.clock.freeze()
+    deposit = {"user": "kim", "amount": "1"}
+    key = {"Idempotency-Key": "signup:kim"}
+    assert pw.post("/v1/user/balance/deposit", json=deposit, headers=key).status_code == 200
+    emu.clock.advance(hours=23, minutes=59)
+    assert pw.post("/v1/user/balance/deposit", json=deposit, headers=key).json() == {"balanceFormatted": "1.00"}
+    assert pw.balance("kim") == UNIT
+    emu.clock.advance(minutes=1)
+    assert pw.post("/v1/user/balance/deposit", json=deposit, headers=key).json() == {"balanceFormatted": "2.00"}
+    assert pw.balance("kim") == 2 * UNIT

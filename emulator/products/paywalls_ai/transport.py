@@ -130,13 +130,15 @@ def usage_of(body: Any) -> Usage | None:
 async def relay_stream(request: web.Request, runtime: ProxyRuntime, answer: Answer, *, keep_usage: bool,
                        on_usage: Callable[[Usage], None]) -> web.StreamResponse:
     """Relay SSE events as they arrive; the usage chunk is read (and passed on only if the client asked
-    for it); `on_usage` runs once the stream ended with a usage. A client gone mid-stream is charged
-    nothing (no usage reached the proxy)."""
+    for it); `on_usage` runs once the stream ended with a usage. A client gone mid-stream stops the
+    relay, not the stream: the rest is read from the provider, whose usage is charged at its end."""
     response = web.StreamResponse(status=answer.status, headers=SSE_HEADERS)
     usage: Usage | None = None
     buffer = b""
+    client_gone = False
     try:
-        await response.prepare(request)
+        if not await _send(request, response, None):
+            client_gone = True
         async for chunk in answer.chunks:
             buffer += chunk
             *events, buffer = buffer.split(b"\n\n")
@@ -148,19 +150,35 @@ async def relay_stream(request: web.Request, runtime: ProxyRuntime, answer: Answ
                     if not keep_usage:
                         continue
                 out.append(event + b"\n\n")
-            if out:
-                await response.write(b"".join(out))
-        if buffer.strip():
-            await response.write(buffer)
-        await response.write_eof()
-    except ConnectionError:
-        runtime.stats.client_gone += 1
-        usage = None
+            if out and not client_gone and not await _send(request, response, b"".join(out)):
+                client_gone = True
+        if not client_gone and buffer.strip():
+            await _send(request, response, buffer)
+        if not client_gone:
+            await _send(request, response, b"", eof=True)
+    except (aiohttp.ClientError, OSError):
+        usage = None  # the provider broke off: no usage, no charge
     finally:
         await answer.release()
+    runtime.stats.client_gone += client_gone
     if usage is not None:
         on_usage(usage)
     return response
+
+
+async def _send(request: web.Request, response: web.StreamResponse, data: bytes | None, *,
+                eof: bool = False) -> bool:
+    """Prepare (data None), write or finish the client's stream; False once the client is gone."""
+    try:
+        if data is None:
+            await response.prepare(request)
+        elif eof:
+            await response.write_eof()
+        else:
+            await response.write(data)
+    except ConnectionError:
+        return False
+    return True
 
 
 def _usage_event(event: bytes) -> Usage | None:
