@@ -20,7 +20,6 @@ from paywall_emulator.engine import control
 from paywall_emulator.engine.openapi import SpecError, load_document, spec_path
 from paywall_emulator.engine.routing import Call, Handler, Reply, bind_routes, collect_handlers
 from paywall_emulator.products.monetize.auth import caller
-from paywall_emulator.products.monetize.handlers import MODULES
 
 from .conftest import ACME_KEY, RIVAL_KEY, STRIPE_PW, TOKEN_PW
 
@@ -228,7 +227,7 @@ async def test_a_handler_may_stream_its_own_response(aiohttp_client: ClientFacto
 
 
 def test_startup_fails_when_an_operation_has_no_handler() -> None:
-    handlers = collect_handlers([control, *MODULES])
+    handlers = collect_handlers([control, *(module for product in PRODUCTS for module in product.handlers)])
     del handlers["getBootstrap"]
     with pytest.raises(SpecError, match="operations without a handler: \\['getBootstrap'\\]"):
         bind_routes(web.Application(), load_specs(EmulatorConfig(), PRODUCTS), handlers, {})
