@@ -135,6 +135,8 @@ def test_shared_mode_needs_authorization_then_spends_the_shared_wallet() -> None
     assert access.disconnect(st, shared, "dave", now=T0) is True
     assert access.disconnect(st, shared, "dave", now=T0) is False
     assert not balances.charge(st, shared, "dave", "0.1", idempotency_key=None, now=T0, links=LINKS).success
+    requested = next(e for e in st.events if e.type == "paywall.authorization.requested")
+    assert requested.facts["approval_url"] == "http://emu.test/_emulator/paywalls-ai/authorize/auth_000001"
     assert [t for t in types(st) if t.startswith("paywall.authorization")] == [
         "paywall.authorization.requested", "paywall.authorization.completed", "paywall.authorization.revoked",
         "paywall.authorization.requested"]

@@ -9,11 +9,17 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import jsonschema
 import pytest
+import yaml
 
+from paywall_emulator.engine.openapi import spec_path
 from paywall_emulator.products.paywalls_ai import signing
 
 from .http_support import Pw, error_of
+
+SPEC = yaml.safe_load(spec_path("paywalls-ai.openapi.yaml").read_text())
+DELIVERY = {"$ref": "#/components/schemas/Delivery", "components": SPEC["components"]}
 
 
 class Inbox:
@@ -97,6 +103,7 @@ def test_signed_deliveries_and_retry_schedule_under_clock_moves(emu: Any, pw: Pw
         assert headers["X-Paywalls-Event"] == "paywall.balance.deposit.created@1.0"
         assert signing.verify(secret, body, headers["X-Paywalls-Signature"])
         parsed = json.loads(body)
+        jsonschema.validate(parsed, DELIVERY)
         assert parsed["delivery"]["attempts"] == n and parsed["event"]["data"]["amount"] == "3"
         assert headers["X-Paywalls-Timestamp"] == parsed["delivery"]["updatedAt"]
     logs = pw.get("/v1/webhooks/logs").json()["logs"]

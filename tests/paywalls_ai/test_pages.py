@@ -25,7 +25,7 @@ def test_topup_page_escapes_and_shows_buttons_only_while_open() -> None:
 def test_authorization_page_states() -> None:
     st = state()
     shared = st.paywalls["pw_shared"]
-    request = access.request_authorization(st, shared, "dave", now=T0)
+    request = access.request_authorization(st, shared, "dave", now=T0, links=LINKS)
     page = render_authorization_page(request=request, paywall=shared)
     assert "data-testid=approve" in page and "Shared &lt;App&gt;" in page
     access.decide(st, request.id, approve=False, now=T0)

@@ -29,7 +29,7 @@ def check(state: PaywallsState, paywall: Paywall, user_id: str, *, need: int, no
           request_id: str | None) -> Blocked | None:
     """None when the user is authorized (shared mode) and holds at least `need` (≥ 1) base units."""
     if paywall.mode == "shared" and (paywall.id, user_id) not in state.connections:
-        request = request_authorization(state, paywall, user_id, now=now)
+        request = request_authorization(state, paywall, user_id, now=now, links=links)
         blocked = Blocked(reason="authorization_required", url=links.authorize(request.id), request_id=request_id,
                           message=fill(paywall.templates["authorization_required"], url=links.authorize(request.id),
                                        name=paywall.name))
@@ -77,8 +77,8 @@ def paywall_epoch(state: PaywallsState, paywall: Paywall) -> datetime:
     return state.loaded_at
 
 
-def request_authorization(state: PaywallsState, paywall: Paywall, user_id: str, *,
-                          now: datetime) -> AuthorizationRequest:
+def request_authorization(state: PaywallsState, paywall: Paywall, user_id: str, *, now: datetime,
+                          links: Links) -> AuthorizationRequest:
     """The user's open request for this paywall, or a new one (`paywall.authorization.requested`)."""
     for request in state.authorizations.values():
         if request.paywall_id == paywall.id and request.user_id == user_id and request.status == "open":
@@ -89,16 +89,17 @@ def request_authorization(state: PaywallsState, paywall: Paywall, user_id: str, 
     emit(state, paywall, "paywall.authorization.requested", now=now, subject=("paywall.authorization", request.id),
          user_id=user_id, source="authorization",
          facts={"external_user_id": user_id, "wallet_user_id": user_id, "request_id": request.id,
-                "approval_url": None, "mode": paywall.mode})
+                "approval_url": links.authorize(request.id), "mode": paywall.mode})
     return request
 
 
-def connect_status(state: PaywallsState, paywall: Paywall, user_id: str, *, now: datetime) -> Connection | str:
-    """The user's connection, or the id of the (open or new) authorization request to approve."""
+def connect_status(state: PaywallsState, paywall: Paywall, user_id: str, *, now: datetime,
+                   links: Links) -> Connection | str:
+    """The user's connection, or the URL of the (open or new) authorization request to approve."""
     found = connection(state, paywall, user_id)
     if found is not None:
         return found
-    return request_authorization(state, paywall, user_id, now=now).id
+    return links.authorize(request_authorization(state, paywall, user_id, now=now, links=links).id)
 
 
 def require_request(state: PaywallsState, request_id: str) -> AuthorizationRequest:

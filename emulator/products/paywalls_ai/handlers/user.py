@@ -51,9 +51,10 @@ async def charge_user(call: Call) -> Reply:
 @operation("connectUser")
 async def connect_user(call: Call) -> Reply:
     paywall = paywall_of(call)
-    status = access.connect_status(state_of(call), paywall, query_user(call), now=call.world.now())
+    status = access.connect_status(state_of(call), paywall, query_user(call), now=call.world.now(),
+                                   links=links_of(call))
     if isinstance(status, str):
-        return Reply(body=render_not_connected(paywall, links_of(call).authorize(status)))
+        return Reply(body=render_not_connected(paywall, status))
     return Reply(body=render_connected(status, paywall))
 
 
