@@ -140,3 +140,10 @@ def test_keys_and_models(emu: object, pw: Pw) -> None:
     raw = pw.get("/v1/models").json()["data"][0]
     assert raw["pricing"] == {"prompt": "0.5", "completion": "1.5", "request": "0.0001"}
     assert pw.balance("alice") == UNIT
+
+
+@pytest.mark.parametrize("path_user", ["a%20b", "a%2Fb", "x" * 128])
+def test_a_bad_user_in_the_path_is_400_invalid_user_id(pw: Pw, path_user: str) -> None:
+    response = pw.post(f"/v1/{path_user}/chat/completions", json={"model": MODEL, "messages": HELLO})
+    assert response.status_code == 400 and error_of(response)["code"] == "invalid_user_id"
+    assert pw.balance("alice") == UNIT

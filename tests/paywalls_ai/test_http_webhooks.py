@@ -124,3 +124,16 @@ def test_a_stop_status_ends_the_delivery(emu: Any, pw: Pw, inbox: tuple[Inbox, s
     assert sorted(types) == ["paywall.balance.charge.completed", "paywall.balance.charge.created"]
     statuses = {row["eventType"]: row["status"] for row in pw.get("/v1/webhooks/logs").json()["logs"]}
     assert sorted(statuses.values()) == ["error", "success"]
+
+
+def test_generated_secrets_and_ids_replay_after_a_reset(emu: Any, pw: Pw) -> None:
+    def create() -> dict[str, Any]:
+        made: dict[str, Any] = pw.post("/v1/webhooks/subscriptions",
+                                       json={"url": "https://hooks.example/x", "events": ["*"]}).json()
+        return made["subscription"]
+
+    first = create()
+    emu.control.reset()
+    again = create()
+    assert (again["id"], again["secret"]) == (first["id"], first["secret"])
+    assert first["secret"].startswith("whsec_") and len(first["secret"]) == 38
