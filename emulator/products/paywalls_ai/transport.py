@@ -60,14 +60,14 @@ class Answer:
     release: Callable[[], Awaitable[None]]
 
 
-def upstream_payload(body: dict[str, Any]) -> bytes:
-    """The request as the provider gets it: a stream always asks for the usage chunk (it is the charge)."""
-    payload = dict(body)
-    if payload.get("stream") is True:
-        options = dict(payload.get("stream_options") or {})
-        options["include_usage"] = True
-        payload["stream_options"] = options
-    return json.dumps(payload, separators=(",", ":")).encode()
+def upstream_payload(body: dict[str, Any], raw: bytes) -> bytes:
+    """The request as the provider gets it: the bytes the client sent, except that a stream always asks
+    for the usage chunk (it is the charge)."""
+    if body.get("stream") is not True:
+        return raw
+    options = dict(body.get("stream_options") or {})
+    options["include_usage"] = True
+    return json.dumps({**body, "stream_options": options}, separators=(",", ":")).encode()
 
 
 async def open_upstream(runtime: ProxyRuntime, paywall: Paywall, payload: bytes, now: datetime) -> Answer:
@@ -238,7 +238,7 @@ async def complete(request: web.Request, runtime: ProxyRuntime, state: PaywallsS
                         completion_tokens=usage.completion_tokens, now=now()) is not None:
             runtime.stats.charged += 1
 
-    answer = await open_upstream(runtime, paywall, upstream_payload(body), now())
+    answer = await open_upstream(runtime, paywall, upstream_payload(body, await request.read()), now())
     runtime.stats.forwarded += 1
     if streamed and 200 <= answer.status < 300 and answer.content_type.startswith("text/event-stream"):
         options = body.get("stream_options")
