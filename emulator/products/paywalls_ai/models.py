@@ -16,6 +16,7 @@ Mode = Literal["default", "shared"]
 SHARED_SCOPE = "shared-wallet"  # the balance scope of every shared-mode wallet (cross-app)
 BlockReason = Literal["authorization_required", "insufficient_funds"]
 DeliveryStatus = Literal["pending", "success", "error"]
+LedgerSource = Literal["api", "stripe", "proxy", "charge", "world"]
 
 
 @dataclass(slots=True, kw_only=True)
@@ -56,7 +57,7 @@ class LedgerEntry:
     kind: Literal["deposit", "charge"]
     amount: int  # what moved
     requested: int  # what was owed (a usage charge is capped at the balance: requested - amount uncollected)
-    source: Literal["api", "stripe", "proxy", "charge", "world"]
+    source: LedgerSource
     created_at: datetime
     metadata: dict[str, Any] = field(default_factory=dict)
 

@@ -38,7 +38,7 @@ def check(state: PaywallsState, paywall: Paywall, user_id: str, *, need: int, no
         if available >= max(need, 1):
             return None
         depleted(state, paywall, user_id, requested=max(need, 1), now=now)
-        session = _open_topup(state, paywall, user_id, now=now, links=links)
+        session = open_topup(state, paywall, user_id, now=now, links=links)
         blocked = Blocked(reason="insufficient_funds", url=links.topup(session.id), request_id=request_id,
                           message=fill(paywall.templates["insufficient_funds"], url=links.topup(session.id),
                                        name=paywall.name))
@@ -55,10 +55,16 @@ def depleted(state: PaywallsState, paywall: Paywall, user_id: str, *, requested:
                                 "available_balance": state.balances.get((paywall.scope, user_id), 0)})
 
 
-def _open_topup(state: PaywallsState, paywall: Paywall, user_id: str, *, now: datetime, links: Links) -> TopupSession:
-    from .balances import open_topup  # balances builds on this module
-
-    return open_topup(state, paywall, user_id, now=now, links=links)
+def open_topup(state: PaywallsState, paywall: Paywall, user_id: str, *, now: datetime, links: Links,
+               actor: tuple[str, str] | None = None) -> TopupSession:
+    """A new session and `paywall.balance.topup.link.created`."""
+    session = TopupSession(id=state.new_id("cs_test"), paywall_id=paywall.id, user_id=user_id, status="open",
+                           amount=paywall.topup_amount, created_at=now)
+    state.topups[session.id] = session
+    emit(state, paywall, "paywall.balance.topup.link.created", now=now, subject=("paywall.balance", session.id),
+         user_id=user_id, source="api", actor=actor,
+         facts={"wallet_user_id": user_id, "redirect_url": links.topup(session.id), "checkout_session_id": session.id})
+    return session
 
 
 # --- shared-mode authorization --------------------------------------------------------------------
@@ -69,12 +75,8 @@ def connection(state: PaywallsState, paywall: Paywall, user_id: str) -> Connecti
     found = state.connections.get((paywall.id, user_id))
     if found is None and paywall.mode == "default":
         return Connection(id=f"conn_{paywall.id}_{user_id}", paywall_id=paywall.id, user_id=user_id,
-                          wallet_user_id=user_id, created_at=paywall_epoch(state, paywall))
+                          wallet_user_id=user_id, created_at=state.loaded_at)
     return found
-
-
-def paywall_epoch(state: PaywallsState, paywall: Paywall) -> datetime:
-    return state.loaded_at
 
 
 def request_authorization(state: PaywallsState, paywall: Paywall, user_id: str, *, now: datetime,

@@ -13,11 +13,14 @@ from typing import Any
 
 from ..errors import ConflictError, DefaultModeOnlyError, IdempotencyKeyReusedError, InvalidAmountError, NotFoundError
 from ..links import Links
-from ..models import LedgerEntry, Paywall, TopupSession
-from ..money import AmountError, parse_amount
+from ..models import IdempotencyRecord, LedgerEntry, LedgerSource, Paywall, TopupSession
+from ..money import AmountError, format_units, parse_amount
 from ..state import PaywallsState
 from . import access
+from .access import open_topup
 from .events import emit
+
+__all__ = ["open_topup"]  # top-up sessions open in `access` (a refusal opens one); re-exported here
 
 IDEMPOTENCY_TTL = timedelta(hours=24)
 DECLINED_CARD = "4000000000000002"
@@ -59,13 +62,13 @@ def remembered(state: PaywallsState, paywall: Paywall, op: str, key: str | None,
     return slot, fingerprint, record.result
 
 
-def credit(state: PaywallsState, paywall: Paywall, user_id: str, amount: int, *, now: datetime, source: str,
+def credit(state: PaywallsState, paywall: Paywall, user_id: str, amount: int, *, now: datetime, source: LedgerSource,
            metadata: dict[str, Any] | None = None, actor: tuple[str, str] | None = None) -> LedgerEntry:
     """Add to the user's balance in the paywall's scope and record `paywall.balance.deposit.created`."""
     key = (paywall.scope, user_id)
     state.balances[key] = state.balances.get(key, 0) + amount
     entry = LedgerEntry(id=state.new_id("act"), paywall_id=paywall.id, user_id=user_id, kind="deposit",
-                        amount=amount, requested=amount, source=source, created_at=now,  # type: ignore[arg-type]
+                        amount=amount, requested=amount, source=source, created_at=now,
                         metadata=dict(metadata or {}))
     state.ledger.append(entry)
     emit(state, paywall, "paywall.balance.deposit.created", now=now, subject=("paywall.balance", entry.id),
@@ -107,19 +110,19 @@ def charge(state: PaywallsState, paywall: Paywall, user_id: str, amount_text: st
         result = ChargeResult(success=False, message=blocked.message, balance=balance_of(state, paywall, user_id))
     else:
         entry = debit(state, paywall, user_id, amount, amount, now=now, source="charge")
-        result = ChargeResult(success=True, message=f"Charged {entry.amount} base units",
+        result = ChargeResult(success=True, message=f"Charged {format_units(entry.amount)} USDC.",
                               balance=balance_of(state, paywall, user_id))
     _remember(state, slot, fingerprint, result, now)
     return result
 
 
 def debit(state: PaywallsState, paywall: Paywall, user_id: str, owed: int, amount: int, *, now: datetime,
-          source: str, facts: dict[str, str | int | None] | None = None) -> LedgerEntry:
+          source: LedgerSource, facts: dict[str, str | int | None] | None = None) -> LedgerEntry:
     """Take `amount` (≤ the balance; `owed` is what the price list asked) and record the charge events."""
     key = (paywall.scope, user_id)
     state.balances[key] = state.balances.get(key, 0) - amount
     entry = LedgerEntry(id=state.new_id("act"), paywall_id=paywall.id, user_id=user_id, kind="charge",
-                        amount=amount, requested=owed, source=source, created_at=now)  # type: ignore[arg-type]
+                        amount=amount, requested=owed, source=source, created_at=now)
     state.ledger.append(entry)
     trigger = "proxy" if source == "proxy" else "api"
     subject = ("paywall.balance", entry.id)
@@ -139,25 +142,11 @@ def debit(state: PaywallsState, paywall: Paywall, user_id: str, owed: int, amoun
 def _remember(state: PaywallsState, slot: tuple[str, str, str] | None, fingerprint: str, result: Any,
               now: datetime) -> None:
     if slot is not None:
-        from ..models import IdempotencyRecord
-
         state.idempotency[slot] = IdempotencyRecord(fingerprint=fingerprint, result=result,
                                                     expires_at=now + IDEMPOTENCY_TTL)
 
 
 # --- top-up sessions (the fake Stripe Checkout page) ----------------------------------------------
-
-
-def open_topup(state: PaywallsState, paywall: Paywall, user_id: str, *, now: datetime, links: Links,
-               actor: tuple[str, str] | None = None) -> TopupSession:
-    """A new session and `paywall.balance.topup.link.created`."""
-    session = TopupSession(id=state.new_id("cs_test"), paywall_id=paywall.id, user_id=user_id, status="open",
-                           amount=paywall.topup_amount, created_at=now)
-    state.topups[session.id] = session
-    emit(state, paywall, "paywall.balance.topup.link.created", now=now, subject=("paywall.balance", session.id),
-         user_id=user_id, source="api", actor=actor,
-         facts={"wallet_user_id": user_id, "redirect_url": links.topup(session.id), "checkout_session_id": session.id})
-    return session
 
 
 def require_topup(state: PaywallsState, session_id: str) -> TopupSession:
