@@ -25,6 +25,9 @@ EMULATOR_DEFAULTS: dict[str, str] = {
     "freemius_id": "12",
     "provider_id": "3f6c1a52-7d2e-4b8f-9a10-5c4e2b7d9f01",  # paywall 15, type standard
 }
+# The same for `--paywall-product paywalls-ai` (docs/paywalls-ai.md): the default-mode demo paywall's key.
+PAYWALLS_AI_DEFAULTS: dict[str, str] = {"api_key": "sk-paywalls-v1-emulator-demo", "paywall_id": "pw_demo"}
+PRODUCT_DEFAULTS: dict[str, dict[str, str]] = {"monetize": EMULATOR_DEFAULTS, "paywalls-ai": PAYWALLS_AI_DEFAULTS}
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +77,7 @@ class Settings:
     spec_path: Path | None
     report_path: Path | None
     extra: dict[str, Any] = field(default_factory=dict)
+    product: str = "monetize"  # whose contract runs (PRODUCT_DEFAULTS)
 
     @property
     def in_thread(self) -> bool:
@@ -96,6 +100,7 @@ class Settings:
 
 # name -> (option dest, env var, help)
 OPTIONS: tuple[tuple[str, str, str], ...] = (
+    ("--paywall-product", "PAYWALL_PRODUCT", "whose contract runs: monetize (default) or paywalls-ai"),
     ("--paywall-base-url", "PAYWALL_BASE_URL",
      "base URL of the target (default: start the bundled emulator in a thread)"),
     ("--paywall-api-key", "PAYWALL_API_KEY", "the owner's server key (X-Api-Key)"),
@@ -145,12 +150,18 @@ def from_options(get: Callable[[str], Any], environ: dict[str, str] | None = Non
 
     base_url = values["paywall_base_url"]
     in_thread = base_url is None
-    defaults = EMULATOR_DEFAULTS if in_thread else {}
+    product = values["paywall_product"] or "monetize"
+    if product not in PRODUCT_DEFAULTS:
+        raise ValueError(f"unknown product {product!r}; choose one of {', '.join(PRODUCT_DEFAULTS)}")
+    defaults = PRODUCT_DEFAULTS[product] if in_thread else {}
 
     def pick(name: str, key: str) -> str | None:
         return values[name] or defaults.get(key)
 
     api_key, paywall_id = pick("paywall_api_key", "api_key"), pick("paywall_id", "paywall_id")
+    if product == "paywalls-ai" and not in_thread and not api_key:
+        raise ValueError("a real Paywalls.ai target needs --paywall-api-key (the paywall's sk-paywalls-… key)")
+    paywall_id = paywall_id or ("-" if product == "paywalls-ai" else None)  # its key names the paywall
     if not in_thread and (not api_key or not paywall_id):
         raise ValueError("a real target needs --paywall-api-key and --paywall-id (or PAYWALL_API_KEY, PAYWALL_ID)")
     budget_name = values["paywall_budget"] or "default"
@@ -179,4 +190,5 @@ def from_options(get: Callable[[str], Any], environ: dict[str, str] | None = Non
         seed_given=bool(seed),
         spec_path=Path(spec) if spec else None,
         report_path=Path(report) if report else None,
+        product=product,
     )
