@@ -209,6 +209,9 @@ def _params(params: tuple[Parameter, ...], location: str, source: Any) -> dict[s
         if raw in accepted:  # this raw value was coerced and validated before: same answer
             values[param.name] = accepted[raw]
             continue
+        if isinstance(raw, str) and not raw.isascii() and _undecodable(raw):
+            # aiohttp keeps bytes that are not UTF-8 as lone surrogates, which no validator can encode.
+            raise BadRequestError(f"{location} parameter {param.name!r} is not valid UTF-8", code="invalid_request")
         value = coerce_parameter(raw, param.schema)
         param.validator.check(value, location=f"{location}.{param.name}")
         if len(accepted) >= MAX_ACCEPTED:
@@ -216,6 +219,14 @@ def _params(params: tuple[Parameter, ...], location: str, source: Any) -> dict[s
         accepted[raw] = value
         values[param.name] = value
     return values
+
+
+def _undecodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 async def _read_body(op: Operation, request: web.Request) -> tuple[Any, list[UploadedFile]]:

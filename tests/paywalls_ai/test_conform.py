@@ -26,9 +26,10 @@ from .http_support import DEMO_KEY
 
 
 def conform(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """The CLI as a user runs it (quick budget, a fixed seed so the generated part replays)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PAYWALL_")}
     return subprocess.run([sys.executable, "-m", "paywall_emulator", "conform", "--product", "paywalls-ai",
-                           "--budget", "quick", *args], capture_output=True, text=True, cwd=cwd, env=env,
+                           "--budget", "quick", "--seed", "3", *args], capture_output=True, text=True, cwd=cwd, env=env,
                           timeout=600, check=False)
 
 
@@ -45,7 +46,8 @@ def served() -> Iterator[str]:
 def test_conform_passes_in_a_thread_and_read_only_against_a_url(tmp_path: Path, served: str) -> None:
     done = conform(tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "PASSED: 10 passed" in done.stdout and "POST /v1/user/balance/deposit" in done.stdout
+    assert "PASSED: 23 passed" in done.stdout and "POST /v1/user/balance/deposit" in done.stdout
+    assert "ok   test_conformance::test_operation[POST /v1/chat/completions]" in done.stdout
     staging = conform(tmp_path, "--base-url", served, "--api-key", DEMO_KEY)
     assert staging.returncode == 0, staging.stdout + staging.stderr
     assert "PASSED:" in staging.stdout and "writes: creates or changes objects" in staging.stdout
@@ -56,7 +58,7 @@ def test_conform_passes_in_a_thread_and_read_only_against_a_url(tmp_path: Path, 
 def test_conform_passes_on_a_served_emulator_with_writes(tmp_path: Path, served: str) -> None:
     done = against(served, tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "PASSED: 10 passed" in done.stdout
+    assert "PASSED: 23 passed" in done.stdout
 
 
 def _replays_deposits(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -102,4 +104,4 @@ def test_conform_fails_on_each_broken_variant(tmp_path: Path, monkeypatch: pytes
         done = against(emu.base_url, tmp_path)
     assert done.returncode == 1, done.stdout + done.stderr
     failed = [line for line in done.stdout.splitlines() if line.startswith("[") and " FAIL " in line]
-    assert len(failed) == 1 and failing in failed[0], done.stdout
+    assert any(failing in line for line in failed), done.stdout
