@@ -15,7 +15,7 @@ from aiohttp import web
 from .config import EmulatorConfig
 from .engine import control
 from .engine.keys import OPERATIONS_KEY, SPECS_KEY, WORLD_KEY
-from .engine.middleware import ERROR_SHAPES_KEY, ErrorShapes, cors_headers, error_boundary
+from .engine.middleware import CONTROL_PREFIX, ERROR_SHAPES_KEY, ErrorShapes, cors_headers, error_boundary
 from .engine.openapi import CONTROL_SPEC, ApiSpec, SpecError, compile_spec, load_document, spec_path
 from .engine.product import Product
 from .engine.routing import MAX_BODY_BYTES, Handler, bind_routes, collect_handlers
@@ -23,7 +23,6 @@ from .engine.world import World
 from .products.monetize.product import PRODUCT as MONETIZE
 from .products.paywalls_ai.product import PRODUCT as PAYWALLS_AI
 
-CONTROL_PREFIX = "/_emulator"
 PRODUCTS: tuple[Product, ...] = (MONETIZE, PAYWALLS_AI)
 
 
@@ -34,6 +33,8 @@ def create_app(config: EmulatorConfig | None = None, *, products: Sequence[Produ
     config = config or EmulatorConfig()
     specs = load_specs(config, products)
     world = World.create(config, products)
+    if config.state_file is not None and config.state_file.exists():
+        world.resume(config.state_file)
     app = web.Application(middlewares=[error_boundary], client_max_size=MAX_BODY_BYTES)
     app[WORLD_KEY] = world
     app[SPECS_KEY] = specs
@@ -45,7 +46,15 @@ def create_app(config: EmulatorConfig | None = None, *, products: Sequence[Produ
     for product in products:
         if product.setup is not None:
             product.setup(app)
+    if config.state_file is not None:
+        app.on_shutdown.append(_save_world)
     return app
+
+
+async def _save_world(app: web.Application) -> None:
+    world = app[WORLD_KEY]
+    if world.config.state_file is not None:
+        world.save(world.config.state_file)
 
 
 def load_specs(config: EmulatorConfig, products: Sequence[Product]) -> tuple[ApiSpec, ...]:

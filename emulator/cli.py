@@ -35,6 +35,12 @@ def build_parser(*, conform: bool = True) -> argparse.ArgumentParser:
     serve.add_argument("--strict-responses", action="store_true",
                        help="answer 500 naming the schema path when a reply violates the spec (default: pass it "
                             "with an X-Emulator-Spec-Violation header and a log line)")
+    serve.add_argument("--state", type=Path, default=None, metavar="FILE",
+                       help="keep the world across restarts: read FILE on start (if it exists), write it on a "
+                            "clean shutdown and on POST /_emulator/snapshot; default: none (a restart loses the world)")
+    serve.add_argument("--control-token", default=None, metavar="TOKEN",
+                       help="require this value in the X-Emulator-Token header of every control API call "
+                            "(the hosted pages excepted); default: none")
     serve.add_argument("--log-level", default="WARNING")
     spec = sub.add_parser("spec", help="print the path of a bundled OpenAPI document")
     spec.add_argument("which", nargs="?", default="monetize",
@@ -77,6 +83,8 @@ def serve(args: argparse.Namespace) -> int:
 
     from .app import create_app
     from .engine.keys import WORLD_KEY
+    from .engine.middleware import server_options
+    from .engine.snapshot import SnapshotError
 
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     wildcard = args.host in ("0.0.0.0", "::", "")
@@ -85,8 +93,17 @@ def serve(args: argparse.Namespace) -> int:
     # follows each request's Host header (checkout URLs, settings.custom_domain).
     origin = args.public_origin or (None if wildcard else local)
     config = EmulatorConfig(world=args.world, id_seed=args.id_seed, public_origin=origin,
-                            checkout_urls=args.checkout_urls, strict_responses=args.strict_responses)
-    app = create_app(config)
+                            checkout_urls=args.checkout_urls, strict_responses=args.strict_responses,
+                            control_token=args.control_token, state_file=args.state)
+    if wildcard and not args.control_token:
+        print(f"paywall-emulator: warning: listening on {args.host or 'every interface'}: anyone who can reach "
+              "this port can reset the world and read its keys through the unauthenticated control API "
+              "(/_emulator); pass --control-token to require a token", file=sys.stderr, flush=True)
+    try:
+        app = create_app(config)
+    except SnapshotError as exc:  # a corrupt or foreign state file: refused whole, never half-loaded
+        print(f"paywall-emulator: {exc}", file=sys.stderr)
+        return 2
     world = app[WORLD_KEY]
     shown = origin or local
     lines = [f"paywall-emulator serving {shown}" + ("" if origin else " (origin: each request's Host)"),
@@ -99,7 +116,7 @@ def serve(args: argparse.Namespace) -> int:
         print("\n".join(lines), flush=True)
 
     app.on_startup.append(announce)
-    web.run_app(app, host=args.host, port=args.port, print=None, access_log=None)
+    web.run_app(app, host=args.host, port=args.port, print=None, access_log=None, **server_options())
     return 0
 
 

@@ -23,5 +23,11 @@ class EmulatorConfig:
     strict_responses: bool = True
     start_time: datetime | None = None  # freeze the clock at this instant
     webhook_timeout: float = 10.0
+    # When set, every control operation but the pages a person opens in a browser (`x-emulator-page`)
+    # needs this value in the X-Emulator-Token header.
+    control_token: str | None = None
+    # serve --state: the world is read from this file on start (when it exists) and written to it on a
+    # clean shutdown and on POST /_emulator/snapshot.
+    state_file: Path | None = None
     # Spec documents to serve instead of the bundled ones, by bundled file name (a test seam).
     spec_overrides: dict[str, Path] = field(default_factory=dict)

@@ -50,7 +50,7 @@ def emulator() -> Iterator[ThreadedEmulator]:
 
 @pytest.fixture
 def emu(emulator: ThreadedEmulator) -> ThreadedEmulator:
-    emulator.control.reset()
+    emulator.restore()
     return emulator
 
 

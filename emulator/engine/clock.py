@@ -76,6 +76,18 @@ class EmulatorClock:
             self._offset = target - datetime.now(UTC)
         return self.now()
 
+    def snapshot(self) -> dict[str, str | float | None]:
+        """What `resume` needs to go on after a restart: the emulator's offset from wall time (time kept
+        passing while it was down, so due work runs then) or the instant it is frozen at."""
+        return {"offset_seconds": self._offset.total_seconds(),
+                "frozen_at": self._frozen.isoformat() if self._frozen is not None else None}
+
+    def resume(self, saved: dict[str, str | float | None]) -> None:
+        frozen = saved.get("frozen_at")
+        self._frozen = datetime.fromisoformat(str(frozen)) if frozen else None
+        self._offset = timedelta(seconds=float(saved.get("offset_seconds") or 0))
+        self._high_water = None
+
     def unfreeze(self) -> None:
         if self._frozen is not None:
             self._offset = self._frozen - datetime.now(UTC)

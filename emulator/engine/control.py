@@ -5,6 +5,7 @@ control operations in their own packages."""
 from __future__ import annotations
 
 from . import faults, travel
+from .errors import ConflictError
 from .keys import OPERATIONS_KEY
 from .routing import Call, Reply, operation
 from .views import (
@@ -14,6 +15,7 @@ from .views import (
     render_faults,
     render_health,
     render_reset,
+    render_snapshot,
     render_state,
     render_world_loaded,
 )
@@ -42,6 +44,17 @@ async def load_world(call: Call) -> Reply:
 async def dump_state(call: Call) -> Reply:
     world, now = call.world, call.world.now()
     return Reply(body=render_state(world.id_seed, {p.name: p.dump(world.states[p.name], now) for p in world.products}))
+
+
+@operation("saveSnapshot")
+async def save_snapshot(call: Call) -> Reply:
+    world = call.world
+    path = world.config.state_file
+    if path is None:
+        raise ConflictError("this emulator was started without a state file (serve --state FILE)",
+                            code="invalid_state")
+    world.save(path)
+    return Reply(body=render_snapshot(path, world.now()))
 
 
 @operation("getClock")

@@ -15,7 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
-from .errors import EmulatorError, InternalError, MethodNotAllowedError, NotFoundError, render_error
+from .errors import EmulatorError, ForbiddenError, InternalError, MethodNotAllowedError, NotFoundError, render_error
 from .openapi import ApiSpec, dumps
 from .product import Product
 
@@ -24,6 +24,7 @@ log = logging.getLogger("paywall_emulator")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 ALLOWED_METHODS = "GET, POST, PUT, PATCH, DELETE, OPTIONS"
+CONTROL_PREFIX = "/_emulator"
 Shape = Callable[[EmulatorError], Any]
 
 
@@ -75,6 +76,9 @@ async def error_boundary(request: web.Request, handler: Handler) -> web.StreamRe
     """The one middleware (each layer costs every request): CORS preflights first, then the handler
     with every failure turned into the error shape."""
     if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
+        if request.path.startswith(CONTROL_PREFIX):  # the control API is for same-origin use only
+            return _json_error(request, ForbiddenError("the control API answers no cross-origin browser request",
+                                                       code="cross_origin_forbidden"))
         return _preflight(request.app[ERROR_SHAPES_KEY].allowed_headers)
     try:
         return await handler(request)
@@ -105,7 +109,30 @@ def _preflight(allowed_headers: str) -> web.Response:
 
 
 async def cors_headers(request: web.Request, response: web.StreamResponse) -> None:
-    """`on_response_prepare`: every answer is readable cross-origin: errors built by the boundary
-    (routing misses never reach `cors`) and streamed gateway answers included."""
+    """`on_response_prepare`: every answer of the products' APIs is readable cross-origin (the browser SDKs
+    call from the app's origin): errors built by the boundary and streamed answers included. The control
+    API's answers are not."""
+    if request.path.startswith(CONTROL_PREFIX):
+        return
     response.headers.setdefault("Access-Control-Allow-Origin", "*")
     response.headers.setdefault("Access-Control-Expose-Headers", request.app[ERROR_SHAPES_KEY].exposed_headers)
+
+
+class ProtocolErrorLog(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """The logger handed to aiohttp's connection handler: HTTP that aiohttp itself refuses before the app
+    sees it (oversized or too many headers, NUL or bare LF, Content-Length with Transfer-Encoding, ...) is
+    answered by aiohttp (a plain 400; it offers no hook for the body) and logged here as one line, not a
+    traceback."""
+
+    def exception(self, msg: object, *args: object, exc_info: object = True, **kwargs: object) -> None:
+        import sys
+
+        error = sys.exc_info()[1] if exc_info is True else exc_info
+        reason = f"{type(error).__name__}: {error}" if isinstance(error, BaseException) else ""
+        self.logger.warning("%s (%s)", str(msg) % args if args else msg, reason.replace("\n", " ")[:300])
+
+
+def server_options() -> dict[str, Any]:
+    """Keyword arguments for aiohttp's AppRunner and run_app that every server of the
+    emulator uses."""
+    return {"logger": ProtocolErrorLog(logging.getLogger("paywall_emulator.http"), {})}

@@ -20,6 +20,17 @@ if TYPE_CHECKING:
     from .routing import Call
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Transition:
+    """One state change run while time passed (a renewal, an expiry, a webhook attempt), as of `at`.
+
+    Products subclass it with their own fields (ids, statuses, instants; scalars or datetimes only), in
+    the order the control API shows them: engine views render `{type, at, ...every other field}`."""
+
+    kind: str
+    at: datetime
+
+
 class DueSource(Protocol):
     """Something with work due at instants of emulator time (renewals, expiries, webhook retries).
     `World.catch_up` interleaves every source of every product in time order."""
@@ -32,7 +43,7 @@ class DueSource(Protocol):
         """The earliest instant at which this source has work in its product's state, or None."""
         ...
 
-    async def run_due(self, state: Any, at: datetime) -> list[dict[str, Any]]:
+    async def run_due(self, state: Any, at: datetime) -> Sequence[Transition]:
         """Perform everything due at or before `at`, as of `at`; describe each transition."""
         ...
 

@@ -3,11 +3,13 @@
 Owns: binding each operationId to the handler marked `@operation("opId")`, registering routes
 (static paths before templated ones), and the pipeline every request goes through — auth, paywall
 ownership, parameter and body validation, the handler, then response validation against the spec.
-A request the spec rejects never reaches a handler.
+A request the spec rejects never reaches a handler. Also answers a fault `faults.pick` chose (`inject`).
 """
 
 from __future__ import annotations
 
+import asyncio
+import hmac
 import json
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -21,10 +23,18 @@ from aiohttp.http_exceptions import HttpProcessingError
 from multidict import CIMultiDictProxy
 
 from . import faults
-from .errors import BadRequestError, EmulatorError, NotImplementedOperationError, render_error
+from .errors import (
+    BadRequestError,
+    EmulatorError,
+    ForbiddenError,
+    NotImplementedOperationError,
+    UnauthorizedError,
+    render_error,
+)
 from .keys import WORLD_KEY
 from .openapi import ApiSpec, Operation, Parameter, SpecError, coerce_parameter, dumps
 from .product import Product
+from .values import check_text, sanitised
 from .world import World
 
 log = logging.getLogger("paywall_emulator")
@@ -138,10 +148,13 @@ def _pipeline(op: Operation, handler: Handler,
     catch_up = not op.extension("x-emulator-skip-catch-up")
     writes = op.method not in ("GET", "HEAD", "OPTIONS")
     authenticate = product.authenticate if product is not None and op.spec == "public" else None
+    guard = _control_guard(op) if op.spec == "control" else None
     shape = product.render_error if product is not None else render_error
 
     async def serve(request: web.Request, world: World) -> web.StreamResponse:
         try:
+            if guard is not None:
+                guard(request, world)
             if catch_up:
                 await world.catch_up()
             call = await _prepare(op, request, world, authenticate)
@@ -161,12 +174,12 @@ def _pipeline(op: Operation, handler: Handler,
         # Fault injection (control API): before anything else, or after the handler committed its write.
         fault = faults.pick(world.faults, op)
         if fault is not None and not fault.after_commit:
-            early = await faults.inject(fault, request, shape)
+            early = await inject(fault, request, shape)
             if early is not None:
                 return early
         response = await serve(request, world)
         if fault is not None and fault.after_commit and not response.prepared:
-            late = await faults.inject(fault, request, shape)
+            late = await inject(fault, request, shape)
             if late is not None:
                 return late
         return response
@@ -175,9 +188,62 @@ def _pipeline(op: Operation, handler: Handler,
     return run
 
 
+async def inject(fault: faults.Fault, request: web.Request,
+                 shape: Callable[[EmulatorError], Any]) -> web.StreamResponse | None:
+    """Apply a hit fault: wait, then fail the answer; None when only latency was asked for."""
+    if fault.latency_ms:
+        await asyncio.sleep(fault.latency_ms / 1000)
+    if fault.drop_connection:
+        if request.transport is not None:
+            request.transport.close()
+        # Writing this fails on the closed transport, and aiohttp drops the connection silently.
+        return web.Response(status=503)
+    if fault.status is not None:
+        err = EmulatorError(f"fault {fault.id} injected on {fault.operation_id}", status=fault.status,
+                            code="fault_injected")
+        body = shape(err)
+        if isinstance(body, dict) and fault.body:
+            body = {**body, **fault.body}
+        return web.Response(status=fault.status, body=dumps(body), content_type=JSON_CT,
+                            headers={"X-Emulator-Fault": fault.id})
+    return None
+
+
+def _control_guard(op: Operation) -> Callable[[web.Request, World], None]:
+    """The control API answers no cross-origin browser request: a page on another origin could otherwise
+    read the keys from the state dump, register its own webhook endpoint or reset the world. Browsers send
+    `Origin` on every cross-origin request that can change state, and `Sec-Fetch-Site` on all of theirs.
+    With `control_token` configured, the header X-Emulator-Token is required too (not on pages a person
+    opens, `x-emulator-page`, which a browser cannot add headers to)."""
+    page = bool(op.extension("x-emulator-page"))
+
+    def guard(request: web.Request, world: World) -> None:
+        own = {f"{request.scheme}://{request.host}", (world.config.public_origin or "").rstrip("/")}
+        origin = request.headers.get("Origin")
+        fetch_site = request.headers.get("Sec-Fetch-Site", "")
+        # A page (`x-emulator-page`) is opened by navigating from the merchant's or the app's site (a hosted
+        # checkout, the OAuth provider popup): a cross-site GET of it reads nothing another page can see
+        # (no CORS headers) and changes nothing; its buttons post from its own origin.
+        navigation = page and request.method == "GET"
+        if (origin is not None and origin not in own) or (
+                origin is None and fetch_site == "cross-site" and not navigation):
+            raise ForbiddenError("the control API answers no cross-origin browser request",
+                                 code="cross_origin_forbidden")
+        token = world.config.control_token
+        if token and not page and not hmac.compare_digest(request.headers.get("X-Emulator-Token", ""), token):
+            raise UnauthorizedError("this emulator's control API needs the X-Emulator-Token header "
+                                    "(serve --control-token)", code="control_token_required")
+
+    return guard
+
+
 async def _prepare(op: Operation, request: web.Request, world: World,
                    authenticate: Callable[[Call], Any] | None) -> Call:
     path = dict(request.match_info)
+    for where, values in (("header", request.headers), ("query", request.query), ("path", path)):
+        for name, value in values.items():
+            check_text(name, f"a {where} name", "invalid_request")
+            check_text(value, f"{where} value {name!r}", "invalid_request")
     call = Call(op=op, request=request, world=world, path=path, query={}, headers=request.headers, body=None,
                 files=[])
     if authenticate is not None:
@@ -209,9 +275,7 @@ def _params(params: tuple[Parameter, ...], location: str, source: Any) -> dict[s
         if raw in accepted:  # this raw value was coerced and validated before: same answer
             values[param.name] = accepted[raw]
             continue
-        if isinstance(raw, str) and not raw.isascii() and _undecodable(raw):
-            # aiohttp keeps bytes that are not UTF-8 as lone surrogates, which no validator can encode.
-            raise BadRequestError(f"{location} parameter {param.name!r} is not valid UTF-8", code="invalid_request")
+        check_text(raw, f"{location} parameter {param.name!r}", "invalid_request")
         value = coerce_parameter(raw, param.schema)
         param.validator.check(value, location=f"{location}.{param.name}")
         if len(accepted) >= MAX_ACCEPTED:
@@ -219,14 +283,6 @@ def _params(params: tuple[Parameter, ...], location: str, source: Any) -> dict[s
         accepted[raw] = value
         values[param.name] = value
     return values
-
-
-def _undecodable(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
 
 
 async def _read_body(op: Operation, request: web.Request) -> tuple[Any, list[UploadedFile]]:
@@ -258,6 +314,7 @@ async def _read_body(op: Operation, request: web.Request) -> tuple[Any, list[Upl
         raise BadRequestError(
             f"unsupported Content-Type {media_type!r}; send one of {sorted(declared)}",
             code="unsupported_media_type")
+    body = sanitised(body, "body")
     declared[media_type].check(body, location="body")
     return body, files
 

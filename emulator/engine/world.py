@@ -8,13 +8,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from ..config import EmulatorConfig
+from . import snapshot
 from .clock import EmulatorClock
 from .faults import FaultTable
 from .ids import IdFactory
-from .product import DueSource, EventRef, Product, WorldError, WorldLoad
+from .product import DueSource, EventRef, Product, Transition, WorldError, WorldLoad
 from .worldfile import WorldDocument, read_world
 
 _MAX_DATETIME = datetime.max.replace(tzinfo=UTC)
@@ -91,6 +93,30 @@ class World:
         self.faults = FaultTable()
         self.changed()
 
+    def save(self, path: Path) -> None:
+        """Write the whole world (every product's state, both world documents, the clock) to `path`."""
+        snapshot.write(path, {"id_seed": self.id_seed, "clock": self.clock.snapshot(), "initial": self.initial,
+                              "document": self.document,
+                              "states": {name: snapshot.encode(state) for name, state in self.states.items()}})
+
+    def resume(self, path: Path) -> None:
+        """Go on from a world saved by `save` (refused whole, nothing changed, if it does not read back)."""
+        payload = snapshot.read(path)
+        names = sorted(p.name for p in self.products)
+        if payload.get("id_seed") != self.id_seed or sorted(payload.get("states") or {}) != names:
+            raise snapshot.SnapshotError(f"{path} was saved by an emulator with id seed {payload.get('id_seed')} "
+                                         f"serving {sorted(payload.get('states') or {})}; this one has id seed "
+                                         f"{self.id_seed} and serves {names}")
+        try:
+            states = {name: snapshot.decode(payload["states"][name], type(self.states[name])) for name in names}
+            initial, document = dict(payload["initial"]), dict(payload["document"])
+            clock = dict(payload["clock"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise snapshot.SnapshotError(f"{path} does not hold a world this emulator can read: {exc!r}") from exc
+        self.states, self.initial, self.document = states, initial, document
+        self.clock.resume(clock)
+        self.changed()
+
     def add_source(self, product: str, source: DueSource) -> None:
         self.sources.append((product, source))
         self.changed()
@@ -104,7 +130,7 @@ class World:
         every source again. Reads never schedule work, so only writes call this."""
         self._quiet = None
 
-    async def catch_up(self, until: datetime | None = None, *, background: bool = False) -> list[dict[str, Any]]:
+    async def catch_up(self, until: datetime | None = None, *, background: bool = False) -> list[Transition]:
         """Run everything due up to `until` (default: now) in time order, until quiescent.
 
         Each due item runs as of its own due instant (a renewal is stamped at the period end, not
@@ -115,7 +141,7 @@ class World:
         if not background and quiet is not None and target < quiet[0] and quiet[1] == len(self.sources):
             return []
         self._quiet = None
-        transitions: list[dict[str, Any]] = []
+        transitions: list[Transition] = []
         sources = [(self.states[name], s) for name, s in self.sources if background or not s.background]
         for _ in range(100_000):  # a bound, not a budget: quiescence comes long before
             upcoming = [(at, state, s) for state, s in sources if (at := s.next_due(state)) is not None]

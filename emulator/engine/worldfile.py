@@ -9,7 +9,9 @@ import importlib.resources
 from pathlib import Path
 from typing import Any
 
+from .errors import BadRequestError
 from .product import WorldError
+from .values import sanitised
 from .yamlfile import YamlError, read_yaml_file
 
 WorldDocument = dict[str, Any]
@@ -35,4 +37,8 @@ def read_world(path: Path) -> WorldDocument:
         raise WorldError(f"cannot read world file {path}: {exc}") from exc
     if not isinstance(doc, dict):
         raise WorldError(f"world file {path} must be a mapping of product sections")
-    return doc
+    try:
+        checked: WorldDocument = sanitised(doc, str(path))
+    except BadRequestError as exc:
+        raise WorldError(exc.message) from None
+    return checked

@@ -38,6 +38,7 @@ from aiohttp import web
 from ..app import create_app
 from ..config import EmulatorConfig
 from ..engine.keys import WORLD_KEY
+from ..engine.middleware import server_options
 from ..engine.world import World
 from ..products.monetize.state import store_of
 
@@ -130,7 +131,7 @@ class _LoopThread:
 
 
 async def _serve(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, int]:
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5, **server_options())
     await runner.setup()
     try:
         site = web.TCPSite(runner, host, port)
@@ -244,7 +245,7 @@ class ThreadedEmulator(_ThreadedServer):
     @property
     def control(self) -> ControlClient:
         """A client of this emulator's control API."""
-        return ControlClient(self.base_url)
+        return ControlClient(self.base_url, token=self.config.control_token)
 
     @property
     def clock(self) -> PaywallClock:
@@ -451,6 +452,7 @@ class ControlClient:
 
     base_url: str
     timeout: float = 30.0
+    token: str | None = None  # the emulator's control token (serve --control-token), if it has one
 
     def request(self, method: str, path: str, body: Any = None, *,
                 query: Mapping[str, str | None] | None = None) -> Any:
@@ -460,8 +462,10 @@ class ControlClient:
         params = {k: v for k, v in (query or {}).items() if v is not None}
         if params:
             url += "?" + urllib.parse.urlencode(params)
-        req = urllib.request.Request(url, data=data, method=method,
-                                     headers={"Content-Type": "application/json"} if data is not None else {})
+        headers = {"Content-Type": "application/json"} if data is not None else {}
+        if self.token:
+            headers["X-Emulator-Token"] = self.token
+        req = urllib.request.Request(url, data=data, method=method, headers=headers)
         try:
             with _direct_opener().open(req, timeout=self.timeout) as resp:
                 raw = resp.read()
@@ -522,6 +526,11 @@ class ControlClient:
         if user_id:
             body["user_id"] = user_id
         return str(self.request("POST", "/tokens", body)["access_token"])
+
+    def mailbox(self, email: str | None = None) -> list[dict[str, Any]]:
+        """The emulated mailbox (sign-up confirmations, sign-in codes, recovery links), newest first;
+        only messages to `email` when given. Each has its `code` and `link` apart from the `text`."""
+        return list(self.request("GET", "/mailbox", query={"email": email})["messages"])
 
     # checkouts, subscriptions, payments
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from paywall_emulator.products.paywalls_ai.links import Links
 from paywall_emulator.products.paywalls_ai.state import PaywallsState
-from paywall_emulator.products.paywalls_ai.world_section import parse_section
+from paywall_emulator.products.paywalls_ai.worldfile import parse_section
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 LINKS = Links("http://emu.test")

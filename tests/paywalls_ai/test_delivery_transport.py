@@ -53,7 +53,7 @@ async def drive(st: PaywallsState, until: datetime) -> list[datetime]:
         dispatcher = PaywallsDispatcher(lambda: st, lambda: until, session)
         while (due := dispatcher.next_due()) is not None and due <= until:
             instants.append(due)
-            await dispatcher.run_due(due)
+            await dispatcher.run_due(st, due)
     return instants
 
 

@@ -9,7 +9,7 @@ import pytest
 from paywall_emulator.engine.ids import IdFactory
 from paywall_emulator.engine.product import WorldLoad
 from paywall_emulator.products.paywalls_ai.money import UNIT
-from paywall_emulator.products.paywalls_ai.world_section import WorldSectionError, load_world
+from paywall_emulator.products.paywalls_ai.worldfile import WorldSectionError, load_world
 
 from .support import MODEL, T0, section, state
 

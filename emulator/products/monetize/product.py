@@ -10,19 +10,18 @@ from typing import Any
 from aiohttp import web
 
 from ...engine.product import Product
-from . import handlers, upstream, webhooks
+from . import delivery, handlers, upstream
 from .auth import authenticate_call
 from .domain.balances import top_up_all
 from .domain.scheduler import billing_sources
-from .errors import render_error
 from .state import PRODUCT_NAME, Store
-from .views import render_state
+from .views import render_error, render_state
 from .worldfile import load_section
 
 
 def _setup(app: web.Application) -> None:
     app[upstream.UPSTREAMS_KEY] = upstream.Upstreams()  # the gateway's transport; its session opens below
-    app.cleanup_ctx.append(webhooks.delivery_context)  # webhook worker + its HTTP client session
+    app.cleanup_ctx.append(delivery.delivery_context)  # webhook worker + its HTTP client session
     app.cleanup_ctx.append(upstream.session_context)  # the gateway's upstream HTTP client session
 
 

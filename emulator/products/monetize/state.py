@@ -8,6 +8,7 @@ Lookups that several domain modules need live here; business rules do not. No ai
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol
 
 from ...engine.ids import IdFactory
@@ -33,6 +34,7 @@ from .models import (
     User,
     WebhookEndpoint,
 )
+from .models_auth import AuthTables
 
 PRODUCT_NAME = "monetize"  # the product's name: its world-file section and its key in the World
 
@@ -73,9 +75,16 @@ class Store:
     analytics: list[AnalyticsEvent] = field(default_factory=list)
     webhook_endpoints: dict[str, WebhookEndpoint] = field(default_factory=dict)
     webhook_log: DeliveryLog = field(default_factory=DeliveryLog)  # every delivery of this world
+    # Indexes of due work, so the scheduler never scans every row (ARCHITECTURE.md, "Time"): a heap of
+    # (due instant, created, subscription id) entries, some stale (`lifecycle.next_period_end` drops or
+    # re-files those), and the open checkouts in creation order (= expiry order; entries no longer open
+    # are dropped when reached).
+    subscription_due: list[tuple[datetime, datetime, str]] = field(default_factory=list)
+    open_checkouts: dict[str, None] = field(default_factory=dict)
+    auth: AuthTables = field(default_factory=AuthTables)  # accounts, sessions, codes, mailbox, OAuth flows
     # Values derived from the seed-only tables (paywalls, prices, offers), e.g. the bootstrap structure
     # and its version: computed once per seed, dropped with everything else on reset or seed load.
-    memo: dict[Any, Any] = field(default_factory=dict)
+    memo: dict[Any, Any] = field(default_factory=dict, metadata={"transient": True})  # never saved
 
     # --- lookups -------------------------------------------------------------------------
 
@@ -100,6 +109,11 @@ class Store:
 
     def balances_of(self, user_id: str, paywall_id: str) -> list[BalanceRow]:
         return [b for (u, p, _), b in self.balances.items() if u == user_id and p == paywall_id]
+
+    def add_checkout(self, session: CheckoutSession) -> CheckoutSession:
+        self.checkouts[session.id] = session
+        self.open_checkouts[session.id] = None
+        return session
 
     def add_user(self, user: User) -> User:
         self.users[user.id] = user

@@ -1,7 +1,7 @@
 """Wire shapes: the only place response bodies and webhook payloads are assembled.
 
-Field names follow spec/monetize.openapi.yaml exactly; every function here is pure (entities in,
-JSON-ready dicts out) and named `render_*`. No aiohttp.
+Field names follow spec/monetize.openapi.yaml exactly; every function here is pure (entities and the
+domain's results in, JSON-ready dicts out) and named `render_*`: the domain imports none of them. No aiohttp.
 """
 
 from __future__ import annotations
@@ -10,16 +10,22 @@ import hashlib
 import json
 from collections.abc import Iterable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from ...engine.errors import EmulatorError
+from ...engine.errors import render_error as render_engine_error
 from ...engine.timestamps import iso as iso  # re-exported: the wire timestamp format
+from ...engine.views import render_transition
 from .domain.access import has_access
+from .domain.gateway import QuotaExceededError
 from .domain.identity import Reader
+from .domain.lifecycle import Outcome
 from .models import (
     AccessToken,
     BalanceRow,
     CheckoutSession,
     DomainEvent,
+    EventSnapshot,
     Offer,
     Payment,
     Paywall,
@@ -33,9 +39,6 @@ from .models import (
     WebhookEndpoint,
 )
 from .state import Store
-
-if TYPE_CHECKING:  # a runtime import would cycle: lifecycle -> events -> views
-    from .domain.lifecycle import Outcome
 
 
 def render_price(price: Price) -> dict[str, Any]:
@@ -312,7 +315,7 @@ def render_billing_outcome(outcome: Outcome) -> dict[str, Any]:
         "refund": render_refund_row(outcome.refund) if outcome.refund else None,
         "redirect_url": outcome.redirect_url,
         "events": [render_event_ref(e) for e in outcome.events],
-        "transitions": list(outcome.transitions),
+        "transitions": [render_transition(t) for t in outcome.transitions],
     }
 
 
@@ -332,30 +335,27 @@ def render_ticket(ticket: Ticket) -> dict[str, Any]:
 # --- webhook payloads ------------------------------------------------------------------------
 
 
-def render_webhook_data(store: Store, paywall: Paywall, user: User, price: Price, *,
-                        subscription: Subscription | None = None, payment: Payment | None = None,
-                        refund: Refund | None = None) -> dict[str, Any]:
-    """The `data` block of a webhook event, a snapshot of the objects at the time of the event."""
-    link = store.link(user.id, paywall.id)
+def render_webhook_data(snapshot: EventSnapshot) -> dict[str, Any]:
+    """The `data` block of a webhook event: the objects as they were at the time of the event."""
+    price, user = snapshot.price, snapshot.user
     data: dict[str, Any] = {
         "price": {"id": price.id, "unit_amount": price.unit_amount, "currency": price.currency,
                   "interval": price.interval or "lifetime"},
         "customer": {"id": f"cus_{user.id.replace('-', '')[:14]}", "email": user.email},
-        "user": {"id": user.id, "email": user.email, "metadata": dict(link.meta) if link else {}},
-        "paywall": {"id": paywall.id},
-        "acquiring": {"id": f"acq_{paywall.acquirer}_{paywall.id}", "provider": paywall.acquirer},
+        "user": {"id": user.id, "email": user.email, "metadata": dict(snapshot.user_meta)},
+        "paywall": {"id": snapshot.paywall_id},
+        "acquiring": {"id": f"acq_{snapshot.acquirer}_{snapshot.paywall_id}", "provider": snapshot.acquirer},
     }
-    if payment is not None:
+    if (payment := snapshot.payment) is not None:
         data["payment"] = {"id": payment.id, "status": payment.status, "amount": payment.amount,
                            "currency": payment.currency}
-    if subscription is not None:
-        s = subscription
+    if (s := snapshot.subscription) is not None:
         data["subscription"] = {
             "id": s.id, "status": s.status, "current_period_start": iso(s.current_period_start),
             "current_period_end": iso(s.current_period_end), "cancel_at_period_end": s.cancel_at_period_end,
             "cancel_at": iso(s.cancel_at), "canceled_at": iso(s.canceled_at), "trial_end": iso(s.trial_end),
         }
-    if refund is not None:
+    if (refund := snapshot.refund) is not None:
         data["refund"] = {"id": refund.id, "payment_id": refund.payment_id, "amount": refund.amount,
                           "currency": refund.currency, "status": refund.status, "reason": refund.reason}
     return data
@@ -363,7 +363,8 @@ def render_webhook_data(store: Store, paywall: Paywall, user: User, price: Price
 
 def render_webhook_envelope(event: DomainEvent) -> dict[str, Any]:
     """The body of a webhook delivery: `{id, type, created_at, data}`."""
-    return {"id": event.id, "type": event.type, "created_at": iso(event.created_at), "data": event.data}
+    return {"id": event.id, "type": event.type, "created_at": iso(event.created_at),
+            "data": render_webhook_data(event.data)}
 
 
 def render_webhook_endpoint(endpoint: WebhookEndpoint) -> dict[str, Any]:
@@ -427,10 +428,24 @@ def render_state(store: Store) -> dict[str, Any]:
         "payments": rows(store.payments.values()),
         "refunds": rows(store.refunds.values()),
         "tickets": rows(store.tickets),
-        "events": rows(store.events),
+        "events": [_event_row(e) for e in store.events],
         "analytics": rows(store.analytics),
         "webhook_endpoints": rows(store.webhook_endpoints.values()),
     }
+
+
+def _event_row(event: DomainEvent) -> dict[str, Any]:
+    return {"id": event.id, "type": event.type, "owner_id": event.owner_id, "paywall_id": event.paywall_id,
+            "created_at": iso(event.created_at), "data": render_webhook_data(event.data), "subject": event.subject}
+
+
+def render_error(err: EmulatorError) -> dict[str, Any]:
+    """The product's error body `{error, code, message, ...extras}`; an error carrying domain values
+    (the gateway's 402 and its balances) gets them rendered here."""
+    body = render_engine_error(err)
+    if isinstance(err, QuotaExceededError):
+        body["details"] = render_quota_details(err.rows, err.query_type)
+    return body
 
 
 def _json_default(value: Any) -> Any:

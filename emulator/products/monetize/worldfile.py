@@ -11,7 +11,10 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from ...engine.product import WorldError, WorldLoad
+from ...engine.values import is_http_url
+from .domain.accounts import password_hash
 from .domain.balances import MAX_BALANCE
+from .domain.lifecycle import schedule
 from .domain.periods import add_interval, local_date
 from .models import (
     ACQUIRERS,
@@ -31,6 +34,7 @@ from .models import (
     User,
     WebhookEndpoint,
 )
+from .models_auth import Account
 from .state import Store
 
 _INTERVALS = ("day", "week", "month", "year", "lifetime")
@@ -82,7 +86,7 @@ class _Loader:
             endpoint = WebhookEndpoint(
                 id=f"we_{owner.id}_{j + 1}",
                 owner_id=owner.id,
-                url=_str(hook, "url", hw),
+                url=_url(hook, "url", hw, required=True) or "",
                 secret=str(hook.get("secret") or f"whsec_{self.store.ids.alnum(24)}"),
                 events=list(hook["events"]) if hook.get("events") else None,
             )
@@ -120,14 +124,15 @@ class _Loader:
             acquirer=acquirer,
             test_mode=bool(raw.get("test_mode", True)),
             timezone=tz,
-            success_redirect_url=raw.get("success_redirect_url"),
-            checkout_shop_url=raw.get("checkout_shop_url"),
+            success_redirect_url=_url(raw, "success_redirect_url", where),
+            checkout_shop_url=_url(raw, "checkout_shop_url", where),
             checkout_product_name=raw.get("checkout_product_name"),
             settings=dict(raw.get("settings") or {}),
             layout=raw.get("layout"),
             locales=raw.get("locales"),
             token_types=token_types,
             acquirer_ref=str(raw.get("acquirer_ref") or self.store.ids.digits(5)),
+            email_confirmation=_email_confirmation(raw, where),
         )
         self.store.paywalls[pid] = paywall
         for k, p in enumerate(_list(raw, "prices")):
@@ -210,6 +215,12 @@ class _Loader:
         created = self.now - timedelta(days=_days(raw, "created_days_ago", 30, where))
         self.store.add_user(User(id=uid, email=email, name=raw.get("name"), created_at=created,
                                  country=str(raw.get("country") or "US")))
+        if raw.get("password") is not None:
+            password = raw["password"]
+            if not isinstance(password, str) or not email:
+                raise WorldError(f"{where}: password must be a string, on a user with an email")
+            self.store.auth.accounts[uid] = Account(user_id=uid, password_hash=password_hash(uid, password),
+                                                    confirmed=True, created_at=created)
         for k, link_raw in enumerate(_list(raw, "paywalls")):
             lw = f"{where}.paywalls[{k}]"
             link_raw = _map(link_raw, lw)
@@ -271,6 +282,7 @@ class _Loader:
         if status == "canceled":
             sub.ended_at = sub.canceled_at = period_start
         self.store.subscriptions[sub.id] = sub
+        schedule(self.store, sub)
         pay_id = f"pi_{pid.removeprefix('sub_')}"[:40]
         self.store.payments[pay_id] = Payment(
             id=pay_id, paywall_id=paywall.id, user_id=user_id, price_id=price.id, amount=price.unit_amount,
@@ -330,6 +342,17 @@ def _fake_options(raw: Any, where: str) -> dict[str, Any]:
     return options
 
 
+def _email_confirmation(raw: Mapping[str, Any], where: str) -> bool:
+    auth = _map(raw.get("auth") or {}, f"{where}.auth")
+    unknown = set(auth) - {"email_confirmation"}
+    if unknown:
+        raise WorldError(f"{where}.auth: unknown keys {sorted(unknown)}")
+    value = auth.get("email_confirmation", True)
+    if not isinstance(value, bool):
+        raise WorldError(f"{where}.auth.email_confirmation must be true or false")
+    return value
+
+
 def _list(raw: Mapping[str, Any], key: str) -> list[Any]:
     value = raw.get(key) or []
     if not isinstance(value, list):
@@ -348,6 +371,17 @@ def _str(raw: Mapping[str, Any], key: str, where: str) -> str:
     if value is None or (isinstance(value, str) and not value.strip()):
         raise WorldError(f"{where}: {key!r} is required")
     return str(value)
+
+
+def _url(raw: Mapping[str, Any], key: str, where: str, *, required: bool = False) -> str | None:
+    """An http(s) URL (it ends up in redirects and on pages as a link), or None when absent and optional."""
+    value = raw.get(key)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not is_http_url(value):
+        raise WorldError(f"{where}: {key!r} must be an absolute http(s) URL without spaces or control "
+                         f"characters, got {value!r}")
+    return value
 
 
 def _int(raw: Mapping[str, Any], key: str, default: int, where: str) -> int:

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -18,11 +19,12 @@ import aiohttp
 from aiohttp import web
 
 from ...engine.keys import WORLD_KEY
+from ...engine.product import Transition
 from .domain import webhooks
-from .models import Delivery
+from .models import Delivery, DeliveryStatus
 from .signing import delivery_headers
 from .state import PRODUCT_NAME, PaywallsState
-from .views import iso, render_delivery_body
+from .views import render_delivery_body
 
 log = logging.getLogger("paywall_emulator.paywalls_ai")
 POLL_SECONDS = 0.05
@@ -44,6 +46,17 @@ async def delivery_context(app: web.Application) -> AsyncIterator[None]:
             await dispatcher.close()
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PaywallsWebhookAttempt(Transition):
+    """A Paywalls.ai delivery attempt run while time moved, and where it left the delivery."""
+
+    delivery_id: str
+    event_type: str
+    status_code: int | None
+    error: str | None
+    delivery_status: DeliveryStatus
+
+
 class PaywallsDispatcher:
     """Sends due deliveries of the current state; an attempt is never started twice at once."""
 
@@ -55,7 +68,7 @@ class PaywallsDispatcher:
         self._now = now
         self.session = session
         self.timeout = timeout
-        self._inflight: dict[str, tuple[datetime, asyncio.Task[dict[str, Any]]]] = {}
+        self._inflight: dict[str, tuple[datetime, asyncio.Task[PaywallsWebhookAttempt]]] = {}
         self._wake = asyncio.Event()
         self._worker: asyncio.Task[None] | None = None
         self._closing = False
@@ -68,11 +81,9 @@ class PaywallsDispatcher:
                   if d.next_attempt_at is not None and d.id not in self._inflight]
         return min(times, default=None)
 
-    async def run_due(self, *args: Any) -> list[dict[str, Any]]:
-        """`run_due([state,] at)`: attempt everything due at `at` and wait for those attempts, and for the
-        worker's attempts started by then."""
-        at: datetime = args[-1]
-        state: PaywallsState = args[0] if len(args) > 1 else self._state()
+    async def run_due(self, state: PaywallsState, at: datetime) -> list[Transition]:
+        """Attempt everything due at `at` and wait for those attempts, and for the worker's attempts
+        started by then."""
         for delivery in webhooks.due(state, at):
             if delivery.id not in self._inflight:
                 self._start(state, delivery, at)
@@ -110,18 +121,18 @@ class PaywallsDispatcher:
                 async with asyncio.timeout(POLL_SECONDS):
                     await self._wake.wait()
 
-    def _start(self, state: PaywallsState, delivery: Delivery, at: datetime) -> asyncio.Task[dict[str, Any]]:
+    def _start(self, state: PaywallsState, delivery: Delivery, at: datetime) -> asyncio.Task[PaywallsWebhookAttempt]:
         task = asyncio.create_task(self._attempt(state, delivery, at), name=f"paywalls-ai webhook {delivery.id}")
         self._inflight[delivery.id] = (at, task)
         task.add_done_callback(lambda done: self._settled(delivery.id, done))
         return task
 
-    def _settled(self, key: str, task: asyncio.Task[dict[str, Any]]) -> None:
+    def _settled(self, key: str, task: asyncio.Task[PaywallsWebhookAttempt]) -> None:
         if self._inflight.get(key, (None, None))[1] is task:
             del self._inflight[key]
         self._wake.set()
 
-    async def _attempt(self, state: PaywallsState, delivery: Delivery, at: datetime) -> dict[str, Any]:
+    async def _attempt(self, state: PaywallsState, delivery: Delivery, at: datetime) -> PaywallsWebhookAttempt:
         subscription = state.subscriptions[delivery.subscription_id]
         event = next(e for e in state.events if e.id == delivery.event_id)
         body = render_delivery_body(delivery, event, attempt=len(delivery.attempts) + 1, at=at)
@@ -139,6 +150,6 @@ class PaywallsDispatcher:
         except (aiohttp.ClientError, ValueError, OSError) as exc:
             error = f"connection error: {type(exc).__name__}: {exc}"[:500]
         webhooks.record_attempt(state, delivery, at=at, status_code=status, error=error)
-        return {"type": "paywalls-ai.webhook.attempt", "at": iso(at), "delivery_id": delivery.id,
-                "event_type": delivery.event_type, "status_code": status, "error": error,
-                "delivery_status": delivery.status}
+        return PaywallsWebhookAttempt(kind="paywalls-ai.webhook.attempt", at=at, delivery_id=delivery.id,
+                                      event_type=delivery.event_type, status_code=status, error=error,
+                                      delivery_status=delivery.status)

@@ -13,7 +13,7 @@ from .domain.identity import paywall_for_authorization
 from .errors import render_error
 from .state import PRODUCT_NAME, PaywallsState
 from .views import render_state
-from .world_section import load_world
+from .worldfile import load_world
 
 
 def _setup(app: web.Application) -> None:

@@ -9,9 +9,9 @@ no hosted portal; a portal needs an active subscription. No aiohttp.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -73,8 +73,8 @@ def applicable_offer(store: Store, now: datetime, paywall: Paywall, price: Price
 
 
 def idempotent_replay(store: Store, now: datetime, scope: str, key: str | None,
-                      fingerprint: str) -> dict[str, Any] | None:
-    """The stored answer for a repeated key, or None; a reused key with another body is a 409."""
+                      fingerprint: str) -> CheckoutSession | None:
+    """The checkout answered first for a repeated key, or None; a reused key with another body is a 409."""
     if not key:
         return None
     record = store.idempotency.get((scope, key))
@@ -83,7 +83,21 @@ def idempotent_replay(store: Store, now: datetime, scope: str, key: str | None,
     if record.fingerprint != fingerprint:
         raise ConflictError("This Idempotency-Key was already used with a different request body",
                             code="idempotency_key_reused", error="idempotency_key_reused")
-    return record.response
+    return record.checkout
+
+
+def remember(store: Store, now: datetime, record: IdempotencyRecord) -> None:
+    """Keep an answer for its key for `IDEMPOTENCY_WINDOW`; records past it are dropped as new ones come
+    (they are kept in creation order, so only the oldest are ever looked at): memory stays bounded by
+    the keys of the last 24 h."""
+    table = store.idempotency
+    table.pop((record.scope, record.key), None)  # a reused, expired key goes to the back
+    table[(record.scope, record.key)] = record
+    while table:
+        oldest = next(iter(table.values()))
+        if now - oldest.created_at <= IDEMPOTENCY_WINDOW:
+            break
+        del table[(oldest.scope, oldest.key)]
 
 
 def fingerprint_of(*parts: Any) -> str:
@@ -92,12 +106,12 @@ def fingerprint_of(*parts: Any) -> str:
 
 def start(store: Store, now: datetime, paywall: Paywall, req: CheckoutRequest, *, email: str | None,
           bearer_user: User | None, origin: str, hosted: bool, idempotency_key: str | None,
-          fingerprint: str, render: Callable[[CheckoutSession], dict[str, Any]]) -> dict[str, Any]:
-    """Create a checkout session (or replay the idempotent one) and return its wire answer.
+          fingerprint: str) -> CheckoutSession:
+    """Create a checkout session, or for a repeated `Idempotency-Key` the one answered first (as it was
+    then), which the caller renders again.
 
     Everything is checked before anything is written: a refused request leaves no user, link or
-    session behind. The Bearer's user wins over the body's e-mail (anti-spoofing). `render` (the
-    view, passed in by the handler) shapes the answer, which is stored for an idempotent replay.
+    session behind. The Bearer's user wins over the body's e-mail (anti-spoofing).
     """
     scope = f"startCheckout:{paywall.id}"
     replay = idempotent_replay(store, now, scope, idempotency_key, fingerprint)
@@ -135,12 +149,11 @@ def start(store: Store, now: datetime, paywall: Paywall, req: CheckoutRequest, *
         offer_id=(offer.id if (offer := applicable_offer(store, now, paywall, price, req.offer_id)) else None),
         meta=dict(req.attribution or {}), created_at=now,
     )
-    store.checkouts[session.id] = session
-    response = render(session)
+    store.add_checkout(session)
     if idempotency_key:
-        store.idempotency[(scope, idempotency_key)] = IdempotencyRecord(
-            key=idempotency_key, scope=scope, fingerprint=fingerprint, response=response, created_at=now)
-    return response
+        remember(store, now, IdempotencyRecord(key=idempotency_key, scope=scope, fingerprint=fingerprint,
+                                               checkout=copy.copy(session), created_at=now))
+    return session
 
 
 def trial_end(now: datetime, days: int) -> datetime:

@@ -11,14 +11,14 @@ stamped at its period end) and emits exactly the events the real flow would, Pad
 
 from __future__ import annotations
 
-import copy
 import hashlib
+import heapq
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
 from urllib.parse import urlencode
 
-from ....engine.timestamps import iso
+from ....engine.product import Transition
 from ..acquirers import acquirer_for
 from ..acquirers.base import email_effect
 from ..errors import ConflictError, NotFoundError
@@ -47,7 +47,32 @@ CHECKOUT_LIFETIME = timedelta(hours=24)
 # Statuses the scheduler still has work for (others are final or never billed).
 LIVE_STATUSES = frozenset({"trialing", "active", "past_due"})
 
-Transition = dict[str, Any]
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SubscriptionStep(Transition):
+    """A subscription's period end or ending (`subscription.ended`, ...), as it left it."""
+
+    subscription_id: str
+    paywall_id: str
+    status: str
+    current_period_end: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SubscriptionCharge(SubscriptionStep):
+    """A step that charged: a renewal, a trial end, a failed renewal (`payment_status` failed)."""
+
+    payment_id: str
+    payment_status: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CheckoutExpired(Transition):
+    """An open checkout session past `CHECKOUT_LIFETIME`."""
+
+    checkout_id: str
+    paywall_id: str
+    status: str
 
 
 @dataclass(slots=True, kw_only=True)
@@ -166,18 +191,34 @@ def cancel_checkout(store: Store, now: datetime, session_id: str) -> Outcome:
 def expire_checkouts(store: Store, at: datetime) -> list[Transition]:
     """Open sessions older than `CHECKOUT_LIFETIME` expire (each as of its own expiry instant)."""
     done: list[Transition] = []
-    for session in sorted((s for s in store.checkouts.values() if s.status == "open"
-                           and s.created_at + CHECKOUT_LIFETIME <= at), key=lambda s: (s.created_at, s.id)):
+    for session in _open_checkouts(store):
         expired_at = session.created_at + CHECKOUT_LIFETIME
+        if expired_at > at:
+            break
         session.status, session.completed_at = "expired", expired_at
-        done.append({"type": "checkout.expired", "at": iso(expired_at), "checkout_id": session.id,
-                     "paywall_id": session.paywall_id, "status": session.status})
+        done.append(CheckoutExpired(kind="checkout.expired", at=expired_at, checkout_id=session.id,
+                                    paywall_id=session.paywall_id, status=session.status))
     return done
 
 
 def next_checkout_expiry(store: Store) -> datetime | None:
-    return min((s.created_at + CHECKOUT_LIFETIME for s in store.checkouts.values() if s.status == "open"),
-               default=None)
+    first = next(_open_checkouts(store), None)
+    return first.created_at + CHECKOUT_LIFETIME if first is not None else None
+
+
+def _open_checkouts(store: Store) -> Iterator[CheckoutSession]:
+    """Open sessions, oldest first (creation order is expiry order: the clock never goes back); sessions
+    no longer open leave the index as they are met, so the scheduler never scans every checkout."""
+    index = store.open_checkouts
+    while index:
+        session_id = next(iter(index))
+        session = store.checkouts.get(session_id)
+        if session is None or session.status != "open":
+            del index[session_id]
+            continue
+        yield session
+        if session.status == "open":  # the caller stopped at it (not due yet)
+            return
 
 
 def current_checkout(store: Store, now: datetime, session_id: str) -> CheckoutSession:
@@ -232,6 +273,7 @@ def _start_subscription(store: Store, now: datetime, session: CheckoutSession, p
         trial_start=now if trial_end else None, trial_end=trial_end, fail_renewals=fail_renewals,
         checkout_id=session.id)
     store.subscriptions[sub.id] = sub
+    schedule(store, sub)
     session.subscription_id = sub.id
     if trial_end is not None:
         if link is not None:
@@ -277,18 +319,40 @@ def due_at(sub: Subscription) -> datetime | None:
     return sub.current_period_end
 
 
+def schedule(store: Store, sub: Subscription) -> None:
+    """File the subscription's next due instant in the index: when it is created and whenever a charge sets
+    its period end (a renew-now can move it earlier). Changes that only move it later or end it need no
+    call: `next_period_end` re-files or drops such entries when it meets them."""
+    due = due_at(sub)
+    if due is not None:
+        heapq.heappush(store.subscription_due, (due, sub.created, sub.id))
+
+
 def next_period_end(store: Store) -> datetime | None:
-    return min((d for s in store.subscriptions.values() if (d := due_at(s)) is not None), default=None)
+    """The earliest due instant of any subscription, from the index: an entry whose subscription is now
+    due later is re-filed, one that is no longer due at all is dropped (amortised O(log n), no scan)."""
+    heap = store.subscription_due
+    while heap:
+        filed, created, sub_id = heap[0]
+        sub = store.subscriptions.get(sub_id)
+        actual = due_at(sub) if sub is not None else None
+        if actual == filed:
+            return filed
+        heapq.heappop(heap)
+        if sub is not None and actual is not None:
+            heapq.heappush(heap, (actual, created, sub_id))
+    return None
 
 
 def run_period_ends(store: Store, at: datetime) -> list[Transition]:
     """Everything due at or before `at`, subscription by subscription in due order, each step as of
     its own due instant."""
-    due = sorted((d, s.created, s.id) for s in store.subscriptions.values()
-                  if (d := due_at(s)) is not None and d <= at)
     done: list[Transition] = []
-    for _, _, sub_id in due:
-        done += settle(store, at, store.subscriptions[sub_id])
+    while (due := next_period_end(store)) is not None and due <= at:
+        _, _, sub_id = heapq.heappop(store.subscription_due)
+        sub = store.subscriptions[sub_id]
+        done += settle(store, at, sub)
+        schedule(store, sub)
     return done
 
 
@@ -301,7 +365,7 @@ def settle(store: Store, until: datetime, sub: Subscription) -> list[Transition]
     return done
 
 
-def _period_end(store: Store, at: datetime, sub: Subscription) -> Transition:
+def _period_end(store: Store, at: datetime, sub: Subscription) -> SubscriptionStep:
     if sub.cancel_at_period_end:
         return end_now(store, at, sub)
     if sub.status == "past_due":
@@ -309,7 +373,7 @@ def _period_end(store: Store, at: datetime, sub: Subscription) -> Transition:
     return charge_renewal(store, at, sub, period_start=sub.current_period_end)
 
 
-def charge_renewal(store: Store, at: datetime, sub: Subscription, *, period_start: datetime) -> Transition:
+def charge_renewal(store: Store, at: datetime, sub: Subscription, *, period_start: datetime) -> SubscriptionStep:
     """Charge the next period. Paid: `payment.completed` + `subscription.updated` (a trial turns
     active). Failed: `past_due` and `subscription.updated`, the charge retried `RENEWAL_RETRY_AFTER` later."""
     paywall, price, user = store.paywalls[sub.paywall_id], store.prices[sub.price_id], store.users[sub.user_id]
@@ -329,6 +393,7 @@ def charge_renewal(store: Store, at: datetime, sub: Subscription, *, period_star
         # scheduled period end; for renew-now it ends now), so the retry is due RENEWAL_RETRY_AFTER later.
         sub.status = "past_due"
         sub.current_period_end = period_start
+        schedule(store, sub)  # renew-now moves the due instant earlier: the index must hear of it
         emit_subscription_updated(store, at, sub)
         return _transition("subscription.renewal_failed", at, sub, payment=payment)
     if checkout is not None:
@@ -336,6 +401,7 @@ def charge_renewal(store: Store, at: datetime, sub: Subscription, *, period_star
     sub.status = "active"
     sub.current_period_start = period_start
     sub.current_period_end = add_interval(period_start, price.interval, price.interval_count)
+    schedule(store, sub)
     emit(store, at, "payment.completed", paywall_id=paywall.id, user_id=user.id, price_id=price.id,
          payment=payment, subscription=sub)
     emit_subscription_updated(store, at, sub)
@@ -344,7 +410,7 @@ def charge_renewal(store: Store, at: datetime, sub: Subscription, *, period_star
     return _transition(kind, at, sub, payment=payment)
 
 
-def retry_renewal(store: Store, at: datetime, sub: Subscription) -> Transition:
+def retry_renewal(store: Store, at: datetime, sub: Subscription) -> SubscriptionStep:
     """The second charge of a failed renewal: paid, a new period starts now; failed again, it ends."""
     if sub.fail_next_renewal or sub.fail_renewals:
         sub.fail_next_renewal = False
@@ -355,7 +421,7 @@ def retry_renewal(store: Store, at: datetime, sub: Subscription) -> Transition:
     return charge_renewal(store, at, sub, period_start=at)
 
 
-def end_now(store: Store, at: datetime, sub: Subscription) -> Transition:
+def end_now(store: Store, at: datetime, sub: Subscription) -> SubscriptionStep:
     """The subscription ends now: access stops, `subscription.cancelled`."""
     sub.status = "canceled"
     sub.ended_at = at
@@ -365,12 +431,13 @@ def end_now(store: Store, at: datetime, sub: Subscription) -> Transition:
     return _transition("subscription.ended", at, sub)
 
 
-def _transition(kind: str, at: datetime, sub: Subscription, *, payment: Payment | None = None) -> Transition:
-    found: Transition = {"type": kind, "at": iso(at), "subscription_id": sub.id, "paywall_id": sub.paywall_id,
-                         "status": sub.status, "current_period_end": iso(sub.current_period_end)}
+def _transition(kind: str, at: datetime, sub: Subscription, *, payment: Payment | None = None) -> SubscriptionStep:
     if payment is not None:
-        found["payment_id"], found["payment_status"] = payment.id, payment.status
-    return found
+        return SubscriptionCharge(kind=kind, at=at, subscription_id=sub.id, paywall_id=sub.paywall_id,
+                                  status=sub.status, current_period_end=sub.current_period_end,
+                                  payment_id=payment.id, payment_status=payment.status)
+    return SubscriptionStep(kind=kind, at=at, subscription_id=sub.id, paywall_id=sub.paywall_id, status=sub.status,
+                            current_period_end=sub.current_period_end)
 
 
 def emit_subscription_updated(store: Store, at: datetime, sub: Subscription) -> None:
@@ -385,7 +452,7 @@ def emit_subscription_updated(store: Store, at: datetime, sub: Subscription) -> 
     probability = acquirer_for(paywall.acquirer).duplicate_update_probability
     if probability and paywall.settings.get("paddle_duplicate_updates", True) is not False \
             and _coin(store.seed, f"{sub.id}:{earlier}") < probability:
-        store.record_event(replace(event, data=copy.deepcopy(event.data)))
+        store.record_event(replace(event))  # the same snapshot: it is never changed
 
 
 def _coin(seed: int, key: str) -> float:

@@ -7,20 +7,19 @@ at most 10 MB each; more than 2 tickets per 24 h per user/e-mail answers 429. No
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from ..errors import BadRequestError, RateLimitedError
 from ..models import Ticket
 from ..state import Store
+from .identity import is_email
 
 MAX_FILES = 5
 MAX_FILE_BYTES = 10 * 1024 * 1024
 ALLOWED_TYPES = frozenset({"image/jpeg", "image/png", "image/webp"})
 RATE_WINDOW = timedelta(hours=24)
 RATE_LIMIT = 2
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 @dataclass(slots=True, frozen=True)
@@ -40,11 +39,11 @@ def create(store: Store, now: datetime, paywall_id: str, *, subject: object, con
         raise BadRequestError("subject must be 3-200 characters", code="subject_length", error="subject_length")
     if not 1 <= len(content) <= 5000:
         raise BadRequestError("content must be 1-5000 characters", code="content_length", error="content_length")
-    email = session_email or (customer_email.strip() if customer_email else None)
+    email = session_email or customer_email or None
     if not email:
         raise BadRequestError("customer_email is required without a signed-in user", code="email_required",
                               error="email_required")
-    if not _EMAIL.match(email):
+    if not is_email(email):
         raise BadRequestError("customer_email is not a valid e-mail address", code="invalid_email",
                               error="invalid_email")
     if len(files) > MAX_FILES:

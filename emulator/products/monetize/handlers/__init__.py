@@ -6,9 +6,12 @@ from __future__ import annotations
 from types import ModuleType
 
 from . import (
+    auth_pages,
+    auth_routes,
     balances,
     checkout,
     control,
+    control_auth,
     control_billing,
     control_webhooks,
     events,
@@ -21,6 +24,6 @@ from . import (
 )
 
 MODULES: tuple[ModuleType, ...] = (
-    balances, checkout, control, control_billing, control_webhooks, events, gateway, hosted,
-    paywalls, subscriptions, support, users,
+    auth_pages, auth_routes, balances, checkout, control, control_auth, control_billing, control_webhooks,
+    events, gateway, hosted, paywalls, subscriptions, support, users,
 )
