@@ -15,7 +15,7 @@ DEMO_KEY = "sk-paywalls-v1-emulator-demo"
 SHARED_KEY = "sk-paywalls-v1-emulator-shared"
 MODEL = "fake-gpt-emulator"
 PRICES = {"prompt": parse_amount("0.5"), "completion": parse_amount("1.5"), "request": parse_amount("0.0001")}
-DEMO_MARKUP = parse_percent("20")
+DEMO_MARKUP = (parse_percent("20").numerator, parse_percent("20").denominator)
 UNIT = 10**18
 
 

@@ -69,7 +69,7 @@ async def test_signed_delivery_with_documented_headers(aiohttp_server: Any) -> N
     parsed = json.loads(body)
     assert parsed["delivery"]["attempts"] == 1 and parsed["event"]["data"]["amount"] == "2"
     (delivery,) = st.deliveries.values()
-    assert delivery.status == "success" and st.pending == {}
+    assert delivery.status == "success" and st.pending == set()
     assert st.subscriptions[delivery.subscription_id].last_delivered_at == T0
 
 

@@ -90,11 +90,11 @@ def test_shared_mode_user_authorizes_then_is_charged_from_the_wallet(emu: object
     assert connected["connected"] is True and connected["connectedUser"]["externalUserId"] == "dave"
     reply = client.chat.completions.create(model=MODEL, messages=HELLO, user="dave")  # type: ignore[arg-type]
     assert reply.choices[0].message.content == "Echo: hello there"
-    assert shared.balance("dave") == 2 * UNIT - echo_cost("hello there", markup=0)
+    assert shared.balance("dave") == 2 * UNIT - echo_cost("hello there", markup=(0, 1))
     assert shared.get("/v1/user/disconnect", params={"user": "dave"}).json()["success"] is True
     again = client.chat.completions.create(model=MODEL, messages=HELLO, user="dave")  # type: ignore[arg-type]
     assert "/authorize/" in (again.choices[0].message.content or "")
-    assert shared.balance("dave") == 2 * UNIT - echo_cost("hello there", markup=0)
+    assert shared.balance("dave") == 2 * UNIT - echo_cost("hello there", markup=(0, 1))
 
 
 def test_user_id_precedence_body_header_url(emu: object, pw: Pw) -> None:

@@ -46,14 +46,14 @@ def test_usage_cost_prices_per_million_plus_request_and_markup_rounded_up() -> N
     # 10 prompt tokens at 0.5/M and 20 completion tokens at 1/M, plus 0.001 per request, +20 %.
     prompt, completion, request = parse_amount("0.5"), parse_amount("1"), parse_amount("0.001")
     cost = usage_cost(prompt_tokens=10, completion_tokens=20, prompt_price=prompt, completion_price=completion,
-                      request_price=request, markup=parse_percent("20"))
+                      request_price=request, markup=(1, 5))
     exact = (Fraction(10 * prompt + 20 * completion, 1_000_000) + request) * Fraction(6, 5)
     assert cost == exact == parse_amount("0.0012300")
     # A fraction of a base unit is rounded up, never down.
     assert usage_cost(prompt_tokens=1, completion_tokens=0, prompt_price=1, completion_price=0, request_price=0,
-                      markup=Fraction(0)) == 1
+                      markup=(0, 1)) == 1
     assert usage_cost(prompt_tokens=0, completion_tokens=0, prompt_price=5, completion_price=5, request_price=0,
-                      markup=Fraction(1, 2)) == 0
+                      markup=(1, 2)) == 0
 
 
 def test_parse_percent() -> None:

@@ -105,7 +105,7 @@ def test_eight_attempts_at_most_then_error() -> None:
         webhooks.record_attempt(st, delivery, at=at, status_code=500, error=None)
         if n < 8:
             assert delivery.next_attempt_at == at + webhooks.retry_delay(7, delivery.id, n)
-    assert delivery.status == "error" and len(delivery.attempts) == 8 and st.pending == {}
+    assert delivery.status == "error" and len(delivery.attempts) == 8 and st.pending == set()
     assert st.subscriptions[delivery.subscription_id].consecutive_failures == 8
 
 

@@ -77,7 +77,7 @@ class PaywallsDispatcher:
         """The earliest pending attempt, or an attempt in flight (a clock move waits for it)."""
         state = state if state is not None else self._state()
         times = [started for started, _ in self._inflight.values()]
-        times += [d.next_attempt_at for d in state.pending.values()
+        times += [d.next_attempt_at for d in state.pending_deliveries()
                   if d.next_attempt_at is not None and d.id not in self._inflight]
         return min(times, default=None)
 

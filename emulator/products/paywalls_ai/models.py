@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from fractions import Fraction
 from typing import Any, Literal
 
 Mode = Literal["default", "shared"]
@@ -36,7 +35,7 @@ class Paywall:
     mode: Mode
     owner_user_id: str
     keys: tuple[str, ...]
-    markup: Fraction
+    markup: tuple[int, int]  # an exact fraction (numerator, denominator): 20 % is (1, 5)
     upstream: str  # "fake" (the built-in provider) or an http(s) base URL
     upstream_headers: dict[str, str]
     templates: dict[BlockReason, str]
@@ -90,11 +89,21 @@ class TopupSession:
     created_at: datetime
 
 
+@dataclass(slots=True, frozen=True, kw_only=True)
+class ChargeResult:
+    success: bool
+    message: str
+    balance: int
+
+
 @dataclass(slots=True, kw_only=True)
 class IdempotencyRecord:
+    """The first answer under a key: a deposit's balance after, or a charge's result."""
+
     fingerprint: str
-    result: Any  # the domain result the first call returned
     expires_at: datetime
+    balance: int | None = None
+    charge: ChargeResult | None = None
 
 
 @dataclass(slots=True, kw_only=True)

@@ -50,11 +50,11 @@ def parse_percent(text: str) -> Fraction:
 
 
 def usage_cost(*, prompt_tokens: int, completion_tokens: int, prompt_price: int, completion_price: int,
-               request_price: int, markup: Fraction) -> int:
+               request_price: int, markup: tuple[int, int]) -> int:
     """Base units owed for one call: prices are base units per million tokens (per call for `request`);
     the exact sum times (1 + markup) is rounded up once, so a charge is never below the price list."""
     # Integers only (this runs on every proxied answer): (tokens·price + request·10^6)·(b + a) / (10^6·b)
     # for a markup of a/b, rounded up.
     scaled = prompt_tokens * prompt_price + completion_tokens * completion_price + request_price * TOKENS_PER_PRICE
-    top, bottom = markup.numerator, markup.denominator
+    top, bottom = markup
     return -(-(scaled * (bottom + top)) // (TOKENS_PER_PRICE * bottom))

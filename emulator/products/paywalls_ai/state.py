@@ -39,8 +39,11 @@ class PaywallsState:
     events: list[Event] = field(default_factory=list)
     subscriptions: dict[str, Subscription] = field(default_factory=dict)
     deliveries: dict[str, Delivery] = field(default_factory=dict)
-    pending: dict[str, Delivery] = field(default_factory=dict)  # deliveries with an attempt still to make
+    pending: set[str] = field(default_factory=set)  # ids of deliveries with an attempt still to make
     counters: dict[str, int] = field(default_factory=dict)
+
+    def pending_deliveries(self) -> list[Delivery]:
+        return [self.deliveries[i] for i in sorted(self.pending)]
 
     @property
     def events_by_id(self) -> dict[str, Event]:

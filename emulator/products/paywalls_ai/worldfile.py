@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from fractions import Fraction
 from typing import Any
 
 from ...engine.ids import IdFactory
@@ -92,7 +91,7 @@ def _paywall(state: PaywallsState, raw: Any, where: str, now: datetime) -> None:
         raise WorldSectionError(f"{where}.markup_percent: {exc}") from exc
     paywall = Paywall(
         id=paywall_id, name=_text(raw, "name", where), mode=mode, owner_user_id=_text(raw, "owner", where),
-        keys=keys, markup=Fraction(markup), upstream=upstream,
+        keys=keys, markup=(markup.numerator, markup.denominator), upstream=upstream,
         upstream_headers={str(k): str(v) for k, v in _mapping(raw.get("upstream_headers") or {}, where).items()},
         templates=templates, topup_amount=_money(raw.get("topup_amount", "10"), f"{where}.topup_amount"),
         models=models)

@@ -7,30 +7,22 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from ..errors import ConflictError, DefaultModeOnlyError, IdempotencyKeyReusedError, InvalidAmountError, NotFoundError
 from ..links import Links
-from ..models import IdempotencyRecord, LedgerEntry, LedgerSource, Paywall, TopupSession
+from ..models import ChargeResult, IdempotencyRecord, LedgerEntry, LedgerSource, Paywall, TopupSession
 from ..money import AmountError, format_units, parse_amount
 from ..state import PaywallsState
 from . import access
 from .access import open_topup
 from .events import emit
 
-__all__ = ["open_topup"]  # top-up sessions open in `access` (a refusal opens one); re-exported here
+__all__ = ["ChargeResult", "open_topup"]  # top-up sessions open in `access` (a refusal opens one); re-exported here
 
 IDEMPOTENCY_TTL = timedelta(hours=24)
 DECLINED_CARD = "4000000000000002"
-
-
-@dataclass(slots=True, frozen=True)
-class ChargeResult:
-    success: bool
-    message: str
-    balance: int
 
 
 def balance_of(state: PaywallsState, paywall: Paywall, user_id: str) -> int:
@@ -48,8 +40,8 @@ def positive_amount(text: str) -> int:
 
 
 def remembered(state: PaywallsState, paywall: Paywall, op: str, key: str | None, body: Any,
-               now: datetime) -> tuple[tuple[str, str, str] | None, str, Any]:
-    """(slot, fingerprint, the first result under this key or None); 409 for the same key, other body."""
+               now: datetime) -> tuple[tuple[str, str, str] | None, str, IdempotencyRecord | None]:
+    """(slot, fingerprint, the first answer under this key or None); 409 for the same key, other body."""
     fingerprint = hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
     if key is None:
         return None, fingerprint, None
@@ -59,7 +51,7 @@ def remembered(state: PaywallsState, paywall: Paywall, op: str, key: str | None,
         return slot, fingerprint, None
     if record.fingerprint != fingerprint:
         raise IdempotencyKeyReusedError(param="Idempotency-Key")
-    return slot, fingerprint, record.result
+    return slot, fingerprint, record
 
 
 def credit(state: PaywallsState, paywall: Paywall, user_id: str, amount: int, *, now: datetime, source: LedgerSource,
@@ -86,11 +78,12 @@ def deposit(state: PaywallsState, paywall: Paywall, user_id: str, amount_text: s
     amount = positive_amount(amount_text)
     slot, fingerprint, first = remembered(state, paywall, "deposit", idempotency_key,
                                           {"user": user_id, "amount": amount, "metadata": metadata}, now)
-    if first is not None:
-        return int(first)
+    if first is not None and first.balance is not None:
+        return first.balance
     credit(state, paywall, user_id, amount, now=now, source="api", metadata=metadata)
     after = balance_of(state, paywall, user_id)
-    _remember(state, slot, fingerprint, after, now)
+    _remember(state, slot, IdempotencyRecord(fingerprint=fingerprint, expires_at=now + IDEMPOTENCY_TTL,
+                                             balance=after))
     return after
 
 
@@ -100,8 +93,8 @@ def charge(state: PaywallsState, paywall: Paywall, user_id: str, amount_text: st
     amount = positive_amount(amount_text)
     slot, fingerprint, first = remembered(state, paywall, "charge", idempotency_key,
                                           {"user": user_id, "amount": amount}, now)
-    if isinstance(first, ChargeResult):
-        return first
+    if first is not None and first.charge is not None:
+        return first.charge
     blocked = access.check(state, paywall, user_id, need=amount, now=now, links=links, request_id=None)
     if blocked is not None:
         emit(state, paywall, "paywall.balance.charge.failed", now=now, subject=("paywall.balance", user_id),
@@ -112,7 +105,8 @@ def charge(state: PaywallsState, paywall: Paywall, user_id: str, amount_text: st
         entry = debit(state, paywall, user_id, amount, amount, now=now, source="charge")
         result = ChargeResult(success=True, message=f"Charged {format_units(entry.amount)} USDC.",
                               balance=balance_of(state, paywall, user_id))
-    _remember(state, slot, fingerprint, result, now)
+    _remember(state, slot, IdempotencyRecord(fingerprint=fingerprint, expires_at=now + IDEMPOTENCY_TTL,
+                                             charge=result))
     return result
 
 
@@ -139,11 +133,9 @@ def debit(state: PaywallsState, paywall: Paywall, user_id: str, owed: int, amoun
     return entry
 
 
-def _remember(state: PaywallsState, slot: tuple[str, str, str] | None, fingerprint: str, result: Any,
-              now: datetime) -> None:
+def _remember(state: PaywallsState, slot: tuple[str, str, str] | None, record: IdempotencyRecord) -> None:
     if slot is not None:
-        state.idempotency[slot] = IdempotencyRecord(fingerprint=fingerprint, result=result,
-                                                    expires_at=now + IDEMPOTENCY_TTL)
+        state.idempotency[slot] = record
 
 
 # --- top-up sessions (the fake Stripe Checkout page) ----------------------------------------------

@@ -108,7 +108,7 @@ def deactivate(state: PaywallsState, paywall: Paywall, subscription_id: str, now
     if subscription.is_active:
         subscription.is_active = False
         subscription.updated_at = now
-        for delivery in [d for d in state.pending.values() if d.subscription_id == subscription.id]:
+        for delivery in [d for d in state.pending_deliveries() if d.subscription_id == subscription.id]:
             _end(state, delivery, "error", now)
     return subscription
 
@@ -122,7 +122,8 @@ def fan_out(state: PaywallsState, event: Event) -> list[Delivery]:
             delivery = Delivery(id=state.new_id("dly"), subscription_id=subscription.id, event_id=event.id,
                                 event_type=event.type, status="pending", created_at=event.created_at,
                                 updated_at=event.created_at, next_attempt_at=event.created_at)
-            state.deliveries[delivery.id] = state.pending[delivery.id] = delivery
+            state.deliveries[delivery.id] = delivery
+            state.pending.add(delivery.id)
             made.append(delivery)
     return made
 
@@ -138,11 +139,12 @@ def retry_delay(seed: int, delivery_id: str, failed_attempts: int) -> timedelta:
 
 
 def due(state: PaywallsState, at: datetime) -> list[Delivery]:
-    return [d for d in state.pending.values() if d.next_attempt_at is not None and d.next_attempt_at <= at]
+    return [d for d in state.pending_deliveries() if d.next_attempt_at is not None and d.next_attempt_at <= at]
 
 
 def next_due(state: PaywallsState) -> datetime | None:
-    return min((d.next_attempt_at for d in state.pending.values() if d.next_attempt_at is not None), default=None)
+    return min((d.next_attempt_at for d in state.pending_deliveries() if d.next_attempt_at is not None),
+               default=None)
 
 
 def record_attempt(state: PaywallsState, delivery: Delivery, *, at: datetime, status_code: int | None,
@@ -170,7 +172,7 @@ def _end(state: PaywallsState, delivery: Delivery, status: str, at: datetime) ->
     delivery.status = "success" if status == "success" else "error"
     delivery.next_attempt_at = None
     delivery.updated_at = at
-    state.pending.pop(delivery.id, None)
+    state.pending.discard(delivery.id)
 
 
 def logs(state: PaywallsState, paywall: Paywall, *, subscription_id: str | None = None, status: str | None = None,
