@@ -15,7 +15,8 @@ from typing import Any
 import yaml
 
 SPEC_NAME = "monetize.openapi.yaml"
-SPEC_NAMES = {"monetize": SPEC_NAME, "paywalls-ai": "paywalls-ai.openapi.yaml"}  # per --paywall-product
+SPEC_NAMES = {"monetize": SPEC_NAME, "paykit": "paykit.openapi.yaml",
+              "paywalls-ai": "paywalls-ai.openapi.yaml"}  # per --paywall-product
 METHODS = ("get", "put", "post", "delete", "patch", "options", "head", "trace")
 # Operations that only read: the only ones a run without --allow-writes sends (the gateway's GETs charge
 # tokens and create users, so they count as writes).

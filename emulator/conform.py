@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import io
+import os
 import sys
 import tempfile
 import time
@@ -63,11 +64,14 @@ def pytest_arguments(args: argparse.Namespace, report: Path) -> list[str]:
     package_dir = Path(contract_tests.__file__).resolve().parent
     # Our own ini and rootdir: the pytest configuration of the directory conform runs in never applies.
     # Positional extras select tests (`test_behaviour_balances`, `test_conformance::test_operation[GET ...]`).
-    selected = [a if a.startswith(SUITE) else f"{SUITE}.{a}"
+    product = args.product or os.environ.get("PAYWALL_PRODUCT")
+    own = {"paykit": "paykit", "paywalls-ai": "paywalls_ai"}.get(product or "")
+    suite = f"{SUITE}.{own}" if own else SUITE  # a product's own tests
+    selected = [a if a.startswith(SUITE) else f"{suite}.{a}"
                 for a in args.pytest_args if not a.startswith("-")]
     extra = [a for a in args.pytest_args if a.startswith("-")]
     out = ["-c", str(package_dir / "conform.ini"), "--rootdir", str(package_dir), "--pyargs",
-           *(selected or [SUITE]), "--paywall-report", str(report), "-q", "--tb=short", "-rN"]
+           *(selected or [suite]), "--paywall-report", str(report), "-q", "--tb=short", "-rN"]
     for flag, option, _ in VALUE_FLAGS:
         value = getattr(args, flag.lstrip("-").replace("-", "_"))
         if value is not None:
@@ -154,13 +158,15 @@ def run(args: argparse.Namespace) -> int:
         out.write(f"conform: {exc}\n")
         return USAGE_ERROR
     writes = "writes allowed" if settings.allow_writes else "read-only: GET requests only"
+    subject = f"paywall {settings.paywall_id}" if settings.product == "monetize" else f"product {settings.product}"
     out.write(f"paywall-emulator conform: {settings.base_url or 'bundled emulator in a thread'} "
-              f"({settings.target_kind}), paywall {settings.paywall_id}, {writes}\n"
+              f"({settings.target_kind}), {subject}, {writes}\n"
               f"budget {settings.budget.name}: at most {settings.budget.max_requests} requests "
               f"({settings.budget.max_examples} examples per operation), run id {settings.run_id}, "
               f"seed {settings.seed}\n")
     out.flush()
-    if not settings.in_thread:  # refuse early and plainly (unreachable, or writes on a live-mode paywall)
+    if not settings.in_thread and settings.product == "monetize":  # refuse early and plainly (unreachable,
+        # or writes on a live-mode paywall); PayKit's suite checks its target itself
         from .contract_tests.session import ContractSession, TargetError
 
         probe = ContractSession(settings, None)

@@ -14,6 +14,8 @@ Sections (`--only`, comma-separated; default all):
 - paywalls-ai: POST /v1/chat/completions through the Paywalls.ai proxy (each answer charged from the
              reported usage) vs the same fake provider served bare, target ≥ 0.6×; and the time to the
              first streamed chunk (sequential requests, p50), target ≤ the bare provider's + 2 ms.
+- paykit:    POST /api/v1/meter (PayKit's ledger, demo project, cost 1) vs a bare aiohttp POST handler
+             (parse JSON, answer JSON); target ≥ 0.5×.
 - reset:     POST /_emulator/reset (median of `--resets`) and in-process `World.reset()`, target
              ≤ 1 ms; in-process start (create_app + AppRunner + first response), target < 0.1 s,
              against a bare app's AppRunner cycle; `ThreadedEmulator` start/stop and its `reset()` (the
@@ -54,7 +56,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPTS = ROOT / "scripts"
 PY = sys.executable
-SECTIONS = ("startup", "bootstrap", "debit", "gateway", "paywalls-ai", "reset")
+SECTIONS = ("startup", "bootstrap", "debit", "gateway", "paykit", "paywalls-ai", "reset")
 
 ACME_KEY = "sk_emulator_acme_4f1c2d9e8b7a6c5d"
 ALICE_EMAIL = "alice@example.com"
@@ -70,6 +72,9 @@ PAYWALLS_KEY = "sk-paywalls-v1-emulator-demo"
 PAYWALLS_HEADERS = {**JSON_HEADERS, "Authorization": f"Bearer {PAYWALLS_KEY}"}
 PAYWALLS_BODY = json.dumps({"model": "fake-gpt-emulator", "user": "bench",
                             "messages": [{"role": "user", "content": "hello bench"}]})
+METER_PATH = "/api/v1/meter"
+METER_BODY = json.dumps({"userId": "bench_user", "event": "bench"})
+PAYKIT_SECRET = "sk_live_demo"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 SATURATED = 0.75  # cores a server must have used for its requests/s to measure the server
 
@@ -419,7 +424,7 @@ def credit(port: int, amount: int) -> int:
 def bench_load(report: Report, load: LoadGenerator, selected: set[str], rounds: int, resets: int) -> None:
     emu_port = free_port()
     with server(serve_command(emu_port), emu_port, BOOTSTRAP_PATH) as emu:
-        if selected & {"bootstrap", "debit"}:
+        if selected & {"bootstrap", "debit", "paykit"}:
             bench_against_bare(report, load, selected, rounds, emu_port, emu.pid)
         if "gateway" in selected:
             bench_gateway(report, load, emu_port, emu.pid, rounds)
@@ -453,6 +458,27 @@ def bench_against_bare(report: Report, load: LoadGenerator, selected: set[str], 
                 ref_runs.append(load.run(bare_port, bare.pid, "POST", BALANCES_PATH, bodies=bodies, headers=headers))
                 emu_runs.append(load.run(emu_port, emu_pid, "POST", BALANCES_PATH, bodies=bodies, headers=headers))
             throughput_rows(report, "debit", "POST balances credit/debit", emu_runs, ref_runs, 0.5)
+        if "paykit" in selected:
+            bench_meter(report, load, rounds, emu_port, emu_pid, bare_port, bare.pid)
+
+
+def bench_meter(report: Report, load: LoadGenerator, rounds: int, emu_port: int, emu_pid: int, bare_port: int,
+                bare_pid: int) -> None:
+    """PayKit's meter, each answer deducting 1 credit of one account that never runs dry."""
+    headers = {**JSON_HEADERS, "x-paykit-key": PAYKIT_SECRET}
+    grant = json.dumps({"userId": "bench_user", "amount": 1_000_000})
+    for _ in range(5):
+        status, body = request(emu_port, "POST", "/api/v1/credits", grant, headers)
+        if status != 200:
+            raise RuntimeError(f"PayKit credits answered {status}: {body[:300]!r}")
+    emu_runs, ref_runs = [], []
+    for _ in range(rounds):
+        ref_runs.append(load.run(bare_port, bare_pid, "POST", METER_PATH, bodies=[METER_BODY], headers=headers))
+        emu_runs.append(load.run(emu_port, emu_pid, "POST", METER_PATH, bodies=[METER_BODY], headers=headers))
+    status, body = request(emu_port, "POST", METER_PATH, METER_BODY, headers)
+    if status != 200:
+        raise RuntimeError(f"PayKit meter answered {status} after the load: {body[:300]!r}")
+    throughput_rows(report, "paykit", "POST meter", emu_runs, ref_runs, 0.5)
 
 
 def bench_gateway(report: Report, load: LoadGenerator, emu_port: int, emu_pid: int, rounds: int) -> None:
@@ -624,8 +650,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if "startup" in selected:
             bench_startup(report, launches)
-        if selected & {"bootstrap", "debit", "gateway", "paywalls-ai", "reset"}:
-            if selected & {"bootstrap", "debit", "gateway", "paywalls-ai"}:
+        if selected & {"bootstrap", "debit", "gateway", "paykit", "paywalls-ai", "reset"}:
+            if selected & {"bootstrap", "debit", "gateway", "paykit", "paywalls-ai"}:
                 report.note(f"load: {load.name}, {args.connections} keep-alive connections, {duration:g} s per run "
                             f"after {warmup:g} s warm-up, {args.rounds} round(s)")
             bench_load(report, load, selected, args.rounds, resets)

@@ -227,7 +227,7 @@ async def test_a_handler_may_stream_its_own_response(aiohttp_client: ClientFacto
 
 
 def test_startup_fails_when_an_operation_has_no_handler() -> None:
-    handlers = collect_handlers([control, *(module for product in PRODUCTS for module in product.handlers)])
+    handlers = collect_handlers([control, *(m for p in PRODUCTS for m in p.handlers)])
     del handlers["getBootstrap"]
     with pytest.raises(SpecError, match="operations without a handler: \\['getBootstrap'\\]"):
         bind_routes(web.Application(), load_specs(EmulatorConfig(), PRODUCTS), handlers, {})

@@ -1,0 +1,162 @@
+"""The fake Stripe's HTTP side: posting recorded events, signed per attempt with `Stripe-Signature`, to
+the webhook URL PayKit registered (the emulator's own `POST /api/v1/webhook`). `StripeDispatcher` is a
+background due source (driven inline by clock moves) with a worker task for real time; hosted pages and
+the control API `flush` it so a redirect happens after the webhook landed. HTTP layer: aiohttp client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from ...engine.keys import WORLD_KEY
+from ...engine.product import Transition
+from ...engine.world import World
+from . import signing
+from .domain import outbox
+from .domain.webhook import secret_for
+from .models import StripeEvent
+from .state import PayKitState
+
+log = logging.getLogger("paywall_emulator.paykit")
+
+PRODUCT_NAME = "paykit"
+POLL_SECONDS = 0.05
+ATTEMPT_TIMEOUT = 30
+USER_AGENT = "Stripe/1.0 (+https://stripe.com/docs/webhooks)"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StripeAttempt(Transition):
+    """One POST of a Stripe event to its webhook URL, and where it left the event."""
+
+    event_id: str
+    event_type: str
+    status_code: int | None
+    delivery_status: str
+
+
+class StripeDispatcher:
+    """Sends due events; an event is never attempted twice at once. Attempts run as tasks, so `run_due`
+    (a clock move, a flush) waits for attempts the worker started too."""
+
+    background = True
+
+    def __init__(self, world: World, session: aiohttp.ClientSession) -> None:
+        self.world = world
+        self.session = session
+        self._inflight: dict[str, tuple[datetime, asyncio.Task[StripeAttempt]]] = {}
+        self._worker: asyncio.Task[None] | None = None
+        self._closing = False
+
+    def next_due(self, state: PayKitState) -> datetime | None:
+        times = [started for started, _ in self._inflight.values()]
+        upcoming = outbox.next_due(state)
+        return min([*times, upcoming] if upcoming is not None else times, default=None)
+
+    async def run_due(self, state: PayKitState, at: datetime) -> Sequence[Transition]:
+        for event in outbox.take_due(state, at):
+            self._start(event, state, at)
+        tasks = [task for started, task in self._inflight.values() if started <= at]
+        if not tasks:
+            return []
+        await asyncio.wait(tasks)
+        return [t.result() for t in tasks if not t.cancelled() and t.exception() is None]
+
+    async def flush(self, state: PayKitState) -> None:
+        """Deliver everything due now and wait for it (hosted pages redirect after the ledger changed)."""
+        await self.run_due(state, self.world.now())
+
+    def start(self) -> None:
+        self._worker = asyncio.create_task(self._run(), name="paykit-stripe-worker")
+
+    async def close(self) -> None:
+        self._closing = True
+        tasks: list[asyncio.Task[Any]] = [task for _, task in self._inflight.values()]
+        if self._worker is not None:
+            tasks.append(self._worker)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._inflight.clear()
+
+    async def _run(self) -> None:
+        while not self._closing:
+            try:
+                state = self.world.states.get(PRODUCT_NAME)
+                if isinstance(state, PayKitState):
+                    now = self.world.now()
+                    for event in outbox.take_due(state, now):
+                        self._start(event, state, now)
+            except Exception:  # a bug must not end delivery for the app's lifetime
+                log.exception("the PayKit Stripe worker hit an unexpected error")
+            await asyncio.sleep(POLL_SECONDS)
+
+    def _start(self, event: StripeEvent, state: PayKitState, at: datetime) -> None:
+        task = asyncio.create_task(self._attempt(event, state, at), name=f"stripe {event.id}")
+        self._inflight[event.id] = (at, task)
+        task.add_done_callback(lambda _: self._inflight.pop(event.id, None))
+
+    async def _attempt(self, event: StripeEvent, state: PayKitState, at: datetime) -> StripeAttempt:
+        """One attempt as of `at` (its due instant on a clock move, else now): signed with that timestamp,
+        recorded at it."""
+        now = max(at, self.world.now())
+        headers = {"Content-Type": "application/json; charset=utf-8", "User-Agent": USER_AGENT,
+                   "Stripe-Signature": signing.header(event.payload, secret_for(state, event.project_id),
+                                                      int(now.timestamp()))}
+        status: int | None = None
+        try:
+            async with self.session.post(event.url, data=event.payload, headers=headers,
+                                         timeout=aiohttp.ClientTimeout(total=ATTEMPT_TIMEOUT)) as resp:
+                status, body = resp.status, await resp.text()
+        except (aiohttp.ClientError, TimeoutError, UnicodeDecodeError) as exc:
+            body = f"{type(exc).__name__}: {exc}"
+        outbox.finish(state, event, now, status, body)
+        return StripeAttempt(kind="paykit.stripe_event.attempt", at=now, event_id=event.id, event_type=event.type,
+                             status_code=status, delivery_status=event.status)
+
+
+class DispatcherSlot:
+    """Where handlers find the app's dispatcher: set before the app starts, filled by the cleanup_ctx."""
+
+    __slots__ = ("dispatcher",)
+
+    def __init__(self) -> None:
+        self.dispatcher: StripeDispatcher | None = None
+
+
+DISPATCHER_KEY = web.AppKey("paykit_stripe_dispatcher", DispatcherSlot)
+
+
+def setup(app: web.Application) -> None:
+    app[DISPATCHER_KEY] = DispatcherSlot()
+    app.cleanup_ctx.append(delivery_context)
+
+
+async def flush(app: web.Application, state: PayKitState) -> None:
+    """Deliver what is due now and wait for it; a no-op when the app runs no dispatcher."""
+    dispatcher = app[DISPATCHER_KEY].dispatcher
+    if dispatcher is not None:
+        await dispatcher.flush(state)
+
+
+async def delivery_context(app: web.Application) -> AsyncIterator[None]:
+    """cleanup_ctx: one client session and one dispatcher per app, registered as a due source."""
+    world, slot = app[WORLD_KEY], app[DISPATCHER_KEY]
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as session:
+        dispatcher = slot.dispatcher = StripeDispatcher(world, session)
+        world.add_source(PRODUCT_NAME, dispatcher)
+        dispatcher.start()
+        try:
+            yield
+        finally:
+            world.remove_source(dispatcher)
+            slot.dispatcher = None
+            await dispatcher.close()
