@@ -10,8 +10,10 @@ target (`emulator.testing`, `emulator.config`); everything else talks HTTP.
 from __future__ import annotations
 
 import itertools
+import os
 import sys
 from collections.abc import Callable, Generator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -50,6 +52,19 @@ def pytest_configure(config: pytest.Config) -> None:
     for name in [n for n in sys.modules if f".{n}".rpartition(".")[0].endswith(".contract_tests")
                  and n.rpartition(".")[2].startswith("test_")]:
         del sys.modules[name]
+
+
+def pytest_ignore_collect(collection_path: Any, config: pytest.Config) -> bool | None:
+    """One product's contract per run: `paywalls_ai/` only with --paywall-product paywalls-ai, the monetize
+    tests (this folder's own test modules) only without it."""
+    product = config.getoption("paywall_product", None) or os.environ.get("PAYWALL_PRODUCT") or "monetize"
+    here = Path(__file__).resolve().parent
+    path = Path(str(collection_path)).resolve()
+    if path == here / "paywalls_ai":
+        return product != "paywalls-ai"
+    if path.parent == here and path.name.startswith("test_") and path.suffix == ".py":
+        return product == "paywalls-ai" or None
+    return None
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

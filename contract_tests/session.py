@@ -33,7 +33,7 @@ class TargetError(RuntimeError):
 class ContractSession:
     def __init__(self, settings: Settings, starter: Starter | None) -> None:
         self.settings = settings
-        self.contract = spec.load(settings.spec_path)
+        self.contract = spec.load(settings.spec_path or spec.bundled_spec_path(settings.product))
         self.recorder = Recorder()
         self._starter = starter
         self._base_url: str | None = settings.base_url
@@ -85,6 +85,13 @@ class ContractSession:
         if self._checked:
             return
         self._checked = True
+        if self.settings.product == "paywalls-ai":  # no bootstrap there: one authenticated read
+            try:
+                self.http.get(f"{self.base_url}/v1/models",
+                              headers={"Authorization": f"Bearer {self.settings.api_key}"})
+            except OSError as exc:
+                raise TargetError(f"cannot reach {self.base_url}: {exc}") from exc
+            return
         for paywall_id in self.settings.paywall_ids():
             if paywall_id == self.settings.foreign_id:
                 continue

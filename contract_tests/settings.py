@@ -29,7 +29,11 @@ EMULATOR_DEFAULTS: dict[str, str] = {
     "paykit_secret_key": "sk_live_studio_8b1e6d4f2a9c07e53d6b",
     "paykit_webhook_secret": "whsec_paykit_demo",  # the demo project's: the signed-webhook tests use it
 }
-PRODUCTS = ("monetize", "paykit")
+# The same for `--paywall-product paywalls-ai` (docs/paywalls-ai.md): the default-mode demo paywall's key.
+PAYWALLS_AI_DEFAULTS: dict[str, str] = {"api_key": "sk-paywalls-v1-emulator-demo", "paywall_id": "pw_demo"}
+PRODUCT_DEFAULTS: dict[str, dict[str, str]] = {"monetize": EMULATOR_DEFAULTS, "paykit": EMULATOR_DEFAULTS,
+                                               "paywalls-ai": PAYWALLS_AI_DEFAULTS}
+PRODUCTS = tuple(PRODUCT_DEFAULTS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +129,8 @@ OPTIONS: tuple[tuple[str, str, str], ...] = (
     ("--paywall-seed", "PAYWALL_SEED", "seed of the generated tests (default: random)"),
     ("--paywall-spec", "PAYWALL_SPEC", "the OpenAPI document to test against (default: the bundled one)"),
     ("--paywall-report", "PAYWALL_REPORT", "write the per-operation report (JSON) here"),
-    ("--paywall-product", "PAYWALL_PRODUCT", "the product whose suite runs: monetize (default) or paykit"),
+    ("--paywall-product", "PAYWALL_PRODUCT",
+     "the product whose suite runs: monetize (default), paykit or paywalls-ai"),
     ("--paywall-paykit-publishable-key", "PAYKIT_PUBLISHABLE_KEY",
      "PayKit: a publishable key of a project other than the demo one (rights and secure-metering tests)"),
     ("--paywall-paykit-secret-key", "PAYKIT_SECRET_KEY", "PayKit: the secret key of that project"),
@@ -162,15 +167,17 @@ def from_options(get: Callable[[str], Any], environ: dict[str, str] | None = Non
 
     base_url = values["paywall_base_url"]
     in_thread = base_url is None
-    defaults = EMULATOR_DEFAULTS if in_thread else {}
+    product = values["paywall_product"] or "monetize"
+    if product not in PRODUCTS:
+        raise ValueError(f"unknown product {product!r}; choose one of {', '.join(PRODUCTS)}")
+    defaults = PRODUCT_DEFAULTS[product] if in_thread else {}
 
     def pick(name: str, key: str) -> str | None:
         return values[name] or defaults.get(key)
 
-    product = values["paywall_product"] or "monetize"
-    if product not in PRODUCTS:
-        raise ValueError(f"unknown product {product!r}; choose one of {', '.join(PRODUCTS)}")
     api_key, paywall_id = pick("paywall_api_key", "api_key"), pick("paywall_id", "paywall_id")
+    if product == "paywalls-ai" and not in_thread and not api_key:
+        raise ValueError("a real Paywalls.ai target needs --paywall-api-key (the paywall's sk-paywalls-… key)")
     if product == "monetize" and not in_thread and (not api_key or not paywall_id):
         raise ValueError("a real target needs --paywall-api-key and --paywall-id (or PAYWALL_API_KEY, PAYWALL_ID)")
     budget_name = values["paywall_budget"] or "default"

@@ -22,8 +22,9 @@ from .engine.routing import MAX_BODY_BYTES, Handler, bind_routes, collect_handle
 from .engine.world import World
 from .products.monetize.product import PRODUCT as MONETIZE
 from .products.paykit.product import PRODUCT as PAYKIT
+from .products.paywalls_ai.product import PRODUCT as PAYWALLS_AI
 
-PRODUCTS: tuple[Product, ...] = (MONETIZE, PAYKIT)
+PRODUCTS: tuple[Product, ...] = (MONETIZE, PAYKIT, PAYWALLS_AI)
 
 
 def create_app(config: EmulatorConfig | None = None, *, products: Sequence[Product] = PRODUCTS,

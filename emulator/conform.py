@@ -88,7 +88,8 @@ def pytest_arguments(args: argparse.Namespace, report: Path) -> list[str]:
     # Our own ini and rootdir: the pytest configuration of the directory conform runs in never applies.
     # Positional extras select tests (`test_behaviour_balances`, `test_conformance::test_operation[GET ...]`).
     product = args.product or os.environ.get("PAYWALL_PRODUCT")
-    suite = f"{SUITE}.paykit" if product == "paykit" else SUITE  # a product's own tests
+    own = {"paykit": "paykit", "paywalls-ai": "paywalls_ai"}.get(product or "")
+    suite = f"{SUITE}.{own}" if own else SUITE  # a product's own tests
     selected = [a if a.startswith(SUITE) else f"{suite}.{a}"
                 for a in args.pytest_args if not a.startswith("-")]
     extra = [a for a in args.pytest_args if a.startswith("-")]

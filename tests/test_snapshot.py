@@ -58,7 +58,8 @@ def test_without_a_state_file_the_snapshot_is_a_conflict(api: Api) -> None:
 @pytest.mark.parametrize(("content", "words"), [
     ("{not json", "cannot read the state file"),
     ('{"format": "something-else"}', "is not a paywall-emulator state file"),
-    ('{"format": "paywall-emulator-state/1", "id_seed": 0, "states": {"monetize": {"owners": 3}, "paykit": {}}}',
+    ('{"format": "paywall-emulator-state/1", "id_seed": 0, '
+     '"states": {"monetize": {"owners": 3}, "paykit": {}, "paywalls-ai": {}}}',
      "does not hold a world"),
     ('{"format": "paywall-emulator-state/1", "id_seed": 0, "states": {"monetize": {}}}', "serving \\['monetize'\\]"),
     ('{"format": "paywall-emulator-state/1", "id_seed": 7, "states": {"monetize": {}}}', "id seed 7"),

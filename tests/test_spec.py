@@ -22,7 +22,10 @@ from paywall_emulator.products.monetize.errors import EmulatorError
 PUBLIC = load_document(spec_path("monetize.openapi.yaml"))
 ENGINE_CONTROL = load_document(spec_path(CONTROL_SPEC))
 MONETIZE_CONTROL = load_document(spec_path("monetize.control.openapi.yaml"))
-DOCS = {"public": PUBLIC, "control": ENGINE_CONTROL, "monetize control": MONETIZE_CONTROL}
+PAYWALLS_AI = load_document(spec_path("paywalls-ai.openapi.yaml"))
+PAYWALLS_AI_CONTROL = load_document(spec_path("paywalls-ai.control.openapi.yaml"))
+DOCS = {"public": PUBLIC, "control": ENGINE_CONTROL, "monetize control": MONETIZE_CONTROL,
+        "paywalls-ai": PAYWALLS_AI, "paywalls-ai control": PAYWALLS_AI_CONTROL}
 PACKAGE = Path(paywall_emulator.__file__).parent
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 

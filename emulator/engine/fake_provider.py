@@ -225,7 +225,8 @@ def completion(request: Mapping[str, Any], created: int) -> dict[str, Any]:
 
 
 def stream_events(request: Mapping[str, Any], created: int) -> list[bytes]:
-    """The SSE events of a streamed completion: a role delta, one delta per word, the stop, `[DONE]`."""
+    """The SSE events of a streamed completion: a role delta, one delta per word, the stop, the usage
+    chunk when `stream_options.include_usage` asked for it, `[DONE]`."""
     base = {"id": completion_id(request), "object": "chat.completion.chunk", "created": created,
             "model": str(request.get("model") or MODEL)}
 
@@ -233,9 +234,16 @@ def stream_events(request: Mapping[str, Any], created: int) -> list[bytes]:
         chunk = {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
         return f"data: {json.dumps(chunk, separators=(',', ':'))}\n\n".encode()
 
-    pieces = re.findall(r"\S+\s*", reply_text(request))
-    return [event({"role": "assistant", "content": ""}), *(event({"content": p}) for p in pieces),
-            event({}, "stop"), b"data: [DONE]\n\n"]
+    answer = reply_text(request)
+    pieces = re.findall(r"\S+\s*", answer)
+    events = [event({"role": "assistant", "content": ""}), *(event({"content": p}) for p in pieces),
+              event({}, "stop")]
+    options = request.get("stream_options")
+    if isinstance(options, Mapping) and options.get("include_usage") is True:
+        # As OpenAI does on request: one last chunk with no choices and the usage of the whole answer.
+        usage = {**base, "choices": [], "usage": _usage(request, answer)}
+        events.append(f"data: {json.dumps(usage, separators=(',', ':'))}\n\n".encode())
+    return [*events, b"data: [DONE]\n\n"]
 
 
 def echo(method: str, route: str, body: bytes) -> dict[str, Any]:
