@@ -49,6 +49,7 @@ NOT_RUN = {
     ("paykit.md", "// vite.config.ts"),
     ("paykit.md", '<div id="paykit"></div>'),
     ("paykit.md", "paywall-emulator conform --product paykit --base-url https://your-paykit.example/ \\"),
+    ("paywalls-ai.md", 'import OpenAI from "openai";'),
 }
 
 
