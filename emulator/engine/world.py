@@ -90,7 +90,8 @@ class World:
                              f"sections are product names: {[p.name for p in self.products]}")
         now = self.clock.now()
         staged = {p.name: p.load_world(_section(document, p.name),
-                                       WorldLoad(now=now, ids=IdFactory(self.id_seed), id_seed=self.id_seed))
+                                       WorldLoad(now=now, ids=IdFactory(self.id_seed), id_seed=self.id_seed,
+                                            limits=self.config.limits))
                   for p in self.products}
         self.states = staged
         self.document = document
@@ -118,6 +119,9 @@ class World:
             clock = dict(payload["clock"])
         except (KeyError, TypeError, ValueError) as exc:
             raise snapshot.SnapshotError(f"{path} does not hold a world this emulator can read: {exc!r}") from exc
+        for state in states.values():
+            if hasattr(state, "limits"):  # caps are configuration, not saved state: this run's apply
+                state.limits = self.config.limits
         self.states, self.initial, self.document = states, initial, document
         self.clock.resume(clock)
         self.changed()
@@ -177,12 +181,14 @@ class World:
         raise RuntimeError("catch_up did not reach quiescence (a source keeps scheduling work in the past)")
 
     def event_marks(self) -> dict[str, int]:
-        """How many events each product has logged so far (see `events_since`)."""
-        return {p.name: len(p.events(self.states[p.name])) for p in self.products}
+        """How many events each product has logged so far, evicted ones included (see `events_since`)."""
+        return {p.name: p.evicted_events(state) + len(p.events(state))
+                for p in self.products for state in (self.states[p.name],)}
 
     def events_since(self, marks: dict[str, int]) -> list[EventRef]:
-        """Every event logged after `marks` was taken, in time order across products."""
-        found = [e for p in self.products for e in p.events(self.states[p.name])[marks.get(p.name, 0):]]
+        """Every event logged after `marks` was taken and still kept, in time order across products."""
+        found = [e for p in self.products for state in (self.states[p.name],)
+                 for e in p.events(state)[max(marks.get(p.name, 0) - p.evicted_events(state), 0):]]
         return sorted(found, key=lambda e: e.created_at)
 
 

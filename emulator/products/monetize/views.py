@@ -431,6 +431,8 @@ def render_state(store: Store) -> dict[str, Any]:
         "events": [_event_row(e) for e in store.events],
         "analytics": rows(store.analytics),
         "webhook_endpoints": rows(store.webhook_endpoints.values()),
+        # Rows dropped from the front of capped tables (EmulatorConfig.limits), by table.
+        "evicted": {table: store.evicted.get(table, 0) for table in ("events", "deliveries", "analytics")},
     }
 
 
