@@ -12,8 +12,9 @@ CheckoutUrlMode = Literal["hosted", "acquirer"]
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Limits:
-    """How much history a world keeps (README, "Memory" under "Quick start"): past a cap the oldest rows are evicted (only
-    ones nothing waits on: events already turned into deliveries, finished deliveries) and counted."""
+    """How much history a world keeps (README, "Memory" under "Quick start"): past a cap the oldest rows
+    are evicted (only ones nothing waits on: events already turned into deliveries, finished deliveries)
+    and counted."""
 
     events: int = 100_000  # the event log (the webhook outbox)
     deliveries: int = 100_000  # finished webhook deliveries with their attempts

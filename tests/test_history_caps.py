@@ -72,4 +72,4 @@ def test_a_long_move_evicts_delivered_events_and_finished_deliveries(emu: Thread
     # The move reports the events it caused that are still kept: exactly the log's tail, in order.
     reported = [e["id"] for e in move["events"]]
     assert reported == [e["id"] for e in state["events"]][-len(reported):]
-    assert 0 < len(reported) and all(when(e["created_at"]) > START for e in move["events"])
+    assert len(reported) > 0 and all(when(e["created_at"]) > START for e in move["events"])
