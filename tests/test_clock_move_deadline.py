@@ -52,7 +52,7 @@ def test_a_day_with_a_hanging_receiver_plays_its_whole_schedule(emu: ThreadedEmu
         fast_endpoint = register(emu.control, fast.url, secret=SECRET)
         first, second, other = emit(emu, ("subscription.updated", ALICE_SUB), ("subscription.cancelled", ALICE_SUB),
                                     ("subscription.updated", ERIN_SUB))
-        move = emu.control.advance(days=1)
+        move = emu.control.clock.advance(days=1)
         slow.release()
         # Only first attempts were waited for (until the move's one deadline); the endpoint then counted
         # as silent for the rest of the move, so its later attempts were recorded without being sent.
@@ -81,7 +81,7 @@ def test_four_hanging_receivers_each_get_every_attempt(emu: ThreadedEmulator) ->
         receivers = [stack.enter_context(_hanging()) for _ in range(4)]
         endpoints = [register(emu.control, r.url, secret=SECRET)["id"] for r in receivers]
         [event] = emit(emu, ("subscription.updated", ERIN_SUB))
-        emu.control.advance(days=1)
+        emu.control.clock.advance(days=1)
         for receiver in receivers:
             receiver.release()
             assert set(receiver.ids()) <= {event} and len(receiver.ids()) <= 1
@@ -97,9 +97,9 @@ def test_a_receiver_answering_after_the_deadline_is_retried_and_then_succeeds(em
     with Receiver(hold=lambda r: r.attempt == 1) as receiver:
         register(emu.control, receiver.url, secret=SECRET)
         [event] = emit(emu, ("subscription.updated", ERIN_SUB))
-        emu.control.advance(seconds=30)
+        emu.control.clock.advance(seconds=30)
         receiver.release()
-        emu.control.advance(seconds=60)
+        emu.control.clock.advance(seconds=60)
         receiver.wait_for(2)
     [delivery] = deliveries(emu.control, event_id=event)
     assert delivery["status"] == "succeeded"

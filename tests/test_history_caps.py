@@ -57,7 +57,7 @@ def test_a_long_move_evicts_delivered_events_and_finished_deliveries(emu: Thread
     with Receiver() as receiver:
         endpoint = register(emu.control, receiver.url, secret=SECRET)
         before = _monetize(emu)
-        move = emu.control.advance(days=800)  # two years of monthly renewals, each with its webhooks
+        move = emu.control.clock.advance(days=800)  # two years of monthly renewals, each with its webhooks
     state = _monetize(emu)
     evicted = state["evicted"]
     assert evicted["events"] > 0 and evicted["deliveries"] > 0 and evicted["analytics"] == 0

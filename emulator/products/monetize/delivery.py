@@ -73,8 +73,9 @@ class WebhookDispatcher:
 
     A clock move gives all its attempts one shared real-time deadline (`World.move_deadline`): an
     attempt still unanswered then is cut and recorded as a timeout at its own instant (so its retry
-    schedule goes on), and later attempts of the same move to that endpoint are recorded as timeouts
-    without waiting. However many attempts fall due, a move waits about one attempt timeout."""
+    schedule goes on), and later attempts of the same move to an endpoint that left one unanswered
+    (cut, or timed out on its own) are recorded as timeouts without waiting. However many attempts
+    fall due, a move waits about one attempt timeout."""
 
     background = True
 
@@ -204,10 +205,11 @@ class WebhookDispatcher:
                 current = asyncio.current_task()
                 if current is not None:
                     current.uncancel()  # this cancel was the deadline's cut, not the app closing
-                self._silent_endpoints().add(endpoint.id)
                 attempt = DeliveryAttempt(at=at, status_code=None, duration_ms=(monotonic() - started) * 1000,
                                           error=f"timeout: no answer by the clock move's deadline "
                                                 f"({limit:g} s after it started)")
+            if self.world.move_deadline is not None and attempt.error and attempt.error.startswith("timeout"):
+                self._silent_endpoints().add(endpoint.id)  # its own timeout may beat the deadline's cut
         record_attempt(log_, delivery, attempt)
         return attempted(delivery, at)
 

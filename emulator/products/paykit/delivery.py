@@ -143,6 +143,8 @@ class StripeDispatcher:
                     status, body = resp.status, await resp.text()
             except (aiohttp.ClientError, TimeoutError, UnicodeDecodeError) as exc:
                 body = f"{type(exc).__name__}: {exc}"
+                if isinstance(exc, TimeoutError) and self.world.move_deadline is not None:
+                    self._silent_urls().add(event.url)
             except asyncio.CancelledError:
                 if event.id not in self._cutting:
                     raise
