@@ -13,7 +13,14 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from .config import EmulatorConfig
+from .config import EmulatorConfig, Limits
+
+
+def _positive(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return number
 
 
 def build_parser(*, conform: bool = True) -> argparse.ArgumentParser:
@@ -50,6 +57,12 @@ def build_parser(*, conform: bool = True) -> argparse.ArgumentParser:
     serve.add_argument("--control-token", default=None, metavar="TOKEN",
                        help="require this value in the X-Emulator-Token header of every control API call "
                             "(the hosted pages excepted); default: none")
+    limits = Limits()
+    for name, what in (("events", "events in the event log (the webhook outbox)"),
+                       ("deliveries", "finished webhook deliveries"), ("analytics", "ingested analytics events")):
+        serve.add_argument(f"--max-{name}", type=_positive, default=getattr(limits, name), metavar="N",
+                           help=f"keep at most about N {what}; the oldest are evicted and counted "
+                                f"(default: {getattr(limits, name)})")
     serve.add_argument("--log-level", default="WARNING", type=str.upper,
                        choices=("DEBUG", "INFO", "WARNING", "ERROR"), help="server log level (default: WARNING)")
     spec = sub.add_parser("spec", help="print the path of a bundled OpenAPI document",
@@ -149,7 +162,9 @@ def serve(args: argparse.Namespace) -> int:
     origin = args.public_origin or (None if wildcard else local)
     config = EmulatorConfig(world=args.world, id_seed=args.id_seed, public_origin=origin,
                             checkout_urls=args.checkout_urls, strict_responses=args.strict_responses,
-                            control_token=args.control_token, state_file=args.state)
+                            control_token=args.control_token, state_file=args.state,
+                            limits=Limits(events=args.max_events, deliveries=args.max_deliveries,
+                                          analytics=args.max_analytics))
     if wildcard and not args.control_token:
         print(f"paywall-emulator: warning: listening on {args.host or 'every interface'}: anyone who can reach "
               "this port can reset the world and read its keys through the unauthenticated control API "

@@ -6,11 +6,12 @@ background tasks). The engine reads `Product` values only; it never imports a pr
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Protocol
 
+from ..config import Limits
 from .errors import EmulatorError, render_error
 from .ids import IdFactory
 
@@ -80,6 +81,7 @@ class WorldLoad:
     now: datetime
     ids: IdFactory
     id_seed: int
+    limits: Limits = field(default_factory=Limits)  # history caps (a state keeps them as `limits`)
 
 
 def _no_sources() -> Sequence[DueSource]:
@@ -113,8 +115,10 @@ class Product:
     authenticate: Callable[[Call], Any] | None = None
     # Fresh foreground due sources for one world (renewals, expiries); they get the state on each call.
     due_sources: Callable[[], Sequence[DueSource]] = _no_sources
-    # The product's event log, oldest first (a clock move reports the events it caused).
+    # The product's event log, oldest first (a clock move reports the events it caused), and how many
+    # events were evicted from its front so far (the log's first entry is event number `evicted`).
     events: Callable[[Any], Sequence[EventRef]] = _no_events
+    evicted_events: Callable[[Any], int] = lambda state: 0
     # Called once by create_app before the app starts: set the product's app keys and append its
     # cleanup_ctx entries (background tasks and client sessions for the app's lifetime).
     setup: Callable[[web.Application], None] | None = None

@@ -1,8 +1,9 @@
 """Webhook delivery over HTTP: sending due deliveries of the outbox (`webhooks.py`) to their endpoints.
 
 Owns `send` (one POST, any outcome recorded as an attempt) and `WebhookDispatcher`: a background
-`DueSource` that `World.catch_up` drives inline on clock moves, plus a worker task (started from the
-app's cleanup_ctx, `delivery_context`) that sends due attempts as real time passes. Imports no handlers.
+`DueSource` that `World.catch_up` drives inline on clock moves (bounded by the move's shared deadline),
+plus a worker task (started from the app's cleanup_ctx, `delivery_context`) that sends due attempts as
+real time passes. Imports no handlers.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from aiohttp import web
 
 from ...engine.clock import monotonic
 from ...engine.keys import WORLD_KEY
+from ...engine.moves import wait_or_cut
 from ...engine.world import World
 from .models import DeliveryAttempt, DeliveryLog, WebhookDelivery
 from .state import PRODUCT_NAME, Store, store_of
@@ -38,6 +40,9 @@ log = logging.getLogger("paywall_emulator.webhooks")
 
 # The worker's longest sleep between looks at the outbox: how late a new event may start out.
 POLL_SECONDS = 0.05
+# After a clock move's deadline passed, how long an attempt to an endpoint that has not yet left one
+# unanswered in this move may still take (capped at the attempt timeout).
+LATE_GRACE_SECONDS = 1.0
 
 
 async def send(session: aiohttp.ClientSession, delivery: WebhookDelivery, secret: str, *, at: datetime,
@@ -64,7 +69,13 @@ async def send(session: aiohttp.ClientSession, delivery: WebhookDelivery, secret
 class WebhookDispatcher:
     """Sends due deliveries: inline when `World.catch_up` moves the clock (a background `DueSource`)
     and from its own worker task as real time passes. Each attempt runs in its own task, so a slow
-    receiver never holds up other endpoints or subjects; an attempt is never started twice."""
+    receiver never holds up other endpoints or subjects; an attempt is never started twice.
+
+    A clock move gives all its attempts one shared real-time deadline (`World.move_deadline`): an
+    attempt still unanswered then is cut and recorded as a timeout at its own instant (so its retry
+    schedule goes on), and later attempts of the same move to an endpoint that left one unanswered
+    (cut, or timed out on its own) are recorded as timeouts without waiting. However many attempts
+    fall due, a move waits about one attempt timeout."""
 
     background = True
 
@@ -77,6 +88,9 @@ class WebhookDispatcher:
         self._wake = asyncio.Event()
         self._worker: asyncio.Task[None] | None = None
         self._closing = False
+        self._cutting: set[str] = set()  # deliveries whose attempt the move's deadline is cutting
+        # The move (its deadline) and the endpoints that left an attempt of it unanswered.
+        self._silent: tuple[float | None, set[str]] = (None, set())
 
     # DueSource
     def next_due(self, store: Store) -> datetime | None:
@@ -94,8 +108,25 @@ class WebhookDispatcher:
         tasks = [task for started, task in self._inflight.values() if started <= at]
         if not tasks:
             return []
-        await asyncio.wait(tasks)  # never cancels them, even if this caller is cancelled
+        deadline = self.world.move_deadline
+        if deadline is not None:  # past the deadline, endpoints not yet silent get a short grace
+            grace = min(LATE_GRACE_SECONDS, self.world.config.webhook_timeout)
+            deadline = max(deadline, monotonic() + grace)
+        await wait_or_cut(tasks, deadline, self._cut)  # never cancels them because this caller was cancelled
         return [task.result() for task in tasks if not task.cancelled() and task.exception() is None]
+
+    def _cut(self, task: asyncio.Task[Any]) -> None:
+        """The move's deadline passed with this attempt unanswered: it ends as a timeout."""
+        for key, (_, running) in self._inflight.items():
+            if running is task:
+                self._cutting.add(key)
+                task.cancel()
+
+    def _silent_endpoints(self) -> set[str]:
+        deadline = self.world.move_deadline
+        if self._silent[0] != deadline:
+            self._silent = (deadline, set())
+        return self._silent[1]
 
     # worker
     def start(self) -> None:
@@ -156,10 +187,30 @@ class WebhookDispatcher:
     async def _attempt(self, store: Store, log_: DeliveryLog, delivery: WebhookDelivery,
                        at: datetime) -> WebhookAttempt:
         endpoint = begin_attempt(store, log_, delivery, at)
-        if endpoint is not None:
-            attempt = await send(self.session, delivery, endpoint.secret, at=at,
-                                 limit_seconds=self.world.config.webhook_timeout)
-            record_attempt(log_, delivery, attempt)
+        if endpoint is None:
+            return attempted(delivery, at)
+        limit = self.world.config.webhook_timeout
+        if self.world.move_deadline is not None and endpoint.id in self._silent_endpoints():
+            attempt = DeliveryAttempt(at=at, status_code=None, duration_ms=0.0,
+                                      error=f"timeout: no answer within {limit:g} s (the endpoint left an earlier "
+                                            f"attempt of this clock move unanswered)")
+        else:
+            started = monotonic()
+            try:
+                attempt = await send(self.session, delivery, endpoint.secret, at=at, limit_seconds=limit)
+            except asyncio.CancelledError:
+                if delivery.id not in self._cutting:
+                    raise
+                self._cutting.discard(delivery.id)
+                current = asyncio.current_task()
+                if current is not None:
+                    current.uncancel()  # this cancel was the deadline's cut, not the app closing
+                attempt = DeliveryAttempt(at=at, status_code=None, duration_ms=(monotonic() - started) * 1000,
+                                          error=f"timeout: no answer by the clock move's deadline "
+                                                f"({limit:g} s after it started)")
+            if self.world.move_deadline is not None and attempt.error and attempt.error.startswith("timeout"):
+                self._silent_endpoints().add(endpoint.id)  # its own timeout may beat the deadline's cut
+        record_attempt(log_, delivery, attempt)
         return attempted(delivery, at)
 
 

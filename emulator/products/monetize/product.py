@@ -52,6 +52,7 @@ PRODUCT = Product(
     authenticate=authenticate_call,
     due_sources=billing_sources,
     events=lambda store: store.events,
+    evicted_events=lambda store: store.evicted.get("events", 0),
     setup=_setup,
     dump=_dump,
     banner=_banner,

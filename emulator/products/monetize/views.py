@@ -446,6 +446,8 @@ def render_state(store: Store, deliveries: Iterable[WebhookDelivery] = ()) -> di
         "analytics": rows(store.analytics),
         "webhook_endpoints": rows(store.webhook_endpoints.values()),
         "webhook_deliveries": [render_delivery(d) for d in deliveries],
+        # Rows dropped from the front of capped tables (EmulatorConfig.limits), by table.
+        "evicted": {table: store.evicted.get(table, 0) for table in ("events", "deliveries", "analytics")},
     }
 
 

@@ -14,6 +14,7 @@ import json
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import islice
 from typing import Any
 
 from ...engine.product import Transition
@@ -122,7 +123,26 @@ def collect(store: Store) -> DeliveryLog:
                 continue
             body = body or serialise(event)
             _enqueue(store, log_, endpoint, event, body)
+    _trim(store, log_)
     return log_
+
+
+def _trim(store: Store, log_: DeliveryLog) -> None:
+    """Keep the event log and the delivery history within their caps (`Store.limits`): the oldest
+    events already turned into deliveries go first, then the oldest finished deliveries. Only here,
+    never inside a domain operation, so an operation's own slice of the event log stays put."""
+    limits = store.limits
+    extra = len(store.events) - limits.events
+    if extra > max(limits.events // 16, 0):
+        count = min(extra, log_.cursor)
+        store.evict("events", store.events, count)
+        log_.cursor -= count
+    extra = len(log_.deliveries) - limits.deliveries
+    if extra > max(limits.deliveries // 16, 0):
+        gone = list(islice((key for key, d in log_.deliveries.items() if d.status != "pending"), extra))
+        for key in gone:
+            del log_.deliveries[key]
+        store.evicted["deliveries"] = store.evicted.get("deliveries", 0) + len(gone)
 
 
 def serialise(event: DomainEvent) -> bytes:

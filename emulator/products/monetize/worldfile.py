@@ -45,7 +45,7 @@ MAX_DAYS = 36_525  # relative times reach at most 100 years from the instant of 
 
 def load_section(section: Mapping[str, Any] | None, load: WorldLoad) -> Store:
     """A new store holding the world `section` describes (None: an empty world), as of `load.now`."""
-    store = Store(seed=load.id_seed, ids=load.ids)
+    store = Store(seed=load.id_seed, ids=load.ids, limits=load.limits)
     _Loader(store, load.now).load(section or {})
     return store
 

@@ -1,7 +1,8 @@
 """The fake Stripe's HTTP side: posting recorded events, signed per attempt with `Stripe-Signature`, to
 the webhook URL PayKit registered (the emulator's own `POST /api/v1/webhook`). `StripeDispatcher` is a
-background due source (driven inline by clock moves) with a worker task for real time; hosted pages and
-the control API `flush` it so a redirect happens after the webhook landed. HTTP layer: aiohttp client.
+background due source (driven inline by clock moves, within the move's shared deadline) with a worker
+task for real time; hosted pages and the control API `flush` it so a redirect happens after the webhook
+landed. HTTP layer: aiohttp client.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from ...engine.clock import monotonic
 from ...engine.keys import WORLD_KEY
+from ...engine.moves import wait_or_cut
 from ...engine.product import Transition
 from ...engine.world import World
 from . import signing
@@ -30,6 +33,7 @@ log = logging.getLogger("paywall_emulator.paykit")
 PRODUCT_NAME = "paykit"
 POLL_SECONDS = 0.05
 ATTEMPT_TIMEOUT = 30
+LATE_GRACE_SECONDS = 1.0  # past a clock move's deadline: what a URL not yet silent in the move may take
 USER_AGENT = "Stripe/1.0 (+https://stripe.com/docs/webhooks)"
 
 
@@ -45,7 +49,9 @@ class StripeAttempt(Transition):
 
 class StripeDispatcher:
     """Sends due events; an event is never attempted twice at once. Attempts run as tasks, so `run_due`
-    (a clock move, a flush) waits for attempts the worker started too."""
+    (a clock move, a flush) waits for attempts the worker started too. A clock move waits for them
+    until its shared deadline (`World.move_deadline`): an attempt unanswered then is recorded as a
+    timeout at its own instant, and later attempts of the move to that URL without waiting."""
 
     background = True
 
@@ -55,6 +61,8 @@ class StripeDispatcher:
         self._inflight: dict[str, tuple[datetime, asyncio.Task[StripeAttempt]]] = {}
         self._worker: asyncio.Task[None] | None = None
         self._closing = False
+        self._cutting: set[str] = set()  # events whose attempt the move's deadline is cutting
+        self._silent: tuple[float | None, set[str]] = (None, set())  # a move's deadline, URLs that hung in it
 
     def next_due(self, state: PayKitState) -> datetime | None:
         times = [started for started, _ in self._inflight.values()]
@@ -67,8 +75,22 @@ class StripeDispatcher:
         tasks = [task for started, task in self._inflight.values() if started <= at]
         if not tasks:
             return []
-        await asyncio.wait(tasks)
+        deadline = self.world.move_deadline
+        if deadline is not None:
+            deadline = max(deadline, monotonic() + min(LATE_GRACE_SECONDS, self.world.config.webhook_timeout))
+        await wait_or_cut(tasks, deadline, self._cut)
         return [t.result() for t in tasks if not t.cancelled() and t.exception() is None]
+
+    def _cut(self, task: asyncio.Task[Any]) -> None:
+        for key, (_, running) in self._inflight.items():
+            if running is task:
+                self._cutting.add(key)
+                task.cancel()
+
+    def _silent_urls(self) -> set[str]:
+        if self._silent[0] != self.world.move_deadline:
+            self._silent = (self.world.move_deadline, set())
+        return self._silent[1]
 
     async def flush(self, state: PayKitState) -> None:
         """Deliver everything due now and wait for it (hosted pages redirect after the ledger changed)."""
@@ -112,12 +134,26 @@ class StripeDispatcher:
                    "Stripe-Signature": signing.header(event.payload, secret_for(state, event.project_id),
                                                       int(now.timestamp()))}
         status: int | None = None
-        try:
-            async with self.session.post(event.url, data=event.payload, headers=headers,
-                                         timeout=aiohttp.ClientTimeout(total=ATTEMPT_TIMEOUT)) as resp:
-                status, body = resp.status, await resp.text()
-        except (aiohttp.ClientError, TimeoutError, UnicodeDecodeError) as exc:
-            body = f"{type(exc).__name__}: {exc}"
+        if self.world.move_deadline is not None and event.url in self._silent_urls():
+            body = "TimeoutError: no answer (the URL left an earlier attempt of this clock move unanswered)"
+        else:
+            try:
+                async with self.session.post(event.url, data=event.payload, headers=headers,
+                                             timeout=aiohttp.ClientTimeout(total=ATTEMPT_TIMEOUT)) as resp:
+                    status, body = resp.status, await resp.text()
+            except (aiohttp.ClientError, TimeoutError, UnicodeDecodeError) as exc:
+                body = f"{type(exc).__name__}: {exc}"
+                if isinstance(exc, TimeoutError) and self.world.move_deadline is not None:
+                    self._silent_urls().add(event.url)
+            except asyncio.CancelledError:
+                if event.id not in self._cutting:
+                    raise
+                self._cutting.discard(event.id)
+                current = asyncio.current_task()
+                if current is not None:
+                    current.uncancel()  # the deadline's cut, not the app closing
+                self._silent_urls().add(event.url)
+                body = "TimeoutError: no answer by the clock move's deadline"
         outbox.finish(state, event, now, status, body)
         return StripeAttempt(kind="paykit.stripe_event.attempt", at=now, event_id=event.id, event_type=event.type,
                              status_code=status, delivery_status=event.status)

@@ -468,7 +468,7 @@ def emit_subscription_updated(store: Store, at: datetime, sub: Subscription) -> 
     data) is sent again. The coin is a hash of the seed, the subscription id and how many updates it
     had before, so a seed replays the same duplicates, and a subscription's pattern does not depend on
     the rest of the world's activity; a paywall setting `paddle_duplicate_updates: false` turns it off."""
-    earlier = sum(1 for e in store.events if e.type == "subscription.updated" and e.subject == sub.id)
+    earlier = store.update_counts.get(sub.id, 0)
     event = emit(store, at, "subscription.updated", paywall_id=sub.paywall_id, user_id=sub.user_id,
                  price_id=sub.price_id, subscription=sub)
     paywall = store.paywalls[sub.paywall_id]
