@@ -36,8 +36,8 @@ def ok(resp: requests.Response) -> dict[str, Any]:
 
 def frozen(control: ControlClient) -> datetime:
     """Freeze the emulator clock where it is (exact expiry values) and answer that instant."""
-    now = (control.now() + timedelta(seconds=5)).replace(microsecond=0)  # ahead, however slow the machine
-    control.set_clock(now, frozen=True)
+    now = (control.clock.now() + timedelta(seconds=5)).replace(microsecond=0)  # ahead, however slow the machine
+    control.clock.set(now, frozen=True)
     return now
 
 
@@ -150,7 +150,7 @@ def test_an_expired_link_and_code(api: Api, control: ControlClient) -> None:
     frozen(control)
     ok(auth(api, "email/signup", {"email": "dot@example.com", "password": PASSWORD}))
     [mail] = control.mailbox("dot@example.com")
-    control.advance(minutes=61)
+    control.clock.advance(minutes=61)
     page = api.session.get(mail["link"], timeout=30)
     assert page.status_code == 400 and 'data-code="token_expired"' in page.text
     assert error_of(auth(api, "otp/verify", {"email": "dot@example.com", "token": mail["code"]})) == (
@@ -211,7 +211,7 @@ def test_resend_is_always_ok_but_once_a_minute(api: Api, control: ControlClient)
     ok(auth(api, "email/signup", {"email": "hal@example.com", "password": PASSWORD}))
     first = control.mailbox("hal@example.com")[0]
     assert error_of(auth(api, "email/resend", {"email": "hal@example.com"})) == (429, "over_email_send_rate_limit")
-    control.advance(seconds=61)
+    control.clock.advance(seconds=61)
     assert ok(auth(api, "email/resend", {"email": "hal@example.com"})) == {"ok": True}
     newest, older = control.mailbox("hal@example.com")
     assert older == first and newest["code"] and newest["link"] != first["link"]
@@ -220,7 +220,7 @@ def test_resend_is_always_ok_but_once_a_minute(api: Api, control: ControlClient)
     assert ok(auth(api, "otp/verify", {"email": "hal@example.com", "token": newest["code"]}))["user"]["email"] == (
         "hal@example.com")
     # Confirmed now: resend sends nothing.
-    control.advance(seconds=61)
+    control.clock.advance(seconds=61)
     assert ok(auth(api, "email/resend", {"email": "hal@example.com"})) == {"ok": True}
     assert len(control.mailbox("hal@example.com")) == 2
 
@@ -292,11 +292,11 @@ def test_refresh_rotates_across_a_clock_advance(api: Api, control: ControlClient
     frozen(control)
     first = ok(auth(api, "email/signup", {"email": "lee@example.com", "password": PASSWORD}))
     assert balances(api, first["access_token"]).status_code == 200
-    control.advance(minutes=59)
+    control.clock.advance(minutes=59)
     assert balances(api, first["access_token"]).status_code == 200  # still inside its hour
-    control.advance(minutes=2)
+    control.clock.advance(minutes=2)
     assert error_of(balances(api, first["access_token"])) == (401, "invalid_token")  # expired: the SDK refreshes
-    now = control.now()
+    now = control.clock.now()
     second = ok(auth(api, "refresh", {"refresh_token": first["refresh_token"]}))
     assert set(second) == {"access_token", "refresh_token", "expires_in", "expires_at", "token_type"}
     assert second["expires_in"] == 3600 and second["expires_at"] == int((now + timedelta(hours=1)).timestamp())
@@ -336,7 +336,7 @@ def test_revoke_all_ends_every_refresh_token(api: Api, control: ControlClient, n
         assert error_of(auth(api, "refresh", {"refresh_token": signed["refresh_token"]})) == (
             401, "invalid_refresh_token")
         assert balances(api, signed["access_token"]).status_code == 200  # lives out its hour
-    control.advance(minutes=61)
+    control.clock.advance(minutes=61)
     assert error_of(balances(api, one["access_token"])) == (401, "invalid_token")
     assert ok(auth(api, "refresh", {"refresh_token": other["refresh_token"]}))  # another user is untouched
     # A new sign-in after the revocation works.
@@ -468,7 +468,7 @@ def test_an_expired_token_is_refreshed_and_the_call_replayed(api: Api, control: 
     """What the SDK does on a 401 with a Bearer: refresh, then replay once with the new token."""
     frozen(control)
     anon = ok(auth(api, "anonymous/signin"))
-    control.advance(hours=2)
+    control.clock.advance(hours=2)
     resp = api.post(f"/api/v1/paywall/{STRIPE_PW}/start-checkout", bearer=anon["access_token"],
                     json={"priceId": 102, "email": "checkout.form@example.com"})
     assert error_of(resp) == (401, "invalid_token")
@@ -511,9 +511,9 @@ def test_visitor_id_moves_guest_purchases_to_the_signed_in_user(api: Api, contro
 def test_the_mailbox_is_newest_first_and_filtered(api: Api, control: ControlClient) -> None:
     frozen(control)
     ok(auth(api, "otp/send", {"email": "uma@example.com"}))
-    control.advance(seconds=5)
+    control.clock.advance(seconds=5)
     ok(auth(api, "otp/send", {"email": "vic@example.com"}))
-    control.advance(seconds=5)
+    control.clock.advance(seconds=5)
     ok(auth(api, "otp/send", {"email": "UMA@example.com"}))
     everything = control.mailbox()
     assert [m["to"] for m in everything] == ["UMA@example.com", "vic@example.com", "uma@example.com"]

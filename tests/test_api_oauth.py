@@ -114,10 +114,10 @@ def test_linking_keeps_the_anonymous_user(api: Api) -> None:
 
 
 def test_exchange_and_provider_refusals(api: Api, control: ControlClient) -> None:
-    control.set_clock(control.now() + timedelta(seconds=5), frozen=True)
+    control.clock.set(control.clock.now() + timedelta(seconds=5), frozen=True)
     url = init(api)
     code = code_of(press(api, url, "approve", email="pia@example.com"))
-    control.advance(minutes=6)
+    control.clock.advance(minutes=6)
     assert error_of(exchange(api, code)) == (400, "flow_state_expired")
     assert error_of(exchange(api, "nope")) == (400, "flow_state_not_found")
     assert error_of(api.post(f"/api/v1/paywall/{STRIPE_PW}/auth/oauth/init", json={
@@ -131,9 +131,9 @@ def test_exchange_and_provider_refusals(api: Api, control: ControlClient) -> Non
     assert bad.status_code == 400 and "needs an e-mail" in bad.text
     assert code_of(press(api, url, "approve", email="pia@example.com"))  # nothing changed: still pending
     assert api.get("/_emulator/oauth/authorize?flow=oaf_unknown").status_code == 404
-    control.advance(minutes=11)
+    control.clock.advance(minutes=11)
     stale = init(api)
-    control.advance(minutes=11)
+    control.clock.advance(minutes=11)
     assert press(api, stale, "approve", email="pia@example.com").status_code == 409
 
 

@@ -195,6 +195,6 @@ def test_idempotency_records_are_dropped_after_24_hours_of_emulator_time(api: Ap
                  json={"email": f"old{n}@example.com", "priceId": "101"})
     keys = emu.call(lambda: sorted(k for _, k in store_of(emu.world).idempotency))
     assert keys == ["old-0", "old-1", "old-2"]
-    emu.control.advance(days=1, seconds=1)
+    emu.control.clock.advance(days=1, seconds=1)
     api.post(start, key=ACME_KEY, headers={"Idempotency-Key": "new"}, json={"email": "n@example.com", "priceId": "101"})
     assert emu.call(lambda: sorted(k for _, k in store_of(emu.world).idempotency)) == ["new"]

@@ -37,15 +37,15 @@ def test_a_saved_world_reads_back_exactly(tmp_path: Path) -> None:
     with ThreadedEmulator(EmulatorConfig(state_file=state)) as emu:
         api = Api(emu.base_url)
         emu.control.complete_checkout(checkout(api, "kept@example.com"))
-        emu.control.advance(days=3)
+        emu.control.clock.advance(days=3)
         saved = api.post("/_emulator/snapshot").json()
         assert saved["saved"] is True and saved["path"] == str(state)
         before = emu.control.state()
-        now = emu.control.now()
+        now = emu.control.clock.now()
     assert json.loads(state.read_text())["format"] == "paywall-emulator-state/1"
     with ThreadedEmulator(EmulatorConfig(state_file=state)) as emu:
         assert emu.control.state() == before  # subscriptions, payments, events, deliveries, balances
-        assert emu.control.now() >= now  # the clock goes on from where it was
+        assert emu.control.clock.now() >= now  # the clock goes on from where it was
         user = Api(emu.base_url).get(f"/api/v1/paywall/{STRIPE_PW}/user", key=ACME_KEY,
                                      params={"email": "kept@example.com"})
         assert user.json()["paid"] is True

@@ -367,14 +367,14 @@ def test_the_portal_refuses_what_it_cannot_cancel(pk: PayKit, control: ControlCl
 def test_pro_renews_on_the_clock_and_ends_at_period_end(pk: PayKit, control: ControlClient) -> None:
     url = pk.checkout("ren", "pro").json()["url"]
     paid = control.request("POST", f"/paykit/checkout/{urlsplit(url).path.rsplit('/', 1)[1]}/complete")
-    control.advance(days=62)
+    control.clock.advance(days=62)
     sub = next(s for s in paykit_state(control)["subscriptions"] if s["id"] == paid["subscription"])
     assert sub["renewals"] == 2 and sub["status"] == "active"
     assert pk.access("ren").json()["plan"] == "pro"
     cancelled = control.request("POST", f"/paykit/subscriptions/{paid['subscription']}/cancel", {"atPeriodEnd": True})
     assert cancelled["cancelAtPeriodEnd"] is True and cancelled["status"] == "active"
     assert pk.access("ren").json()["plan"] == "pro"
-    control.advance(days=31)
+    control.clock.advance(days=31)
     assert pk.access("ren").json()["plan"] == "free"
     events = paykit_state(control)["events"]
     assert [e["type"] for e in events] == ["checkout.session.completed", "invoice.paid", "invoice.paid",
@@ -393,7 +393,7 @@ def _completed(user: str, **metadata: str) -> bytes:
 
 
 def test_webhook_verifies_the_signature(pk: PayKit, control: ControlClient) -> None:
-    now = int(control.now().timestamp())
+    now = int(control.clock.now().timestamp())
     payload = _completed(f"{STUDIO}:w", packCredits="100")
     for headers in [_signed(payload, DEMO_WHSEC, now), _signed(payload, STUDIO_WHSEC, now - 301),
                     {"Stripe-Signature": "t=1,v1=00"}, {}]:
@@ -407,7 +407,7 @@ def test_webhook_verifies_the_signature(pk: PayKit, control: ControlClient) -> N
 
 
 def test_webhook_that_cannot_be_applied_is_500_and_changes_nothing(pk: PayKit, control: ControlClient) -> None:
-    now = int(control.now().timestamp())
+    now = int(control.clock.now().timestamp())
     payload = _completed(f"{STUDIO}:h", plan="gold")
     resp = pk.request("POST", "/webhook", data=payload, headers=_signed(payload, STUDIO_WHSEC, now))
     assert error(resp) == (500, {"error": "Handler error"})
@@ -460,7 +460,7 @@ def test_a_failed_delivery_is_retried_on_the_clock(pk: PayKit, control: ControlC
         pk.session.post(url, data={"action": "pay"}, allow_redirects=False, timeout=30)
         event = paykit_state(control)["events"][0]
         assert (event["status"], [a["status"] for a in event["attempts"]]) == ("pending", [500])
-        control.advance(minutes=1)
+        control.clock.advance(minutes=1)
         event = paykit_state(control)["events"][0]
     assert (event["status"], [a["status"] for a in event["attempts"]]) == ("delivered", [500, 200])
     assert len(seen) == 2 and seen[0] != seen[1]  # signed per attempt, with the attempt's timestamp
@@ -555,7 +555,7 @@ def test_the_paykit_world_survives_a_restart_with_serve_state(tmp_path: Path) ->
         pk = PayKit(emu.base_url)
         assert pk.access("kept", key=STUDIO_PK).json()["credits"] == 4
         assert pk.access("kept", key=STUDIO_PK).json()["plan"] == "pro"
-        emu.control.advance(days=31)  # the restored subscription renews: its due work was rebuilt
+        emu.control.clock.advance(days=31)  # the restored subscription renews: its due work was rebuilt
         types = [e["type"] for e in emu.control.state()["paykit"]["events"]]
         assert types == ["checkout.session.completed", "invoice.paid"]
         assert all(e["status"] == "delivered" for e in emu.control.state()["paykit"]["events"])

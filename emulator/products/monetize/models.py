@@ -21,6 +21,14 @@ PaymentStatus = Literal["succeeded", "failed", "refunded"]
 ACTIVE_STATUSES: frozenset[str] = frozenset({"active", "trialing", "past_due"})
 
 
+# What an endpoint's `events` may list (spec: WebhookEventSubscription): an event type, a family
+# wildcard, or `*`.
+WEBHOOK_SUBSCRIPTIONS = frozenset({
+    "payment.completed", "subscription.created", "subscription.updated", "subscription.cancelled",
+    "refund.created", "payment.*", "subscription.*", "refund.*", "*",
+})
+
+
 @dataclass(slots=True, kw_only=True)
 class WebhookEndpoint:
     id: str
@@ -184,6 +192,10 @@ class PortalSession:
     url: str
     return_url: str | None
     created_at: datetime
+    # One-time link: the first visit opens it and gets `browser_key` (a cookie); later visits without
+    # that key find it used.
+    opened_at: datetime | None = None
+    browser_key: str | None = None
 
 
 @dataclass(slots=True, kw_only=True)

@@ -57,7 +57,9 @@ def render_price(price: Price) -> dict[str, Any]:
     return body
 
 
-def render_offer(offer: Offer) -> dict[str, Any]:
+def render_offer(offer: Offer, prices: list[Price]) -> dict[str, Any]:
+    """An offer with `prices`: the paywall's active prices it applies to (all of them for a global
+    offer), which the headless guide's example reads and the SDK's type ignores."""
     return {
         "id": offer.id,
         "discount_percent": offer.discount_percent,
@@ -65,10 +67,11 @@ def render_offer(offer: Offer) -> dict[str, Any]:
         "duration_minutes": offer.duration_minutes,
         "price_id": offer.price_id,
         "label": offer.label,
+        "prices": [render_price(p) for p in prices if offer.price_id in (None, p.id)],
     }
 
 
-def render_settings(paywall: Paywall, origin: str | None) -> dict[str, Any]:
+def render_settings(paywall: Paywall, origin: str | None, locale: str | None = None) -> dict[str, Any]:
     settings: dict[str, Any] = {
         "id": paywall.id,
         "name": paywall.name,
@@ -94,6 +97,8 @@ def render_settings(paywall: Paywall, origin: str | None) -> dict[str, Any]:
         "checkout_shop_url": paywall.checkout_shop_url,
         "checkout_product_name": paywall.checkout_product_name,
     })
+    if locale is not None:
+        settings["locale_default"] = locale
     return settings
 
 
@@ -113,13 +118,14 @@ def render_layout(paywall: Paywall, prices: list[Price]) -> dict[str, Any]:
     return {"type": "modal", "blocks": blocks}
 
 
-def render_bootstrap_structure(store: Store, paywall: Paywall, origin: str | None) -> dict[str, Any]:
+def render_bootstrap_structure(store: Store, paywall: Paywall, origin: str | None,
+                               locale: str | None = None) -> dict[str, Any]:
     """Everything but `user`: the part the `version` hash covers."""
     prices = [p for p in store.prices_of(paywall.id) if p.active]
     return {
-        "settings": render_settings(paywall, origin),
+        "settings": render_settings(paywall, origin, locale),
         "prices": [render_price(p) for p in prices],
-        "offers": [render_offer(o) for o in store.offers_of(paywall.id)],
+        "offers": [render_offer(o, prices) for o in store.offers_of(paywall.id)],
         "layout": render_layout(paywall, prices),
         "experiment": None,
         "locales": paywall.locales or {},
@@ -132,12 +138,13 @@ def structure_version(paywall: Paywall, structure: dict[str, Any]) -> str:
 
 
 def render_bootstrap(store: Store, paywall: Paywall, origin: str | None, reader: Reader, now: datetime, *,
-                     if_version: str | None) -> dict[str, Any]:
-    """The bootstrap answer: the structure, its `version` and the reader's snapshot (null for a guest);
-    the short `{unchanged, version, user?}` form when `if_version` is still current."""
-    key = ("bootstrap", paywall.id, origin)
+                     if_version: str | None, locale: str | None = None) -> dict[str, Any]:
+    """The bootstrap answer: the structure (with `settings.locale_default` = the caller's `locale`),
+    its `version` and the reader's snapshot (null for a guest); the short `{unchanged, version, user?}`
+    form when `if_version` is still current."""
+    key = ("bootstrap", paywall.id, origin, locale)
     if key not in store.memo:  # the structure changes only with the seed, and so do a guest's two answers
-        structure = render_bootstrap_structure(store, paywall, origin)
+        structure = render_bootstrap_structure(store, paywall, origin, locale)
         version = structure_version(paywall, structure)
         store.memo[key] = (structure, version, {**structure, "user": None, "version": version},
                            {"unchanged": True, "version": version})
@@ -273,6 +280,12 @@ def render_checkout_session(session: CheckoutSession) -> dict[str, Any]:
         "subscription_id": session.subscription_id, "outcome_reason": session.outcome_reason,
         "offer_id": session.offer_id,
     }
+
+
+def render_portal_session(portal: PortalSession) -> dict[str, Any]:
+    return {"id": portal.id, "paywall_id": portal.paywall_id, "user_id": portal.user_id, "url": portal.url,
+            "return_url": portal.return_url, "created_at": iso(portal.created_at),
+            "opened_at": iso(portal.opened_at), "used": portal.opened_at is not None}
 
 
 def render_subscription_row(sub: Subscription) -> dict[str, Any]:

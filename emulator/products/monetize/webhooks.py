@@ -99,6 +99,15 @@ def set_policy(store: Store, endpoint_id: str, policy: dict[str, Any], now: date
 # --- the outbox ------------------------------------------------------------------------------
 
 
+def subscribes(patterns: Iterable[str] | None, event_type: str) -> bool:
+    """Whether an endpoint's `events` take this type: absent means every type; an entry is a type,
+    `*` (every type) or `<family>.*` (every type of that family, e.g. `subscription.*`)."""
+    if patterns is None:
+        return True
+    family = event_type.partition(".")[0]
+    return any(p in (event_type, "*", f"{family}.*") for p in patterns)
+
+
 def collect(store: Store) -> DeliveryLog:
     """Turn events recorded since the last call into deliveries for the subscribed endpoints."""
     log_ = delivery_log(store)
@@ -109,7 +118,7 @@ def collect(store: Store) -> DeliveryLog:
         for endpoint in list(store.webhook_endpoints.values()):
             if endpoint.owner_id != event.owner_id or not endpoint.enabled:
                 continue
-            if endpoint.events is not None and event.type not in endpoint.events:
+            if not subscribes(endpoint.events, event.type):
                 continue
             body = body or serialise(event)
             _enqueue(store, log_, endpoint, event, body)

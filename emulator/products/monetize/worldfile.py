@@ -18,6 +18,7 @@ from .domain.lifecycle import schedule
 from .domain.periods import add_interval, local_date
 from .models import (
     ACQUIRERS,
+    WEBHOOK_SUBSCRIPTIONS,
     AcquirerName,
     BalanceRow,
     Interval,
@@ -88,7 +89,7 @@ class _Loader:
                 owner_id=owner.id,
                 url=_url(hook, "url", hw, required=True) or "",
                 secret=str(hook.get("secret") or f"whsec_{self.store.ids.alnum(24)}"),
-                events=list(hook["events"]) if hook.get("events") else None,
+                events=_event_subscriptions(hook.get("events"), f"{hw}.events"),
             )
             self.store.webhook_endpoints[endpoint.id] = endpoint
 
@@ -327,19 +328,34 @@ def _days(raw: Mapping[str, Any], key: str, default: float | None, where: str, *
 
 
 def _fake_options(raw: Any, where: str) -> dict[str, Any]:
-    """The fake upstream's options: latency_ms, chunk_delay_ms, fail_status (400-599), fail_connection."""
+    """The fake upstream's options: latency_ms, chunk_delay_ms, fail_status (400-599), fail_connection,
+    break_after_chunks, stall_after_chunks (0 or more)."""
     options = dict(_map(raw or {}, where))
-    unknown = set(options) - {"latency_ms", "chunk_delay_ms", "fail_status", "fail_connection"}
+    unknown = set(options) - {"latency_ms", "chunk_delay_ms", "fail_status", "fail_connection",
+                              "break_after_chunks", "stall_after_chunks"}
     if unknown:
         raise WorldError(f"{where}: unknown options {sorted(unknown)}")
     for key in ("latency_ms", "chunk_delay_ms"):
         _int(options, key, 0, where)
+    for key in ("break_after_chunks", "stall_after_chunks"):
+        if options.get(key) is not None:
+            _int(options, key, 0, where)
     status = options.get("fail_status")
     if status is not None and (not isinstance(status, int) or isinstance(status, bool) or not 400 <= status <= 599):
         raise WorldError(f"{where}: 'fail_status' must be an HTTP status from 400 to 599")
     if not isinstance(options.get("fail_connection", False), bool):
         raise WorldError(f"{where}: 'fail_connection' must be a boolean")
     return options
+
+
+def _event_subscriptions(raw: Any, where: str) -> list[str] | None:
+    """An endpoint's `events`: None (every type) or event types and wildcards (`*`, `subscription.*`)."""
+    if not raw:
+        return None
+    if not isinstance(raw, list) or any(e not in WEBHOOK_SUBSCRIPTIONS for e in raw):
+        raise WorldError(f"{where}: a list of event types or wildcards ({', '.join(sorted(WEBHOOK_SUBSCRIPTIONS))})"
+                         f", got {raw!r}")
+    return list(dict.fromkeys(raw))
 
 
 def _email_confirmation(raw: Mapping[str, Any], where: str) -> bool:

@@ -129,6 +129,29 @@ def require_portal(store: Store, session_id: str) -> PortalSession:
     return portal
 
 
+@dataclass(slots=True, frozen=True, kw_only=True)
+class PortalVisit:
+    """A visit of a portal link: `used` when another browser already opened it; `new_key` the key
+    the browser that opens it first must keep (None when it already holds it)."""
+
+    portal: PortalSession
+    used: bool
+    new_key: str | None = None
+
+
+def visit_portal(store: Store, now: datetime, session_id: str, browser_key: str | None, *,
+                 open_link: bool = True) -> PortalVisit:
+    """The portal URL is one-time (002): the first visit opens it for that browser (the key it is
+    given comes back as a cookie on its later requests, e.g. after a Cancel); any other visit is used.
+    `open_link=False` only asks (a button checks its input before the visit counts)."""
+    portal = require_portal(store, session_id)
+    if portal.browser_key is None:
+        if open_link:
+            portal.opened_at, portal.browser_key = now, store.ids.alnum(24)
+        return PortalVisit(portal=portal, used=False, new_key=portal.browser_key)
+    return PortalVisit(portal=portal, used=browser_key != portal.browser_key)
+
+
 # --- checkout outcomes ---------------------------------------------------------------------------
 
 

@@ -18,6 +18,7 @@ from . import (
     gateway,
     hosted,
     paywalls,
+    return_pages,
     subscriptions,
     support,
     users,
@@ -25,5 +26,5 @@ from . import (
 
 MODULES: tuple[ModuleType, ...] = (
     auth_pages, auth_routes, balances, checkout, control, control_auth, control_billing, control_webhooks,
-    events, gateway, hosted, paywalls, subscriptions, support, users,
+    events, gateway, hosted, paywalls, return_pages, subscriptions, support, users,
 )

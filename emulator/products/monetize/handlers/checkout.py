@@ -22,7 +22,7 @@ async def start_checkout(call: Call) -> Reply:
         call.state, call.world.now(), paywall, request, email=body.get("email"), bearer_user=caller(call).bearer_user,
         origin=call.origin, hosted=call.world.config.checkout_urls == "hosted",
         idempotency_key=call.headers.get("Idempotency-Key"),
-        fingerprint=checkout.fingerprint_of(paywall.id, caller(call).principal, body),
+        fingerprint=checkout.request_fingerprint(paywall.id, caller(call).principal, body),
     )
     return Reply(body=render_checkout(session))
 
