@@ -5,9 +5,12 @@ nothing imported), with no exemption:
   (the import-time closure): the engine's model (clock, ids, errors, product, world, world files, faults,
   travel, views, openapi, ...) and, in every product, its domain, acquirers, entities, state, world
   section, views, errors, pages and webhook outbox;
-* a product's domain (domain, acquirers, entities, state, world section) never imports its views, and no
-  pure module (the domain and the views included) reaches the HTTP layer (handlers, routing, middleware,
-  the control handlers, the app keys, the app);
+* a product's model side (domain, acquirers, entities, state, world section, its errors and the pure
+  helpers its package lists in `DOMAIN_HELPERS`) never imports nor reaches a wire-shape module of the
+  product (`views*`, `pages*`: `views`, `views_stripe`, `pages_auth`, ...), and imports nothing else of
+  its product: a module building wire shapes under another name fails too, however it is named; no pure
+  module (the domain and the views included) reaches the HTTP layer (handlers, routing, middleware, the
+  control handlers, the app keys, the app);
 * the engine imports no product and no tool; products import no tool and never each other;
 * no import cycle at import time, anywhere;
 * handlers never import each other, and every `@operation` function stays thin.
@@ -35,9 +38,16 @@ ENGINE_PURE = ("config", "engine", "engine.clock", "engine.ids", "engine.errors"
                "engine.views", "engine.openapi")
 # In every product (relative to `products.<name>`): what must never load aiohttp (a trailing `.*` covers a
 # subpackage), what counts as its domain, and its HTTP entry points.
-PRODUCT_PURE = ("", "domain.*", "acquirers.*", "models", "state", "worldfile", "views", "errors", "pages",
+# A bare trailing `*` is a name prefix (`views*`: views, views_auth, views_stripe, a views/ package).
+PRODUCT_PURE = ("", "domain.*", "acquirers.*", "models*", "state", "worldfile", "world", "views*", "errors", "pages*",
                 "webhooks")
-PRODUCT_DOMAIN = ("domain.*", "acquirers.*", "models", "state", "worldfile")
+PRODUCT_DOMAIN = ("domain.*", "acquirers.*", "models*", "state", "worldfile", "world")
+# The product's wire-shape modules: the model side never imports them, nor reaches them.
+PRODUCT_WIRE = ("views*", "pages*")
+# Besides its domain, what the model side may import of its own product: the refusals it raises, and the
+# pure helpers the product's package lists (`DOMAIN_HELPERS = ("signing",)` in products/<p>/__init__.py).
+PRODUCT_SHARED = ("errors",)
+HELPERS = "DOMAIN_HELPERS"
 PRODUCT_HANDLERS = ("handlers.*",)
 # The HTTP layer the domain and the views never reach (besides every product's handlers).
 HTTP = ("app", "engine.routing", "engine.middleware", "engine.control", "engine.keys")
@@ -67,6 +77,9 @@ def _matches(name: str, patterns: tuple[str, ...], prefix: str = "") -> bool:
         if pattern.endswith(".*"):
             base = pattern[:-2]
             if name == base or name.startswith(base + "."):
+                return True
+        elif pattern.endswith("*"):
+            if name.startswith(pattern[:-1]):
                 return True
         elif name == pattern:
             return True
@@ -287,6 +300,29 @@ def products(modules: dict[str, Module]) -> list[str]:
     return sorted({p for name in modules if (p := product_of(name)) is not None})
 
 
+def domain_helpers(modules: dict[str, Module], product: str) -> tuple[tuple[str, ...], list[str]]:
+    """The helpers `products/<p>/__init__.py` lists in `DOMAIN_HELPERS` (names relative to the product),
+    and what is wrong with the list: not a tuple of names, a module that does not exist, a wire shape."""
+    names: list[str] = []
+    problems: list[str] = []
+    package = modules.get(product)
+    for node in package.tree.body if package else []:
+        if not (isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == HELPERS
+                                                     for t in node.targets)):
+            continue
+        items = node.value.elts if isinstance(node.value, (ast.Tuple, ast.List)) else None
+        if items is None or not all(isinstance(i, ast.Constant) and isinstance(i.value, str) for i in items):
+            problems.append(f"{HELPERS} is not a tuple of module names")
+            continue
+        names.extend(str(i.value) for i in items if isinstance(i, ast.Constant))
+    for helper in names:
+        if _matches(helper, PRODUCT_WIRE):
+            problems.append(f"{HELPERS} lists {helper}, a wire-shape module")
+        elif f"{product}.{helper}" not in modules:
+            problems.append(f"{HELPERS} lists {helper}, which does not exist")
+    return tuple(names), problems
+
+
 def check_tree(root: Path, package: str) -> list[str]:
     """Every violation of the layer rules in the tree `root/package`, one line each."""
     modules = load_tree(root, package)
@@ -301,6 +337,10 @@ def check_tree(root: Path, package: str) -> list[str]:
     def internal(targets: set[str]) -> list[str]:
         return sorted(t for t in targets if not t.startswith(("ext:", "missing:")))
 
+    helpers: dict[str, tuple[str, ...]] = {}
+    for product in products(modules):
+        helpers[product], problems = domain_helpers(modules, product)
+        found.extend(f"{full(product)}: {problem}" for problem in problems)
     for name in sorted(modules):
         module, owner = modules[name], product_of(name)
         reached = reach(modules, name)
@@ -311,12 +351,18 @@ def check_tree(root: Path, package: str) -> list[str]:
             for target in sorted(t for t in reached if not t.startswith(("ext:", "missing:"))):
                 if _matches(target, HTTP) or any(_matches(target, PRODUCT_HANDLERS, p) for p in products(modules)):
                     found.append(f"{full(name)} reaches the HTTP layer: {show(reached[target])}")
-        if owner is not None and _matches(name, PRODUCT_DOMAIN, owner):
-            views = f"{owner}.views"
-            if views in module.typing:
-                found.append(f"{full(name)} imports {full(views)}: the domain returns entities, views render them")
-            elif views in reached:
-                found.append(f"{full(name)} reaches {full(views)}: {show(reached[views])}")
+        if owner is not None and _matches(name, (*PRODUCT_DOMAIN, *PRODUCT_SHARED, *helpers[owner]), owner):
+            for target in sorted(t for t in {*reached, *module.typing} if _matches(t, PRODUCT_WIRE, owner)):
+                if target in module.typing:
+                    found.append(f"{full(name)} imports {full(target)}: the domain returns entities, views render "
+                                 "them")
+                else:
+                    found.append(f"{full(name)} reaches {full(target)}: {show(reached[target])}")
+            for target in internal(module.typing):
+                if (product_of(target) == owner and target != owner and not _matches(target, PRODUCT_WIRE, owner)
+                        and not _matches(target, (*PRODUCT_DOMAIN, *PRODUCT_SHARED, *helpers[owner]), owner)):
+                    found.append(f"{full(name)} imports {full(target)}, which is no model module: wire shapes "
+                                 f"belong in views*/pages*, a pure helper in the product's {HELPERS}")
         if name.startswith("engine"):
             for target in internal(module.typing):
                 if target.startswith("products") or _matches(target, ("app", *TOOLS)):
@@ -445,6 +491,46 @@ def test_checker_passes_a_clean_tree(tmp_path: Path) -> None:
                   "products/bank/outbox.py": "from .views import render\n", "products/bank/views.py": ""},
                  "fake.products.bank.domain.ledger reaches fake.products.bank.views: fake.products.bank.domain.ledger"
                  " -> fake.products.bank.outbox -> fake.products.bank.views", id="domain-views-transitive"),
+    pytest.param({"products/shop/stripe_objects.py": "import json\nfrom .models import dataclass\n"
+                  "def event(obj):\n    return json.dumps({'object': 'event', 'data': obj})\n",
+                  "products/shop/domain/rules.py": "from .. import stripe_objects\n"},
+                 "fake.products.shop.domain.rules imports fake.products.shop.stripe_objects, which is no model "
+                 "module", id="domain-wire-shapes-under-another-name"),
+    pytest.param({"products/shop/stripe_objects.py": "",
+                  "products/shop/domain/rules.py": "def f():\n    from ..stripe_objects import event\n"},
+                 "fake.products.shop.domain.rules imports fake.products.shop.stripe_objects, which is no model "
+                 "module", id="domain-wire-shapes-under-another-name-lazy"),
+    pytest.param({"products/shop/delivery.py": "", "products/shop/domain/rules.py": "from .. import delivery\n"},
+                 "fake.products.shop.domain.rules imports fake.products.shop.delivery, which is no model module",
+                 id="domain-other-product-module"),
+    pytest.param({"products/shop/views_stripe.py": "",
+                  "products/shop/domain/rules.py": "from ..views_stripe import x\n"},
+                 "fake.products.shop.domain.rules imports fake.products.shop.views_stripe: the domain returns "
+                 "entities", id="domain-views-prefixed"),
+    pytest.param({"products/shop/pages_auth.py": "", "products/shop/domain/rules.py": "from .. import pages_auth\n"},
+                 "fake.products.shop.domain.rules imports fake.products.shop.pages_auth", id="domain-pages"),
+    pytest.param({"products/shop/models_auth.py": "from .views import x\n"},
+                 "fake.products.shop.models_auth imports fake.products.shop.views", id="model-module-views"),
+    pytest.param({"products/shop/world.py": "from .views import x\n"},
+                 "fake.products.shop.world imports fake.products.shop.views", id="world-section-views"),
+    pytest.param({"products/shop/errors.py": "from .pages import x\n", "products/shop/pages.py": ""},
+                 "fake.products.shop.errors imports fake.products.shop.pages", id="errors-pages"),
+    pytest.param({"products/shop/__init__.py": "DOMAIN_HELPERS = ('signing',)\n",
+                  "products/shop/signing.py": "from .views_stripe import x\n", "products/shop/views_stripe.py": "",
+                  "products/shop/domain/rules.py": "from ..signing import sign\n"},
+                 "fake.products.shop.domain.rules reaches fake.products.shop.views_stripe: fake.products.shop.domain"
+                 ".rules -> fake.products.shop.signing -> fake.products.shop.views_stripe", id="helper-reaches-views"),
+    pytest.param({"products/shop/__init__.py": "DOMAIN_HELPERS = ('signing',)\n",
+                  "products/shop/signing.py": "from . import stripe_objects\n", "products/shop/stripe_objects.py": ""},
+                 "fake.products.shop.signing imports fake.products.shop.stripe_objects, which is no model module",
+                 id="helper-imports-other-module"),
+    pytest.param({"products/shop/__init__.py": "DOMAIN_HELPERS = ('views_stripe',)\n",
+                  "products/shop/views_stripe.py": ""},
+                 "fake.products.shop: DOMAIN_HELPERS lists views_stripe, a wire-shape module", id="helper-is-wire"),
+    pytest.param({"products/shop/__init__.py": "DOMAIN_HELPERS = ('signing',)\n"},
+                 "fake.products.shop: DOMAIN_HELPERS lists signing, which does not exist", id="helper-missing"),
+    pytest.param({"products/shop/__init__.py": "DOMAIN_HELPERS = ('sign' + 'ing',)\n"},
+                 "fake.products.shop: DOMAIN_HELPERS is not a tuple of module names", id="helpers-not-names"),
     pytest.param({"engine/world.py": "from ..products.shop import state\n"},
                  "fake.engine.world imports fake.products.shop.state: the engine knows no product",
                  id="engine-product"),
@@ -479,6 +565,21 @@ def test_checker_passes_a_clean_tree(tmp_path: Path) -> None:
 def test_checker_catches(tmp_path: Path, files: dict[str, str], expected: str) -> None:
     found = check_tree(_tree(tmp_path, {**CLEAN, **files}), "fake")
     assert any(f.startswith(expected) for f in found), found
+
+
+def test_listed_helpers_and_the_errors_serve_the_domain(tmp_path: Path) -> None:
+    """The model side may use its refusals and the helpers its product lists; other layers may use any
+    wire-shape module, a `views_*` one included."""
+    files = {"products/shop/__init__.py": "DOMAIN_HELPERS = ('signing',)\n",
+             "products/shop/signing.py": "import hmac\n",
+             "products/shop/errors.py": "from ...engine.errors import Err\n",
+             "products/shop/domain/rules.py": "from ..signing import sign\nfrom ..errors import Refusal\n"
+                                              "from ..models_auth import Account\n",
+             "products/shop/models_auth.py": "from .models import dataclass\n",
+             "products/shop/views_stripe.py": "from .domain.rules import is_ok\nfrom .models import dataclass\n",
+             "products/shop/views.py": "from .views_stripe import render\n",
+             "products/shop/delivery.py": "from aiohttp import web\nfrom .views_stripe import render\n"}
+    assert check_tree(_tree(tmp_path, {**CLEAN, **files}), "fake") == []
 
 
 def test_a_product_added_later_gets_the_rules(tmp_path: Path) -> None:

@@ -268,8 +268,7 @@ def _params(params: tuple[Parameter, ...], location: str, source: Any) -> dict[s
         raw = source.get(param.name)
         if raw is None:
             if param.required:
-                raise BadRequestError(f"{location} parameter {param.name!r} is required",
-                                      code="invalid_request")
+                raise param.missing()
             continue
         accepted = param.accepted
         if raw in accepted:  # this raw value was coerced and validated before: same answer

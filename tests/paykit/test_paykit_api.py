@@ -73,9 +73,15 @@ def test_world_accounts_are_served(pk: PayKit) -> None:
 
 
 @pytest.mark.parametrize("params", [{}, {"userId": ""}])
-def test_access_without_user_is_400(pk: PayKit, params: dict[str, str]) -> None:
-    resp = pk.request("GET", "/access", params=params)
+@pytest.mark.parametrize("key", [None, "pk_live_nope"])
+def test_access_without_user_is_400(pk: PayKit, control: ControlClient, params: dict[str, str],
+                                    key: str | None) -> None:
+    """`userId` is a required parameter whose `x-error` is PayKit's sentence: missing or empty, the answer
+    is that 400, before the key is looked at, and no account is made."""
+    before = paykit_state(control)["accounts"]
+    resp = pk.request("GET", "/access", params=params, key=key)
     assert error(resp) == (400, {"error": "userId is required"})
+    assert paykit_state(control)["accounts"] == before
 
 
 def test_an_unknown_key_is_401_and_touches_nothing(pk: PayKit, control: ControlClient) -> None:

@@ -12,6 +12,7 @@ import stripe
 
 from paywall_emulator.engine.ids import IdFactory
 from paywall_emulator.products.paykit import signing
+from paywall_emulator.products.paykit.delivery import serialised
 from paywall_emulator.products.paykit.domain import analytics, billing, keys, ledger, outbox, projects, webhook
 from paywall_emulator.products.paykit.errors import PayKitError
 from paywall_emulator.products.paykit.state import PayKitState
@@ -256,8 +257,9 @@ def _deliver_all(state: PayKitState, now: datetime) -> list[str]:
     done = []
     for event in state.pending_events():
         secret = webhook.secret_for(state, event.project_id)
-        header = signing.header(event.payload, secret, int(now.timestamp()))
-        done.append(webhook.receive(state, now, event.payload, header))
+        payload = serialised(event)
+        header = signing.header(payload, secret, int(now.timestamp()))
+        done.append(webhook.receive(state, now, payload, header))
         outbox.finish(state, event, now, 200, "{}")
     return done
 
@@ -272,7 +274,7 @@ def test_checkout_pack_and_pro_through_the_webhook() -> None:
     acct = ledger.account(state, "proj_acme", "u")
     assert (acct.credits, acct.plan, acct.stripe_customer_id) == (105, "free", None)
     pro = _paid(state, ids, "pro")
-    payload = json.loads(state.events[next(reversed(state.events))].payload)
+    payload = json.loads(serialised(state.events[next(reversed(state.events))]))
     assert payload["data"]["object"]["metadata"] == {"userId": "proj_acme:u", "plan": "pro"}
     assert payload["data"]["object"]["amount_total"] == 1900
     _deliver_all(state, NOW)
@@ -302,6 +304,44 @@ def test_pro_renews_monthly_and_ends_at_period_end() -> None:
     with pytest.raises(PayKitError) as exc:
         billing.cancel_subscription(state, ids, later, sub.id)
     assert exc.value.http_status == 409
+
+
+def test_an_event_keeps_what_was_true_when_it_happened() -> None:
+    """The domain records a snapshot, no bytes; the payload, rendered when the event is first sent, shows
+    the subscription as it was at the event, whatever happened to it since, and is then kept."""
+    state, ids = world(), IdFactory(7)
+    sub = state.subscriptions[str(_paid(state, ids, "pro").subscription_id)]
+    billing.cancel_subscription(state, ids, NOW, sub.id, at_period_end=True)
+    billing.run_due(state, ids, sub.current_period_end)
+    paid, updated, deleted = state.events.values()
+    assert [e.type for e in (paid, updated, deleted)] == ["checkout.session.completed",
+                                                           "customer.subscription.updated",
+                                                           "customer.subscription.deleted"]
+    assert all(e.payload is None for e in state.events.values())  # nothing rendered by the domain
+    assert updated.data.subscription is not sub and deleted.data.subscription is not sub
+    assert paid.data.checkout is not None and paid.data.checkout is not state.checkouts[paid.data.checkout.id]
+    end = int(sub.current_period_end.timestamp())
+    before = json.loads(serialised(updated))["data"]["object"]
+    after = json.loads(serialised(deleted))["data"]["object"]
+    assert (before["status"], before["cancel_at_period_end"], before["canceled_at"], before["ended_at"]) == (
+        "active", True, int(NOW.timestamp()), None)
+    assert (after["status"], after["ended_at"]) == ("canceled", end)
+    assert before["metadata"] == after["metadata"] == {"userId": "proj_acme:u", "plan": "pro"}
+    assert serialised(updated) is updated.payload  # kept: every attempt sends these very bytes
+
+
+def test_a_renewal_invoice_shows_its_own_period() -> None:
+    state, ids = world(), IdFactory(8)
+    sub = state.subscriptions[str(_paid(state, ids, "pro").subscription_id)]
+    billing.run_due(state, ids, datetime(2026, 6, 1, tzinfo=UTC))  # two renewals: Apr 30, May 31
+    first, second = (json.loads(serialised(e))["data"]["object"] for e in state.events.values()
+                     if e.type == "invoice.paid")
+    assert first["id"].startswith("in_") and first["id"] != second["id"]
+    periods = [(o["period_start"], o["period_end"]) for o in (first, second)]
+    stamps = [int(datetime(2026, m, d, 12, tzinfo=UTC).timestamp()) for m, d in [(4, 30), (5, 31), (6, 30)]]
+    assert periods == [(stamps[0], stamps[1]), (stamps[1], stamps[2])]
+    assert first["amount_paid"] == billing.PRO_CENTS == 1900 and first["subscription"] == sub.id
+    assert first["subscription_details"] == {"metadata": {"userId": "proj_acme:u", "plan": "pro"}}
 
 
 def test_open_session_expires_after_24_hours() -> None:
@@ -419,3 +459,7 @@ def test_state_survives_a_snapshot_round_trip() -> None:
     assert [e.id for e in back.pending.values()] == [e.id for e in state.pending.values()]
     assert all(back.pending[k] is back.events[k] for k in back.pending)
     assert back.ids.alnum(8) == state.ids.alnum(8)
+    sent = next(iter(state.events.values()))
+    assert serialised(back.events[sent.id]) == serialised(sent)  # a restored snapshot renders the same bytes
+    raw = json.loads(json.dumps(snapshot.encode(state)))  # now with the kept payload
+    assert snapshot.decode(raw, PayKitState).events[sent.id].payload == sent.payload

@@ -1,8 +1,8 @@
-"""The fake Stripe's HTTP side: posting recorded events, signed per attempt with `Stripe-Signature`, to
-the webhook URL PayKit registered (the emulator's own `POST /api/v1/webhook`). `StripeDispatcher` is a
-background due source (driven inline by clock moves, within the move's shared deadline) with a worker
-task for real time; hosted pages and the control API `flush` it so a redirect happens after the webhook
-landed. HTTP layer: aiohttp client.
+"""The fake Stripe's HTTP side: posting recorded events (rendered by `views_stripe` on the first attempt,
+the bytes then kept), signed per attempt with `Stripe-Signature`, to the webhook URL PayKit registered
+(the emulator's own `POST /api/v1/webhook`). `StripeDispatcher` is a background due source (driven inline
+by clock moves, within the move's shared deadline) with a worker task for real time; hosted pages and the
+control API `flush` it so a redirect happens after the webhook landed. HTTP layer: aiohttp client.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from .domain import outbox
 from .domain.webhook import secret_for
 from .models import StripeEvent
 from .state import PayKitState
+from .views_stripe import render_event_payload
 
 log = logging.getLogger("paywall_emulator.paykit")
 
@@ -130,15 +131,16 @@ class StripeDispatcher:
         """One attempt as of `at` (its due instant on a clock move, else now): signed with that timestamp,
         recorded at it."""
         now = max(at, self.world.now())
+        payload = serialised(event)
         headers = {"Content-Type": "application/json; charset=utf-8", "User-Agent": USER_AGENT,
-                   "Stripe-Signature": signing.header(event.payload, secret_for(state, event.project_id),
+                   "Stripe-Signature": signing.header(payload, secret_for(state, event.project_id),
                                                       int(now.timestamp()))}
         status: int | None = None
         if self.world.move_deadline is not None and event.url in self._silent_urls():
             body = "TimeoutError: no answer (the URL left an earlier attempt of this clock move unanswered)"
         else:
             try:
-                async with self.session.post(event.url, data=event.payload, headers=headers,
+                async with self.session.post(event.url, data=payload, headers=headers,
                                              timeout=aiohttp.ClientTimeout(total=ATTEMPT_TIMEOUT)) as resp:
                     status, body = resp.status, await resp.text()
             except (aiohttp.ClientError, TimeoutError, UnicodeDecodeError) as exc:
@@ -157,6 +159,14 @@ class StripeDispatcher:
         outbox.finish(state, event, now, status, body)
         return StripeAttempt(kind="paykit.stripe_event.attempt", at=now, event_id=event.id, event_type=event.type,
                              status_code=status, delivery_status=event.status)
+
+
+def serialised(event: StripeEvent) -> bytes:
+    """The event's bytes: rendered from its snapshot on the first attempt, then kept, so every attempt (a
+    redelivery too) signs and posts exactly the same bytes."""
+    if event.payload is None:
+        event.payload = render_event_payload(event)
+    return event.payload
 
 
 class DispatcherSlot:

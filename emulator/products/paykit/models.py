@@ -1,6 +1,6 @@
 """Entities of the PayKit world: projects and their keys, accounts, the usage log, and the fake Stripe's
-checkout sessions, subscriptions, portal sessions and signed events. Plain dataclasses without rules;
-wire names live in `views`. Imports no aiohttp.
+checkout sessions, subscriptions, portal sessions and its events (each with a snapshot of what it is
+about). Plain dataclasses without rules; wire names live in `views`. Imports no aiohttp.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ CheckoutKind = Literal["credits", "pro"]
 CheckoutStatus = Literal["open", "complete", "canceled", "expired"]
 SubscriptionStatus = Literal["active", "canceled"]
 DeliveryStatus = Literal["pending", "delivered", "failed"]
+StripeObjectKind = Literal["checkout.session", "subscription", "invoice"]
 
 DEMO_PROJECT_ID = "default"  # PayKit's own id for the open demo project
 DEMO_PUBLISHABLE_KEY = "pk_live_demo"
@@ -116,18 +117,33 @@ class DeliveryAttempt:
     body: str
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StripeSnapshot:
+    """What a fake-Stripe event is about, copied at the instant of the event (an attempt made later sends
+    what was true then): the session, or the subscription (an invoice's too, with the invoice's id), and
+    the metadata PayKit's webhook reads. Views render it as the event's `data.object`."""
+
+    object: StripeObjectKind
+    metadata: dict[str, str]
+    checkout: CheckoutSession | None = None
+    subscription: Subscription | None = None
+    invoice_id: str | None = None
+
+
 @dataclass(slots=True, kw_only=True)
 class StripeEvent:
-    """One event the fake Stripe sends to PayKit's webhook: its payload is serialised once; the signature
-    is computed per attempt (Stripe signs with the attempt's timestamp)."""
+    """One event the fake Stripe sends to PayKit's webhook: its payload is serialised once, from `data`,
+    when it is first sent; the signature is computed per attempt (Stripe signs with the attempt's
+    timestamp)."""
 
     id: str
     type: str
     project_id: str
     created: datetime
-    payload: bytes
+    data: StripeSnapshot
     url: str
     next_attempt_at: datetime
+    payload: bytes | None = None  # the envelope's bytes, kept once rendered: every attempt sends exactly these
     status: DeliveryStatus = "pending"
     sending: bool = field(default=False, metadata={"transient": True})  # an attempt is on the wire
     attempts: list[DeliveryAttempt] = field(default_factory=list)

@@ -12,6 +12,7 @@ from .domain.analytics import Analytics, Stats
 from .domain.ledger import MeterResult
 from .models import Account, CheckoutSession, Project, StripeEvent, Subscription, UsageEvent
 from .state import PayKitState
+from .views_stripe import render_event_payload
 
 
 def js_iso(value: datetime) -> str:
@@ -82,9 +83,11 @@ def render_secure_metering(project: Project) -> dict[str, Any]:
 
 
 def render_stripe_event(event: StripeEvent) -> dict[str, Any]:
+    """An event of the fake Stripe's outbox; `payload` is the bytes it is (or will be) sent with."""
+    payload = event.payload if event.payload is not None else render_event_payload(event)
     return {
         "id": event.id, "type": event.type, "projectId": event.project_id, "created": js_iso(event.created),
-        "url": event.url, "status": event.status, "payload": event.payload.decode(),
+        "url": event.url, "status": event.status, "payload": payload.decode(),
         "attempts": [{"at": js_iso(a.at), "status": a.status, "body": a.body} for a in event.attempts],
     }
 

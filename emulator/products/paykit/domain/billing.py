@@ -1,28 +1,37 @@
 """The fake Stripe behind PayKit's checkout and portal: checkout sessions (a $9 pack of 100 credits, or
 Pro at $19/month), paying and cancelling them, portal sessions (the Stripe customer created on first use),
 subscriptions that renew monthly on the emulator clock or end (at once or at the period end), session
-expiry, and the signed events all of this sends to PayKit's webhook (recorded here, posted by
-`delivery`). No aiohttp.
+expiry, and the events all of this sends to PayKit's webhook (recorded here with a snapshot of what
+they are about; rendered by `views_stripe`, signed and posted by `delivery`). No aiohttp, no wire shapes.
 """
 
 from __future__ import annotations
 
+import copy
 from calendar import monthrange
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from ....engine.ids import IdFactory
 from ....engine.product import Transition
-from .. import stripe_objects
 from ..errors import STRIPE_NOT_CONFIGURED, refuse
-from ..models import CheckoutKind, CheckoutSession, CheckoutStatus, PortalSession, StripeEvent, Subscription
+from ..models import (
+    CheckoutKind,
+    CheckoutSession,
+    CheckoutStatus,
+    PortalSession,
+    StripeEvent,
+    StripeSnapshot,
+    Subscription,
+)
 from ..state import PayKitState
 from . import ledger
-from .analytics import CREDIT_PACK_SIZE
+from .analytics import CREDIT_PACK_SIZE, CREDIT_PACK_USD, PRO_PRICE_USD
 from .keys import Caller
 
 SESSION_LIFETIME = timedelta(hours=24)
+PRO_CENTS = PRO_PRICE_USD * 100  # a month of Pro
+PACK_CENTS = CREDIT_PACK_USD * 100  # a pack of credits
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -58,7 +67,7 @@ def start_checkout(state: PayKitState, ids: IdFactory, now: datetime, caller: Ca
     base = base_url(state, caller, origin)
     session = CheckoutSession(
         id=f"cs_test_{ids.alnum(58)}", project_id=caller.project.id, user_id=user_id, kind=kind,
-        amount_cents=stripe_objects.PRO_CENTS if kind == "pro" else stripe_objects.PACK_CENTS,
+        amount_cents=PRO_CENTS if kind == "pro" else PACK_CENTS,
         success_url=f"{base}/?paid=1", cancel_url=f"{base}/?canceled=1",
         webhook_url=state.webhook_url or f"{origin.rstrip('/')}/api/v1/webhook", created=now,
         expires_at=now + SESSION_LIFETIME)
@@ -105,8 +114,9 @@ def pay_checkout(state: PayKitState, ids: IdFactory, now: datetime, session_id: 
         session.subscription_id = sub.id
     else:
         session.payment_intent_id = f"pi_{ids.alnum(24)}"
-    obj = stripe_objects.checkout_session(session, metadata(session, pack=session.kind == "credits"))
-    record(state, ids, now, "checkout.session.completed", obj, session.project_id, session.webhook_url)
+    snapshot = StripeSnapshot(object="checkout.session", checkout=copy.copy(session),
+                              metadata=metadata(session, pack=session.kind == "credits"))
+    record(state, ids, now, "checkout.session.completed", snapshot, session.project_id, session.webhook_url)
     return session
 
 
@@ -155,8 +165,7 @@ def cancel_subscription(state: PayKitState, ids: IdFactory, now: datetime, subsc
     if at_period_end:
         sub.cancel_at_period_end = True
         sub.canceled_at = now
-        obj = stripe_objects.subscription(sub, metadata(sub, pack=False))
-        record(state, ids, now, "customer.subscription.updated", obj, sub.project_id, sub.webhook_url)
+        record(state, ids, now, "customer.subscription.updated", _sub_snapshot(sub), sub.project_id, sub.webhook_url)
     else:
         _end(state, ids, now, sub)
     return sub
@@ -167,8 +176,13 @@ def _end(state: PayKitState, ids: IdFactory, at: datetime, sub: Subscription) ->
     state.active_subscriptions.pop(sub.id, None)
     sub.canceled_at = sub.canceled_at or at
     sub.ended_at = at
-    obj = stripe_objects.subscription(sub, metadata(sub, pack=False))
-    record(state, ids, at, "customer.subscription.deleted", obj, sub.project_id, sub.webhook_url)
+    record(state, ids, at, "customer.subscription.deleted", _sub_snapshot(sub), sub.project_id, sub.webhook_url)
+
+
+def _sub_snapshot(sub: Subscription, *, invoice_id: str | None = None) -> StripeSnapshot:
+    """The subscription as it is now (and the invoice a renewal paid, if any)."""
+    return StripeSnapshot(object="subscription" if invoice_id is None else "invoice", subscription=copy.copy(sub),
+                          invoice_id=invoice_id, metadata=metadata(sub, pack=False))
 
 
 # --- time ----------------------------------------------------------------------------------------
@@ -198,8 +212,8 @@ def run_due(state: PayKitState, ids: IdFactory, at: datetime) -> list[Transition
             sub.current_period_start = end
             sub.current_period_end = add_month(sub.created, end)
             sub.renewals += 1
-            obj = stripe_objects.invoice(f"in_{ids.alnum(24)}", sub, metadata(sub, pack=False))
-            record(state, ids, end, "invoice.paid", obj, sub.project_id, sub.webhook_url)
+            paid = _sub_snapshot(sub, invoice_id=f"in_{ids.alnum(24)}")
+            record(state, ids, end, "invoice.paid", paid, sub.project_id, sub.webhook_url)
             done.append(_step(sub, "paykit.subscription.renewed", end))
     for session in list(state.open_checkouts.values()):
         if session.expires_at > at:
@@ -227,12 +241,11 @@ def add_month(anchor: datetime, start: datetime) -> datetime:
 # --- the outbox ----------------------------------------------------------------------------------
 
 
-def record(state: PayKitState, ids: IdFactory, at: datetime, event_type: str, obj: dict[str, Any],
+def record(state: PayKitState, ids: IdFactory, at: datetime, event_type: str, snapshot: StripeSnapshot,
            project_id: str, url: str) -> StripeEvent:
-    event_id = f"evt_{ids.alnum(24)}"
-    recorded = StripeEvent(id=event_id, type=event_type, project_id=project_id, created=at, url=url,
-                           next_attempt_at=at,
-                           payload=stripe_objects.event(event_id, event_type, at, obj))
-    state.events[event_id] = recorded
-    state.pending[event_id] = recorded
+    """Queue an event for PayKit's webhook, due at `at`; its bytes are rendered from `snapshot` when first sent."""
+    recorded = StripeEvent(id=f"evt_{ids.alnum(24)}", type=event_type, project_id=project_id, created=at, url=url,
+                           next_attempt_at=at, data=snapshot)
+    state.events[recorded.id] = recorded
+    state.pending[recorded.id] = recorded
     return recorded

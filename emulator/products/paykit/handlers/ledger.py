@@ -10,8 +10,7 @@ from ..views import render_account, render_meter
 
 @operation("getAccess")
 async def get_access(call: Call) -> Reply:
-    user_id = call.query.get("userId") or ledger.require_user_id(None)
-    return Reply(body=render_account(ledger.read(state(call), caller(call), user_id)))
+    return Reply(body=render_account(ledger.read(state(call), caller(call), call.query["userId"])))
 
 
 @operation("meterUsage")

@@ -1,6 +1,6 @@
 """Wire shapes of the fake Stripe: the checkout session, subscription and invoice objects and the event
-envelope PayKit's webhook receives. Like a view, but called by `domain.billing` when an event is recorded:
-an event is a snapshot, serialised once, then signed per delivery attempt. No aiohttp, no state access.
+envelope PayKit's webhook receives, rendered from an event's `StripeSnapshot` when the event is first
+sent (`delivery` keeps the bytes: serialised once, signed per attempt). No aiohttp, no state access.
 """
 
 from __future__ import annotations
@@ -9,18 +9,17 @@ import json
 from datetime import datetime
 from typing import Any
 
-from .models import CheckoutSession, Subscription
+from .domain.billing import PRO_CENTS
+from .models import CheckoutSession, StripeEvent, StripeSnapshot, Subscription
 
 API_VERSION = "2024-06-20"
-PRO_CENTS = 1900
-PACK_CENTS = 900
 
 
 def unix(value: datetime) -> int:
     return int(value.timestamp())
 
 
-def checkout_session(session: CheckoutSession, metadata: dict[str, str]) -> dict[str, Any]:
+def render_checkout_session(session: CheckoutSession, metadata: dict[str, str]) -> dict[str, Any]:
     return {
         "id": session.id, "object": "checkout.session", "mode": session.mode, "status": session.status,
         "payment_status": "paid" if session.status == "complete" else "unpaid",
@@ -32,7 +31,7 @@ def checkout_session(session: CheckoutSession, metadata: dict[str, str]) -> dict
     }
 
 
-def subscription(sub: Subscription, metadata: dict[str, str]) -> dict[str, Any]:
+def render_subscription(sub: Subscription, metadata: dict[str, str]) -> dict[str, Any]:
     return {
         "id": sub.id, "object": "subscription", "status": sub.status, "customer": sub.customer_id,
         "metadata": metadata, "cancel_at_period_end": sub.cancel_at_period_end,
@@ -47,7 +46,7 @@ def subscription(sub: Subscription, metadata: dict[str, str]) -> dict[str, Any]:
     }
 
 
-def invoice(invoice_id: str, sub: Subscription, metadata: dict[str, str]) -> dict[str, Any]:
+def render_invoice(invoice_id: str, sub: Subscription, metadata: dict[str, str]) -> dict[str, Any]:
     return {
         "id": invoice_id, "object": "invoice", "status": "paid", "customer": sub.customer_id,
         "subscription": sub.id, "amount_due": PRO_CENTS, "amount_paid": PRO_CENTS, "currency": "usd",
@@ -57,8 +56,21 @@ def invoice(invoice_id: str, sub: Subscription, metadata: dict[str, str]) -> dic
     }
 
 
-def event(event_id: str, event_type: str, created: datetime, obj: dict[str, Any]) -> bytes:
-    envelope = {"id": event_id, "object": "event", "api_version": API_VERSION, "created": unix(created),
-                "type": event_type, "livemode": False, "pending_webhooks": 1,
-                "request": {"id": None, "idempotency_key": None}, "data": {"object": obj}}
+def render_stripe_object(snapshot: StripeSnapshot) -> dict[str, Any]:
+    """The event's `data.object`, as of the instant the snapshot was taken."""
+    metadata = dict(snapshot.metadata)
+    if snapshot.object == "checkout.session" and snapshot.checkout is not None:
+        return render_checkout_session(snapshot.checkout, metadata)
+    if snapshot.object == "invoice" and snapshot.subscription is not None and snapshot.invoice_id is not None:
+        return render_invoice(snapshot.invoice_id, snapshot.subscription, metadata)
+    if snapshot.object == "subscription" and snapshot.subscription is not None:
+        return render_subscription(snapshot.subscription, metadata)
+    raise ValueError(f"a {snapshot.object} snapshot without its object")
+
+
+def render_event_payload(event: StripeEvent) -> bytes:
+    """The envelope's bytes (what is signed and posted)."""
+    envelope = {"id": event.id, "object": "event", "api_version": API_VERSION, "created": unix(event.created),
+                "type": event.type, "livemode": False, "pending_webhooks": 1,
+                "request": {"id": None, "idempotency_key": None}, "data": {"object": render_stripe_object(event.data)}}
     return json.dumps(envelope, indent=2).encode()
