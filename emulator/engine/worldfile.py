@@ -44,7 +44,7 @@ def read_world(path: Path) -> WorldDocument:
         where = f"{path}:{exc.line}:{exc.column}" if exc.line is not None else str(path)
         raise WorldError(f"{where}: not valid YAML: {exc.problem}") from exc
     if not isinstance(doc, dict):
-        raise WorldError(f"world file {path} must be a mapping of product sections (e.g. `monetize:`)")
+        raise WorldError(f"world file {path} must be a mapping with one section per product, keyed by its name")
     try:
         checked: WorldDocument = sanitised(doc, str(path))
     except BadRequestError as exc:
@@ -53,14 +53,14 @@ def read_world(path: Path) -> WorldDocument:
 
 
 # A product's WorldError names the offending entry first, as a path into its section:
-# `paywalls[1]: unknown owner 'x'`, `paywalls[0].prices[2]: ...`.
+# `items[1]: unknown parent 'x'`, `items[0].parts[2]: ...`.
 _WHERE = re.compile(r"^([A-Za-z_][\w-]*(?:\[\d+\])*(?:\.[A-Za-z_][\w-]*(?:\[\d+\])*)*): ")
 _STEP = re.compile(r"([A-Za-z_][\w-]*)|\[(\d+)\]")
 
 
 def describe_world_error(path: Path, error: WorldError) -> str:
     """`error` from loading the world file at `path`, in one line naming the file, and the line of the
-    entry it is about when the message names one (`world.yaml:14: monetize.paywalls[1]: unknown owner`)."""
+    entry it is about when the message names one (`world.yaml:14: <product>.items[1]: unknown parent`)."""
     message = str(error)
     if str(path) in message:  # read_world's own errors name the file already
         return message
