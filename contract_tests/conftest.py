@@ -10,8 +10,10 @@ target (`emulator.testing`, `emulator.config`); everything else talks HTTP.
 from __future__ import annotations
 
 import itertools
+import os
 import sys
 from collections.abc import Callable, Generator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,7 +25,7 @@ from paywall_emulator.contract_tests.session import ContractSession
 from paywall_emulator.contract_tests.settings import Settings, from_options
 
 WRITES_SKIP = ("writes: creates or changes objects on the target (checkouts, tickets, balances); "
-               "pass --allow-writes (pytest: --paywall-allow-writes; test-mode paywalls only)")
+               "pass --paywall-allow-writes (test-mode paywalls only)")
 
 
 def _start_emulator() -> tuple[str, Callable[[], None]]:
@@ -52,6 +54,19 @@ def pytest_configure(config: pytest.Config) -> None:
         del sys.modules[name]
 
 
+def pytest_ignore_collect(collection_path: Any, config: pytest.Config) -> bool | None:
+    """One product's contract per run: `paywalls_ai/` only with --paywall-product paywalls-ai, the monetize
+    tests (this folder's own test modules) only without it."""
+    product = config.getoption("paywall_product", None) or os.environ.get("PAYWALL_PRODUCT") or "monetize"
+    here = Path(__file__).resolve().parent
+    path = Path(str(collection_path)).resolve()
+    if path == here / "paywalls_ai":
+        return product != "paywalls-ai"
+    if path.parent == here and path.name.startswith("test_") and path.suffix == ".py":
+        return product == "paywalls-ai" or None
+    return None
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
     session = contract_session.uninstall(config)
     if session is None:
@@ -78,8 +93,8 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     marker = item.get_closest_marker("emulator_only")
     if marker is not None and not settings.control:
         what = marker.args[0] if marker.args else "the /_emulator control API"
-        pytest.skip(f"emulator_only: needs {what}; run against the bundled emulator, or pass --control "
-                    "(pytest: --paywall-control) when the target is a paywall-emulator")
+        pytest.skip(f"emulator_only: needs {what}; run against the bundled emulator, or pass --paywall-control "
+                    "when the target is a paywall-emulator")
     if item.get_closest_marker("writes") is not None and not settings.allow_writes:
         pytest.skip(WRITES_SKIP)
     session.recorder.start_test(item.nodeid)

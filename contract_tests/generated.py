@@ -186,3 +186,67 @@ def workflow_settings(session: ContractSession) -> hypothesis.settings:
     return hypothesis.settings(max_examples=budget.stateful_examples, stateful_step_count=budget.stateful_steps,
                                deadline=None, database=None, suppress_health_check=list(hypothesis.HealthCheck),
                                derandomize=session.settings.seed_given)
+
+
+# --- Paywalls.ai (--paywall-product paywalls-ai) ----------------------------------------------------------
+
+# Reads only, unless writes are allowed; the proxy only on an emulator (elsewhere it spends real provider
+# money); subscriptions never (a generated https URL would be delivered to, off this machine).
+PAYWALLS_AI_READS = frozenset({"listModels", "getUserBalance", "listWebhookSubscriptions", "getWebhookSubscription",
+                               "listWebhookLogs"})
+PAYWALLS_AI_PROXY = frozenset({"createChatCompletion", "createUserChatCompletion"})
+PAYWALLS_AI_NEVER = frozenset({"createWebhookSubscription"})
+
+
+def paywalls_ai_allowed(session: ContractSession, operation_id: str) -> bool:
+    settings = session.settings
+    if operation_id in PAYWALLS_AI_NEVER:
+        return False
+    if not settings.allow_writes:
+        return operation_id in PAYWALLS_AI_READS
+    return operation_id not in PAYWALLS_AI_PROXY or settings.control
+
+
+def load_paywalls_ai_schema(session: ContractSession) -> Any:
+    """The Paywalls.ai document with target, Bearer key and budget set before any test is built; generated
+    user ids are run-tagged (plus the bundled world's users on an emulator)."""
+    session.ready()
+    settings, budget = session.settings, session.settings.budget
+    users = [f"conform-{settings.run_id}-gen{i}" for i in range(3)] + (["alice", "carol"] if settings.control else [])
+    models = [str(m["id"]) for m in (session.http.get(
+        f"{session.base_url}/v1/models", headers={"Authorization": f"Bearer {settings.api_key}"}).json().get("data")
+        or []) if isinstance(m, dict)]
+    data: dict[str, Any] = {
+        "base-url": session.base_url,
+        "request-timeout": 30,
+        "suppress-health-check": ["all"],
+        "generation": {"mode": "all", "max-examples": budget.max_examples, "database": "none",
+                       "no-shrink": budget.name == "quick"},
+        "checks": {"enabled": False, **{name: {"enabled": True} for name in CHECKS}},
+        "phases": {"coverage": {"enabled": budget.coverage, "unexpected-methods": []},
+                   "stateful": {"enabled": False}},
+        "auth": {"openapi": {"PaywallKey": {"bearer": settings.api_key.replace("$", "$$")}}},
+        "dictionaries": {"users": {"values": users}, "models": {"values": models or ["conform-model"]}},
+        "parameters": {"query.user": {"dictionary": "users", "probability": 0.8},
+                       "body.user": {"dictionary": "users", "probability": 0.8},
+                       "header.X-Paywall-User": {"dictionary": "users", "probability": 0.5},
+                       "body.model": {"dictionary": "models", "probability": 0.8}},
+        "seed": settings.seed,
+    }
+    if settings.rate_limit:
+        data["rate-limit"] = settings.rate_limit
+    schema = schemathesis.openapi.from_path(str(session.contract.path), config=schemathesis.Config.from_dict(data))
+    schema = schema.include(operation_id=[op.operation_id for op in session.contract.operations
+                                          if paywalls_ai_allowed(session, op.operation_id)])
+    recorder = session.recorder
+
+    @schema.hook("after_validate")
+    def record(context: Any, case: Any, response: Any, results: list[Any]) -> None:
+        for result in results:
+            if result.failure is not None:
+                recorder.add_failure(operation=case.operation.label, check=result.name,
+                                     title=str(result.failure.title), message=str(result.failure.message or ""),
+                                     request=response.request, status=response.status_code,
+                                     response=(response.content or b"")[:300].decode("utf-8", "replace"))
+
+    return schema

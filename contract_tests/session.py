@@ -33,7 +33,7 @@ class TargetError(RuntimeError):
 class ContractSession:
     def __init__(self, settings: Settings, starter: Starter | None) -> None:
         self.settings = settings
-        self.contract = spec.load(settings.spec_path)
+        self.contract = spec.load(settings.spec_path or spec.bundled_spec_path(settings.product))
         self.recorder = Recorder()
         self._starter = starter
         self._base_url: str | None = settings.base_url
@@ -86,15 +86,38 @@ class ContractSession:
         if self._checked:
             return
         self._checked = True
+        if self.settings.product == "paywalls-ai":  # no bootstrap there: one authenticated read
+            try:
+                self.http.get(f"{self.base_url}/v1/models",
+                              headers={"Authorization": f"Bearer {self.settings.api_key}"})
+            except OSError as exc:
+                raise TargetError(f"cannot reach {self.base_url}: {exc}") from exc
+            return
         for paywall_id in self.settings.paywall_ids():
             if paywall_id == self.settings.foreign_id:
                 continue
             boot = self.bootstrap(paywall_id)
+            if paywall_id == self.settings.paywall_id:
+                self._check_key(paywall_id, known=boot is not None)
             if self.settings.allow_writes and not self.settings.in_thread:
                 mode = (boot or {}).get("settings", {}).get("is_test_mode")
                 if mode is not True:
                     raise TargetError(f"--allow-writes refused: paywall {paywall_id} reports "
                                       f"settings.is_test_mode={mode!r} in its bootstrap (writes need test mode)")
+
+    def _check_key(self, paywall_id: str, *, known: bool) -> None:
+        """One read with the key, so a wrong key or paywall id is one plain refusal instead of every test
+        failing with 401/403/404."""
+        resp = self.api().get(f"/api/v1/paywall/{paywall_id}/user", params={"email": self.settings.run_email("key")})
+        code = _code(resp)
+        if resp.status_code == 401:
+            raise TargetError(f"{self.base_url} refused the API key (401 {code}); check --paywall-api-key")
+        if resp.status_code == 403:
+            raise TargetError(f"the API key's owner does not own paywall {paywall_id} (403 {code}); check "
+                              "--paywall-api-key and --paywall-id")
+        if resp.status_code == 404 and not known:
+            raise TargetError(f"{self.base_url} has no paywall {paywall_id} (its bootstrap and user reads answer "
+                              "404); check --paywall-id and --paywall-base-url")
 
     def ready(self) -> None:
         """`prepare()`, ending the pytest session with the reason when the target cannot be used."""
@@ -108,7 +131,8 @@ class ContractSession:
             try:
                 resp = self.api().get(f"/api/v1/paywall/{paywall_id}/bootstrap", key=None)
             except OSError as exc:
-                raise TargetError(f"cannot reach {self.base_url}: {exc}") from exc
+                raise TargetError(f"cannot reach {self.base_url} ({_reason(exc)}); is it running, and is "
+                                  "--paywall-base-url right?") from exc
             self._bootstraps[paywall_id] = resp.json() if resp.status_code == 200 else None
         return self._bootstraps[paywall_id]
 
@@ -140,6 +164,23 @@ class ContractSession:
         if self._stop is not None:
             self._stop()
             self._stop = None
+
+
+def _reason(exc: OSError) -> str:
+    """The operating system's words for a failed connection (`Connection refused`), not the HTTP
+    library's nested repr."""
+    import re
+
+    found = re.findall(r"\[Errno -?\d+\] ([^'\")\]]+)", str(exc))
+    return found[-1].strip() if found else type(exc).__name__
+
+
+def _code(resp: Any) -> str:
+    try:
+        body = resp.json()
+    except ValueError:
+        return ""
+    return str(body.get("code") or body.get("error") or "") if isinstance(body, dict) else ""
 
 
 SESSION_KEY = pytest.StashKey[ContractSession]()

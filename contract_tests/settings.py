@@ -25,7 +25,16 @@ EMULATOR_DEFAULTS: dict[str, str] = {
     "freemius_id": "12",
     "provider_id": "3f6c1a52-7d2e-4b8f-9a10-5c4e2b7d9f01",  # paywall 15, type standard
     "free_provider_id": "c0ffee00-0000-4000-8000-0000000f4ee0",  # paywall 15, type free
+    # PayKit (product `paykit`): a project that is not the open demo one, and the webhook secret
+    "paykit_publishable_key": "pk_live_studio_5f0c2a7d9e3b41c8",
+    "paykit_secret_key": "sk_live_studio_8b1e6d4f2a9c07e53d6b",
+    "paykit_webhook_secret": "whsec_paykit_demo",  # the demo project's: the signed-webhook tests use it
 }
+# The same for `--paywall-product paywalls-ai` (docs/paywalls-ai.md): the default-mode demo paywall's key.
+PAYWALLS_AI_DEFAULTS: dict[str, str] = {"api_key": "sk-paywalls-v1-emulator-demo", "paywall_id": "pw_demo"}
+PRODUCT_DEFAULTS: dict[str, dict[str, str]] = {"monetize": EMULATOR_DEFAULTS, "paykit": EMULATOR_DEFAULTS,
+                                               "paywalls-ai": PAYWALLS_AI_DEFAULTS}
+PRODUCTS = tuple(PRODUCT_DEFAULTS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +85,12 @@ class Settings:
     spec_path: Path | None
     report_path: Path | None
     extra: dict[str, Any] = field(default_factory=dict)
+    product: str = "monetize"  # whose suite runs (PRODUCTS)
+    # PayKit: keys of a project that is not the demo one (None: the demo-project tests only) and, to send
+    # signed webhooks, that project's webhook secret.
+    paykit_publishable_key: str | None = None
+    paykit_secret_key: str | None = None
+    paykit_webhook_secret: str | None = None
 
     @property
     def in_thread(self) -> bool:
@@ -118,6 +133,13 @@ OPTIONS: tuple[tuple[str, str, str], ...] = (
     ("--paywall-seed", "PAYWALL_SEED", "seed of the generated tests (default: random)"),
     ("--paywall-spec", "PAYWALL_SPEC", "the OpenAPI document to test against (default: the bundled one)"),
     ("--paywall-report", "PAYWALL_REPORT", "write the per-operation report (JSON) here"),
+    ("--paywall-product", "PAYWALL_PRODUCT",
+     "the product whose suite runs: monetize (default), paykit or paywalls-ai"),
+    ("--paywall-paykit-publishable-key", "PAYKIT_PUBLISHABLE_KEY",
+     "PayKit: a publishable key of a project other than the demo one (rights and secure-metering tests)"),
+    ("--paywall-paykit-secret-key", "PAYKIT_SECRET_KEY", "PayKit: the secret key of that project"),
+    ("--paywall-paykit-webhook-secret", "PAYKIT_WEBHOOK_SECRET",
+     "PayKit: the Stripe webhook secret of the target (signed-webhook tests)"),
 )
 # Only `--paywall-*` names: the plugin loads into every pytest session of a project that installed the package,
 # so a bare name (`--allow-writes`) could clash with another plugin's. `paywall-emulator conform` keeps its short
@@ -149,13 +171,18 @@ def from_options(get: Callable[[str], Any], environ: dict[str, str] | None = Non
 
     base_url = values["paywall_base_url"]
     in_thread = base_url is None
-    defaults = EMULATOR_DEFAULTS if in_thread else {}
+    product = values["paywall_product"] or "monetize"
+    if product not in PRODUCTS:
+        raise ValueError(f"unknown product {product!r}; choose one of {', '.join(PRODUCTS)}")
+    defaults = PRODUCT_DEFAULTS[product] if in_thread else {}
 
     def pick(name: str, key: str) -> str | None:
         return values[name] or defaults.get(key)
 
     api_key, paywall_id = pick("paywall_api_key", "api_key"), pick("paywall_id", "paywall_id")
-    if not in_thread and (not api_key or not paywall_id):
+    if product == "paywalls-ai" and not in_thread and not api_key:
+        raise ValueError("a real Paywalls.ai target needs --paywall-api-key (the paywall's sk-paywalls-… key)")
+    if product == "monetize" and not in_thread and (not api_key or not paywall_id):
         raise ValueError("a real target needs --paywall-api-key and --paywall-id (or PAYWALL_API_KEY, PAYWALL_ID)")
     budget_name = values["paywall_budget"] or "default"
     if budget_name not in BUDGETS:
@@ -184,4 +211,8 @@ def from_options(get: Callable[[str], Any], environ: dict[str, str] | None = Non
         seed_given=bool(seed),
         spec_path=Path(spec) if spec else None,
         report_path=Path(report) if report else None,
+        product=product,
+        paykit_publishable_key=pick("paywall_paykit_publishable_key", "paykit_publishable_key"),
+        paykit_secret_key=pick("paywall_paykit_secret_key", "paykit_secret_key"),
+        paykit_webhook_secret=pick("paywall_paykit_webhook_secret", "paykit_webhook_secret"),
     )

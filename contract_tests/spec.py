@@ -15,6 +15,8 @@ from typing import Any
 import yaml
 
 SPEC_NAME = "monetize.openapi.yaml"
+SPEC_NAMES = {"monetize": SPEC_NAME, "paykit": "paykit.openapi.yaml",
+              "paywalls-ai": "paywalls-ai.openapi.yaml"}  # per --paywall-product
 METHODS = ("get", "put", "post", "delete", "patch", "options", "head", "trace")
 # Operations that only read: the only ones a run without --allow-writes sends (the gateway's GETs charge
 # tokens and create users, so they count as writes).
@@ -22,13 +24,14 @@ READ_OPERATIONS = frozenset({"getBootstrap", "getUserState", "getUser", "getBala
 GATEWAY_TAG = "gateway"
 
 
-def bundled_spec_path() -> Path:
-    """The document shipped with the package (wheel) or the repository's `spec/` (checkout)."""
+def bundled_spec_path(product: str = "monetize") -> Path:
+    """The product's document shipped with the package (wheel) or the repository's `spec/` (checkout)."""
+    name = SPEC_NAMES[product]
     here = Path(__file__).resolve().parent
-    for candidate in (here / "_data" / SPEC_NAME, here.parent / "spec" / SPEC_NAME):
+    for candidate in (here / "_data" / name, here.parent / "spec" / name):
         if candidate.is_file():
             return candidate
-    raise FileNotFoundError(f"{SPEC_NAME} is neither in {here / '_data'} nor in {here.parent / 'spec'}; "
+    raise FileNotFoundError(f"{name} is neither in {here / '_data'} nor in {here.parent / 'spec'}; "
                             "pass --paywall-spec")
 
 

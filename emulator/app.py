@@ -1,7 +1,7 @@
 """The app factory: the only module that knows every piece.
 
-`create_app(config)` composes the engine with the products it serves (monetize.software by default
-list), compiles every spec, builds the `World`, binds every operationId to its handler, installs the
+`create_app(config)` composes the engine with the products it serves (monetize.software and PayKit by
+default), compiles every spec, builds the `World`, binds every operationId to its handler, installs the
 middleware and each product's background tasks, and returns the aiohttp app. Every app is
 independent: nothing is shared between two apps in one process.
 """
@@ -21,8 +21,10 @@ from .engine.product import Product
 from .engine.routing import MAX_BODY_BYTES, Handler, bind_routes, collect_handlers
 from .engine.world import World
 from .products.monetize.product import PRODUCT as MONETIZE
+from .products.paykit.product import PRODUCT as PAYKIT
+from .products.paywalls_ai.product import PRODUCT as PAYWALLS_AI
 
-PRODUCTS: tuple[Product, ...] = (MONETIZE,)
+PRODUCTS: tuple[Product, ...] = (MONETIZE, PAYKIT, PAYWALLS_AI)
 
 
 def create_app(config: EmulatorConfig | None = None, *, products: Sequence[Product] = PRODUCTS,

@@ -6,30 +6,46 @@ Owns argument parsing and the startup banner; building the app is `app.create_ap
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
+import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from .config import EmulatorConfig
+from .config import EmulatorConfig, Limits
+
+
+def _positive(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return number
 
 
 def build_parser(*, conform: bool = True, argv_command: str | None = "diff") -> argparse.ArgumentParser:
     """The command line; `conform=False` leaves the contract suite's options out (and its module
     unimported), which `main` does for every other command: `serve` starts faster."""
+    from . import __version__
+
     parser = argparse.ArgumentParser(prog="paywall-emulator",
-                                     description="Local emulator of the monetize.software billing API")
-    sub = parser.add_subparsers(dest="command", required=True)
-    serve = sub.add_parser("serve", help="serve the emulator over HTTP")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8787)
-    serve.add_argument("--world", type=Path, default=None,
+                                     description="Local emulator and contract-test kit for billing APIs")
+    parser.add_argument("--version", action="version", version=f"paywall-emulator {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{serve,spec,conform,diff}")
+    serve = sub.add_parser("serve", help="serve the emulator over HTTP",
+                           description="Serve every emulated product on one port, filled from a world file.")
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="interface to listen on (default: 127.0.0.1; 0.0.0.0 for every interface)")
+    serve.add_argument("--port", type=int, default=8787, help="port to listen on (default: 8787; 0 picks a free one)")
+    serve.add_argument("--world", type=Path, default=None, metavar="FILE",
                        help="world file (YAML, one section per product; default: the bundled world)")
-    serve.add_argument("--id-seed", type=int, default=0, help="seed of the id generators (default: 0)")
-    serve.add_argument("--public-origin", default=None,
-                       help="origin clients use (bootstrap's settings.custom_domain); default http://HOST:PORT")
+    serve.add_argument("--id-seed", type=int, default=0, metavar="N", help="seed of the id generators (default: 0)")
+    serve.add_argument("--public-origin", default=None, metavar="URL",
+                       help="origin clients use (bootstrap's settings.custom_domain; default: http://HOST:PORT, "
+                            "or each request's Host header on a wildcard --host)")
     serve.add_argument("--checkout-urls", choices=("hosted", "acquirer"), default="hosted",
-                       help="hosted: the emulator's own checkout pages; acquirer: acquirer-shaped URLs")
+                       help="hosted: the emulator's own checkout pages; acquirer: acquirer-shaped URLs "
+                            "(default: hosted)")
     # A spec violation in a reply is an emulator bug: in development it is reported in the
     # X-Emulator-Spec-Violation header and the log; tests and CI (and --strict-responses) answer 500.
     serve.add_argument("--strict-responses", action="store_true",
@@ -41,16 +57,29 @@ def build_parser(*, conform: bool = True, argv_command: str | None = "diff") -> 
     serve.add_argument("--control-token", default=None, metavar="TOKEN",
                        help="require this value in the X-Emulator-Token header of every control API call "
                             "(the hosted pages excepted); default: none")
-    serve.add_argument("--log-level", default="WARNING")
-    spec = sub.add_parser("spec", help="print the path of a bundled OpenAPI document")
+    limits = Limits()
+    for name, what in (("events", "events in the event log (the webhook outbox)"),
+                       ("deliveries", "finished webhook deliveries"), ("analytics", "ingested analytics events")):
+        serve.add_argument(f"--max-{name}", type=_positive, default=getattr(limits, name), metavar="N",
+                           help=f"keep at most about N {what}; the oldest are evicted and counted "
+                                f"(default: {getattr(limits, name)})")
+    serve.add_argument("--log-level", default="WARNING", type=str.upper,
+                       choices=("DEBUG", "INFO", "WARNING", "ERROR"), help="server log level (default: WARNING)")
+    spec = sub.add_parser("spec", help="print the path of a bundled OpenAPI document",
+                          description="Print the path of a bundled OpenAPI 3.1 document, e.g. to feed a client "
+                                      "generator: `paywall-emulator spec monetize`.")
     spec.add_argument("which", nargs="?", default="monetize",
-                      help="a product name (its public API), 'control', or '<product>.control'")
+                      help="a product name (its public API), 'control' (the engine's control API) or "
+                           "'<product>.control' (the product's control operations) (default: monetize)")
     parity = sub.add_parser("diff", help="compare the read-only answers of the emulator and a deployment")
     if argv_command == "diff":
         from .diff import add_arguments as add_diff_arguments
 
         add_diff_arguments(parity)
-    suite = sub.add_parser("conform", help="run the contract suite against the emulator or a deployment")
+    suite = sub.add_parser("conform", help="run the contract suite against the emulator or a deployment",
+                           description="Run the contract suite against the bundled emulator (in a thread, "
+                                       "default) or a deployment (--base-url).",
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
     if conform:
         from .conform import add_arguments as add_conform_arguments
 
@@ -58,33 +87,65 @@ def build_parser(*, conform: bool = True, argv_command: str | None = "diff") -> 
     return parser
 
 
+class CliError(Exception):
+    """A mistake the person can fix: printed as one line on stderr, exit status 2, no traceback."""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser(conform=argv[:1] == ["conform"], argv_command=argv[0] if argv else None).parse_args(argv)
-    if args.command == "spec":
-        from .app import PRODUCTS
-        from .engine.openapi import CONTROL_SPEC, spec_path
+    try:
+        if args.command == "spec":
+            print(spec_document(args.which))
+            return 0
+        if args.command == "diff":
+            from .diff import run as run_diff
 
-        files = {"control": CONTROL_SPEC, "public": PRODUCTS[0].spec}
-        for product in PRODUCTS:
-            files[product.name] = product.spec
-            if product.control_spec:
-                files[f"{product.name}.control"] = product.control_spec
-        if args.which not in files:
-            print(f"paywall-emulator spec: unknown document {args.which!r}; one of {', '.join(files)}",
-                  file=sys.stderr)
-            return 2
-        print(spec_path(files[args.which]))
-        return 0
-    if args.command == "conform":
-        from .conform import run
+            return run_diff(args)
+        if args.command == "conform":
+            from .conform import run
 
-        return run(args)
-    if args.command == "diff":
-        from .diff import run as run_diff
+            return run(args)
+        return serve(args)
+    except CliError as exc:
+        print(f"paywall-emulator {args.command}: {exc}", file=sys.stderr)
+        return 2
 
-        return run_diff(args)
-    return serve(args)
+
+def spec_document(which: str) -> Path:
+    from .app import PRODUCTS
+    from .engine.openapi import CONTROL_SPEC, spec_path
+
+    files = {"control": CONTROL_SPEC, "public": PRODUCTS[0].spec}
+    for product in PRODUCTS:
+        files[product.name] = product.spec
+        if product.control_spec:
+            files[f"{product.name}.control"] = product.control_spec
+    if which not in files:
+        raise CliError(f"unknown document {which!r}; one of {', '.join(files)}")
+    return spec_path(files[which])
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A socket bound to (host, port), before anything is announced: a busy port is one clear line."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM,
+                                                             flags=socket.AI_PASSIVE)[0]
+    except socket.gaierror as exc:
+        raise CliError(f"cannot listen on --host {host!r}: {exc.strerror}") from None
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise CliError(f"port {port} on {host} is already in use (another paywall-emulator?); stop that "
+                           f"process or pick another port with --port") from None
+        if exc.errno == errno.EACCES:
+            raise CliError(f"no permission to listen on port {port}; pick one above 1023 with --port") from None
+        raise CliError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    return sock
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -93,40 +154,55 @@ def serve(args: argparse.Namespace) -> int:
     from .app import create_app
     from .engine.keys import WORLD_KEY
     from .engine.middleware import server_options
+    from .engine.product import WorldError
     from .engine.snapshot import SnapshotError
+    from .engine.worldfile import describe_world_error
 
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.world is not None and not args.world.is_file():
+        raise CliError(f"world file {args.world} does not exist (--world takes a YAML file; leave it out to "
+                       "serve the bundled world)")
+    sock = listen(args.host, args.port)
+    port = int(sock.getsockname()[1])
     wildcard = args.host in ("0.0.0.0", "::", "")
-    local = f"http://{'127.0.0.1' if wildcard else args.host}:{args.port}"
+    local = f"http://{'127.0.0.1' if wildcard else args.host}:{port}"
     # Listening on every interface, clients reach it under names only they know: the origin then
     # follows each request's Host header (checkout URLs, settings.custom_domain).
     origin = args.public_origin or (None if wildcard else local)
     config = EmulatorConfig(world=args.world, id_seed=args.id_seed, public_origin=origin,
                             checkout_urls=args.checkout_urls, strict_responses=args.strict_responses,
-                            control_token=args.control_token, state_file=args.state)
+                            control_token=args.control_token, state_file=args.state,
+                            limits=Limits(events=args.max_events, deliveries=args.max_deliveries,
+                                          analytics=args.max_analytics))
     if wildcard and not args.control_token:
         print(f"paywall-emulator: warning: listening on {args.host or 'every interface'}: anyone who can reach "
               "this port can reset the world and read its keys through the unauthenticated control API "
               "(/_emulator); pass --control-token to require a token", file=sys.stderr, flush=True)
     try:
         app = create_app(config)
+    except WorldError as exc:
+        sock.close()
+        raise CliError(describe_world_error(args.world, exc) if args.world is not None else str(exc)) from None
     except SnapshotError as exc:  # a corrupt or foreign state file: refused whole, never half-loaded
-        print(f"paywall-emulator: {exc}", file=sys.stderr)
-        return 2
+        sock.close()
+        raise CliError(str(exc)) from None
     world = app[WORLD_KEY]
-    shown = origin or local
-    lines = [f"paywall-emulator serving {shown}" + ("" if origin else " (origin: each request's Host)"),
-             f"  control API: {shown}/_emulator"]
-    for product in world.products:
-        lines.append(f"  {product.title}:")
-        lines.extend(product.banner(world.states[product.name]))
-
-    async def announce(_app: web.Application) -> None:
-        print("\n".join(lines), flush=True)
-
-    app.on_startup.append(announce)
-    web.run_app(app, host=args.host, port=args.port, print=None, access_log=None, **server_options())
+    lines = banner(origin or local, "" if origin else " (origin: each request's Host)",
+                   [(p.title, p.banner(world.states[p.name])) for p in world.products])
+    # run_app calls `print` once every site has started, so the banner never precedes the socket.
+    web.run_app(app, sock=sock, print=lambda _: print("\n".join(lines), flush=True), access_log=None,
+                **server_options())
     return 0
+
+
+def banner(shown: str, note: str, products: Sequence[tuple[str, Sequence[str]]]) -> list[str]:
+    lines = [f"paywall-emulator serving {shown}{note}",
+             f"  control API  {shown}/_emulator",
+             f"  inspector    {shown}/_emulator/"]
+    for title, product_lines in products:
+        lines.append(f"  {title}")
+        lines.extend(f"  {line}" for line in product_lines)
+    return lines
 
 
 if __name__ == "__main__":

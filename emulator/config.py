@@ -10,6 +10,17 @@ from typing import Literal
 CheckoutUrlMode = Literal["hosted", "acquirer"]
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Limits:
+    """How much history a world keeps (README, "Memory" under "Quick start"): past a cap the oldest rows
+    are evicted (only ones nothing waits on: events already turned into deliveries, finished deliveries)
+    and counted."""
+
+    events: int = 100_000  # the event log (the webhook outbox)
+    deliveries: int = 100_000  # finished webhook deliveries with their attempts
+    analytics: int = 200_000  # ingested analytics events
+
+
 @dataclass(slots=True, kw_only=True)
 class EmulatorConfig:
     world: Path | None = None  # the world file; None = the bundled fixtures/default.yaml
@@ -23,6 +34,7 @@ class EmulatorConfig:
     strict_responses: bool = True
     start_time: datetime | None = None  # freeze the clock at this instant
     webhook_timeout: float = 10.0
+    limits: Limits = field(default_factory=Limits)
     # When set, every control operation but the pages a person opens in a browser (`x-emulator-page`)
     # needs this value in the X-Emulator-Token header.
     control_token: str | None = None

@@ -13,10 +13,12 @@ from __future__ import annotations
 import argparse
 import importlib
 import io
+import os
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -41,23 +43,45 @@ def _short(option: str) -> str:
 VALUE_FLAGS: tuple[tuple[str, str, str], ...] = tuple(
     (_short(option), option, text) for option, _, text in SUITE_OPTIONS if option != "--paywall-report")
 SWITCHES: tuple[tuple[str, str, str], ...] = tuple((_short(option), option, text) for option, _, text in SUITE_FLAGS)
+_CLI_NAME = {option: flag for flag, option, _ in (*VALUE_FLAGS, *SWITCHES)} | {"--paywall-report": "--report-json"}
+_ENV = {option: var for option, var, _ in (*SUITE_OPTIONS, *SUITE_FLAGS)}
+
+
+def cli_names(text: str) -> str:
+    """`text` from the suite (skip reasons, refusals) with its pytest option names (`--paywall-api-key`)
+    turned into this command's flags (`--api-key`)."""
+    import re
+
+    return re.sub(r"(?<![\w-])--paywall-[a-z-]+(?![\w-])", lambda m: _CLI_NAME.get(m.group(0), m.group(0)), text)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    for flag, _, text in VALUE_FLAGS:
-        parser.add_argument(flag, default=None, help=text)
-    for flag, _, text in SWITCHES:
-        parser.add_argument(flag, action="store_true", help=text)
-    parser.add_argument("--junit-xml", type=Path, default=None, help="write a JUnit XML report here")
-    parser.add_argument("--report-json", type=Path, default=None, help="write the per-operation JSON report here")
+    for flag, option, text in VALUE_FLAGS:
+        parser.add_argument(flag, default=None, metavar=_ENV[option].removeprefix("PAYWALL_") or "VALUE",
+                            help=f"{cli_names(text)} [env {_ENV[option]}]")
+    for flag, option, text in SWITCHES:
+        parser.add_argument(flag, action="store_true", help=f"{cli_names(text)} [env {_ENV[option]}=1]")
+    parser.add_argument("--junit-xml", type=Path, default=None, metavar="FILE",
+                        help="write a JUnit XML report here (default: none)")
+    parser.add_argument("--report-json", type=Path, default=None, metavar="FILE",
+                        help="write the per-operation JSON report here (default: none) [env PAYWALL_REPORT]")
     parser.add_argument("--rules", action="store_true",
                         help="after the run, print the rule table (contract_tests/rules.yaml) with each rule's "
                              "verdict: pass, fail, skip, blocked or not run")
-    parser.add_argument("-k", dest="keyword", default=None, help="only tests matching this pytest -k expression")
+    parser.add_argument("-k", dest="keyword", default=None, metavar="EXPRESSION",
+                        help="only tests matching this pytest -k expression (default: all)")
     parser.add_argument("-v", "--verbose", action="store_true", help="also show pytest's own output")
     parser.add_argument("pytest_args", nargs="*", metavar="TEST_OR_PYTEST_OPTION",
                         help="tests to run (e.g. test_behaviour_balances or test_conformance::test_operation[GET "
                              "/api/v1/paywall/{id}/user]) and extra pytest options, after --")
+    variables = "\n".join(f"  {var:<22} {_CLI_NAME.get(option, option)}" for option, var, _ in
+                          (*SUITE_OPTIONS, *SUITE_FLAGS))
+    parser.epilog = (
+        "Without --base-url the bundled emulator is started in a thread and every id is filled in.\n"
+        "Every option can come from the environment instead (a flag wins over its variable):\n"
+        f"{variables}\n"
+        "Exit status: 0 all passed, 1 a test failed, 4 refused before testing (bad options, unreachable target,\n"
+        "a refused key, writes on a live-mode paywall, the contract extra missing).")
 
 
 def pytest_arguments(args: argparse.Namespace, report: Path) -> list[str]:
@@ -66,11 +90,14 @@ def pytest_arguments(args: argparse.Namespace, report: Path) -> list[str]:
     package_dir = Path(contract_tests.__file__).resolve().parent
     # Our own ini and rootdir: the pytest configuration of the directory conform runs in never applies.
     # Positional extras select tests (`test_behaviour_balances`, `test_conformance::test_operation[GET ...]`).
-    selected = [a if a.startswith(SUITE) else f"{SUITE}.{a}"
+    product = args.product or os.environ.get("PAYWALL_PRODUCT")
+    own = {"paykit": "paykit", "paywalls-ai": "paywalls_ai"}.get(product or "")
+    suite = f"{SUITE}.{own}" if own else SUITE  # a product's own tests
+    selected = [a if a.startswith(SUITE) else f"{suite}.{a}"
                 for a in args.pytest_args if not a.startswith("-")]
     extra = [a for a in args.pytest_args if a.startswith("-")]
     out = ["-c", str(package_dir / "conform.ini"), "--rootdir", str(package_dir), "--pyargs",
-           *(selected or [SUITE]), "--paywall-report", str(report), "-q", "--tb=short", "-rN"]
+           *(selected or [suite]), "--paywall-report", str(report), "-q", "--tb=short", "-rN"]
     for flag, option, _ in VALUE_FLAGS:
         value = getattr(args, flag.lstrip("-").replace("-", "_"))
         if value is not None:
@@ -143,9 +170,8 @@ def missing_contract_module() -> str | None:
 def run(args: argparse.Namespace) -> int:
     missing = missing_contract_module()
     if missing is not None:
-        sys.stderr.write(f"conform: the contract suite needs {missing}, which is not installed; "
-                         f"install the contract extra: {INSTALL_HINT}\n")
-        return USAGE_ERROR
+        return _refuse(f"the contract suite needs {missing}, which is not installed; "
+                       f"install the contract extra: {INSTALL_HINT}")
     import pytest
 
     from .contract_tests.reporting import render
@@ -155,27 +181,27 @@ def run(args: argparse.Namespace) -> int:
     try:
         settings = from_options(lambda name: _namespace_value(args, name))
     except ValueError as exc:
-        out.write(f"conform: {exc}\n")
-        return USAGE_ERROR
+        return _refuse(str(exc))
     writes = "writes allowed" if settings.allow_writes else "read-only: GET requests and CORS preflights only"
+    subject = f"paywall {settings.paywall_id}" if settings.product == "monetize" else f"product {settings.product}"
     out.write(f"paywall-emulator conform: {settings.base_url or 'bundled emulator in a thread'} "
-              f"({settings.target_kind}), paywall {settings.paywall_id}, {writes}\n"
+              f"({settings.target_kind}), {subject}, {writes}\n"
               f"budget {settings.budget.name}: at most {settings.budget.max_requests} requests "
               f"({settings.budget.max_examples} examples per operation), run id {settings.run_id}, "
               f"seed {settings.seed}\n")
     out.flush()
-    if not settings.in_thread:  # refuse early and plainly (unreachable, or writes on a live-mode paywall)
+    if not settings.in_thread and settings.product == "monetize":  # refuse early and plainly (unreachable,
+        # or writes on a live-mode paywall); PayKit's suite checks its target itself
         from .contract_tests.session import ContractSession, TargetError
 
         probe = ContractSession(settings, None)
         try:
             probe.prepare()
         except TargetError as exc:
-            out.write(f"conform: {exc}\n")
-            return USAGE_ERROR
+            return _refuse(str(exc))
         finally:
             probe.close()
-    with tempfile.TemporaryDirectory(prefix="conform-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="conform-") as tmp, _hypothesis_home(Path(tmp)):
         report_path = args.report_json or Path(tmp) / "report.json"
         argv = pytest_arguments(args, report_path)
         if args.run_id is None:  # the header's run id and seed are the ones the suite uses
@@ -195,19 +221,24 @@ def run(args: argparse.Namespace) -> int:
                 sys.stdout = saved
         elapsed = time.monotonic() - started
         report = _read(report_path)
+    refusal = _suite_refusal(captured.getvalue()) if code not in (0, 1) else None
+    if refusal is not None:  # the suite refused the target (a wrong key): one line, as for a URL target
+        return _refuse(refusal)
     if report is not None:
-        out.write("\n" + render(report) + "\n")
+        out.write("\n" + cli_names(render(report)) + "\n")
     if code not in (0, 1) or report is None:
-        out.write("\npytest output:\n" + captured.getvalue()[-6000:] + "\n")
-    if args.rules and report is not None:
+        out.write("\npytest output:\n" + cli_names(captured.getvalue()[-6000:]) + "\n")
+    if args.rules and report is not None and settings.product == "monetize":
         from .contract_tests import rules
 
         table = rules.render(rules.load(), report.get("results", {}))
         out.write(f"\nRules (contract_tests/rules.yaml):\n{table}\n")
     if report is not None and report.get("skips"):
-        out.write("\nskipped:\n" + "".join(f"  {n} × {reason}\n" for reason, n in report["skips"].items()))
+        out.write("\nskipped:\n" + "".join(f"  {n} × {cli_names(reason)}\n" for reason, n in report["skips"].items()))
     if args.junit_xml is not None:
         out.write(f"JUnit XML: {args.junit_xml}\n")
+    if args.report_json is not None:
+        out.write(f"JSON report: {args.report_json}\n")
     outcomes = (report or {}).get("outcomes", {})
     sent = (report or {}).get("total_requests", 0)
     summary = ", ".join(f"{n} {k}" for k, n in sorted(outcomes.items())) or "no tests ran"
@@ -215,6 +246,40 @@ def run(args: argparse.Namespace) -> int:
     out.write(f"\n{verdict}: {summary} in {elapsed:.1f}s; {sent} requests sent (cap {settings.budget.max_requests})\n")
     out.flush()
     return code
+
+
+def _refuse(reason: str) -> int:
+    sys.stdout.flush()
+    sys.stderr.write(f"paywall-emulator conform: {cli_names(reason)}\n")
+    return USAGE_ERROR
+
+
+def _suite_refusal(output: str) -> str | None:
+    """The suite's own refusal (`pytest.exit("paywall contract: ...")`, e.g. a refused key on the in-thread
+    target) in pytest's output, if that is why the run stopped."""
+    import re
+
+    found = re.search(r"Exit: paywall contract: (.+?)(?: !+)?$", output, re.MULTILINE)
+    return found.group(1) if found else None
+
+
+@contextmanager
+def _hypothesis_home(folder: Path) -> Iterator[None]:
+    """Hypothesis' work folder inside the run's temporary folder, not `.hypothesis/` in the person's current
+    directory (the suite keeps no example database; a run repeats with --seed). An explicit
+    HYPOTHESIS_STORAGE_DIRECTORY is left alone."""
+    import os
+
+    from hypothesis.configuration import set_hypothesis_home_dir
+
+    if os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY"):
+        yield
+        return
+    set_hypothesis_home_dir(folder / "hypothesis")
+    try:
+        yield
+    finally:
+        set_hypothesis_home_dir(None)
 
 
 def _namespace_value(args: argparse.Namespace, option_dest: str) -> Any:

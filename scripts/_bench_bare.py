@@ -1,9 +1,9 @@
 """Reference servers for scripts/bench.py, each run as its own process on loopback.
 
-`--mode bare` (default): a bare aiohttp app with the two routes the bench drives — GET bootstrap answers
-fixed JSON bytes (the emulator's own bootstrap answer, read from `--bootstrap FILE`), POST balances
-parses the JSON body and answers a small JSON object. No middleware, no validation: the floor the
-emulator is measured against. `--mode fake-provider`: the emulator's built-in fake OpenAI provider
+`--mode bare` (default): a bare aiohttp app with the routes the bench drives — GET bootstrap answers
+fixed JSON bytes (the emulator's own bootstrap answer, read from `--bootstrap FILE`), POST balances and
+PayKit's POST meter parse the JSON body and answer a small JSON object. No middleware, no validation:
+the floor the emulator is measured against. `--mode fake-provider`: the emulator's built-in fake OpenAI provider
 served standalone (`emulator.fake_provider.create_app`), the direct-call reference of the gateway.
 """
 
@@ -25,9 +25,14 @@ def bare_app(bootstrap: bytes) -> web.Application:
         return web.json_response({"success": True, "user_id": str(body.get("email")), "type": body.get("type"),
                                   "count": count, "balances": [{"type": body.get("type"), "count": count}]})
 
+    async def post_meter(request: web.Request) -> web.Response:
+        body = await request.json()
+        return web.json_response({"ok": True, "remaining": len(str(body.get("userId")))})
+
     app = web.Application()
     app.router.add_get("/api/v1/paywall/{id}/bootstrap", get_bootstrap)
     app.router.add_post("/api/v1/paywall/{id}/balances", post_balances)
+    app.router.add_post("/api/v1/meter", post_meter)
     return app
 
 

@@ -11,6 +11,11 @@ Sections (`--only`, comma-separated; default all):
 - gateway:   POST /api/v1/api-gateway/{provider}/v1/chat/completions?paywall_id=15 (each answer
              debits 1) vs the same fake provider served bare; ratio only (the section is skipped only
              on an old build whose gateway still answers 501 not_implemented).
+- paywalls-ai: POST /v1/chat/completions through the Paywalls.ai proxy (each answer charged from the
+             reported usage) vs the same fake provider served bare, target ≥ 0.6×; and the time to the
+             first streamed chunk (sequential requests, p50), target ≤ the bare provider's + 2 ms.
+- paykit:    POST /api/v1/meter (PayKit's ledger, demo project, cost 1) vs a bare aiohttp POST handler
+             (parse JSON, answer JSON); target ≥ 0.5×.
 - reset:     POST /_emulator/reset (median of `--resets`) and in-process `World.reset()`, target
              ≤ 1 ms; in-process start (create_app + AppRunner + first response), target < 0.1 s,
              against a bare app's AppRunner cycle; `ThreadedEmulator` start/stop and its `reset()` (the
@@ -51,7 +56,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPTS = ROOT / "scripts"
 PY = sys.executable
-SECTIONS = ("startup", "bootstrap", "debit", "gateway", "reset")
+SECTIONS = ("startup", "bootstrap", "debit", "gateway", "paykit", "paywalls-ai", "reset")
 
 ACME_KEY = "sk_emulator_acme_4f1c2d9e8b7a6c5d"
 ALICE_EMAIL = "alice@example.com"
@@ -63,6 +68,13 @@ GATEWAY_PATH = f"/api/v1/api-gateway/{PROVIDER_ID}/v1/chat/completions?paywall_i
 PROVIDER_PATH = "/v1/chat/completions"
 CHAT_BODY = json.dumps({"model": "fake-gpt-emulator", "messages": [{"role": "user", "content": "hello bench"}]})
 JSON_HEADERS = {"Content-Type": "application/json"}
+PAYWALLS_KEY = "sk-paywalls-v1-emulator-demo"
+PAYWALLS_HEADERS = {**JSON_HEADERS, "Authorization": f"Bearer {PAYWALLS_KEY}"}
+PAYWALLS_BODY = json.dumps({"model": "fake-gpt-emulator", "user": "bench",
+                            "messages": [{"role": "user", "content": "hello bench"}]})
+METER_PATH = "/api/v1/meter"
+METER_BODY = json.dumps({"userId": "bench_user", "event": "bench"})
+PAYKIT_SECRET = "sk_live_demo"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 SATURATED = 0.75  # cores a server must have used for its requests/s to measure the server
 
@@ -412,10 +424,12 @@ def credit(port: int, amount: int) -> int:
 def bench_load(report: Report, load: LoadGenerator, selected: set[str], rounds: int, resets: int) -> None:
     emu_port = free_port()
     with server(serve_command(emu_port), emu_port, BOOTSTRAP_PATH) as emu:
-        if selected & {"bootstrap", "debit"}:
+        if selected & {"bootstrap", "debit", "paykit"}:
             bench_against_bare(report, load, selected, rounds, emu_port, emu.pid)
         if "gateway" in selected:
             bench_gateway(report, load, emu_port, emu.pid, rounds)
+        if "paywalls-ai" in selected:
+            bench_paywalls_ai(report, load, emu_port, emu.pid, rounds)
         if "reset" in selected:
             bench_http_reset(report, emu_port, resets)
 
@@ -444,6 +458,27 @@ def bench_against_bare(report: Report, load: LoadGenerator, selected: set[str], 
                 ref_runs.append(load.run(bare_port, bare.pid, "POST", BALANCES_PATH, bodies=bodies, headers=headers))
                 emu_runs.append(load.run(emu_port, emu_pid, "POST", BALANCES_PATH, bodies=bodies, headers=headers))
             throughput_rows(report, "debit", "POST balances credit/debit", emu_runs, ref_runs, 0.5)
+        if "paykit" in selected:
+            bench_meter(report, load, rounds, emu_port, emu_pid, bare_port, bare.pid)
+
+
+def bench_meter(report: Report, load: LoadGenerator, rounds: int, emu_port: int, emu_pid: int, bare_port: int,
+                bare_pid: int) -> None:
+    """PayKit's meter, each answer deducting 1 credit of one account that never runs dry."""
+    headers = {**JSON_HEADERS, "x-paykit-key": PAYKIT_SECRET}
+    grant = json.dumps({"userId": "bench_user", "amount": 1_000_000})
+    for _ in range(5):
+        status, body = request(emu_port, "POST", "/api/v1/credits", grant, headers)
+        if status != 200:
+            raise RuntimeError(f"PayKit credits answered {status}: {body[:300]!r}")
+    emu_runs, ref_runs = [], []
+    for _ in range(rounds):
+        ref_runs.append(load.run(bare_port, bare_pid, "POST", METER_PATH, bodies=[METER_BODY], headers=headers))
+        emu_runs.append(load.run(emu_port, emu_pid, "POST", METER_PATH, bodies=[METER_BODY], headers=headers))
+    status, body = request(emu_port, "POST", METER_PATH, METER_BODY, headers)
+    if status != 200:
+        raise RuntimeError(f"PayKit meter answered {status} after the load: {body[:300]!r}")
+    throughput_rows(report, "paykit", "POST meter", emu_runs, ref_runs, 0.5)
 
 
 def bench_gateway(report: Report, load: LoadGenerator, emu_port: int, emu_pid: int, rounds: int) -> None:
@@ -473,6 +508,62 @@ def bench_gateway(report: Report, load: LoadGenerator, emu_port: int, emu_pid: i
     counted = sum(r.requests for r in emu_runs)
     report.note(f"gateway: {charged:,} tokens charged for {counted:,} answers counted by the load generator "
                 "(plus warm-up and requests still in flight when it stopped)")
+
+
+def paywalls_balance(port: int) -> int:
+    status, body = request(port, "GET", "/v1/user/balance?user=bench", None, PAYWALLS_HEADERS)
+    if status != 200:
+        raise RuntimeError(f"Paywalls.ai balance answered {status}: {body[:300]!r}")
+    return int(json.loads(body)["balance"])
+
+
+def first_chunk_p50(port: int, path: str, body: str, headers: dict[str, str], count: int) -> float:
+    """Median seconds from sending a streamed completion to reading its first body bytes (one keep-alive
+    connection, sequential requests)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    times = []
+    try:
+        for _ in range(count):
+            started = time.perf_counter()
+            conn.request("POST", path, body=body, headers=headers)
+            resp = conn.getresponse()
+            if resp.status != 200 or not resp.read1(65536):
+                raise RuntimeError(f"streamed completion answered {resp.status}")
+            times.append(time.perf_counter() - started)
+            resp.read()
+    finally:
+        conn.close()
+    return statistics.median(times)
+
+
+def bench_paywalls_ai(report: Report, load: LoadGenerator, emu_port: int, emu_pid: int, rounds: int) -> None:
+    status, body = request(emu_port, "POST", "/v1/user/balance/deposit",
+                           json.dumps({"user": "bench", "amount": "1000000"}), PAYWALLS_HEADERS)
+    if status != 200:
+        raise RuntimeError(f"Paywalls.ai deposit answered {status}: {body[:300]!r}")
+    before = paywalls_balance(emu_port)
+    status, body = request(emu_port, "POST", PROVIDER_PATH, PAYWALLS_BODY, PAYWALLS_HEADERS)
+    if status != 200 or paywalls_balance(emu_port) >= before:
+        raise RuntimeError(f"the Paywalls.ai proxy answered {status} without charging: {body[:300]!r}")
+    stream_body = json.dumps({**json.loads(PAYWALLS_BODY), "stream": True})
+    provider_port = free_port()
+    with server(bare_command(provider_port, "--mode", "fake-provider"), provider_port, "/v1/models") as provider:
+        status, direct = request(provider_port, "POST", PROVIDER_PATH, PAYWALLS_BODY, JSON_HEADERS)
+        if status != 200 or json.loads(direct)["choices"] != json.loads(body)["choices"]:
+            raise RuntimeError(f"the direct fake provider answers differently ({status}): {direct[:300]!r}")
+        emu_runs, ref_runs = [], []
+        for _ in range(rounds):
+            ref_runs.append(load.run(provider_port, provider.pid, "POST", PROVIDER_PATH, bodies=[PAYWALLS_BODY],
+                                     headers=JSON_HEADERS))
+            emu_runs.append(load.run(emu_port, emu_pid, "POST", PROVIDER_PATH, bodies=[PAYWALLS_BODY],
+                                     headers=PAYWALLS_HEADERS))
+        count = 50 if load.duration <= 1 else 300
+        bare_ttfb = first_chunk_p50(provider_port, PROVIDER_PATH, stream_body, JSON_HEADERS, count)
+        emu_ttfb = first_chunk_p50(emu_port, PROVIDER_PATH, stream_body, PAYWALLS_HEADERS, count)
+    throughput_rows(report, "paywalls-ai", "POST /v1/chat/completions (charged)", emu_runs, ref_runs, 0.6)
+    report.add("paywalls-ai", f"streamed: first chunk p50 ({count} sequential)", ms(emu_ttfb), ms(bare_ttfb),
+               f"+{(emu_ttfb - bare_ttfb) * 1000:.2f} ms", "≤ +2 ms", verdict(emu_ttfb <= bare_ttfb + 0.002))
+    report.note(f"paywalls-ai: {(before - paywalls_balance(emu_port)) / 10**18:.6f} USDC charged in all")
 
 
 def bench_http_reset(report: Report, port: int, count: int) -> None:
@@ -559,8 +650,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if "startup" in selected:
             bench_startup(report, launches)
-        if selected & {"bootstrap", "debit", "gateway", "reset"}:
-            if selected & {"bootstrap", "debit", "gateway"}:
+        if selected & {"bootstrap", "debit", "gateway", "paykit", "paywalls-ai", "reset"}:
+            if selected & {"bootstrap", "debit", "gateway", "paykit", "paywalls-ai"}:
                 report.note(f"load: {load.name}, {args.connections} keep-alive connections, {duration:g} s per run "
                             f"after {warmup:g} s warm-up, {args.rounds} round(s)")
             bench_load(report, load, selected, args.rounds, resets)

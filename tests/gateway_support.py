@@ -84,8 +84,8 @@ def seeded(emu: ThreadedEmulator, doc: dict[str, Any]) -> Iterator[ControlClient
 
 def freeze(control: ControlClient) -> datetime:
     """Freeze the emulator clock 5 s from now (setClock freezes) and return that instant."""
-    at = parse(control.clock()["now"]) + timedelta(seconds=5)
-    return parse(control.set_clock(at.isoformat())["now"])
+    at = control.clock.now() + timedelta(seconds=5)
+    return control.clock.set(at.isoformat())
 
 
 def parse(value: str) -> datetime:

@@ -88,11 +88,22 @@ def test_insufficient_debit_changes_nothing(api: Api, control: ControlClient) ->
     assert control.state() == before
 
 
-def test_credit_links_a_known_user_to_the_paywall(api: Api, control: ControlClient) -> None:
+def test_credit_needs_a_user_linked_to_the_paywall(api: Api, control: ControlClient) -> None:
+    """002: 404 identity_not_found, "No user with that email/user_id linked to this paywall". Carol
+    exists (she pays on paywall 7) but never touched the tokenized paywall: by e-mail or by id, her
+    credit is refused and links nobody; once a checkout linked her, the same credit goes through."""
+    before = control.state()
+    for who in ({"email": "carol@example.com"}, {"user_id": CAROL}, {"email": "carol@example.com", "user_id": CAROL}):
+        resp = adjust(api, {**who, "type": "advanced", "amount": 3, "op": "credit"})
+        assert error_of(resp) == (404, "identity_not_found")
+        assert resp.json()["error"] == "identity_not_found"
+    assert control.state() == before
+    linked = api.post(f"/api/v1/paywall/{TOKEN_PW}/start-checkout", key=ACME_KEY,
+                      json={"email": "carol@example.com", "priceId": 401})
+    assert linked.status_code == 200
     resp = adjust(api, {"email": "carol@example.com", "type": "advanced", "amount": 3, "op": "credit"})
     assert resp.status_code == 200 and resp.json()["user_id"] == CAROL
-    assert resp.json()["count"] == 5  # the daily-trial allowance of a new link (2) plus the credit
-    assert any(lk["user_id"] == CAROL and lk["paywall_id"] == TOKEN_PW for lk in control.state()["monetize"]["links"])
+    assert resp.json()["count"] == 5  # the daily-trial allowance of the new link (2) plus the credit
 
 
 @pytest.mark.parametrize(("body", "status", "code"), [
@@ -103,9 +114,9 @@ def test_credit_links_a_known_user_to_the_paywall(api: Api, control: ControlClie
     ({"email": "alice@example.com", "type": "standard", "amount": MAX + 1, "op": "credit"}, 400, "invalid_amount"),
     ({"email": "alice@example.com", "type": "standard", "amount": 10**29, "op": "credit"}, 400, "invalid_amount"),
     ({"email": "alice@example.com", "type": "standard", "amount": MAX + 1, "op": "debit"}, 400, "invalid_amount"),
-    # a credit that would take the balance (42) past the maximum; carol's would also have linked her.
+    # a credit that would take the balance (42) past the maximum; carol is not linked, which is checked first.
     ({"email": "alice@example.com", "type": "standard", "amount": MAX, "op": "credit"}, 400, "invalid_amount"),
-    ({"email": "carol@example.com", "type": "standard", "amount": MAX, "op": "credit"}, 400, "invalid_amount"),
+    ({"email": "carol@example.com", "type": "standard", "amount": MAX, "op": "credit"}, 404, "identity_not_found"),
     ({"email": "alice@example.com", "type": "standard", "op": "credit"}, 400, "invalid_amount"),
     ({"email": "alice@example.com", "type": "standard", "amount": 5, "op": "add"}, 400, "invalid_op"),
     ({"email": "alice@example.com", "type": "standard", "amount": 5}, 400, "invalid_op"),
@@ -116,8 +127,10 @@ def test_credit_links_a_known_user_to_the_paywall(api: Api, control: ControlClie
     ({"email": "alice", "type": "standard", "amount": 5, "op": "credit"}, 400, "invalid_email"),
     ({"email": "nobody@example.com", "type": "standard", "amount": 5, "op": "credit"}, 404, "identity_not_found"),
     ({"user_id": "u_nobody", "type": "standard", "amount": 5, "op": "credit"}, 404, "identity_not_found"),
-    # carol exists but was never linked to the tokenized paywall: a debit needs the link.
+    # carol exists but was never linked to the tokenized paywall: a credit or a debit needs the link.
     ({"email": "carol@example.com", "type": "standard", "amount": 1, "op": "debit"}, 404, "identity_not_found"),
+    ({"email": "carol@example.com", "type": "standard", "amount": 1, "op": "credit"}, 404, "identity_not_found"),
+    ({"email": "grace@rival.example", "type": "standard", "amount": 1, "op": "credit"}, 404, "identity_not_found"),
 ])
 def test_refusals_change_nothing(api: Api, control: ControlClient, body: dict[str, Any], status: int,
                                  code: str) -> None:

@@ -220,9 +220,9 @@ def test_reused_idempotency_key_with_another_body_is_409(api: Api, control: Cont
 def test_idempotency_key_expires_after_24_hours(api: Api, control: ControlClient) -> None:
     body = {"email": "idem@example.com", "priceId": "101"}
     first = checkout(api, body, idem="key-1").json()
-    control.advance(seconds=23 * 3600)
+    control.clock.advance(seconds=23 * 3600)
     assert checkout(api, body, idem="key-1").json() == first
-    control.advance(seconds=2 * 3600)
+    control.clock.advance(seconds=2 * 3600)
     later = checkout(api, body, idem="key-1")
     assert later.status_code == 200 and later.json()["checkoutUrl"] != first["checkoutUrl"]
 

@@ -122,9 +122,9 @@ def read_user(api: Api, headers: dict[str, str]) -> requests.Response:
 
 def test_bearer_expires_after_one_hour_on_the_emulator_clock(api: Api, control: ControlClient) -> None:
     token = control.mint_token(STRIPE_PW, email="alice@example.com")
-    control.advance(seconds=3599)
+    control.clock.advance(seconds=3599)
     assert read_user(api, {"Authorization": f"Bearer {token}"}).status_code == 200
-    control.advance(seconds=1)
+    control.clock.advance(seconds=1)
     assert error_of(read_user(api, {"Authorization": f"Bearer {token}"})) == (401, "invalid_token")
 
 

@@ -10,7 +10,7 @@ import pytest
 from paywall_emulator.products.monetize.domain import balances, gateway
 from paywall_emulator.products.monetize.errors import PaymentRequiredError
 from paywall_emulator.products.monetize.state import Store
-from paywall_emulator.products.monetize.views import render_quota_details
+from paywall_emulator.products.monetize.views import render_error
 from tests.worlds import monetize_section, monetize_store
 
 from .gateway_support import BOB, STANDARD
@@ -62,7 +62,7 @@ def request(user: str | None = BOB, provider: str = STANDARD) -> gateway.Gateway
 def test_reserve_debits_and_refund_gives_back_once() -> None:
     store = world()
     # topped up to 10, minus 1
-    charge = gateway.reserve(store, NOW + timedelta(days=1), request(), render_details=render_quota_details)
+    charge = gateway.reserve(store, NOW + timedelta(days=1), request())
     assert counts(store, NOW + timedelta(days=1))["standard"] == 9
     gateway.refund(store, NOW + timedelta(days=1), charge)
     gateway.refund(store, NOW + timedelta(days=1), charge)
@@ -72,17 +72,18 @@ def test_reserve_debits_and_refund_gives_back_once() -> None:
 def test_the_second_of_two_reservations_on_a_balance_of_one_is_refused() -> None:
     store = world()
     balances.adjust(store, NOW, store.paywalls["15"], store.users[BOB], "standard", 1, "credit")
-    gateway.reserve(store, NOW, request(), render_details=render_quota_details)
-    with pytest.raises(PaymentRequiredError) as refused:
-        gateway.reserve(store, NOW, request(), render_details=render_quota_details)
-    assert refused.value.extra["details"]["currentBalance"] == {"type": "standard", "count": 0}
+    gateway.reserve(store, NOW, request())
+    with pytest.raises(gateway.QuotaExceededError) as refused:
+        gateway.reserve(store, NOW, request())
+    assert isinstance(refused.value, PaymentRequiredError) and refused.value.query_type == "standard"
+    assert render_error(refused.value)["details"]["currentBalance"] == {"type": "standard", "count": 0}
     assert counts(store, NOW)["standard"] == 0
 
 
 def test_a_refund_after_a_reset_does_not_land_in_the_new_world() -> None:
     store = world()
     balances.adjust(store, NOW, store.paywalls["15"], store.users[BOB], "standard", 1, "credit")
-    charge = gateway.reserve(store, NOW, request(), render_details=render_quota_details)
+    charge = gateway.reserve(store, NOW, request())
     fresh = monetize_store(now=NOW)  # what /_emulator/reset builds: a new store; the old one is dropped
     gateway.refund(fresh, NOW, charge)
     assert counts(fresh, NOW)["standard"] == 0  # the value of the world file, untouched

@@ -22,7 +22,6 @@ from .gateway_support import (
     adjust,
     balances,
     freeze,
-    parse,
     seconds_to_midnight,
     seeded,
     token_seed,
@@ -41,8 +40,8 @@ def tokens(emu: ThreadedEmulator) -> Iterator[ThreadedEmulator]:
 
 def to_midnight(emu: ThreadedEmulator, timezone: str, *, offset: float) -> None:
     """Advance the (frozen) clock to `offset` seconds around the next local midnight of `timezone`."""
-    now = parse(emu.control.clock()["now"])
-    emu.control.advance(seconds=seconds_to_midnight(now, timezone) + offset)
+    now = emu.control.clock.now()
+    emu.control.clock.advance(seconds=seconds_to_midnight(now, timezone) + offset)
 
 
 def test_utc_top_up_at_midnight_with_advance(emu: ThreadedEmulator) -> None:
@@ -50,14 +49,15 @@ def test_utc_top_up_at_midnight_with_advance(emu: ThreadedEmulator) -> None:
     assert balances(emu.base_url) == EMPTY
     to_midnight(emu, "UTC", offset=-1)
     assert balances(emu.base_url) == EMPTY
-    emu.control.advance(seconds=2)
+    emu.control.clock.advance(seconds=2)
     assert balances(emu.base_url) == TRIAL
 
 
 def test_the_top_up_is_the_same_whichever_comes_first(emu: ThreadedEmulator) -> None:
     freeze(emu.control)
     assert adjust(emu.base_url, "standard", 42, "debit", user_id=ALICE).json()["count"] == 0
-    assert adjust(emu.base_url, "standard", 5, "credit", user_id=CAROL).json()["count"] == 15  # linked: 10 + 5
+    emu.control.mint_token("15", user_id=CAROL)  # a sign-in links carol with the trial allowance
+    assert adjust(emu.base_url, "standard", 5, "credit", user_id=CAROL).json()["count"] == 15  # 10 + 5
     assert adjust(emu.base_url, "standard", 15, "debit", user_id=CAROL).json()["count"] == 0
     to_midnight(emu, "UTC", offset=30)
     # bob: a debit is the first touch of the day
@@ -70,7 +70,7 @@ def test_the_top_up_is_the_same_whichever_comes_first(emu: ThreadedEmulator) -> 
     assert next(r["count"] for r in rows if r["user_id"] == CAROL and r["type"] == "standard") == 10
     assert adjust(emu.base_url, "standard", 1, "debit", user_id=CAROL).json()["count"] == 9
     # several midnights with no touch in between top up once, to the same limit
-    emu.control.advance(days=3)
+    emu.control.clock.advance(days=3)
     assert {u: balances(emu.base_url, user_id=u)["standard"] for u in (ALICE, BOB, CAROL)} == {
         ALICE: 10, BOB: 10, CAROL: 10}
 
@@ -81,10 +81,10 @@ def test_a_credit_above_the_limit_survives_top_ups(emu: ThreadedEmulator) -> Non
     to_midnight(emu, "UTC", offset=1)
     assert balances(emu.base_url)["standard"] == 25  # never clawed back
     assert adjust(emu.base_url, "standard", 20, "debit").json()["count"] == 5
-    emu.control.advance(days=1)
+    emu.control.clock.advance(days=1)
     assert balances(emu.base_url)["standard"] == 10  # raised to the limit again
     assert adjust(emu.base_url, "advanced", 7, "credit").json()["count"] == 9  # topped up to 2, then +7
-    emu.control.advance(days=2)
+    emu.control.clock.advance(days=2)
     assert balances(emu.base_url) == {"standard": 10, "advanced": 9, "free": 0}
 
 
@@ -108,7 +108,10 @@ def test_new_users_start_with_the_trial_allowance(emu: ThreadedEmulator) -> None
     assert resp.status_code == 200
     assert resp.json() == {"tokenization": True, "balances": [
         {"type": "standard", "count": 10}, {"type": "advanced", "count": 2}, {"type": "free", "count": 0}]}
-    # a known user the owner credits on a paywall they never touched: linked with the trial, plus the credit
+    # a known user who never touched the paywall cannot be credited (404) until something links them,
+    # which gives the trial allowance; the credit comes on top
+    assert adjust(emu.base_url, "advanced", 3, "credit", user_id=CAROL).status_code == 404
+    emu.control.mint_token("15", user_id=CAROL)
     credited = adjust(emu.base_url, "advanced", 3, "credit", user_id=CAROL).json()
     assert credited["count"] == 5
     assert credited["balances"] == [{"type": "standard", "count": 10}, {"type": "advanced", "count": 5},
@@ -142,14 +145,14 @@ def test_new_york_top_up_at_local_midnight_with_advance(tokens: ThreadedEmulator
     now = freeze(tokens.control)
     day = now.date() + timedelta(days=1)
     evening = datetime(day.year, day.month, day.day, 23, 50, tzinfo=UTC)  # 18:50 or 19:50 in New York
-    tokens.control.set_clock(evening.isoformat())
+    tokens.control.clock.set(evening.isoformat())
     assert balances(tokens.base_url, paywall=NY_PW) == NY_TRIAL  # a new day since the seed
     assert adjust(tokens.base_url, "standard", 3, "debit", paywall=NY_PW).json()["count"] == 0
     assert adjust(tokens.base_url, "standard", 10, "debit").json()["count"] == 0  # bob on the UTC paywall
-    tokens.control.advance(seconds=20 * 60)  # past midnight UTC, still evening in New York
+    tokens.control.clock.advance(seconds=20 * 60)  # past midnight UTC, still evening in New York
     assert balances(tokens.base_url)["standard"] == 10
     assert balances(tokens.base_url, paywall=NY_PW)["standard"] == 0
     to_midnight(tokens, "America/New_York", offset=-1)
     assert balances(tokens.base_url, paywall=NY_PW)["standard"] == 0
-    tokens.control.advance(seconds=2)
+    tokens.control.clock.advance(seconds=2)
     assert balances(tokens.base_url, paywall=NY_PW) == NY_TRIAL

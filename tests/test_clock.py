@@ -101,68 +101,67 @@ def post(emu: ThreadedEmulator, path: str, body: object) -> requests.Response:
 
 
 def test_get_clock(own: ThreadedEmulator) -> None:
-    clock = own.control.clock()
+    clock = own.control.request("GET", "/clock")
     assert set(clock) >= {"now", "frozen"}
     assert parse(clock["now"]).tzinfo is not None
 
 
 def test_set_freezes_and_refuses_to_go_back(own: ThreadedEmulator) -> None:
-    now = parse(own.control.clock()["now"])
+    now = own.control.clock.now()
     target = now + timedelta(days=3)
-    answer = own.control.set_clock(target.isoformat())
+    answer = own.control.request("POST", "/clock", {"now": target.isoformat()})
     assert answer == {**answer, "frozen": True} and parse(answer["now"]) == target
-    assert parse(own.control.clock()["now"]) == target  # frozen: it stays there
+    assert own.control.clock.now() == target  # frozen: it stays there
     before = own.control.state()
     resp = post(own, "/clock", {"now": (target - timedelta(seconds=1)).isoformat()})
     assert resp.status_code == 409 and resp.json()["code"] == "clock_backwards"
-    assert parse(own.control.clock()["now"]) == target and own.control.state() == before
+    assert own.control.clock.now() == target and own.control.state() == before
     # Setting the very same instant is not going back.
-    assert parse(own.control.set_clock(target.isoformat())["now"]) == target
+    assert own.control.clock.set(target.isoformat()) == target
 
 
 def test_set_with_frozen_false_keeps_running(own: ThreadedEmulator) -> None:
-    target = parse(own.control.clock()["now"]) + timedelta(days=1)
+    target = own.control.clock.now() + timedelta(days=1)
     answer = post(own, "/clock", {"now": target.isoformat().replace("+00:00", "Z"), "frozen": False}).json()
     assert answer["frozen"] is False and parse(answer["now"]) >= target
 
 
 @pytest.mark.parametrize("value", ["tomorrow", "2031-13-01T00:00:00Z", "2031-03-01", "2031-03-01T09:30:00", 42])
 def test_set_refuses_what_is_not_an_instant(own: ThreadedEmulator, value: object) -> None:
-    before = own.control.clock()["now"]
+    before = own.control.clock.now()
     resp = post(own, "/clock", {"now": value})
     assert resp.status_code == 400 and resp.json()["code"] == "invalid_request"
-    assert own.control.clock()["now"] >= before
+    assert own.control.clock.now() >= before
 
 
 def test_advance_by_seconds_and_days(own: ThreadedEmulator) -> None:
-    own.control.set_clock((parse(own.control.clock()["now"]) + timedelta(seconds=1)).isoformat())  # freeze
-    answer = own.control.advance(seconds=90)
+    own.control.clock.freeze()
+    answer = own.control.clock.advance(seconds=90)
     assert parse(answer["now"]) - parse(answer["previous"]) == timedelta(seconds=90)
     assert {"transitions", "events"} <= set(answer)
-    answer = own.control.advance(days=2, seconds=30)
+    answer = own.control.clock.advance(days=2, seconds=30)
     assert parse(answer["now"]) - parse(answer["previous"]) == timedelta(days=2, seconds=30)
-    assert parse(own.control.clock()["now"]) == parse(answer["now"])
+    assert own.control.clock.now() == parse(answer["now"])
 
 
 @pytest.mark.parametrize("body", [{}, {"seconds": -1}, {"days": -0.5}, {"days": 40000}, {"seconds": "60"},
                                   {"minutes": 5}])
 def test_advance_refusals_leave_the_clock(own: ThreadedEmulator, body: dict[str, object]) -> None:
-    own.control.set_clock((parse(own.control.clock()["now"]) + timedelta(seconds=1)).isoformat())
-    before = own.control.clock()["now"]
+    own.control.clock.freeze()
+    before = own.control.clock.now()
     with pytest.raises(ControlError) as info:
         own.control.request("POST", "/clock/advance", body)
     assert info.value.status == 400 and info.value.body["code"] == "invalid_request"
-    assert own.control.clock()["now"] == before
+    assert own.control.clock.now() == before
 
 
 def test_reset_restarts_the_clock_and_reseeds_relative_to_it(own: ThreadedEmulator) -> None:
-    before = parse(own.control.clock()["now"])
+    before = own.control.clock.now()
     target = before + timedelta(days=400)
-    own.control.set_clock(target.isoformat())
+    own.control.clock.set(target.isoformat())
     own.control.reset()
-    clock = own.control.clock()
-    now = parse(clock["now"])
-    assert clock["frozen"] is False
+    now = own.control.clock.now()
+    assert not own.control.clock.frozen
     assert now < target  # a new timeline, back on wall time
     [alice] = [s for s in own.control.state()["monetize"]["subscriptions"] if s["id"] == "sub_seedAlicePro000000000001"]
     assert parse(alice["current_period_start"]) <= now < parse(alice["current_period_end"])
@@ -170,17 +169,17 @@ def test_reset_restarts_the_clock_and_reseeds_relative_to_it(own: ThreadedEmulat
 
 def test_advance_keeps_a_running_clock_running() -> None:
     with ThreadedEmulator(EmulatorConfig()) as emu:
-        assert emu.control.clock()["frozen"] is False
-        answer = emu.control.advance(days=1)
+        assert not emu.control.clock.frozen
+        answer = emu.control.clock.advance(days=1)
         assert parse(answer["now"]) - parse(answer["previous"]) >= timedelta(days=1)
-        assert emu.control.clock()["frozen"] is False
+        assert not emu.control.clock.frozen
 
 
 def test_advancing_a_running_clock_by_nothing_never_fails() -> None:
     # Wall time passes between reading the clock and moving it; that must not look like going back.
     with ThreadedEmulator(EmulatorConfig()) as emu:
         for _ in range(20):
-            answer = emu.control.advance(days=0, seconds=0)
+            answer = emu.control.clock.advance(days=0, seconds=0)
             assert parse(answer["now"]) >= parse(answer["previous"])
 
 
@@ -193,20 +192,20 @@ if __name__ == "__main__":
 
 @pytest.mark.parametrize("ahead", [timedelta(days=36526), timedelta(days=3_000_000)])
 def test_set_refuses_a_jump_beyond_a_hundred_years(own: ThreadedEmulator, ahead: timedelta) -> None:
-    now = parse(own.control.clock()["now"])
+    now = own.control.clock.now()
     target = (now + ahead).isoformat() if ahead.days < 2_000_000 else "9999-12-31T23:59:59Z"
     before = own.control.state()
     resp = post(own, "/clock", {"now": target})
     assert resp.status_code == 400 and resp.json()["code"] == "invalid_request"
-    assert parse(own.control.clock()["now"]) < now + timedelta(minutes=5) and own.control.state() == before
+    assert own.control.clock.now() < now + timedelta(minutes=5) and own.control.state() == before
 
 
 def test_the_clock_stays_before_the_year_9000() -> None:
     with ThreadedEmulator(EmulatorConfig(start_time=datetime(8950, 1, 1, tzinfo=UTC))) as emu:
         resp = post(emu, "/clock/advance", {"days": 36500})
         assert resp.status_code == 400 and resp.json()["code"] == "invalid_request"
-        assert emu.control.clock()["now"].startswith("8950-01-01")
-        answer = emu.control.advance(days=365)  # renewals due on the way still fit
+        assert emu.control.clock.now().date().isoformat() == "8950-01-01"
+        answer = emu.control.clock.advance(days=365)  # renewals due on the way still fit
         assert answer["now"].startswith("8951-01-01")
 
 

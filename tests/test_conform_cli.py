@@ -23,7 +23,7 @@ import requests
 import yaml
 from aiohttp import web
 
-import paywall_emulator.testing as testing_module
+import paywall_emulator.testing.harness as harness_module
 from paywall_emulator.app import create_app
 from paywall_emulator.config import EmulatorConfig
 from paywall_emulator.contract_tests.client import curl, sdk_code
@@ -31,6 +31,8 @@ from paywall_emulator.contract_tests.reporting import Recorder, render
 from paywall_emulator.contract_tests.settings import from_options
 from paywall_emulator.products.monetize.state import store_of
 from paywall_emulator.testing import ThreadedEmulator
+
+pytest_plugins = ["pytester"]
 
 ROOT = Path(__file__).resolve().parent.parent
 ACME_KEY = "sk_emulator_acme_4f1c2d9e8b7a6c5d"
@@ -91,6 +93,7 @@ def _junit_counts(path: Path) -> dict[str, int]:
     return {k: int(suite.get(k, "0")) for k in ("tests", "failures", "errors", "skipped")}
 
 
+@pytest.mark.slow
 def test_conform_passes_on_the_in_thread_emulator(tmp_path: Path) -> None:
     junit = tmp_path / "conform.xml"
     done = conform(tmp_path, "--junit-xml", str(junit))
@@ -104,6 +107,7 @@ def test_conform_passes_on_the_in_thread_emulator(tmp_path: Path) -> None:
     assert counts["tests"] > 40 and counts["failures"] == counts["errors"] == counts["skipped"] == 0, counts
 
 
+@pytest.mark.slow
 def test_conform_passes_on_a_served_emulator_as_on_staging(tmp_path: Path, served: str) -> None:
     report = tmp_path / "report.json"
     done = conform(tmp_path, "--base-url", served, *TARGET_ARGS, "--allow-writes", "--report-json", str(report))
@@ -131,11 +135,12 @@ def recording_emulator(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, l
         app.middlewares.insert(0, record)
         return app
 
-    monkeypatch.setattr(testing_module, "create_app", build)
+    monkeypatch.setattr(harness_module, "create_app", build)
     with ThreadedEmulator() as emu:
         yield emu.base_url, seen
 
 
+@pytest.mark.slow
 def test_a_run_without_allow_writes_sends_only_reads(
         tmp_path: Path, recording_emulator: tuple[str, list[tuple[str, str]]]) -> None:
     url, seen = recording_emulator
@@ -148,6 +153,7 @@ def test_a_run_without_allow_writes_sends_only_reads(
     assert "writes: creates or changes objects on the target" in done.stdout
 
 
+@pytest.mark.slow
 def test_writes_are_refused_on_a_live_mode_paywall(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     seed = yaml.safe_load((ROOT / "fixtures" / "default.yaml").read_text())
     for paywall in seed["monetize"]["paywalls"]:
@@ -159,16 +165,18 @@ def test_writes_are_refused_on_a_live_mode_paywall(tmp_path: Path, monkeypatch: 
         done = conform(tmp_path, "--base-url", emu.base_url, *TARGET_ARGS, "--allow-writes")
         sent = store_of(emu.world)
     assert done.returncode == 4, done.stdout + done.stderr
-    assert "--allow-writes refused: paywall 3 reports settings.is_test_mode=False" in done.stdout
+    assert "--allow-writes refused: paywall 3 reports settings.is_test_mode=False" in done.stderr
     assert not [u for u in sent.users.values() if (u.email or "").startswith("conform+")]
 
 
+@pytest.mark.slow
 def test_a_real_target_needs_a_key_and_a_paywall(tmp_path: Path) -> None:
     done = conform(tmp_path, "--base-url", "http://127.0.0.1:9")
     assert done.returncode == 4
-    assert "needs --paywall-api-key and --paywall-id" in done.stdout
+    assert "needs --api-key and --paywall-id" in done.stderr
 
 
+@pytest.mark.slow
 def test_plain_pytest_from_another_directory_ignores_a_stray_schemathesis_toml(tmp_path: Path) -> None:
     (tmp_path / "schemathesis.toml").write_text('base-url = "${CONFORM_UNSET_VARIABLE}"\n[generation]\nmode = "x"\n')
     with ThreadedEmulator() as emu:
@@ -193,6 +201,7 @@ print("RUNS " + json.dumps(out))
 """
 
 
+@pytest.mark.slow
 def test_repeated_in_process_runs_share_no_state(tmp_path: Path) -> None:
     """Two `conform` runs in one process against two emulators, the first stopped before the second starts:
     the second run's import-time tests (Schemathesis' operations) and its fixtures (the property test's user)
@@ -213,6 +222,7 @@ def test_repeated_in_process_runs_share_no_state(tmp_path: Path) -> None:
         assert requests_by_op.get("POST /api/v1/paywall/{id}/balances", 0) >= 40, requests_by_op
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("module", ["pytest", "schemathesis"])
 def test_conform_without_the_contract_extra_says_how_to_install_it(tmp_path: Path, module: str) -> None:
     """The command as installed without the `contract` extra (the module made unimportable before the CLI
@@ -222,22 +232,23 @@ def test_conform_without_the_contract_extra_says_how_to_install_it(tmp_path: Pat
     done = run(["-c", shim], tmp_path, timeout=120)
     assert done.returncode == 4, done.stdout + done.stderr
     assert done.stderr.strip().splitlines() == [
-        f"conform: the contract suite needs {module}, which is not installed; "
+        f"paywall-emulator conform: the contract suite needs {module}, which is not installed; "
         "install the contract extra: pip install 'paywall-emulator[contract]'"], done.stderr
     assert "Traceback" not in done.stdout + done.stderr
     assert "paywall-emulator conform:" not in done.stdout  # refused before the run's header
 
 
-def test_the_pytest_plugin_registers_only_namespaced_options(tmp_path: Path) -> None:
+def test_the_pytest_plugin_registers_only_namespaced_options(pytester: pytest.Pytester) -> None:
     """The `paywall_contract` plugin loads into every pytest session of a project that installed the package:
-    it adds `--paywall-allow-writes`, never a bare `--allow-writes` another plugin might own."""
-    (tmp_path / "test_nothing.py").write_text("def test_nothing():\n    pass\n")
-    base = ["-m", "pytest", "-p", "no:cacheprovider", "-q", "test_nothing.py"]
-    namespaced = run([*base, "--paywall-allow-writes"], tmp_path, timeout=120)
-    assert namespaced.returncode == 0, namespaced.stdout + namespaced.stderr
-    bare = run([*base, "--allow-writes"], tmp_path, timeout=120)
-    assert bare.returncode == 4, bare.stdout + bare.stderr
-    assert "unrecognized arguments: --allow-writes" in bare.stderr, bare.stderr
+    it adds `--paywall-allow-writes`, never a bare `--allow-writes` another plugin might own. (In this
+    process: option parsing needs no interpreter of its own.)"""
+    pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")  # pytest-asyncio's warning
+    pytester.makepyfile(test_nothing="def test_nothing():\n    pass\n")
+    namespaced = pytester.runpytest_inprocess("-p", "no:cacheprovider", "-q", "--paywall-allow-writes")
+    assert namespaced.ret == 0, namespaced.stdout.str() + namespaced.stderr.str()
+    bare = pytester.runpytest_inprocess("-p", "no:cacheprovider", "-q", "--allow-writes")
+    assert bare.ret == pytest.ExitCode.USAGE_ERROR, bare.stdout.str() + bare.stderr.str()
+    bare.stderr.fnmatch_lines(["*unrecognized arguments: --allow-writes*"])
 
 
 # --- pieces --------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 from multidict import CIMultiDict, CIMultiDictProxy
 
-import paywall_emulator.testing as testing_module
+import paywall_emulator.testing.harness as harness_module
 from paywall_emulator.app import create_app
 from paywall_emulator.config import EmulatorConfig
 from paywall_emulator.engine import control
@@ -45,13 +45,16 @@ USER = "GET /api/v1/paywall/{id}/user"
 CHECKOUT = "POST /api/v1/paywall/{id}/start-checkout"
 BALANCES = "POST /api/v1/paywall/{id}/balances"
 
+# Each test runs `conform` in another interpreter: left out of the inner loop (-m "not slow").
+pytestmark = pytest.mark.slow
+
 
 @contextmanager
 def broken(overrides: dict[str, Handler] | None = None, *, strict: bool = True,
            patches: tuple[tuple[Any, str, Any], ...] = ()) -> Iterator[str]:
     """An emulator with some handlers replaced (and module attributes patched) served in a thread."""
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(testing_module, "create_app", functools.partial(create_app, handler_overrides=overrides))
+        mp.setattr(harness_module, "create_app", functools.partial(create_app, handler_overrides=overrides))
         for target, name, value in patches:
             mp.setattr(target, name, value)
         with ThreadedEmulator(EmulatorConfig(strict_responses=strict)) as emu:

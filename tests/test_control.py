@@ -19,7 +19,9 @@ def mint(api: Api, body: Any) -> Any:
 
 def test_health(api: Api) -> None:
     resp = api.get("/_emulator/health")
-    assert resp.status_code == 200 and resp.json() == {"status": "ok", "version": __version__, "products": ["monetize"]}
+    assert resp.status_code == 200
+    assert resp.json() == {"status": "ok", "version": __version__,
+                           "products": ["monetize", "paykit", "paywalls-ai"]}
 
 
 def test_reset_answers_the_instant_and_drops_everything_created(api: Api, control: ControlClient) -> None:
@@ -34,7 +36,7 @@ def test_reset_answers_the_instant_and_drops_everything_created(api: Api, contro
 
 def test_state_dump_lists_every_table(control: ControlClient) -> None:
     dump = control.state()
-    assert dump["id_seed"] == 0 and set(dump) == {"id_seed", "monetize"}
+    assert dump["id_seed"] == 0 and set(dump) == {"id_seed", "monetize", "paykit", "paywalls-ai"}
     state = dump["monetize"]
     assert {"owners", "paywalls", "users", "subscriptions", "payments", "checkouts", "balances", "tickets",
             "events", "links", "analytics"} <= set(state)

@@ -249,7 +249,7 @@ def test_a_paid_session_page_shows_the_outcome_without_buttons(api: Api) -> None
 
 def test_an_expired_session_shows_expired_and_refuses_pay(api: Api, control: ControlClient) -> None:
     url = start(api, email="slow@example.com")
-    control.advance(hours=25)
+    control.clock.advance(hours=25)
     page = requests.get(url, timeout=30).text
     assert 'data-status="expired"' in page and 'name="action"' not in page
     resp = submit(url, action="pay")
@@ -300,18 +300,21 @@ def test_portal_lists_subscriptions_and_links_back(api: Api, emu: ThreadedEmulat
 
 def test_portal_cancel_schedules_the_cancellation_then_409(api: Api, control: ControlClient) -> None:
     url = open_portal(api, "alice@example.com")
-    resp = submit(url, action="cancel", subscription_id=ALICE_SUB)
+    browser = requests.Session()  # the portal link is one-time: one browser uses it throughout
+    resp = browser.post(url, data={"action": "cancel", "subscription_id": ALICE_SUB}, allow_redirects=False,
+                        timeout=30)
     assert resp.status_code == 303 and resp.headers["Location"] == url
     [purchase] = user_of(api, STRIPE_PW, "alice@example.com")["purchases"]
     assert purchase["cancel_at_period_end"] is True and purchase["status"] == "active"
     [event] = control.request("GET", "/events")["events"]
     assert event["type"] == "subscription.updated"
     assert event["data"]["subscription"]["cancel_at_period_end"] is True
-    page = requests.get(url, timeout=30).text
+    page = browser.get(url, timeout=30).text
     assert 'data-testid="cancel-at-period-end">yes<' in page and 'name="subscription_id"' not in page
 
     before = control.state()
-    again = submit(url, action="cancel", subscription_id=ALICE_SUB)
+    again = browser.post(url, data={"action": "cancel", "subscription_id": ALICE_SUB}, allow_redirects=False,
+                         timeout=30)
     assert again.status_code == 409 and is_html(again) and "Location" not in again.headers
     assert 'data-testid="message"' in again.text and "already cancelled" in again.text
     assert control.state() == before
@@ -321,10 +324,12 @@ def test_portal_after_a_hosted_checkout_on_chargebee(api: Api, control: ControlC
     checkout = start(api, paywall=CHARGEBEE_PW, price="601", email="team@example.com")
     assert submit(checkout, action="pay").status_code == 303
     url = open_portal(api, "team@example.com", paywall=CHARGEBEE_PW)
-    page = requests.get(url, timeout=30).text
+    browser = requests.Session()
+    page = browser.get(url, timeout=30).text
     assert "<title>Chargebee" in page and ">Team<" in page
     [sub] = [s for s in control.state()["monetize"]["subscriptions"] if s["paywall_id"] == CHARGEBEE_PW]
-    assert submit(url, action="cancel", subscription_id=sub["id"]).status_code == 303
+    assert browser.post(url, data={"action": "cancel", "subscription_id": sub["id"]}, allow_redirects=False,
+                        timeout=30).status_code == 303
     assert user_of(api, CHARGEBEE_PW, "team@example.com")["purchases"][0]["cancel_at_period_end"] is True
 
 

@@ -25,8 +25,7 @@ from .conftest import ACME_KEY, STRIPE_PW, TOKEN_PW, Api, error_of
 
 SURROGATE_BODY = b'{"userMeta": {"userId": "\\ud800"}, "email": "x@example.com", "props": {"a": "\\udfff"}}'
 SURROGATE_KEY = b'{"\\ud800": 1}'
-PATH_VALUES = {"id": STRIPE_PW, "providerId": "p", "path": "x", "sessionId": "cs_none", "subscriptionId": "sub_none",
-               "paymentId": "pay_none", "endpointId": "we_none", "deliveryId": "whd_none", "faultId": "flt_none"}
+PATH_VALUES = {"id": STRIPE_PW, "providerId": "p", "path": "x"}  # any other path parameter: an unknown id
 
 
 def nested(depth: int) -> bytes:
@@ -58,13 +57,19 @@ def test_poison_bodies_are_refused_by_every_operation_and_change_nothing(emu: Th
     ops = body_operations(emu)
     assert len(ops) >= 15  # every spec's operations with a body, control ones included
     for op in ops:
-        path = re.sub(r"\{(\w+)\}", lambda m: PATH_VALUES[m.group(1)], op.path)
+        path = re.sub(r"\{(\w+)\}", lambda m: PATH_VALUES.get(m.group(1), "none"), op.path)
         headers = {"X-Api-Key": ACME_KEY, "Authorization": f"Bearer {token}"}
+        if op.product == "paywalls-ai":  # its own keys; PayKit without a key is its open demo project
+            headers = {"Authorization": "Bearer sk-paywalls-v1-emulator-demo"}
         if "application/json" in op.body_validators:
             for poison in (SURROGATE_BODY, SURROGATE_KEY, nested(MAX_NESTING + 1), nested(300)):
                 resp = api.request(op.method, path, data=poison,
                                    headers={**headers, "Content-Type": "application/json"})
-                assert error_of(resp) == (400, "invalid_json"), (op.operation_id, poison[:40], resp.text)
+                if op.product in ("", "monetize"):  # the other products answer in their own error shapes
+                    assert error_of(resp) == (400, "invalid_json"), (op.operation_id, poison[:40], resp.text)
+                else:
+                    assert resp.status_code == 400 and ("surrogate" in resp.text or "levels" in resp.text), (
+                        op.operation_id, poison[:40], resp.text)
         else:  # the hosted pages' form posts: bytes that are not UTF-8
             resp = api.request(op.method, path, data=b"action=\xff",
                                headers={**headers, "Content-Type": "application/x-www-form-urlencoded"})
@@ -195,6 +200,6 @@ def test_idempotency_records_are_dropped_after_24_hours_of_emulator_time(api: Ap
                  json={"email": f"old{n}@example.com", "priceId": "101"})
     keys = emu.call(lambda: sorted(k for _, k in store_of(emu.world).idempotency))
     assert keys == ["old-0", "old-1", "old-2"]
-    emu.control.advance(days=1, seconds=1)
+    emu.control.clock.advance(days=1, seconds=1)
     api.post(start, key=ACME_KEY, headers={"Idempotency-Key": "new"}, json={"email": "n@example.com", "priceId": "101"})
     assert emu.call(lambda: sorted(k for _, k in store_of(emu.world).idempotency)) == ["new"]

@@ -70,10 +70,10 @@ def test_two_emulators_do_not_share_state(a_and_b: tuple[ThreadedEmulator, Threa
 
 def test_clocks_are_independent(a_and_b: tuple[ThreadedEmulator, ThreadedEmulator]) -> None:
     a, b = a_and_b
-    before_b = b.control.clock()["now"]
-    a.control.advance(days=1)
-    assert b.control.clock()["now"] == before_b
-    assert a.control.clock()["now"] != before_b
+    before_b = b.control.clock.now()
+    a.control.clock.advance(days=1)
+    assert b.control.clock.now() == before_b
+    assert a.control.clock.now() != before_b
 
 
 def test_reset_restores_the_seed_exactly() -> None:

@@ -54,8 +54,8 @@ def parse(value: str) -> datetime:
 
 def freeze(control: ControlClient) -> datetime:
     """Freeze the emulator clock a moment from now, so period ends are exact instants."""
-    at = control.now() + timedelta(seconds=1)
-    return parse(control.set_clock(at)["now"])
+    at = control.clock.now() + timedelta(seconds=1)
+    return control.clock.set(at)
 
 
 def validate(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -178,9 +178,9 @@ def test_trial_then_first_charge_at_trial_end(api: Api, control: ControlClient) 
     assert payments_of(control, sub["id"]) == []
     assert access(api, STRIPE_PW, "trial@example.com")
 
-    control.advance(seconds=5 * 86400 - 1)
+    control.clock.advance(seconds=5 * 86400 - 1)
     assert sub_row(control, sub["id"])["status"] == "trialing"
-    moved = control.advance(seconds=1)
+    moved = control.clock.advance(seconds=1)
     [step] = [t for t in moved["transitions"] if t.get("subscription_id") == sub["id"]]
     assert step["type"] == "subscription.trial_ended" and parse(step["at"]) == now + timedelta(days=5)
     row = sub_row(control, sub["id"])
@@ -196,7 +196,7 @@ def test_renewals_each_period_many_in_one_advance_in_time_order(api: Api, contro
     now = freeze(control)
     sub = buy(api, control, PADDLE_PW, "weekly@example.com", "202")["subscription"]  # weekly, 3-day trial
     assert sub["status"] == "trialing"
-    moved = control.advance(days=3 + 7 * 4)
+    moved = control.clock.advance(days=3 + 7 * 4)
     steps = [t for t in moved["transitions"] if t.get("subscription_id") == sub["id"]]
     assert [t["type"] for t in steps] == ["subscription.trial_ended"] + ["subscription.renewed"] * 4
     expected = [now + timedelta(days=3 + 7 * i) for i in range(5)]
@@ -220,7 +220,7 @@ def test_renewals_each_period_many_in_one_advance_in_time_order(api: Api, contro
 def test_cancel_at_period_end_keeps_access_until_then(api: Api, control: ControlClient) -> None:
     now = freeze(control)
     sub = buy(api, control, STRIPE_PW, "leaver@example.com", "102")["subscription"]
-    control.advance(days=10)
+    control.clock.advance(days=10)
     resp = api.post("/api/paywall/cancel-subscription", key=ACME_KEY, json={
         "subscriptionId": sub["id"], "paywallId": STRIPE_PW, "email": "leaver@example.com",
         "cancellationReason": "too expensive"})
@@ -230,10 +230,10 @@ def test_cancel_at_period_end_keeps_access_until_then(api: Api, control: Control
     assert events[-1]["data"]["subscription"]["cancel_at_period_end"] is True
     assert parse(events[-1]["created_at"]) == now + timedelta(days=10)
     end = parse(sub["current_period_end"])
-    control.set_clock(end - timedelta(seconds=1))
+    control.clock.set(end - timedelta(seconds=1))
     assert access(api, STRIPE_PW, "leaver@example.com")
     assert types(events_of(control, sub["id"]))[-1] == "subscription.updated"
-    moved = control.advance(seconds=1)
+    moved = control.clock.advance(seconds=1)
     assert [t["type"] for t in moved["transitions"] if t.get("subscription_id") == sub["id"]] == \
         ["subscription.ended"]
     events = events_of(control, sub["id"])
@@ -397,7 +397,7 @@ def test_freemius_never_redirects_success_shows_through_the_api(api: Api, contro
         "subscriptionId": sub["id"], "paywallId": FREEMIUS_PW, "email": "fs@example.com",
         "cancellationReason": "too expensive"})
     assert resp.status_code == 200, resp.text
-    control.advance(days=32)
+    control.clock.advance(days=32)
     assert types(events_of(control, sub["id"]))[-1] == "subscription.cancelled"
     assert not access(api, FREEMIUS_PW, "fs@example.com")
 
@@ -484,7 +484,7 @@ def test_lifetime_is_one_payment_and_access_for_good(api: Api, control: ControlC
     assert types(outcome["events"]) == ["payment.completed"]
     [event] = [e for e in all_events(control) if e["id"] == outcome["events"][0]["id"]]
     assert event["data"]["payment"]["id"] == outcome["payment"]["id"]
-    moved = control.advance(days=400)
+    moved = control.clock.advance(days=400)
     assert not [e for e in moved["events"] if e["id"] in {x["id"] for x in outcome["events"]}]
     assert access(api, STRIPE_PW, "forever@example.com")
     payments = control.state()["monetize"]["payments"]
@@ -510,7 +510,7 @@ def test_upgrade_with_ignore_active_purchase_ends_the_old_subscription(api: Api,
     user = api.get(f"/api/v1/paywall/{STRIPE_PW}/user", key=ACME_KEY, params={"email": "upgrader@example.com"})
     assert {p["id"]: p["status"] for p in user.json()["purchases"]}[new["id"]] == "active"
     # The old one never bills again.
-    control.advance(days=40)
+    control.clock.advance(days=40)
     assert payments_of(control, old["id"]) == []
 
 
@@ -534,7 +534,7 @@ def test_fail_next_renewal_then_the_retry_pays(api: Api, control: ControlClient)
     marked = control.fail_next_renewal(sub["id"])
     assert marked["events"] == [] and marked["subscription"]["fail_next_renewal"] is True
     end = parse(sub["current_period_end"])
-    moved = control.advance(seconds=(end - now).total_seconds())
+    moved = control.clock.advance(seconds=(end - now).total_seconds())
     [step] = [t for t in moved["transitions"] if t.get("subscription_id") == sub["id"]]
     assert (step["type"], step["status"], step["payment_status"]) == \
         ("subscription.renewal_failed", "past_due", "failed")
@@ -542,9 +542,9 @@ def test_fail_next_renewal_then_the_retry_pays(api: Api, control: ControlClient)
     assert types(events)[2:] == ["subscription.updated"]
     assert events[-1]["data"]["subscription"]["status"] == "past_due"
     assert access(api, CHARGEBEE_PW, "flaky@example.com")  # past_due keeps access
-    control.advance(seconds=3 * 86400 - 1)
+    control.clock.advance(seconds=3 * 86400 - 1)
     assert sub_row(control, sub["id"])["status"] == "past_due"
-    moved = control.advance(seconds=1)
+    moved = control.clock.advance(seconds=1)
     [retry] = [t for t in moved["transitions"] if t.get("subscription_id") == sub["id"]]
     assert retry["type"] == "subscription.renewed" and parse(retry["at"]) == end + timedelta(days=3)
     row = sub_row(control, sub["id"])
@@ -556,12 +556,12 @@ def test_fail_next_renewal_then_the_retry_pays(api: Api, control: ControlClient)
 def test_a_failed_renew_now_is_retried_three_days_later(api: Api, control: ControlClient) -> None:
     now = freeze(control)
     sub = buy(api, control, PADDLE_PW, "renewfail@example.com", "201")["subscription"]
-    control.advance(days=10)
+    control.clock.advance(days=10)
     control.fail_next_renewal(sub["id"])
     failed = control.renew_subscription(sub["id"])
     assert failed["subscription"]["status"] == "past_due" and failed["payment"]["status"] == "failed"
     assert parse(failed["subscription"]["current_period_end"]) == now + timedelta(days=10)
-    moved = control.advance(days=3)
+    moved = control.clock.advance(days=3)
     [retry] = [t for t in moved["transitions"] if t.get("subscription_id") == sub["id"]]
     assert retry["type"] == "subscription.renewed" and parse(retry["at"]) == now + timedelta(days=13)
     row = sub_row(control, sub["id"])
@@ -574,7 +574,7 @@ def test_fail_renewal_magic_card_ends_after_the_retry(api: Api, control: Control
                                         card="4000000000000341")
     sub = outcome["subscription"]
     assert sub["status"] == "active" and sub["fail_renewals"] is True
-    control.advance(days=31 + 3)
+    control.clock.advance(days=31 + 3)
     events = events_of(control, sub["id"])
     assert types(events) == ["payment.completed", "subscription.created", "subscription.updated",
                              "subscription.cancelled"]
@@ -602,7 +602,7 @@ def test_expire_ends_now(api: Api, control: ControlClient) -> None:
     for act in (control.expire_subscription, control.renew_subscription, control.fail_next_renewal):
         assert control_error(act, sub["id"]) == (409, "invalid_state")
     assert snapshot(control) == before
-    control.advance(days=40)
+    control.clock.advance(days=40)
     assert len(payments_of(control, sub["id"])) == 1
 
 
@@ -619,9 +619,9 @@ def test_checkout_expires_after_24_hours(api: Api, control: ControlClient) -> No
     now = freeze(control)
     answer = start(api, STRIPE_PW, "late@example.com", "102")
     sid = control.checkout_session_id(answer)
-    control.advance(seconds=24 * 3600 - 1)
+    control.clock.advance(seconds=24 * 3600 - 1)
     assert control.request("GET", f"/checkouts/{sid}")["status"] == "open"
-    moved = control.advance(seconds=1)
+    moved = control.clock.advance(seconds=1)
     assert {"type": "checkout.expired", "checkout_id": sid} in \
         [{"type": t["type"], "checkout_id": t.get("checkout_id")} for t in moved["transitions"]]
     row = control.request("GET", f"/checkouts/{sid}")
@@ -735,7 +735,7 @@ def test_full_lifecycle_reaches_a_verifying_receiver(api: Api, control: ControlC
         assert access(api, paywall, email)  # until the period ends
 
         end = parse(sub_row(control, sub_id)["current_period_end"])
-        moved = control.advance(seconds=(end - control.now()).total_seconds() + 1)
+        moved = control.clock.advance(seconds=(end - control.clock.now()).total_seconds() + 1)
         assert [t["type"] for t in moved["transitions"] if t.get("subscription_id") == sub_id] == \
             ["subscription.ended"]
         assert not access(api, paywall, email)
@@ -867,7 +867,7 @@ def test_offers_that_do_not_apply_are_ignored(api: Api, control: ControlClient) 
         assert outcome["checkout"]["offer_id"] is None
         assert (outcome["payment"]["amount"], outcome["payment"]["discount_percent"]) == (999, None)
     # Once the sale has ended (30 days), the yearly price is charged in full.
-    control.advance(days=31)
+    control.clock.advance(days=31)
     outcome = buy(api, control, STRIPE_PW, "late@example.com", "102")
     assert outcome["checkout"]["offer_id"] is None and outcome["payment"]["amount"] == 9900
 
@@ -883,7 +883,7 @@ def test_after_a_trial_the_offer_discounts_the_trial_end_charge(api: Api, emu: T
         outcome = buy(api, emu.control, STRIPE_PW, "trial-offer@example.com", "101")
         assert outcome["subscription"]["status"] == "trialing" and outcome["payment"] is None
         assert outcome["checkout"]["offer_id"] == "502"
-        moved = emu.control.advance(days=7)
+        moved = emu.control.clock.advance(days=7)
         [charge] = [t for t in moved["transitions"] if t.get("subscription_id") == outcome["subscription"]["id"]]
         [row] = [p for p in emu.control.state()["monetize"]["payments"] if p["id"] == charge["payment_id"]]
         assert (row["amount"], row["discount_percent"]) == (500, 50)  # 9.99 at half price, rounded to cents
@@ -900,7 +900,7 @@ def test_cancelling_a_past_due_subscription_ends_it_at_the_retry_uncharged(api: 
     sub = buy(api, control, STRIPE_PW, "pastdue@example.com", "102")["subscription"]
     control.fail_next_renewal(sub["id"])
     end = parse(sub["current_period_end"])
-    control.advance(days=366)  # the renewal fails: past_due, access kept until the retry
+    control.clock.advance(days=366)  # the renewal fails: past_due, access kept until the retry
     assert sub_row(control, sub["id"])["status"] == "past_due"
     resp = api.post("/api/paywall/cancel-subscription", key=ACME_KEY, json={
         "subscriptionId": sub["id"], "paywallId": STRIPE_PW, "email": "pastdue@example.com",
@@ -909,7 +909,7 @@ def test_cancelling_a_past_due_subscription_ends_it_at_the_retry_uncharged(api: 
     retry = end + timedelta(days=3)
     assert parse(sub_row(control, sub["id"])["cancel_at"]) == retry
     payments_before = [p for p in control.state()["monetize"]["payments"] if p["subscription_id"] == sub["id"]]
-    control.advance(days=3)
+    control.clock.advance(days=3)
     row = sub_row(control, sub["id"])
     assert row["status"] == "canceled" and parse(row["ended_at"]) == retry
     assert [p for p in control.state()["monetize"]["payments"] if p["subscription_id"] == sub["id"]] == payments_before

@@ -135,8 +135,8 @@ class LifecycleMachine(RuleBasedStateMachine):
         super().__init__()
         self.control: ControlClient = self.emu.control
         self.control.reset()
-        at = self.control.now() + timedelta(seconds=1)
-        self.model = Model(now=parse(self.control.set_clock(at)["now"]))
+        at = self.control.clock.now() + timedelta(seconds=1)
+        self.model = Model(now=self.control.clock.set(at))
         self.http = requests.Session()
         self.base = self.emu.base_url
         self.validated = 0
@@ -313,7 +313,7 @@ class LifecycleMachine(RuleBasedStateMachine):
 
     @rule(seconds=st.sampled_from([3600, 86400, 3 * 86400 + 1, 8 * 86400, 31 * 86400, 100 * 86400]))
     def advance(self, seconds: int) -> None:
-        moved = self.control.advance(seconds=seconds)
+        moved = self.control.clock.advance(seconds=seconds)
         target = self.model.now + timedelta(seconds=seconds)
         assert parse(moved["now"]) == target
         ats = [parse(t["at"]) for t in moved["transitions"]]
@@ -392,8 +392,9 @@ def test_lifecycles_follow_the_model(emu: ThreadedEmulator) -> None:
     emu.control.load_world({"monetize": {**doc, "users": []}})
     LifecycleMachine.emu = emu
     try:
+        # 10 derandomized examples reach every `event(...)` label that 20 reach, at half the cost.
         run_state_machine_as_test(LifecycleMachine, settings=settings(
-            max_examples=20, stateful_step_count=25, deadline=None, database=None, derandomize=True,
+            max_examples=10, stateful_step_count=25, deadline=None, database=None, derandomize=True,
             suppress_health_check=[HealthCheck.too_slow]))
     finally:
         emu.restore()

@@ -24,6 +24,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+# Builds and installs the wheel and runs pytest and `conform` from it: left out of the inner loop (-m "not slow").
+pytestmark = pytest.mark.slow
 # Path in the wheel -> the file of this checkout it is a copy of.
 DATA_FILES = {
     **{f"paywall_emulator/_data/spec/{p.name}": p for p in sorted((ROOT / "spec").glob("*.openapi.yaml"))},

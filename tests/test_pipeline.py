@@ -20,7 +20,6 @@ from paywall_emulator.engine import control
 from paywall_emulator.engine.openapi import SpecError, load_document, spec_path
 from paywall_emulator.engine.routing import Call, Handler, Reply, bind_routes, collect_handlers
 from paywall_emulator.products.monetize.auth import caller
-from paywall_emulator.products.monetize.handlers import MODULES
 
 from .conftest import ACME_KEY, RIVAL_KEY, STRIPE_PW, TOKEN_PW
 
@@ -228,7 +227,7 @@ async def test_a_handler_may_stream_its_own_response(aiohttp_client: ClientFacto
 
 
 def test_startup_fails_when_an_operation_has_no_handler() -> None:
-    handlers = collect_handlers([control, *MODULES])
+    handlers = collect_handlers([control, *(m for p in PRODUCTS for m in p.handlers)])
     del handlers["getBootstrap"]
     with pytest.raises(SpecError, match="operations without a handler: \\['getBootstrap'\\]"):
         bind_routes(web.Application(), load_specs(EmulatorConfig(), PRODUCTS), handlers, {})
@@ -282,3 +281,58 @@ async def test_an_unimplemented_operation_answers_501(aiohttp_client: ClientFact
         "responses": {"501": {"$ref": "#/components/responses/NotImplemented"}}}})
     client = await aiohttp_client(create_app(EmulatorConfig(spec_overrides={"monetize.openapi.yaml": spec})))
     assert (await error_of(await client.get("/api/v1/later")))[:2] == (501, "not_implemented")
+
+
+# --- a missing required parameter ---------------------------------------------------------------------
+
+
+PROBE = {"get": {
+    "operationId": "probe", "tags": ["paywalls"], "security": [],
+    "parameters": [
+        {"name": "plain", "in": "query", "required": True, "schema": {"type": "string"}},
+        {"name": "named", "in": "query", "required": True,
+         "schema": {"type": "string", "minLength": 2,
+                    "x-error": {"code": "invalid_email", "error": "bad_name", "message": "named is required"}}},
+        {"name": "X-Probe", "in": "header", "required": True,
+         "schema": {"type": "string", "x-error": {"code": "missing_parameters", "message": "X-Probe is required"}}},
+    ],
+    "responses": {"200": {"description": "ok", "content": {"application/json": {"schema": {"type": "object"}}}},
+                  "400": {"$ref": "#/components/responses/BadRequest"}}}}
+
+
+@pytest.mark.asyncio
+async def test_a_missing_required_parameter_answers_its_x_error(aiohttp_client: ClientFactory,
+                                                                tmp_path: Path) -> None:
+    """Absent, a required parameter answers its schema's own `x-error` (as a value violating the schema
+    does); without one, the engine's generic 400 `invalid_request`, as before."""
+    spy = Spy(Reply(body={}))
+    spec = _spec_with(tmp_path, "/api/v1/probe", PROBE)
+    client = await aiohttp_client(create_app(EmulatorConfig(spec_overrides={"monetize.openapi.yaml": spec}),
+                                             handler_overrides={"probe": spy}))
+    probe = {"X-Probe": "p"}
+    generic = await (await client.get("/api/v1/probe?named=nn", headers=probe)).json()
+    assert generic == {"error": "invalid_request", "code": "invalid_request",
+                       "message": "query parameter 'plain' is required"}
+    missing = await client.get("/api/v1/probe?plain=x", headers=probe)
+    assert missing.status == 400
+    assert await missing.json() == {"error": "bad_name", "code": "invalid_email", "message": "named is required",
+                                    "details": [{"path": "query.named",
+                                                 "message": "query parameter 'named' is required"}]}
+    short = await (await client.get("/api/v1/probe?plain=x&named=n", headers=probe)).json()
+    assert (short["error"], short["code"], short["message"]) == ("bad_name", "invalid_email", "named is required")
+    header = await (await client.get("/api/v1/probe?plain=x&named=nn")).json()
+    assert (header["error"], header["code"], header["message"]) == (
+        "X-Probe is required", "missing_parameters", "X-Probe is required")  # `error` defaults to the message
+    assert spy.calls == []
+    ok = await client.get("/api/v1/probe?plain=x&named=nn", headers=probe)
+    assert ok.status == 200 and len(spy.calls) == 1 and spy.calls[0].query == {"plain": "x", "named": "nn"}
+
+
+@pytest.mark.asyncio
+async def test_monetize_keeps_its_generic_answer_for_a_missing_parameter(aiohttp_client: ClientFactory) -> None:
+    """monetize's only required non-path parameter has no `x-error`: its answer is unchanged."""
+    client = await client_for(aiohttp_client)
+    resp = await client.get("/_emulator/oauth/authorize")
+    assert resp.status == 400
+    assert await resp.json() == {"error": "invalid_request", "code": "invalid_request",
+                                 "message": "query parameter 'flow' is required"}

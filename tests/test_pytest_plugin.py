@@ -1,8 +1,8 @@
 """The pytest plugin seen from a downstream project (pytester, each run in its own interpreter) and the
 public helpers of `paywall_emulator.testing` used outside pytest.
 
-The downstream example (`billing.py` and its tests) is read from README.md's "Testing your integration"
-section, so the README shows exactly what runs here."""
+The downstream example (`billing.py` and its tests) is read from docs/pytest-plugin.md, so the guide
+shows exactly what runs here."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from paywall_emulator.testing import ControlClient, ControlError, ThreadedEmulat
 
 pytest_plugins = ["pytester"]
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+GUIDE = Path(__file__).resolve().parent.parent / "docs" / "pytest-plugin.md"
 
 # Strict like this project's own configuration: unknown markers, unknown ini keys and warnings all fail.
 INNER_INI = """\
@@ -51,19 +51,19 @@ monetize:
 
 
 def readme_files() -> dict[str, str]:
-    """The Python blocks of the README's "Testing your integration" section that open with `# <file>.py`."""
-    text = README.read_text(encoding="utf-8")
-    section = text.split("## Testing your integration", 1)[1].split("\n## ", 1)[0]
+    """The Python blocks of the pytest guide that open with `# <file>.py`, except its settings examples
+    (test_settings.py asks for emulators of other configurations; tests/test_docs.py runs it)."""
+    section = GUIDE.read_text(encoding="utf-8")
     files = {}
     for block in re.findall(r"```python\n(.*?)```", section, flags=re.S):
         first, _, rest = block.partition("\n")
-        if match := re.fullmatch(r"# (\w+\.py)", first.strip()):
+        if (match := re.fullmatch(r"# (\w+\.py)", first.strip())) and match.group(1) != "test_settings.py":
             files[match.group(1)] = rest
     return files
 
 
 def downstream(pytester: pytest.Pytester, **files: str) -> None:
-    """A downstream project: the README's app and tests, a strict ini, and `files` (name → source)."""
+    """A downstream project: the guide's app and tests, a strict ini, and `files` (name → source)."""
     pytester.makefile(".ini", pytest=INNER_INI)
     for name, source in readme_files().items():
         pytester.path.joinpath(name).write_text(source, encoding="utf-8")
@@ -72,6 +72,7 @@ def downstream(pytester: pytest.Pytester, **files: str) -> None:
 
 
 def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    """A pytest session of the downstream project in its own interpreter (the tests that call it are slow)."""
     return pytester.runpytest_subprocess("-p", "no:randomly", *args, timeout=180)
 
 
@@ -165,19 +166,22 @@ def test_the_next_test_is_back_on_wall_time(paywall_clock):
 '''
 
 
+@pytest.mark.slow
 def test_the_readme_example_runs_as_shown(pytester: pytest.Pytester) -> None:
     """The README's app and tests: checkout -> control client pays -> signed subscription.created ->
     access (the 10-line test); time travel through a renewal and a period-end cancellation; freezegun and
-    the daily top-up; the aiohttp_client variant. Plus a renewal under freezegun."""
+    the daily top-up; the aiohttp_client variant. Plus a renewal under freezegun, and two tests that each
+    find the world clean whatever the other left (one session, one emulator: state never reaches the next
+    test)."""
     files = readme_files()
     assert {"billing.py", "test_billing.py", "test_time_travel.py", "test_frozen.py", "test_async.py"} <= set(files)
     assert len(files["test_billing.py"].strip().splitlines()) <= 14  # an import, a signature and ten lines
     # The app under test talks to the API with `requests`, which the downstream project installs itself.
     assert "import requests" in files["billing.py"] and "urllib" not in files["billing.py"]
-    assert "pip install paywall-emulator requests" in README.read_text(encoding="utf-8")
-    downstream(pytester, **{"test_frozen_renewal.py": FROZEN_RENEWAL})
+    assert "pip install paywall-emulator requests" in GUIDE.read_text(encoding="utf-8")
+    downstream(pytester, **{"test_frozen_renewal.py": FROZEN_RENEWAL, "test_isolation.py": ISOLATION})
     result = run(pytester, "-v")
-    result.assert_outcomes(passed=len(readme_tests()) + 2)
+    result.assert_outcomes(passed=len(readme_tests()) + 4)
     result.stdout.fnmatch_lines_random([
         "*test_billing.py::test_a_paid_checkout_grants_access PASSED*",
         "*test_time_travel.py::test_renewal_then_cancellation_at_period_end PASSED*",
@@ -185,16 +189,12 @@ def test_the_readme_example_runs_as_shown(pytester: pytest.Pytester) -> None:
         "*test_async.py::test_bootstrap PASSED*",
         "*test_frozen_renewal.py::test_a_renewal_at_the_frozen_time PASSED*",
         "*test_frozen_renewal.py::test_the_next_test_is_back_on_wall_time PASSED*",
+        "*test_isolation.py::test_a PASSED*",
+        "*test_isolation.py::test_b PASSED*",
     ])
 
 
-def test_state_of_one_test_never_reaches_the_next(pytester: pytest.Pytester) -> None:
-    downstream(pytester, **{"test_isolation.py": ISOLATION})
-    result = run(pytester, "test_isolation.py", "-v")
-    result.assert_outcomes(passed=2)
-    result.stdout.fnmatch_lines(["*test_a PASSED*", "*test_b PASSED*"])
-
-
+@pytest.mark.slow
 def test_parallel_workers_have_one_emulator_each(pytester: pytest.Pytester) -> None:
     """`-n 2`: each worker has its own emulator, and the two isolation tests share one worker (their
     xdist_group), so the second sees the reset after the first on the same emulator."""
@@ -269,6 +269,7 @@ def test_options(paywall_emulator, paywall_clock):
 '''
 
 
+@pytest.mark.slow
 def test_options_choose_them_for_the_session(pytester: pytest.Pytester) -> None:
     downstream(pytester, **{"my_world.yaml": MY_WORLD, "test_options.py": FROM_THE_COMMAND_LINE})
     result = run(pytester, "test_options.py", "--paywall-world", "my_world.yaml",
@@ -305,6 +306,7 @@ def test_unaffected(paywall_emulator):
 '''
 
 
+@pytest.mark.slow
 def test_markers_choose_the_world_start_time_and_checkout_urls(pytester: pytest.Pytester) -> None:
     downstream(pytester, **{"my_world.yaml": MY_WORLD, "test_settings.py": WORLDS_AND_SETTINGS,
                             "test_bad.py": BAD_WORLDS,
@@ -325,7 +327,8 @@ def test_markers_choose_the_world_start_time_and_checkout_urls(pytester: pytest.
 ])
 def test_bad_options_stop_the_session(pytester: pytest.Pytester, option: list[str], message: str) -> None:
     downstream(pytester)
-    result = run(pytester, "test_billing.py", *option)
+    # Stopped while configuring, before any test or emulator: in this process, no interpreter to start.
+    result = pytester.runpytest_inprocess("-p", "no:randomly", "test_billing.py", *option)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([message])
 
@@ -368,6 +371,7 @@ def test_last_nothing_started():
 '''
 
 
+@pytest.mark.slow
 def test_plugin_switched_off(pytester: pytest.Pytester) -> None:
     downstream(pytester, **{"test_off.py": PLUGIN_OFF})
     result = run(pytester, "test_off.py", "-p", "no:paywall_emulator")
@@ -375,6 +379,7 @@ def test_plugin_switched_off(pytester: pytest.Pytester) -> None:
     result.stdout.fnmatch_lines(["*fixture 'paywall_emulator' not found*"])
 
 
+@pytest.mark.slow
 def test_a_session_without_paywall_fixtures_starts_nothing(pytester: pytest.Pytester,
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     downstream(pytester, **{"test_unused.py": UNUSED})
@@ -481,6 +486,6 @@ def test_control_errors_carry_status_and_code() -> None:
             emu.control.complete_checkout("cs_test_nobody")
         assert (missing.value.status, missing.value.code) == (404, "not_found")
         with pytest.raises(ControlError) as backwards:
-            ControlClient(emu.base_url).set_clock("2001-01-01T00:00:00Z")
+            ControlClient(emu.base_url).clock.set("2001-01-01T00:00:00Z")
         assert (backwards.value.status, backwards.value.code) == (409, "clock_backwards")
         assert backwards.value.body["message"]

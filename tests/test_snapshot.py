@@ -37,15 +37,15 @@ def test_a_saved_world_reads_back_exactly(tmp_path: Path) -> None:
     with ThreadedEmulator(EmulatorConfig(state_file=state)) as emu:
         api = Api(emu.base_url)
         emu.control.complete_checkout(checkout(api, "kept@example.com"))
-        emu.control.advance(days=3)
+        emu.control.clock.advance(days=3)
         saved = api.post("/_emulator/snapshot").json()
         assert saved["saved"] is True and saved["path"] == str(state)
         before = emu.control.state()
-        now = emu.control.now()
+        now = emu.control.clock.now()
     assert json.loads(state.read_text())["format"] == "paywall-emulator-state/1"
     with ThreadedEmulator(EmulatorConfig(state_file=state)) as emu:
         assert emu.control.state() == before  # subscriptions, payments, events, deliveries, balances
-        assert emu.control.now() >= now  # the clock goes on from where it was
+        assert emu.control.clock.now() >= now  # the clock goes on from where it was
         user = Api(emu.base_url).get(f"/api/v1/paywall/{STRIPE_PW}/user", key=ACME_KEY,
                                      params={"email": "kept@example.com"})
         assert user.json()["paid"] is True
@@ -58,8 +58,10 @@ def test_without_a_state_file_the_snapshot_is_a_conflict(api: Api) -> None:
 @pytest.mark.parametrize(("content", "words"), [
     ("{not json", "cannot read the state file"),
     ('{"format": "something-else"}', "is not a paywall-emulator state file"),
-    ('{"format": "paywall-emulator-state/1", "id_seed": 0, "states": {"monetize": {"owners": 3}}}',
+    ('{"format": "paywall-emulator-state/1", "id_seed": 0, '
+     '"states": {"monetize": {"owners": 3}, "paykit": {}, "paywalls-ai": {}}}',
      "does not hold a world"),
+    ('{"format": "paywall-emulator-state/1", "id_seed": 0, "states": {"monetize": {}}}', "serving \\['monetize'\\]"),
     ('{"format": "paywall-emulator-state/1", "id_seed": 7, "states": {"monetize": {}}}', "id seed 7"),
 ])
 def test_a_corrupt_or_foreign_state_file_is_refused_whole(tmp_path: Path, content: str, words: str) -> None:

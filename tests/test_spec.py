@@ -22,7 +22,10 @@ from paywall_emulator.products.monetize.errors import EmulatorError
 PUBLIC = load_document(spec_path("monetize.openapi.yaml"))
 ENGINE_CONTROL = load_document(spec_path(CONTROL_SPEC))
 MONETIZE_CONTROL = load_document(spec_path("monetize.control.openapi.yaml"))
-DOCS = {"public": PUBLIC, "control": ENGINE_CONTROL, "monetize control": MONETIZE_CONTROL}
+PAYWALLS_AI = load_document(spec_path("paywalls-ai.openapi.yaml"))
+PAYWALLS_AI_CONTROL = load_document(spec_path("paywalls-ai.control.openapi.yaml"))
+DOCS = {"public": PUBLIC, "control": ENGINE_CONTROL, "monetize control": MONETIZE_CONTROL,
+        "paywalls-ai": PAYWALLS_AI, "paywalls-ai control": PAYWALLS_AI_CONTROL}
 PACKAGE = Path(paywall_emulator.__file__).parent
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 
@@ -186,3 +189,16 @@ def test_no_mapping_repeats_a_key(name: str) -> None:
 def test_duplicate_key_loader_refuses_a_repeat() -> None:
     with pytest.raises(yaml.constructor.ConstructorError, match="duplicate key '409'"):
         yaml.load("responses:\n  '409': a\n  '409': b\n", Loader=_DuplicateKeyLoader)
+
+
+ALL_SPECS = sorted(p.name for p in (Path(__file__).resolve().parent.parent / "spec").glob("*.openapi.yaml"))
+
+
+@pytest.mark.parametrize("name", ALL_SPECS)
+def test_every_operation_of_every_spec_declares_400(name: str) -> None:
+    """The door refuses invalid text in any header, query or path value (and bodies nested too deep) on
+    every operation, before the handler: each must declare the 400 it can then answer."""
+    doc = load_document(spec_path(name))
+    missing = [op["operationId"] for where, _, op in operations(doc) if where.startswith("paths")
+               and not {"400", "4XX", "default"} & set(op["responses"])]
+    assert missing == []

@@ -98,13 +98,13 @@ class TokenMachine(RuleBasedStateMachine):
 
     @rule(seconds=st.one_of(st.integers(0, 3600), st.integers(3600, 2 * 86400)))
     def advance(self, seconds: int) -> None:
-        self.emu.control.advance(seconds=seconds)
+        self.emu.control.clock.advance(seconds=seconds)
         self.now += timedelta(seconds=seconds)
 
     @rule(offset=st.integers(-2, 2))
     def advance_around_midnight(self, offset: int) -> None:
         seconds = max(0.0, seconds_to_midnight(self.now, ZONE) + offset)
-        self.emu.control.advance(seconds=seconds)
+        self.emu.control.clock.advance(seconds=seconds)
         self.now += timedelta(seconds=seconds)
 
     @invariant()

@@ -421,7 +421,7 @@ def test_failing_receiver_gets_every_event_after_retries(emu: ThreadedEmulator) 
     with Receiver(answer=lambda r: statuses.get(r.attempt, 200)) as receiver:
         register(emu.control, receiver.url, secret=SECRET)
         first, second = emit(emu, ("subscription.updated", ALICE_SUB), ("subscription.cancelled", ERIN_SUB))
-        emu.control.advance(days=3)  # one call drives the whole schedule
+        emu.control.clock.advance(days=3)  # one call drives the whole schedule
         got = receiver.wait_for(8)
         assert sorted(receiver.ids()) == sorted([first] * 4 + [second] * 4)
         for r in got:
@@ -439,7 +439,7 @@ def test_gives_up_after_the_schedule_then_redelivers(emu: ThreadedEmulator, api:
     with Receiver(answer=lambda r: 200 if accept.is_set() else 500) as receiver:
         register(emu.control, receiver.url, secret=SECRET)
         [event_id] = emit(emu, ("subscription.updated", ALICE_SUB))
-        emu.control.advance(days=2)
+        emu.control.clock.advance(days=2)
         [delivery] = deliveries(emu.control, status="failed")
         assert delivery["event_id"] == event_id and delivery["next_attempt_at"] is None
         assert [a["status_code"] for a in delivery["attempts"]] == [500] * 6
@@ -475,7 +475,7 @@ def test_connection_errors_are_recorded_and_retried(emu: ThreadedEmulator) -> No
         url = gone.url
     register(emu.control, url)  # nothing listens there any more
     emit(emu, ("subscription.updated", ALICE_SUB))
-    emu.control.advance(seconds=600)
+    emu.control.clock.advance(seconds=600)
     [delivery] = deliveries(emu.control)
     assert delivery["status"] == "pending" and len(delivery["attempts"]) == 3  # +0, +1 min, +5 min
     for attempt in delivery["attempts"]:
@@ -512,7 +512,7 @@ def test_one_subscription_is_delivered_in_creation_order(emu: ThreadedEmulator) 
         [waiting] = deliveries(emu.control, event_id=second)
         assert waiting["status"] == "pending" and waiting["attempts"] == []
 
-        emu.control.advance(seconds=120)
+        emu.control.clock.advance(seconds=120)
         got = receiver.wait_for(4)
     alice = [r.event_id for r in got if r.event["data"]["subscription"]["id"] == ALICE_SUB]
     assert alice == [first, first, second]
@@ -547,7 +547,7 @@ def test_out_of_order_policy_swaps_adjacent_deliveries(emu: ThreadedEmulator, re
     [lone] = emit(emu, ("subscription.updated", ERIN_SUB))
     [held] = deliveries(emu.control, event_id=lone)
     assert held["attempts"] == []
-    emu.control.advance(seconds=10)
+    emu.control.clock.advance(seconds=10)
     receiver.wait_for(3)
     assert receiver.ids()[-1] == lone
     [sent] = deliveries(emu.control, event_id=lone)
@@ -560,7 +560,7 @@ def test_delay_policy_holds_deliveries_on_the_emulator_clock(emu: ThreadedEmulat
     [event_id] = emit(emu, ("subscription.updated", ALICE_SUB))
     [held] = deliveries(emu.control)
     assert held["attempts"] == [] and when(held["next_attempt_at"]) - when(held["created_at"]) == timedelta(hours=1)
-    emu.control.advance(seconds=3600)
+    emu.control.clock.advance(seconds=3600)
     [got] = receiver.wait_for(1)
     assert got.event_id == event_id
     [sent] = deliveries(emu.control)

@@ -71,7 +71,7 @@ def test_a_hanging_receiver_blocks_neither_other_endpoints_nor_other_subjects(em
         assert when(timed_out["next_attempt_at"]) - when(attempt["at"]) == timedelta(minutes=1)
 
         slow.release()
-        emu.control.advance(seconds=90)
+        emu.control.clock.advance(seconds=90)
         got = slow.wait_for(3)
         assert got[-1].event_id == stuck and got[-1].attempt == 2
         check_delivery(got[-1], SECRET)
@@ -89,6 +89,6 @@ def test_later_events_of_a_hanging_subject_wait_for_it(emu: ThreadedEmulator) ->
         [waiting] = deliveries(emu.control, event_id=later)
         assert waiting["attempts"] == [] and receiver.ids() == [stuck]
         receiver.release()
-        emu.control.advance(seconds=90)
+        emu.control.clock.advance(seconds=90)
         receiver.wait_for(3)
         assert receiver.ids() == [stuck, stuck, later]

@@ -207,11 +207,13 @@ def test_the_loader_refuses_the_bad_documents_too(name: str) -> None:
 
 
 def test_read_world_refuses_missing_files_and_non_documents(tmp_path: Path) -> None:
-    with pytest.raises(WorldError, match="cannot read world file"):
+    with pytest.raises(WorldError, match=r"missing\.yaml does not exist"):
         read_world(tmp_path / "missing.yaml")
+    with pytest.raises(WorldError, match="cannot read world file"):
+        read_world(tmp_path)
     broken = tmp_path / "broken.yaml"
     broken.write_text("owners: [\n", encoding="utf-8")
-    with pytest.raises(WorldError, match="cannot read world file"):
+    with pytest.raises(WorldError, match=r"broken.yaml:2:1: not valid YAML: "):
         read_world(broken)
     listed = tmp_path / "list.yaml"
     listed.write_text("- a\n- b\n", encoding="utf-8")

@@ -3,8 +3,10 @@ a warm read imports no YAML parser."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -17,6 +19,16 @@ from paywall_emulator.engine.yamlfile import YamlError, read_yaml_file
 def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     return tmp_path / "cache" / "paywall-emulator"
+
+
+def test_this_suite_caches_in_a_temporary_folder_never_the_users() -> None:
+    """The root conftest.py points XDG_CACHE_HOME at a folder of its own for the session (xdist workers and
+    subprocesses inherit it), so running the tests leaves the user's cache folder alone."""
+    folder = Path(os.environ["XDG_CACHE_HOME"]).resolve()
+    assert folder.is_relative_to(Path(tempfile.gettempdir()).resolve()), folder
+    assert folder.name.startswith("paywall-emulator-test-cache-"), folder
+    assert not folder.is_relative_to(Path.home().resolve() / ".cache")
+    assert yamlfile._cache_file(b"k: v\n").is_relative_to(folder)
 
 
 def test_a_read_fills_the_cache_and_a_changed_file_is_read_again(tmp_path: Path, cache: Path) -> None:

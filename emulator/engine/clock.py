@@ -1,20 +1,13 @@
 """The emulator's one source of time.
 
-Owns the `Clock` protocol and its two implementations. This is the only module allowed to read
-wall time (ruff TID251 enforces it); everything else asks a `Clock`. Imports no aiohttp.
+Owns `EmulatorClock`. This is the only module allowed to read wall time (ruff TID251 enforces it);
+everything else asks the world's clock. Imports no aiohttp.
 """
 
 from __future__ import annotations
 
 import time
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
-
-
-class Clock(Protocol):
-    """What the domain needs from time: the current instant, always timezone-aware UTC."""
-
-    def now(self) -> datetime: ...
 
 
 class ClockBackwardsError(ValueError):

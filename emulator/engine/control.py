@@ -1,11 +1,12 @@
-"""Handlers of the engine's control API under `/_emulator`: health, reset, world loading, the state
-dump, the clock, and fault injection. They act on every product at once; products add their own
-control operations in their own packages."""
+"""Handlers of the engine's control API under `/_emulator`: the inspector page, health, reset, world
+loading, the state dump, the clock, and fault injection. They act on every product at once; products
+add their own control operations in their own packages."""
 
 from __future__ import annotations
 
 from . import faults, travel
 from .errors import ConflictError
+from .inspector import generic_tables, render_page
 from .keys import OPERATIONS_KEY
 from .routing import Call, Reply, operation
 from .views import (
@@ -19,6 +20,16 @@ from .views import (
     render_state,
     render_world_loaded,
 )
+
+
+@operation("getInspector")
+async def get_inspector(call: Call) -> Reply:
+    world, now = call.world, call.world.now()
+    sections = [(p.name, p.title, (p.inspect or generic_tables)(p.dump(world.states[p.name], now)))
+                for p in world.products]
+    page = render_page(clock=render_clock(now, frozen=world.clock.frozen), sections=sections,
+                       faults=render_faults(world.faults.faults.values())["faults"])
+    return Reply(body=page, content_type="text/html")
 
 
 @operation("getHealth")

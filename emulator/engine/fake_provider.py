@@ -5,8 +5,12 @@ Answers chat completions (JSON, or SSE with `stream: true`), embeddings, the mod
 is derived from the request alone (plus the emulator clock for `created`), so tests can assert on it.
 Per-provider options (seed `fake:`): `latency_ms` before the answer, `chunk_delay_ms` between SSE
 events, `fail_status` (answer that status with an OpenAI-style error), `fail_connection` (behave like
-an unreachable host). `FakeProvider` is the per-app runtime the gateway calls in-process; `create_app`
-serves the same provider standalone over HTTP (direct calls, "real upstream" tests, the bench).
+an unreachable host), and two switches for a body that goes wrong after the status line:
+`break_after_chunks` (the connection drops after N body chunks) and `stall_after_chunks` (nothing more
+after N chunks, the connection held open until the caller leaves); with `fail_status` they make a 5xx
+whose body breaks off or stalls after its headers. `FakeProvider` is the per-app runtime the gateway
+calls in-process; `create_app` serves the same provider standalone over HTTP (direct calls, "real
+upstream" tests, the bench).
 HTTP layer: may import aiohttp; holds no business rules about balances.
 """
 
@@ -35,20 +39,28 @@ class FakeConnectionError(ConnectionError):
     """The fake provider was told to behave like an unreachable host (`fail_connection`)."""
 
 
+class FakeBrokenStreamError(ConnectionResetError):
+    """The fake provider's body broke off mid-way (`break_after_chunks`), as a dropped connection does."""
+
+
 @dataclass(slots=True, frozen=True, kw_only=True)
 class FakeOptions:
     latency_ms: int = 0
     chunk_delay_ms: int = 0
     fail_status: int | None = None
     fail_connection: bool = False
+    break_after_chunks: int | None = None
+    stall_after_chunks: int | None = None
 
     @classmethod
     def from_mapping(cls, raw: Mapping[str, Any]) -> FakeOptions:
         """Options from a seed's `fake:` mapping (already checked by the seed loader)."""
-        status = raw.get("fail_status")
+        status, cut, stall = raw.get("fail_status"), raw.get("break_after_chunks"), raw.get("stall_after_chunks")
         return cls(latency_ms=int(raw.get("latency_ms") or 0), chunk_delay_ms=int(raw.get("chunk_delay_ms") or 0),
                    fail_status=int(status) if status is not None else None,
-                   fail_connection=bool(raw.get("fail_connection")))
+                   fail_connection=bool(raw.get("fail_connection")),
+                   break_after_chunks=int(cut) if cut is not None else None,
+                   stall_after_chunks=int(stall) if stall is not None else None)
 
 
 @dataclass(slots=True)
@@ -75,6 +87,8 @@ class FakeProvider:
     streams_finished: int = 0
     streams_closed_early: int = 0
     requests: int = 0
+    bodies_broken: int = 0  # bodies cut by `break_after_chunks`
+    bodies_stalled: int = 0  # bodies that went silent by `stall_after_chunks`
 
     def hold_streams(self) -> asyncio.Event:
         """Pause every stream after its first event until the returned event is set (call on the loop)."""
@@ -83,7 +97,36 @@ class FakeProvider:
 
     async def respond(self, options: FakeOptions, *, method: str, path: str, body: bytes,
                       now: datetime) -> FakeReply:
-        """The reply to one request; raises `FakeConnectionError` for `fail_connection`."""
+        """The reply to one request; raises `FakeConnectionError` for `fail_connection`. The body
+        switches (`break_after_chunks`, `stall_after_chunks`) apply to whatever the reply is."""
+        reply = await self._respond(options, method=method, path=path, body=body, now=now)
+        if options.break_after_chunks is not None or options.stall_after_chunks is not None:
+            reply.chunks = self._switched(reply.chunks, options)
+        return reply
+
+    async def _switched(self, chunks: AsyncIterator[bytes], options: FakeOptions) -> AsyncIterator[bytes]:
+        """The body cut or stalled after N chunks, or after its last one when it has fewer: either way
+        it never ends normally."""
+        limit = min(n for n in (options.break_after_chunks, options.stall_after_chunks) if n is not None)
+        sent = 0
+        try:
+            async for chunk in chunks:
+                if sent == limit:
+                    break
+                yield chunk
+                sent += 1
+        finally:
+            aclose = getattr(chunks, "aclose", None)
+            if aclose is not None:
+                await aclose()
+        if options.break_after_chunks is not None and options.break_after_chunks <= limit:
+            self.bodies_broken += 1
+            raise FakeBrokenStreamError(f"fake provider: connection dropped after {sent} body chunks")
+        self.bodies_stalled += 1
+        await asyncio.Event().wait()  # silent for good: only the caller leaving ends it
+
+    async def _respond(self, options: FakeOptions, *, method: str, path: str, body: bytes,
+                       now: datetime) -> FakeReply:
         self.requests += 1
         if options.latency_ms:
             await asyncio.sleep(options.latency_ms / 1000)
@@ -182,7 +225,8 @@ def completion(request: Mapping[str, Any], created: int) -> dict[str, Any]:
 
 
 def stream_events(request: Mapping[str, Any], created: int) -> list[bytes]:
-    """The SSE events of a streamed completion: a role delta, one delta per word, the stop, `[DONE]`."""
+    """The SSE events of a streamed completion: a role delta, one delta per word, the stop, the usage
+    chunk when `stream_options.include_usage` asked for it, `[DONE]`."""
     base = {"id": completion_id(request), "object": "chat.completion.chunk", "created": created,
             "model": str(request.get("model") or MODEL)}
 
@@ -190,9 +234,16 @@ def stream_events(request: Mapping[str, Any], created: int) -> list[bytes]:
         chunk = {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
         return f"data: {json.dumps(chunk, separators=(',', ':'))}\n\n".encode()
 
-    pieces = re.findall(r"\S+\s*", reply_text(request))
-    return [event({"role": "assistant", "content": ""}), *(event({"content": p}) for p in pieces),
-            event({}, "stop"), b"data: [DONE]\n\n"]
+    answer = reply_text(request)
+    pieces = re.findall(r"\S+\s*", answer)
+    events = [event({"role": "assistant", "content": ""}), *(event({"content": p}) for p in pieces),
+              event({}, "stop")]
+    options = request.get("stream_options")
+    if isinstance(options, Mapping) and options.get("include_usage") is True:
+        # As OpenAI does on request: one last chunk with no choices and the usage of the whole answer.
+        usage = {**base, "choices": [], "usage": _usage(request, answer)}
+        events.append(f"data: {json.dumps(usage, separators=(',', ':'))}\n\n".encode())
+    return [*events, b"data: [DONE]\n\n"]
 
 
 def echo(method: str, route: str, body: bytes) -> dict[str, Any]:

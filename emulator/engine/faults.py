@@ -1,24 +1,20 @@
 """Fault injection for the public operations (control API `/_emulator/faults`).
 
-Owns the fault table (the `World`'s, so a reset clears it), the choice of which calls a fault hits
+Owns the fault table (the `World`'s, so a reset clears it) and the choice of which calls a fault hits
 (from the nth call on, at most `times`, each with `probability` drawn from an RNG seeded with the id
-seed and the fault id, so a run repeats exactly), and the failed answer itself: latency, an error
-status in the product's error shape with code `fault_injected`, or a dropped connection — before the
-handler runs, or after it committed its write (`after_commit`). Used by `routing`; HTTP layer.
+seed and the fault id, so a run repeats exactly). The failed answer itself (latency, an error status,
+a dropped connection) is `routing.inject`'s. No aiohttp.
 """
 
 from __future__ import annotations
 
-import asyncio
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiohttp import web
-
-from .errors import BadRequestError, EmulatorError, NotFoundError
-from .openapi import Operation, dumps
+from .errors import BadRequestError, NotFoundError
+from .openapi import Operation
 
 
 @dataclass(slots=True, kw_only=True)
@@ -109,25 +105,3 @@ def pick(table: FaultTable, op: Operation) -> Fault | None:
         fault.hits += 1
         chosen = fault
     return chosen
-
-
-async def inject(fault: Fault, request: web.Request,
-                 shape: Callable[[EmulatorError], Any]) -> web.StreamResponse | None:
-    """Apply a hit fault: wait, then fail the answer; None when only latency was asked for."""
-    if fault.latency_ms:
-        await asyncio.sleep(fault.latency_ms / 1000)
-    if fault.drop_connection:
-        if request.transport is not None:
-            request.transport.close()
-        # Writing this fails on the closed transport, and aiohttp drops the connection silently.
-        return web.Response(status=503)
-    if fault.status is not None:
-        err = EmulatorError(f"fault {fault.id} injected on {fault.operation_id}", status=fault.status,
-                            code="fault_injected")
-        return web.Response(status=fault.status, body=dumps(_merged(shape(err), fault.body)),
-                            content_type="application/json", headers={"X-Emulator-Fault": fault.id})
-    return None
-
-
-def _merged(body: Any, extra: dict[str, Any] | None) -> Any:
-    return {**body, **extra} if isinstance(body, dict) and extra else body

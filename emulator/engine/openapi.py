@@ -132,9 +132,7 @@ class SchemaValidator:
                    for e in errors[:5]]
         mapped = self._x_error(first)
         if mapped is not None:
-            raise BadRequestError(str(mapped.get("message") or first.message), code=str(mapped["code"]),
-                                  error=str(mapped.get("error") or mapped.get("message") or mapped["code"]),
-                                  details=details)
+            raise documented_error(mapped, str(first.message), details)
         raise RequestValidationError(f"{location}{_pointer(first.instance_path)}: {first.message}",
                                      details=details)
 
@@ -150,6 +148,12 @@ class SchemaValidator:
             if isinstance(node, dict) and isinstance(node.get("x-error"), dict):
                 return node["x-error"]  # type: ignore[no-any-return]
         return None
+
+
+def documented_error(mapped: Mapping[str, Any], fallback: str, details: list[dict[str, str]]) -> BadRequestError:
+    """The 400 an `x-error: {code, message, error?}` documents (`error` defaults to the message)."""
+    return BadRequestError(str(mapped.get("message") or fallback), code=str(mapped["code"]),
+                           error=str(mapped.get("error") or mapped.get("message") or mapped["code"]), details=details)
 
 
 def _walk(schema: Any, path: list[Any]) -> Iterator[Any]:
@@ -178,6 +182,15 @@ class Parameter:
     # Raw values already coerced and found valid -> their coerced value (the same `id` or header
     # comes with almost every request; validating it again gives the same answer). Bounded.
     accepted: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def missing(self) -> BadRequestError:
+        """The answer when the parameter is required and absent: its schema's own `x-error` when it has one
+        (what a value violating the schema answers too), else 400 `invalid_request`."""
+        message = f"{self.location} parameter {self.name!r} is required"
+        mapped = self.schema.get("x-error")
+        if isinstance(mapped, dict):
+            return documented_error(mapped, message, [{"path": f"{self.location}.{self.name}", "message": message}])
+        return BadRequestError(message, code="invalid_request")
 
 
 @dataclass(slots=True)

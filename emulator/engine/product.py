@@ -6,18 +6,31 @@ background tasks). The engine reads `Product` values only; it never imports a pr
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Protocol
 
+from ..config import Limits
 from .errors import EmulatorError, render_error
 from .ids import IdFactory
 
 if TYPE_CHECKING:
     from aiohttp import web
 
+    from .inspector import Table
     from .routing import Call
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Transition:
+    """One state change run while time passed (a renewal, an expiry, a webhook attempt), as of `at`.
+
+    Products subclass it with their own fields (ids, statuses, instants; scalars or datetimes only), in
+    the order the control API shows them: engine views render `{type, at, ...every other field}`."""
+
+    kind: str
+    at: datetime
 
 
 class DueSource(Protocol):
@@ -32,7 +45,7 @@ class DueSource(Protocol):
         """The earliest instant at which this source has work in its product's state, or None."""
         ...
 
-    async def run_due(self, state: Any, at: datetime) -> list[dict[str, Any]]:
+    async def run_due(self, state: Any, at: datetime) -> Sequence[Transition]:
         """Perform everything due at or before `at`, as of `at`; describe each transition."""
         ...
 
@@ -56,6 +69,8 @@ class WorldError(EmulatorError):
     status = 400
     default_code = "invalid_request"
     default_message = "The world document is invalid"
+    # The product whose section was refused (set by `World` when a product's loader raised).
+    section: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -66,6 +81,7 @@ class WorldLoad:
     now: datetime
     ids: IdFactory
     id_seed: int
+    limits: Limits = field(default_factory=Limits)  # history caps (a state keeps them as `limits`)
 
 
 def _no_sources() -> Sequence[DueSource]:
@@ -99,13 +115,18 @@ class Product:
     authenticate: Callable[[Call], Any] | None = None
     # Fresh foreground due sources for one world (renewals, expiries); they get the state on each call.
     due_sources: Callable[[], Sequence[DueSource]] = _no_sources
-    # The product's event log, oldest first (a clock move reports the events it caused).
+    # The product's event log, oldest first (a clock move reports the events it caused), and how many
+    # events were evicted from its front so far (the log's first entry is event number `evicted`).
     events: Callable[[Any], Sequence[EventRef]] = _no_events
+    evicted_events: Callable[[Any], int] = lambda state: 0
     # Called once by create_app before the app starts: set the product's app keys and append its
     # cleanup_ctx entries (background tasks and client sessions for the app's lifetime).
     setup: Callable[[web.Application], None] | None = None
     # The state as JSON for GET /_emulator/state (every table, as a read at `now` would see it).
     dump: Callable[[Any, datetime], Any] = _no_dump
+    # Its section of the inspector page (GET /_emulator/), from its part of the state dump (what `dump`
+    # returned); None: one generic table per table of the dump.
+    inspect: Callable[[Any], Sequence[Table]] | None = None
     # Lines `serve` prints about the loaded state (keys, ids a person needs to start).
     banner: Callable[[Any], Sequence[str]] = lambda state: ()
     # Request headers its browser clients send (CORS preflights allow them).

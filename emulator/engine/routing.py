@@ -3,11 +3,12 @@
 Owns: binding each operationId to the handler marked `@operation("opId")`, registering routes
 (static paths before templated ones), and the pipeline every request goes through — auth, paywall
 ownership, parameter and body validation, the handler, then response validation against the spec.
-A request the spec rejects never reaches a handler.
+A request the spec rejects never reaches a handler. Also answers a fault `faults.pick` chose (`inject`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import logging
@@ -173,18 +174,39 @@ def _pipeline(op: Operation, handler: Handler,
         # Fault injection (control API): before anything else, or after the handler committed its write.
         fault = faults.pick(world.faults, op)
         if fault is not None and not fault.after_commit:
-            early = await faults.inject(fault, request, shape)
+            early = await inject(fault, request, shape)
             if early is not None:
                 return early
         response = await serve(request, world)
         if fault is not None and fault.after_commit and not response.prepared:
-            late = await faults.inject(fault, request, shape)
+            late = await inject(fault, request, shape)
             if late is not None:
                 return late
         return response
 
     run.__name__ = op.operation_id
     return run
+
+
+async def inject(fault: faults.Fault, request: web.Request,
+                 shape: Callable[[EmulatorError], Any]) -> web.StreamResponse | None:
+    """Apply a hit fault: wait, then fail the answer; None when only latency was asked for."""
+    if fault.latency_ms:
+        await asyncio.sleep(fault.latency_ms / 1000)
+    if fault.drop_connection:
+        if request.transport is not None:
+            request.transport.close()
+        # Writing this fails on the closed transport, and aiohttp drops the connection silently.
+        return web.Response(status=503)
+    if fault.status is not None:
+        err = EmulatorError(f"fault {fault.id} injected on {fault.operation_id}", status=fault.status,
+                            code="fault_injected")
+        body = shape(err)
+        if isinstance(body, dict) and fault.body:
+            body = {**body, **fault.body}
+        return web.Response(status=fault.status, body=dumps(body), content_type=JSON_CT,
+                            headers={"X-Emulator-Fault": fault.id})
+    return None
 
 
 def _control_guard(op: Operation) -> Callable[[web.Request, World], None]:
@@ -199,7 +221,12 @@ def _control_guard(op: Operation) -> Callable[[web.Request, World], None]:
         own = {f"{request.scheme}://{request.host}", (world.config.public_origin or "").rstrip("/")}
         origin = request.headers.get("Origin")
         fetch_site = request.headers.get("Sec-Fetch-Site", "")
-        if (origin is not None and origin not in own) or (origin is None and fetch_site == "cross-site"):
+        # A page (`x-emulator-page`) is opened by navigating from the merchant's or the app's site (a hosted
+        # checkout, the OAuth provider popup): a cross-site GET of it reads nothing another page can see
+        # (no CORS headers) and changes nothing; its buttons post from its own origin.
+        navigation = page and request.method == "GET"
+        if (origin is not None and origin not in own) or (
+                origin is None and fetch_site == "cross-site" and not navigation):
             raise ForbiddenError("the control API answers no cross-origin browser request",
                                  code="cross_origin_forbidden")
         token = world.config.control_token
@@ -241,8 +268,7 @@ def _params(params: tuple[Parameter, ...], location: str, source: Any) -> dict[s
         raw = source.get(param.name)
         if raw is None:
             if param.required:
-                raise BadRequestError(f"{location} parameter {param.name!r} is required",
-                                      code="invalid_request")
+                raise param.missing()
             continue
         accepted = param.accepted
         if raw in accepted:  # this raw value was coerced and validated before: same answer

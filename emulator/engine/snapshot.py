@@ -83,8 +83,9 @@ def decode(raw: Any, annotation: Any) -> Any:
         return ids
     if isinstance(annotation, type) and dataclasses.is_dataclass(annotation):
         hints = typing.get_type_hints(annotation)
+        # A field the file lacks (saved before the field existed) takes its default, if it has one.
         kwargs = {f.name: decode(raw[f.name], hints[f.name]) for f in dataclasses.fields(annotation)
-                  if not f.metadata.get("transient") and f.init}
+                  if not f.metadata.get("transient") and f.init and (f.name in raw or _required(f))}
         obj = annotation(**kwargs)
         for f in dataclasses.fields(annotation):
             if not f.init and f.name in raw:
@@ -108,6 +109,10 @@ def decode(raw: Any, annotation: Any) -> Any:
             raise SnapshotError(f"expected {annotation.__name__}, got {raw!r}")
         return raw
     raise SnapshotError(f"cannot read back a {annotation!r}")
+
+
+def _required(f: dataclasses.Field[Any]) -> bool:
+    return f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
 
 
 def _key(value: Any) -> Any:

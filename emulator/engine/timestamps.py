@@ -1,5 +1,5 @@
-"""The one text form of an instant (ISO-8601, milliseconds, `Z`), used by `views` for every wire
-timestamp and by the domain's transition records. A leaf: imports nothing from the emulator.
+"""The one text form of an instant (ISO-8601, milliseconds, `Z`), used by the views (engine and
+products) for every wire timestamp. A leaf: imports nothing from the emulator.
 """
 
 from __future__ import annotations

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Protocol
 
 from .clock import ClockBackwardsError, EmulatorClock
 from .errors import BadRequestError, ConflictError
-from .product import EventRef
+from .product import EventRef, Transition
 
 MAX_JUMP = timedelta(days=36525)  # one clock move at most (advanceClock's schema says the same)
 # Far enough from datetime's year 9999 that every due-time sum (a year's period, 24 h expiries) still fits.
@@ -31,7 +31,7 @@ class Timeline(Protocol):
     def events_since(self, marks: dict[str, int]) -> list[EventRef]: ...
 
     async def catch_up(self, until: datetime | None = None, *,
-                       background: bool = False) -> list[dict[str, Any]]: ...
+                       background: bool = False) -> list[Transition]: ...
 
 
 @dataclass(slots=True, kw_only=True)
@@ -40,7 +40,7 @@ class ClockMove:
 
     previous: datetime
     now: datetime
-    transitions: list[dict[str, Any]]
+    transitions: list[Transition]
     events: list[EventRef]
 
 

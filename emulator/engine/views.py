@@ -4,12 +4,13 @@ Pure functions from engine values to JSON-ready dicts; field names follow spec/c
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import fields
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from .faults import Fault
-from .product import EventRef
+from .product import EventRef, Transition
 from .timestamps import iso
 from .travel import ClockMove
 
@@ -42,8 +43,19 @@ def render_event_ref(event: EventRef) -> dict[str, Any]:
     return {"id": event.id, "type": event.type, "created_at": iso(event.created_at)}
 
 
+def render_transition(transition: Transition) -> dict[str, Any]:
+    """`{type, at, ...}`: the product's fields follow in their declared order, instants as ISO strings."""
+    body: dict[str, Any] = {"type": transition.kind, "at": iso(transition.at)}
+    for f in fields(transition):
+        if f.name not in ("kind", "at"):
+            value = getattr(transition, f.name)
+            body[f.name] = iso(value) if isinstance(value, datetime) else value
+    return body
+
+
 def render_clock_move(move: ClockMove) -> dict[str, Any]:
-    return {"now": iso(move.now), "previous": iso(move.previous), "transitions": move.transitions,
+    return {"now": iso(move.now), "previous": iso(move.previous),
+            "transitions": [render_transition(t) for t in move.transitions],
             "events": [render_event_ref(e) for e in move.events]}
 
 

@@ -5,6 +5,7 @@ time). Products get their state and `now` from it. No aiohttp.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -13,13 +14,14 @@ from typing import Any
 
 from ..config import EmulatorConfig
 from . import snapshot
-from .clock import EmulatorClock
+from .clock import EmulatorClock, monotonic
 from .faults import FaultTable
 from .ids import IdFactory
-from .product import DueSource, EventRef, Product, WorldError, WorldLoad
+from .product import DueSource, EventRef, Product, Transition, WorldError, WorldLoad
 from .worldfile import WorldDocument, read_world
 
 _MAX_DATETIME = datetime.max.replace(tzinfo=UTC)
+YIELD_EVERY = 64  # due instants run between two turns of the event loop in one catch-up
 
 
 @dataclass(slots=True)
@@ -38,6 +40,9 @@ class World:
     # was computed (`changed()`; the number of sources is part of the key): the per-request catch-up
     # then costs one comparison instead of asking every source.
     _quiet: tuple[datetime, int] | None = field(default=None, repr=False)
+    # While a clock move runs: the `monotonic()` instant by which the outside work it drives (webhook
+    # attempts) must have answered; senders cut what is still unanswered then (`moves.wait_or_cut`).
+    move_deadline: float | None = field(default=None, repr=False)
 
     @classmethod
     def create(cls, config: EmulatorConfig, products: Sequence[Product]) -> World:
@@ -81,12 +86,18 @@ class World:
     def _install(self, document: WorldDocument) -> None:
         unknown = sorted(set(document) - {p.name for p in self.products})
         if unknown:
-            raise WorldError(f"unknown sections in the world document: {unknown}; "
-                             f"sections are product names: {[p.name for p in self.products]}")
+            raise WorldError(f"{unknown[0]}: unknown section of the world document; sections are product names: "
+                             f"{', '.join(p.name for p in self.products)}")
         now = self.clock.now()
-        staged = {p.name: p.load_world(_section(document, p.name),
-                                       WorldLoad(now=now, ids=IdFactory(self.id_seed), id_seed=self.id_seed))
-                  for p in self.products}
+        staged = {}
+        for p in self.products:
+            try:
+                staged[p.name] = p.load_world(_section(document, p.name),
+                                              WorldLoad(now=now, ids=IdFactory(self.id_seed), id_seed=self.id_seed,
+                                                        limits=self.config.limits))
+            except WorldError as exc:
+                exc.section = exc.section or p.name
+                raise
         self.states = staged
         self.document = document
         self.ids = IdFactory(self.id_seed)
@@ -113,6 +124,9 @@ class World:
             clock = dict(payload["clock"])
         except (KeyError, TypeError, ValueError) as exc:
             raise snapshot.SnapshotError(f"{path} does not hold a world this emulator can read: {exc!r}") from exc
+        for state in states.values():
+            if hasattr(state, "limits"):  # caps are configuration, not saved state: this run's apply
+                state.limits = self.config.limits
         self.states, self.initial, self.document = states, initial, document
         self.clock.resume(clock)
         self.changed()
@@ -130,20 +144,34 @@ class World:
         every source again. Reads never schedule work, so only writes call this."""
         self._quiet = None
 
-    async def catch_up(self, until: datetime | None = None, *, background: bool = False) -> list[dict[str, Any]]:
+    async def catch_up(self, until: datetime | None = None, *, background: bool = False) -> list[Transition]:
         """Run everything due up to `until` (default: now) in time order, until quiescent.
 
         Each due item runs as of its own due instant (a renewal is stamped at the period end, not
-        at `until`). `background=True` also drives background sources (explicit clock moves).
+        at `until`). `background=True` also drives background sources (explicit clock moves): the
+        move then gives all the outside work it drives one shared real-time deadline, one
+        `webhook_timeout` from now (`move_deadline`). Every `YIELD_EVERY` instants it lets other
+        requests run, so a long move never holds the server.
         """
         target = until or self.clock.now()
         quiet = self._quiet
         if not background and quiet is not None and target < quiet[0] and quiet[1] == len(self.sources):
             return []
+        if not background or self.move_deadline is not None:
+            return await self._run_due(target, background)
+        self.move_deadline = monotonic() + self.config.webhook_timeout
+        try:
+            return await self._run_due(target, background)
+        finally:
+            self.move_deadline = None
+
+    async def _run_due(self, target: datetime, background: bool) -> list[Transition]:
         self._quiet = None
-        transitions: list[dict[str, Any]] = []
+        transitions: list[Transition] = []
         sources = [(self.states[name], s) for name, s in self.sources if background or not s.background]
-        for _ in range(100_000):  # a bound, not a budget: quiescence comes long before
+        for step in range(1, 1_000_001):  # a bound, not a budget: quiescence comes long before
+            if step % YIELD_EVERY == 0:
+                await asyncio.sleep(0)  # other requests go on between steps of a long move
             upcoming = [(at, state, s) for state, s in sources if (at := s.next_due(state)) is not None]
             due = [item for item in upcoming if item[0] <= target]
             if not due:
@@ -158,12 +186,14 @@ class World:
         raise RuntimeError("catch_up did not reach quiescence (a source keeps scheduling work in the past)")
 
     def event_marks(self) -> dict[str, int]:
-        """How many events each product has logged so far (see `events_since`)."""
-        return {p.name: len(p.events(self.states[p.name])) for p in self.products}
+        """How many events each product has logged so far, evicted ones included (see `events_since`)."""
+        return {p.name: p.evicted_events(state) + len(p.events(state))
+                for p in self.products for state in (self.states[p.name],)}
 
     def events_since(self, marks: dict[str, int]) -> list[EventRef]:
-        """Every event logged after `marks` was taken, in time order across products."""
-        found = [e for p in self.products for e in p.events(self.states[p.name])[marks.get(p.name, 0):]]
+        """Every event logged after `marks` was taken and still kept, in time order across products."""
+        found = [e for p in self.products for state in (self.states[p.name],)
+                 for e in p.events(state)[max(marks.get(p.name, 0) - p.evicted_events(state), 0):]]
         return sorted(found, key=lambda e: e.created_at)
 
 

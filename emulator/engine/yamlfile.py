@@ -20,7 +20,15 @@ _CACHE_FORMAT = f"2-{marshal.version}"
 
 
 class YamlError(ValueError):
-    """The bytes are not a YAML document."""
+    """The bytes are not a YAML document. `line`/`column` (1-based) point at the problem when the parser
+    knows where it is; `problem` is the parser's short reason."""
+
+    def __init__(self, message: str, *, problem: str | None = None, line: int | None = None,
+                 column: int | None = None) -> None:
+        super().__init__(message)
+        self.problem = problem or message
+        self.line = line
+        self.column = column
 
 
 def parse_yaml(raw: str | bytes) -> Any:
@@ -31,7 +39,12 @@ def parse_yaml(raw: str | bytes) -> Any:
     try:
         return yaml.load(raw, Loader=loader)
     except yaml.YAMLError as exc:
-        raise YamlError(str(exc)) from exc
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None)
+        context = getattr(exc, "context", None)
+        reason = f"{problem} ({context})" if problem and context else problem
+        raise YamlError(str(exc), problem=reason, line=mark.line + 1 if mark else None,
+                        column=mark.column + 1 if mark else None) from exc
 
 
 def read_yaml_file(path: Path) -> Any:

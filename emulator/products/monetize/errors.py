@@ -1,5 +1,6 @@
-"""monetize.software's error hierarchy: the engine's generic refusals plus the product's own, and its
-wire shape `{error, code, message, ...extras}` (`render_error`). Domain code imports errors from here only."""
+"""monetize.software's error hierarchy: the engine's generic refusals plus the product's own, and the
+plain wire shape `{error, code, message, ...extras}` (`render_error`; `views.render_error`, the product's
+error body, also renders what an error carries). Domain code imports errors from here only."""
 
 from __future__ import annotations
 

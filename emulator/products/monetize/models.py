@@ -21,6 +21,14 @@ PaymentStatus = Literal["succeeded", "failed", "refunded"]
 ACTIVE_STATUSES: frozenset[str] = frozenset({"active", "trialing", "past_due"})
 
 
+# What an endpoint's `events` may list (spec: WebhookEventSubscription): an event type, a family
+# wildcard, or `*`.
+WEBHOOK_SUBSCRIPTIONS = frozenset({
+    "payment.completed", "subscription.created", "subscription.updated", "subscription.cancelled",
+    "refund.created", "payment.*", "subscription.*", "refund.*", "*",
+})
+
+
 @dataclass(slots=True, kw_only=True)
 class WebhookEndpoint:
     id: str
@@ -112,6 +120,7 @@ class Paywall:
     locales: dict[str, Any] | None = None
     token_types: list[TokenType] = field(default_factory=list)
     acquirer_ref: str = ""  # e.g. the Freemius product id
+    email_confirmation: bool = True  # sign-ups and anonymous upgrades wait for the e-mailed link
 
     @property
     def tokenized(self) -> bool:
@@ -183,6 +192,10 @@ class PortalSession:
     url: str
     return_url: str | None
     created_at: datetime
+    # One-time link: the first visit opens it and gets `browser_key` (a cookie); later visits without
+    # that key find it used.
+    opened_at: datetime | None = None
+    browser_key: str | None = None
 
 
 @dataclass(slots=True, kw_only=True)
@@ -253,10 +266,12 @@ class Ticket:
 
 @dataclass(slots=True, kw_only=True)
 class IdempotencyRecord:
+    """A start-checkout answered under an `Idempotency-Key`: a replay renders `checkout` again."""
+
     key: str
     scope: str  # operation + paywall
     fingerprint: str
-    response: dict[str, Any]
+    checkout: CheckoutSession  # a copy, as it was answered
     created_at: datetime
 
 
@@ -265,6 +280,21 @@ class AccessToken:
     token: str
     user_id: str
     expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EventSnapshot:
+    """The objects an event is about, copied at the instant of the event: a delivery queued now must
+    not change when they do later. Views render it as the webhook's `data`."""
+
+    paywall_id: str
+    acquirer: AcquirerName
+    price: Price
+    user: User
+    user_meta: dict[str, Any]  # the user's metadata on the paywall (`Link.meta`)
+    subscription: Subscription | None = None
+    payment: Payment | None = None
+    refund: Refund | None = None
 
 
 @dataclass(slots=True, kw_only=True)
@@ -276,7 +306,7 @@ class DomainEvent:
     owner_id: str
     paywall_id: str
     created_at: datetime
-    data: dict[str, Any]
+    data: EventSnapshot
     subject: str = ""  # ordering key, e.g. the subscription id
 
 

@@ -1,7 +1,7 @@
-"""HTML of the hosted fake pages: the checkout page a hosted `checkoutUrl` opens (and its outcome) and
-the customer portal a hosted portal `url` opens. Pure rendering from entities the handlers looked up:
-every value is escaped here, nothing is decided here (what is payable or cancellable comes in as
-arguments). No aiohttp, no store access.
+"""HTML of the hosted fake pages: the checkout page a hosted `checkoutUrl` opens (and its outcome), the
+customer portal a hosted portal `url` opens, and the paywall domain's default return pages. Pure
+rendering from entities the handlers looked up: every value is escaped here, nothing is decided here
+(what is payable or cancellable comes in as arguments). No aiohttp, no store access.
 """
 
 from __future__ import annotations
@@ -57,14 +57,15 @@ class PortalRow:
 
 
 def render_checkout_page(*, session: CheckoutSession, paywall: Paywall, price: Price, user: User,
-                         acquirer: Acquirer, message: str | None = None) -> str:
+                         acquirer: Acquirer, message: str | None = None, fixed_return: str | None = None) -> str:
     """An open session: the summary, the card field and Pay / Decline / Cancel. Any other session: its
-    outcome (for an acquirer that does not redirect, the only thing the buyer ever sees)."""
+    outcome (for an acquirer that does not redirect, the only thing the buyer ever sees, with a link
+    to its `fixed_return` landing)."""
     body = [_banner(message), _summary(session, paywall, price, user)]
     if session.status == "open":
         body.append(_checkout_form(acquirer))
     else:
-        body.append(_outcome(session, paywall, acquirer))
+        body.append(_outcome(session, paywall, acquirer, fixed_return))
     title = f"{acquirer.display_name} — {_merchant(paywall)}"
     return _page(title, acquirer, "".join(body), testid="checkout-page")
 
@@ -88,6 +89,79 @@ def render_portal_page(*, portal: PortalSession, paywall: Paywall, user: User, r
                      f"Return to {escape(_merchant(paywall))}</a></p>")
     return _page(f"{acquirer.display_name} portal — {_merchant(paywall)}", acquirer, "".join(parts),
                  testid="portal-page")
+
+
+# The return pages' script: the acquirer's markers sit in the fragment (the server never sees them),
+# so the page reads them (fragment first, then query, as the SDK does), shows the outcome and tells
+# an opener tab, like the real landing page.
+_RETURN_SCRIPT = (
+    "(function(){var h=location.hash.slice(1);var p=new URLSearchParams(h.indexOf('paywall_status=')>=0?h:"
+    "location.search.slice(1));var s=p.get('paywall_status'),pr=p.get('paywall_price_id'),"
+    "se=p.get('paywall_session_id');var t={paid:'Payment done',failed:'Payment failed',"
+    "cancelled:'Checkout cancelled'};var e=document.querySelector('[data-testid=return-status]');"
+    "if(s&&t[s]){e.textContent=t[s];e.setAttribute('data-status',s);}"
+    "if(pr){document.querySelector('[data-testid=price-id]').textContent=pr;}"
+    "if(se){document.querySelector('[data-testid=session-id]').textContent=se;}"
+    "if(s&&window.opener){try{window.opener.postMessage({type:'paywall_purchase',status:s,priceId:pr,"
+    "sessionId:se},'*');}catch(x){}}})();"
+)
+_RETURN_TEXT = {"success": ("paid", "Payment done"), "error": ("failed", "Payment not completed")}
+
+
+def render_checkout_return_page(*, paywall: Paywall, outcome: str, back_url: str | None) -> str:
+    """`/paywall/<id>/checkout/success|error`: where a checkout returns without a merchant URL. The
+    status comes from the page (`outcome`) and, in a browser, from the markers in the fragment."""
+    status, text = _RETURN_TEXT[outcome]
+    parts = [f'<h1 data-testid="return-status" data-status="{status}">{escape(text)}</h1>',
+             f'<p data-testid="merchant">{escape(_merchant(paywall))}</p>',
+             '<dl><dt>Price</dt><dd data-testid="price-id"></dd>'
+             '<dt>Session</dt><dd data-testid="session-id"></dd></dl>',
+             _back(paywall, back_url), f"<script>{_RETURN_SCRIPT}</script>"]
+    return _plain_page(f"{text} — {_merchant(paywall)}", "".join(parts), testid=f"checkout-{outcome}-page")
+
+
+def render_portal_return_page(*, paywall: Paywall, back_url: str | None) -> str:
+    """`/paywall/<id>/customer-portal/return`: where the portal returns without a `returnUrl`."""
+    parts = ['<h1 data-testid="return-status" data-status="portal">Back from the customer portal</h1>',
+             f'<p data-testid="merchant">{escape(_merchant(paywall))}</p>', _back(paywall, back_url)]
+    return _plain_page(f"Customer portal — {_merchant(paywall)}", "".join(parts), testid="portal-return-page")
+
+
+def render_freemius_return_page() -> str:
+    """`/freemius/return`: Freemius's fixed landing, which carries no markers and names no paywall."""
+    parts = ['<h1 data-testid="return-status" data-status="unknown">Thank you</h1>',
+             "<p>Freemius is processing your payment. Your access appears in the app once the payment is "
+             "confirmed; you can close this tab.</p>"]
+    return _plain_page("Freemius — payment processing", "".join(parts), testid="freemius-return-page")
+
+
+def _back(paywall: Paywall, back_url: str | None) -> str:
+    if not back_url:
+        return '<p data-testid="close-hint">You can close this tab.</p>'
+    return (f'<p><a data-testid="back-link" href="{escape(back_url)}">Back to {escape(_merchant(paywall))}</a>'
+            "</p>")
+
+
+def _plain_page(title: str, body: str, *, testid: str) -> str:
+    """A page of the paywall's own domain (not an acquirer's): neutral colours."""
+    return (
+        "<!doctype html>\n"
+        f'<html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<style>:root{{--brand:#1f2330}}{_CSS}</style></head>"
+        f'<body data-testid="{testid}"><main>{body}</main></body></html>\n'
+    ).encode("ascii", "xmlcharrefreplace").decode("ascii")
+
+
+def render_portal_used_page(*, portal: PortalSession, paywall: Paywall, acquirer: Acquirer) -> str:
+    """A portal link opened a second time (another browser): the link is one-time."""
+    parts = ['<h1 data-testid="link-used">This link was already used</h1>',
+             f"<p>Customer portal links of {escape(_merchant(paywall))} work once. Ask "
+             f"{escape(_merchant(paywall))} for a new link.</p>"]
+    if portal.return_url:
+        parts.append(f'<p><a data-testid="return-link" href="{escape(portal.return_url)}">'
+                     f"Return to {escape(_merchant(paywall))}</a></p>")
+    return _page(f"{acquirer.display_name} portal — link used", acquirer, "".join(parts), testid="portal-used-page")
 
 
 # --- pieces --------------------------------------------------------------------------------------
@@ -152,7 +226,7 @@ def _magic_cards(cards: Mapping[str, tuple[str, str]]) -> str:
     return f'<ul class="cards" data-testid="magic-cards">{"".join(items)}</ul>'
 
 
-def _outcome(session: CheckoutSession, paywall: Paywall, acquirer: Acquirer) -> str:
+def _outcome(session: CheckoutSession, paywall: Paywall, acquirer: Acquirer, fixed_return: str | None) -> str:
     text = _OUTCOME_TEXT.get(session.status, session.status)
     if session.outcome_reason and session.status == "declined":
         text = f"{text} ({session.outcome_reason})"
@@ -161,6 +235,9 @@ def _outcome(session: CheckoutSession, paywall: Paywall, acquirer: Acquirer) -> 
         # Freemius never sends the buyer back: the merchant learns the result from its backend/webhooks.
         parts.append(f'<p data-testid="return-hint">{escape(_OUTCOME_TEXT.get(session.status, session.status))}'
                      f" — return to {escape(_merchant(paywall))}.</p>")
+        if fixed_return:
+            parts.append(f'<p><a data-testid="fixed-return-link" href="{escape(fixed_return)}">'
+                         f"Return to {escape(_merchant(paywall))}</a></p>")
     if session.shop_url:
         parts.append(f'<p><a data-testid="shop-link" href="{escape(session.shop_url)}">'
                      f"Back to {escape(_merchant(paywall))}</a></p>")

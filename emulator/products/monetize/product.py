@@ -10,35 +10,34 @@ from typing import Any
 from aiohttp import web
 
 from ...engine.product import Product
-from . import handlers, upstream, webhooks
+from . import delivery, handlers, inspector, upstream, webhooks
 from .auth import authenticate_call
 from .domain.balances import top_up_all
 from .domain.scheduler import billing_sources
-from .errors import render_error
 from .state import PRODUCT_NAME, Store
-from .views import render_state
+from .views import render_error, render_state
 from .worldfile import load_section
 
 
 def _setup(app: web.Application) -> None:
     app[upstream.UPSTREAMS_KEY] = upstream.Upstreams()  # the gateway's transport; its session opens below
-    app.cleanup_ctx.append(webhooks.delivery_context)  # webhook worker + its HTTP client session
+    app.cleanup_ctx.append(delivery.delivery_context)  # webhook worker + its HTTP client session
     app.cleanup_ctx.append(upstream.session_context)  # the gateway's upstream HTTP client session
 
 
 def _dump(store: Store, now: datetime) -> dict[str, Any]:
     top_up_all(store, now)  # show balances as a read would (lazy top-ups)
-    return render_state(store)
+    return render_state(store, webhooks.list_deliveries(store))
 
 
 def _banner(store: Store) -> list[str]:
     lines = []
     for owner in store.owners.values():
-        lines.append(f"  owner {owner.id} ({owner.name}) X-Api-Key: {', '.join(owner.api_keys)}")
+        lines.append(f"  owner {owner.id} ({owner.name})  X-Api-Key: {', '.join(owner.api_keys)}")
         for paywall in store.paywalls.values():
             if paywall.owner_id == owner.id:
-                tokens = " tokenized" if paywall.tokenized else ""
-                lines.append(f"    paywall {paywall.id:>4}  {paywall.acquirer:<9}{tokens}  {paywall.name}")
+                tokens = "tokenized" if paywall.tokenized else ""
+                lines.append(f"    paywall {paywall.id:>4}  {paywall.acquirer:<9}  {tokens:<9}  {paywall.name}")
     return lines
 
 
@@ -53,9 +52,11 @@ PRODUCT = Product(
     authenticate=authenticate_call,
     due_sources=billing_sources,
     events=lambda store: store.events,
+    evicted_events=lambda store: store.evicted.get("events", 0),
     setup=_setup,
     dump=_dump,
     banner=_banner,
+    inspect=inspector.tables,
     cors_headers=("Idempotency-Key", "X-Api-Key", "X-Paywall-Id", "X-SDK-Version", "X-SDK-Capabilities",
                   "X-User-Email", "X-User-ID", "X-User-Id", "X-Visitor-Id", "Prefer"),
     exposed_headers=("X-Query-Type",),

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from ...config import Limits
 from ...engine.ids import IdFactory
 from .models import (
     AccessToken,
@@ -34,6 +35,7 @@ from .models import (
     User,
     WebhookEndpoint,
 )
+from .models_auth import AuthTables
 
 PRODUCT_NAME = "monetize"  # the product's name: its world-file section and its key in the World
 
@@ -80,6 +82,13 @@ class Store:
     # are dropped when reached).
     subscription_due: list[tuple[datetime, datetime, str]] = field(default_factory=list)
     open_checkouts: dict[str, None] = field(default_factory=dict)
+    auth: AuthTables = field(default_factory=AuthTables)  # accounts, sessions, codes, mailbox, OAuth flows
+    # History caps (configuration, applied on every load) and how many rows each capped table has lost
+    # from its front so far: "events", "deliveries", "analytics" (`evict`; shown in the state dump).
+    limits: Limits = field(default_factory=Limits, metadata={"transient": True})
+    evicted: dict[str, int] = field(default_factory=dict)
+    # subscription id -> how many `subscription.updated` events it has had (kept through evictions).
+    update_counts: dict[str, int] = field(default_factory=dict)
     # Values derived from the seed-only tables (paywalls, prices, offers), e.g. the bootstrap structure
     # and its version: computed once per seed, dropped with everything else on reset or seed load.
     memo: dict[Any, Any] = field(default_factory=dict, metadata={"transient": True})  # never saved
@@ -121,4 +130,22 @@ class Store:
 
     def record_event(self, event: DomainEvent) -> DomainEvent:
         self.events.append(event)
+        if event.type == "subscription.updated":
+            self.update_counts[event.subject] = self.update_counts.get(event.subject, 0) + 1
         return event
+
+    def record_analytics(self, event: AnalyticsEvent) -> None:
+        self.analytics.append(event)
+        if len(self.analytics) > _high_water(self.limits.analytics):
+            self.evict("analytics", self.analytics, len(self.analytics) - self.limits.analytics)
+
+    def evict(self, table: str, rows: list[Any], count: int) -> None:
+        """Drop the `count` oldest rows of a capped list, counting them in `evicted[table]`."""
+        if count > 0:
+            del rows[:count]
+            self.evicted[table] = self.evicted.get(table, 0) + count
+
+
+def _high_water(cap: int) -> int:
+    """A capped table is trimmed back to its cap once it exceeds it by 1/16 (trimming is then rare)."""
+    return cap + max(cap // 16, 1)

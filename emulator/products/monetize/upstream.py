@@ -11,6 +11,7 @@ headers) never reach the upstream; the provider's default headers win over the c
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -43,6 +44,7 @@ GATEWAY_HEADERS = frozenset({
 GATEWAY_QUERY = frozenset({"paywall_id", "test_mode"})
 GATEWAY_PREFIX = "/api/v1/api-gateway/"
 CONNECT_TIMEOUT = 10.0
+CLIENT_CHECK_SECONDS = 0.25  # how often a relay waiting on a silent upstream looks at its client
 
 
 class UpstreamUnavailableError(Exception):
@@ -179,6 +181,25 @@ async def forward(request: web.Request, world: World, upstreams: Upstreams, char
     return await _relay(request, upstreams.stats, answer, charge.query_type if ok else None)
 
 
+class ClientGoneError(Exception):
+    """The client disconnected while the gateway waited for the upstream's next chunk."""
+
+
+async def _next_chunk(request: web.Request, chunks: AsyncIterator[bytes]) -> bytes:
+    """The upstream's next chunk. The gateway sets no deadline on a silent upstream (as the SDK sets
+    none), but it notices a client that left meanwhile (aiohttp does not cancel the handler), so a
+    stalled upstream is closed instead of being waited on for ever."""
+    pending = asyncio.ensure_future(anext(chunks))
+    while True:
+        done, _ = await asyncio.wait({pending}, timeout=CLIENT_CHECK_SECONDS)
+        if done:
+            return pending.result()
+        if request.transport is None or request.transport.is_closing():
+            pending.cancel()
+            await asyncio.gather(pending, return_exceptions=True)
+            raise ClientGoneError
+
+
 def _refund(world: World, upstreams: Upstreams, charge: Charge) -> None:
     if charge.amount and not charge.refunded:
         upstreams.stats.refunded += 1
@@ -204,8 +225,11 @@ async def _relay(request: web.Request, stats: GatewayStats, answer: UpstreamAnsw
         await response.prepare(request)
         while True:
             try:
-                chunk = await anext(chunks)
+                chunk = await _next_chunk(request, chunks)
             except StopAsyncIteration:
+                break
+            except ClientGoneError:
+                client_gone = True  # while the upstream stalled: nothing more to relay to anyone
                 break
             except (TimeoutError, aiohttp.ClientError, OSError):
                 upstream_broken = True  # cannot change the status any more: cut the client off

@@ -1,7 +1,7 @@
 """Wire shapes: the only place response bodies and webhook payloads are assembled.
 
-Field names follow spec/monetize.openapi.yaml exactly; every function here is pure (entities in,
-JSON-ready dicts out) and named `render_*`. No aiohttp.
+Field names follow spec/monetize.openapi.yaml exactly; every function here is pure (entities and the
+domain's results in, JSON-ready dicts out) and named `render_*`: the domain imports none of them. No aiohttp.
 """
 
 from __future__ import annotations
@@ -10,16 +10,22 @@ import hashlib
 import json
 from collections.abc import Iterable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from ...engine.errors import EmulatorError
+from ...engine.errors import render_error as render_engine_error
 from ...engine.timestamps import iso as iso  # re-exported: the wire timestamp format
+from ...engine.views import render_transition
 from .domain.access import has_access
+from .domain.gateway import QuotaExceededError
 from .domain.identity import Reader
+from .domain.lifecycle import Outcome
 from .models import (
     AccessToken,
     BalanceRow,
     CheckoutSession,
     DomainEvent,
+    EventSnapshot,
     Offer,
     Payment,
     Paywall,
@@ -33,9 +39,6 @@ from .models import (
     WebhookEndpoint,
 )
 from .state import Store
-
-if TYPE_CHECKING:  # a runtime import would cycle: lifecycle -> events -> views
-    from .domain.lifecycle import Outcome
 
 
 def render_price(price: Price) -> dict[str, Any]:
@@ -54,7 +57,9 @@ def render_price(price: Price) -> dict[str, Any]:
     return body
 
 
-def render_offer(offer: Offer) -> dict[str, Any]:
+def render_offer(offer: Offer, prices: list[Price]) -> dict[str, Any]:
+    """An offer with `prices`: the paywall's active prices it applies to (all of them for a global
+    offer), which the headless guide's example reads and the SDK's type ignores."""
     return {
         "id": offer.id,
         "discount_percent": offer.discount_percent,
@@ -62,10 +67,11 @@ def render_offer(offer: Offer) -> dict[str, Any]:
         "duration_minutes": offer.duration_minutes,
         "price_id": offer.price_id,
         "label": offer.label,
+        "prices": [render_price(p) for p in prices if offer.price_id in (None, p.id)],
     }
 
 
-def render_settings(paywall: Paywall, origin: str | None) -> dict[str, Any]:
+def render_settings(paywall: Paywall, origin: str | None, locale: str | None = None) -> dict[str, Any]:
     settings: dict[str, Any] = {
         "id": paywall.id,
         "name": paywall.name,
@@ -91,6 +97,8 @@ def render_settings(paywall: Paywall, origin: str | None) -> dict[str, Any]:
         "checkout_shop_url": paywall.checkout_shop_url,
         "checkout_product_name": paywall.checkout_product_name,
     })
+    if locale is not None:
+        settings["locale_default"] = locale
     return settings
 
 
@@ -110,13 +118,14 @@ def render_layout(paywall: Paywall, prices: list[Price]) -> dict[str, Any]:
     return {"type": "modal", "blocks": blocks}
 
 
-def render_bootstrap_structure(store: Store, paywall: Paywall, origin: str | None) -> dict[str, Any]:
+def render_bootstrap_structure(store: Store, paywall: Paywall, origin: str | None,
+                               locale: str | None = None) -> dict[str, Any]:
     """Everything but `user`: the part the `version` hash covers."""
     prices = [p for p in store.prices_of(paywall.id) if p.active]
     return {
-        "settings": render_settings(paywall, origin),
+        "settings": render_settings(paywall, origin, locale),
         "prices": [render_price(p) for p in prices],
-        "offers": [render_offer(o) for o in store.offers_of(paywall.id)],
+        "offers": [render_offer(o, prices) for o in store.offers_of(paywall.id)],
         "layout": render_layout(paywall, prices),
         "experiment": None,
         "locales": paywall.locales or {},
@@ -129,12 +138,13 @@ def structure_version(paywall: Paywall, structure: dict[str, Any]) -> str:
 
 
 def render_bootstrap(store: Store, paywall: Paywall, origin: str | None, reader: Reader, now: datetime, *,
-                     if_version: str | None) -> dict[str, Any]:
-    """The bootstrap answer: the structure, its `version` and the reader's snapshot (null for a guest);
-    the short `{unchanged, version, user?}` form when `if_version` is still current."""
-    key = ("bootstrap", paywall.id, origin)
+                     if_version: str | None, locale: str | None = None) -> dict[str, Any]:
+    """The bootstrap answer: the structure (with `settings.locale_default` = the caller's `locale`),
+    its `version` and the reader's snapshot (null for a guest); the short `{unchanged, version, user?}`
+    form when `if_version` is still current."""
+    key = ("bootstrap", paywall.id, origin, locale)
     if key not in store.memo:  # the structure changes only with the seed, and so do a guest's two answers
-        structure = render_bootstrap_structure(store, paywall, origin)
+        structure = render_bootstrap_structure(store, paywall, origin, locale)
         version = structure_version(paywall, structure)
         store.memo[key] = (structure, version, {**structure, "user": None, "version": version},
                            {"unchanged": True, "version": version})
@@ -272,6 +282,12 @@ def render_checkout_session(session: CheckoutSession) -> dict[str, Any]:
     }
 
 
+def render_portal_session(portal: PortalSession) -> dict[str, Any]:
+    return {"id": portal.id, "paywall_id": portal.paywall_id, "user_id": portal.user_id, "url": portal.url,
+            "return_url": portal.return_url, "created_at": iso(portal.created_at),
+            "opened_at": iso(portal.opened_at), "used": portal.opened_at is not None}
+
+
 def render_subscription_row(sub: Subscription) -> dict[str, Any]:
     return {
         "id": sub.id, "paywall_id": sub.paywall_id, "user_id": sub.user_id, "price_id": sub.price_id,
@@ -312,7 +328,7 @@ def render_billing_outcome(outcome: Outcome) -> dict[str, Any]:
         "refund": render_refund_row(outcome.refund) if outcome.refund else None,
         "redirect_url": outcome.redirect_url,
         "events": [render_event_ref(e) for e in outcome.events],
-        "transitions": list(outcome.transitions),
+        "transitions": [render_transition(t) for t in outcome.transitions],
     }
 
 
@@ -332,30 +348,27 @@ def render_ticket(ticket: Ticket) -> dict[str, Any]:
 # --- webhook payloads ------------------------------------------------------------------------
 
 
-def render_webhook_data(store: Store, paywall: Paywall, user: User, price: Price, *,
-                        subscription: Subscription | None = None, payment: Payment | None = None,
-                        refund: Refund | None = None) -> dict[str, Any]:
-    """The `data` block of a webhook event, a snapshot of the objects at the time of the event."""
-    link = store.link(user.id, paywall.id)
+def render_webhook_data(snapshot: EventSnapshot) -> dict[str, Any]:
+    """The `data` block of a webhook event: the objects as they were at the time of the event."""
+    price, user = snapshot.price, snapshot.user
     data: dict[str, Any] = {
         "price": {"id": price.id, "unit_amount": price.unit_amount, "currency": price.currency,
                   "interval": price.interval or "lifetime"},
         "customer": {"id": f"cus_{user.id.replace('-', '')[:14]}", "email": user.email},
-        "user": {"id": user.id, "email": user.email, "metadata": dict(link.meta) if link else {}},
-        "paywall": {"id": paywall.id},
-        "acquiring": {"id": f"acq_{paywall.acquirer}_{paywall.id}", "provider": paywall.acquirer},
+        "user": {"id": user.id, "email": user.email, "metadata": dict(snapshot.user_meta)},
+        "paywall": {"id": snapshot.paywall_id},
+        "acquiring": {"id": f"acq_{snapshot.acquirer}_{snapshot.paywall_id}", "provider": snapshot.acquirer},
     }
-    if payment is not None:
+    if (payment := snapshot.payment) is not None:
         data["payment"] = {"id": payment.id, "status": payment.status, "amount": payment.amount,
                            "currency": payment.currency}
-    if subscription is not None:
-        s = subscription
+    if (s := snapshot.subscription) is not None:
         data["subscription"] = {
             "id": s.id, "status": s.status, "current_period_start": iso(s.current_period_start),
             "current_period_end": iso(s.current_period_end), "cancel_at_period_end": s.cancel_at_period_end,
             "cancel_at": iso(s.cancel_at), "canceled_at": iso(s.canceled_at), "trial_end": iso(s.trial_end),
         }
-    if refund is not None:
+    if (refund := snapshot.refund) is not None:
         data["refund"] = {"id": refund.id, "payment_id": refund.payment_id, "amount": refund.amount,
                           "currency": refund.currency, "status": refund.status, "reason": refund.reason}
     return data
@@ -363,7 +376,8 @@ def render_webhook_data(store: Store, paywall: Paywall, user: User, price: Price
 
 def render_webhook_envelope(event: DomainEvent) -> dict[str, Any]:
     """The body of a webhook delivery: `{id, type, created_at, data}`."""
-    return {"id": event.id, "type": event.type, "created_at": iso(event.created_at), "data": event.data}
+    return {"id": event.id, "type": event.type, "created_at": iso(event.created_at),
+            "data": render_webhook_data(event.data)}
 
 
 def render_webhook_endpoint(endpoint: WebhookEndpoint) -> dict[str, Any]:
@@ -407,8 +421,9 @@ def render_minted_token(token: AccessToken, user: User, now: datetime) -> dict[s
             "user": {"id": user.id, "email": user.email}}
 
 
-def render_state(store: Store) -> dict[str, Any]:
-    """Every table, JSON-ready (the control API's state dump)."""
+def render_state(store: Store, deliveries: Iterable[WebhookDelivery] = ()) -> dict[str, Any]:
+    """Every table, JSON-ready (the control API's state dump); webhook deliveries as the delivery log
+    shows them."""
     from dataclasses import asdict
 
     def rows(values: Any) -> list[dict[str, Any]]:
@@ -427,10 +442,27 @@ def render_state(store: Store) -> dict[str, Any]:
         "payments": rows(store.payments.values()),
         "refunds": rows(store.refunds.values()),
         "tickets": rows(store.tickets),
-        "events": rows(store.events),
+        "events": [_event_row(e) for e in store.events],
         "analytics": rows(store.analytics),
         "webhook_endpoints": rows(store.webhook_endpoints.values()),
+        "webhook_deliveries": [render_delivery(d) for d in deliveries],
+        # Rows dropped from the front of capped tables (EmulatorConfig.limits), by table.
+        "evicted": {table: store.evicted.get(table, 0) for table in ("events", "deliveries", "analytics")},
     }
+
+
+def _event_row(event: DomainEvent) -> dict[str, Any]:
+    return {"id": event.id, "type": event.type, "owner_id": event.owner_id, "paywall_id": event.paywall_id,
+            "created_at": iso(event.created_at), "data": render_webhook_data(event.data), "subject": event.subject}
+
+
+def render_error(err: EmulatorError) -> dict[str, Any]:
+    """The product's error body `{error, code, message, ...extras}`; an error carrying domain values
+    (the gateway's 402 and its balances) gets them rendered here."""
+    body = render_engine_error(err)
+    if isinstance(err, QuotaExceededError):
+        body["details"] = render_quota_details(err.rows, err.query_type)
+    return body
 
 
 def _json_default(value: Any) -> Any:

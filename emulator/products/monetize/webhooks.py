@@ -1,38 +1,28 @@
-"""Webhook delivery: the outbox (`store.events`) turned into signed HTTP deliveries.
+"""Webhooks without the network: the outbox (`store.events`) turned into deliveries, and what follows.
 
-Owns webhook endpoints management, the delivery log (`store.webhook_log`, so a reset empties it),
-the retry schedule on the emulator clock, per-subject ordering, the receiver-testing policies
-(duplicate, out-of-order, delayed), signing, and `WebhookDispatcher`: a background `DueSource` that
-`World.catch_up` drives inline on clock moves, plus a worker task (started from the app's cleanup_ctx)
-that sends due attempts as real time passes. HTTP layer: uses aiohttp's client, imports no handlers.
+Owns webhook endpoints management, the delivery log (`store.webhook_log`, so a reset empties it), the
+envelope's bytes (serialised once per event), the retry schedule on the emulator clock, per-subject
+ordering, the receiver-testing policies (duplicate, out-of-order, delayed) and signing. Sending them is
+`delivery.py`'s. No aiohttp.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import functools
 import hashlib
 import hmac
 import json
-import logging
-from collections.abc import AsyncIterator, Collection, Iterable
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import islice
 from typing import Any
 
-import aiohttp
-from aiohttp import web
-
-from ...engine.clock import monotonic
-from ...engine.keys import WORLD_KEY
+from ...engine.product import Transition
 from ...engine.values import is_http_url
-from ...engine.world import World
 from .errors import BadRequestError, ConflictError, NotFoundError
 from .models import DeliveryAttempt, DeliveryLog, DeliveryStatus, DomainEvent, WebhookDelivery, WebhookEndpoint
-from .state import PRODUCT_NAME, Store, store_of
-from .views import iso, render_webhook_envelope
-
-log = logging.getLogger("paywall_emulator.webhooks")
+from .state import Store
+from .views import render_webhook_envelope
 
 # Attempt offsets, counted from the first attempt (or from a redelivery): +0, +1 min, +5 min, +30 min,
 # +2 h, +6 h; a delivery whose sixth attempt fails is marked failed. Keep in step with the spec's
@@ -44,8 +34,6 @@ RETRY_SCHEDULE: tuple[timedelta, ...] = (
 # out_of_order policy: a delivery with no later partner to swap with goes out after this (emulator time).
 SWAP_WINDOW = timedelta(seconds=5)
 USER_AGENT = "Monetize-Webhooks/1.0"
-# The worker's longest sleep between looks at the outbox: how late a new event may start out.
-POLL_SECONDS = 0.05
 POLICY_KEYS = ("duplicate", "out_of_order", "delay_seconds")
 
 
@@ -112,6 +100,15 @@ def set_policy(store: Store, endpoint_id: str, policy: dict[str, Any], now: date
 # --- the outbox ------------------------------------------------------------------------------
 
 
+def subscribes(patterns: Iterable[str] | None, event_type: str) -> bool:
+    """Whether an endpoint's `events` take this type: absent means every type; an entry is a type,
+    `*` (every type) or `<family>.*` (every type of that family, e.g. `subscription.*`)."""
+    if patterns is None:
+        return True
+    family = event_type.partition(".")[0]
+    return any(p in (event_type, "*", f"{family}.*") for p in patterns)
+
+
 def collect(store: Store) -> DeliveryLog:
     """Turn events recorded since the last call into deliveries for the subscribed endpoints."""
     log_ = delivery_log(store)
@@ -122,11 +119,30 @@ def collect(store: Store) -> DeliveryLog:
         for endpoint in list(store.webhook_endpoints.values()):
             if endpoint.owner_id != event.owner_id or not endpoint.enabled:
                 continue
-            if endpoint.events is not None and event.type not in endpoint.events:
+            if not subscribes(endpoint.events, event.type):
                 continue
             body = body or serialise(event)
             _enqueue(store, log_, endpoint, event, body)
+    _trim(store, log_)
     return log_
+
+
+def _trim(store: Store, log_: DeliveryLog) -> None:
+    """Keep the event log and the delivery history within their caps (`Store.limits`): the oldest
+    events already turned into deliveries go first, then the oldest finished deliveries. Only here,
+    never inside a domain operation, so an operation's own slice of the event log stays put."""
+    limits = store.limits
+    extra = len(store.events) - limits.events
+    if extra > max(limits.events // 16, 0):
+        count = min(extra, log_.cursor)
+        store.evict("events", store.events, count)
+        log_.cursor -= count
+    extra = len(log_.deliveries) - limits.deliveries
+    if extra > max(limits.deliveries // 16, 0):
+        gone = list(islice((key for key, d in log_.deliveries.items() if d.status != "pending"), extra))
+        for key in gone:
+            del log_.deliveries[key]
+        store.evicted["deliveries"] = store.evicted.get("deliveries", 0) + len(gone)
 
 
 def serialise(event: DomainEvent) -> bytes:
@@ -190,6 +206,17 @@ def next_attempt_at(log_: DeliveryLog, busy: Collection[str]) -> datetime | None
     return min(times, default=None)
 
 
+def begin_attempt(store: Store, log_: DeliveryLog, delivery: WebhookDelivery, at: datetime) -> WebhookEndpoint | None:
+    """An attempt starts at `at` (its retry schedule counts from the first one): the endpoint to send to,
+    or None when it was deleted meanwhile (the delivery is then given up)."""
+    if delivery.schedule_start is None:
+        delivery.schedule_start = at
+    endpoint = store.webhook_endpoints.get(delivery.endpoint_id)
+    if endpoint is None:
+        _finish(log_, delivery, "failed", at)
+    return endpoint
+
+
 def record_attempt(log_: DeliveryLog, delivery: WebhookDelivery, attempt: DeliveryAttempt) -> None:
     """Log an attempt and decide what follows: done, failed for good, or the next retry."""
     delivery.attempts.append(attempt)
@@ -242,7 +269,29 @@ def list_events(store: Store, *, type_: str | None = None) -> list[DomainEvent]:
     return [e for e in store.events if type_ is None or e.type == type_]
 
 
-# --- sending ---------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WebhookAttempt(Transition):
+    """A delivery attempt run while time moved (`webhook.attempt`), and where it left the delivery."""
+
+    delivery_id: str
+    event_id: str
+    event_type: str
+    endpoint_id: str
+    status_code: int | None
+    error: str | None
+    delivery_status: DeliveryStatus
+
+
+def attempted(delivery: WebhookDelivery, at: datetime) -> WebhookAttempt:
+    """The transition of an attempt made at `at` (its last attempt record, if one was sent)."""
+    last = delivery.attempts[-1] if delivery.attempts else None
+    return WebhookAttempt(kind="webhook.attempt", at=at, delivery_id=delivery.id, event_id=delivery.event_id,
+                          event_type=delivery.type, endpoint_id=delivery.endpoint_id,
+                          status_code=last.status_code if last else None, error=last.error if last else None,
+                          delivery_status=delivery.status)
+
+
+# --- signing ---------------------------------------------------------------------------------
 
 
 def sign(secret: str, body: bytes) -> str:
@@ -255,148 +304,3 @@ def request_headers(delivery: WebhookDelivery, secret: str) -> dict[str, str]:
     return {"Content-Type": "application/json", "User-Agent": USER_AGENT, "X-Signature": signature,
             "X-Monetize-Signature": f"sha256={signature}", "X-Monetize-Event-Id": delivery.event_id,
             "X-Monetize-Event-Type": delivery.type, "X-Monetize-Delivery-Id": delivery.id}
-
-
-async def send(session: aiohttp.ClientSession, delivery: WebhookDelivery, secret: str, *, at: datetime,
-               limit_seconds: float) -> DeliveryAttempt:
-    """POST the delivery once; any answer, timeout or connection error becomes an attempt record."""
-    started = monotonic()
-    status: int | None = None
-    error: str | None = None
-    try:
-        async with session.post(delivery.url, data=delivery.body, headers=request_headers(delivery, secret),
-                                timeout=aiohttp.ClientTimeout(total=limit_seconds), allow_redirects=False) as resp:
-            await resp.read()
-            status = resp.status
-    except TimeoutError:
-        error = f"timeout: no answer within {limit_seconds:g} s"
-    except (aiohttp.ClientError, ValueError) as exc:
-        error = f"connection error: {type(exc).__name__}: {exc}"[:500]
-    except Exception as exc:  # anything else still ends this attempt (and schedules the next), never loops
-        log.warning("webhook attempt %s failed unexpectedly", delivery.id, exc_info=exc)
-        error = f"error: {type(exc).__name__}: {exc}"[:500]
-    return DeliveryAttempt(at=at, status_code=status, error=error, duration_ms=(monotonic() - started) * 1000)
-
-
-class WebhookDispatcher:
-    """Sends due deliveries: inline when `World.catch_up` moves the clock (a background `DueSource`)
-    and from its own worker task as real time passes. Each attempt runs in its own task, so a slow
-    receiver never holds up other endpoints or subjects; an attempt is never started twice."""
-
-    background = True
-
-    def __init__(self, world: World, session: aiohttp.ClientSession) -> None:
-        self.world = world
-        self.session = session
-        self._log: DeliveryLog | None = None
-        self._inflight: dict[str, tuple[datetime, asyncio.Task[dict[str, Any]]]] = {}
-        self._orphans: set[asyncio.Task[dict[str, Any]]] = set()
-        self._wake = asyncio.Event()
-        self._worker: asyncio.Task[None] | None = None
-        self._closing = False
-
-    # DueSource
-    def next_due(self, store: Store) -> datetime | None:
-        log_ = self._current(store)
-        times = [started for started, _ in self._inflight.values()]
-        upcoming = next_attempt_at(log_, self._inflight.keys())
-        if upcoming is not None:
-            times.append(upcoming)
-        return min(times, default=None)
-
-    async def run_due(self, store: Store, at: datetime) -> list[dict[str, Any]]:
-        log_ = self._current(store)
-        for delivery in due_deliveries(log_, at, self._inflight.keys()):
-            self._start(store, log_, delivery, at)
-        tasks = [task for started, task in self._inflight.values() if started <= at]
-        if not tasks:
-            return []
-        await asyncio.wait(tasks)  # never cancels them, even if this caller is cancelled
-        return [task.result() for task in tasks if not task.cancelled() and task.exception() is None]
-
-    # worker
-    def start(self) -> None:
-        self._worker = asyncio.create_task(self._run(), name="webhook-worker")
-
-    async def close(self) -> None:
-        tasks: list[asyncio.Task[Any]] = [task for _, task in self._inflight.values()] + list(self._orphans)
-        self._closing = True  # the worker ends at its next turn even if a cancel() got lost
-        self._wake.set()
-        if self._worker is not None:
-            tasks.append(self._worker)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        self._inflight.clear()
-        self._orphans.clear()
-
-    async def _run(self) -> None:
-        while not self._closing:
-            try:
-                store = store_of(self.world)
-                log_ = self._current(store)
-                now = self.world.now()
-                for delivery in due_deliveries(log_, now, self._inflight.keys()):
-                    self._start(store, log_, delivery, now)
-            except Exception:  # a bug must not end delivery for the app's lifetime
-                log.exception("the webhook worker hit an unexpected error")
-            self._wake.clear()
-            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancel() that lands as
-            # the event fires (gh-86296), and a worker that never ends hangs the app's cleanup.
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(POLL_SECONDS):
-                    await self._wake.wait()
-
-    def _current(self, store: Store) -> DeliveryLog:
-        log_ = collect(store)
-        if log_ is not self._log:  # a reset replaced the log: attempts of the old world are moot
-            for _, task in self._inflight.values():
-                task.cancel()
-                self._orphans.add(task)
-            self._inflight.clear()
-            self._log = log_
-        return log_
-
-    def _start(self, store: Store, log_: DeliveryLog, delivery: WebhookDelivery, at: datetime) -> None:
-        task = asyncio.create_task(self._attempt(store, log_, delivery, at), name=f"webhook {delivery.id}")
-        self._inflight[delivery.id] = (at, task)
-        task.add_done_callback(functools.partial(self._settled, delivery.id))
-
-    def _settled(self, key: str, task: asyncio.Task[dict[str, Any]]) -> None:
-        if self._inflight.get(key, (None, None))[1] is task:
-            del self._inflight[key]
-        self._orphans.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("webhook attempt %s crashed", key, exc_info=task.exception())
-        self._wake.set()  # whatever waited on this delivery may go now
-
-    async def _attempt(self, store: Store, log_: DeliveryLog, delivery: WebhookDelivery,
-                       at: datetime) -> dict[str, Any]:
-        if delivery.schedule_start is None:
-            delivery.schedule_start = at
-        endpoint = store.webhook_endpoints.get(delivery.endpoint_id)
-        if endpoint is None:
-            _finish(log_, delivery, "failed", at)
-        else:
-            attempt = await send(self.session, delivery, endpoint.secret, at=at,
-                                 limit_seconds=self.world.config.webhook_timeout)
-            record_attempt(log_, delivery, attempt)
-        last = delivery.attempts[-1] if delivery.attempts else None
-        return {"type": "webhook.attempt", "at": iso(at), "delivery_id": delivery.id, "event_id": delivery.event_id,
-                "event_type": delivery.type, "endpoint_id": delivery.endpoint_id,
-                "status_code": last.status_code if last else None, "error": last.error if last else None,
-                "delivery_status": delivery.status}
-
-
-async def delivery_context(app: web.Application) -> AsyncIterator[None]:
-    """cleanup_ctx: one HTTP client session and one dispatcher per app, registered as a due source."""
-    world = app[WORLD_KEY]
-    async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as session:
-        dispatcher = WebhookDispatcher(world, session)
-        world.add_source(PRODUCT_NAME, dispatcher)
-        dispatcher.start()
-        try:
-            yield
-        finally:
-            world.remove_source(dispatcher)
-            await dispatcher.close()

@@ -12,11 +12,13 @@ from typing import Any, cast
 
 from ...engine.product import WorldError, WorldLoad
 from ...engine.values import is_http_url
+from .domain.accounts import password_hash
 from .domain.balances import MAX_BALANCE
 from .domain.lifecycle import schedule
 from .domain.periods import add_interval, local_date
 from .models import (
     ACQUIRERS,
+    WEBHOOK_SUBSCRIPTIONS,
     AcquirerName,
     BalanceRow,
     Interval,
@@ -33,6 +35,7 @@ from .models import (
     User,
     WebhookEndpoint,
 )
+from .models_auth import Account
 from .state import Store
 
 _INTERVALS = ("day", "week", "month", "year", "lifetime")
@@ -42,7 +45,7 @@ MAX_DAYS = 36_525  # relative times reach at most 100 years from the instant of 
 
 def load_section(section: Mapping[str, Any] | None, load: WorldLoad) -> Store:
     """A new store holding the world `section` describes (None: an empty world), as of `load.now`."""
-    store = Store(seed=load.id_seed, ids=load.ids)
+    store = Store(seed=load.id_seed, ids=load.ids, limits=load.limits)
     _Loader(store, load.now).load(section or {})
     return store
 
@@ -53,9 +56,9 @@ class _Loader:
         self.now = now
 
     def load(self, doc: Mapping[str, Any]) -> None:
-        unknown = set(doc) - {"owners", "paywalls", "users"}
+        unknown = sorted(set(doc) - {"owners", "paywalls", "users"})
         if unknown:
-            raise WorldError(f"unknown keys in the monetize section: {sorted(unknown)}")
+            raise WorldError(f"{unknown[0]}: unknown key in the monetize section (it has owners, paywalls, users)")
         for i, raw in enumerate(_list(doc, "owners")):
             with _entry(f"owners[{i}]"):
                 self._owner(_map(raw, f"owners[{i}]"), f"owners[{i}]")
@@ -86,7 +89,7 @@ class _Loader:
                 owner_id=owner.id,
                 url=_url(hook, "url", hw, required=True) or "",
                 secret=str(hook.get("secret") or f"whsec_{self.store.ids.alnum(24)}"),
-                events=list(hook["events"]) if hook.get("events") else None,
+                events=_event_subscriptions(hook.get("events"), f"{hw}.events"),
             )
             self.store.webhook_endpoints[endpoint.id] = endpoint
 
@@ -130,6 +133,7 @@ class _Loader:
             locales=raw.get("locales"),
             token_types=token_types,
             acquirer_ref=str(raw.get("acquirer_ref") or self.store.ids.digits(5)),
+            email_confirmation=_email_confirmation(raw, where),
         )
         self.store.paywalls[pid] = paywall
         for k, p in enumerate(_list(raw, "prices")):
@@ -212,6 +216,12 @@ class _Loader:
         created = self.now - timedelta(days=_days(raw, "created_days_ago", 30, where))
         self.store.add_user(User(id=uid, email=email, name=raw.get("name"), created_at=created,
                                  country=str(raw.get("country") or "US")))
+        if raw.get("password") is not None:
+            password = raw["password"]
+            if not isinstance(password, str) or not email:
+                raise WorldError(f"{where}: password must be a string, on a user with an email")
+            self.store.auth.accounts[uid] = Account(user_id=uid, password_hash=password_hash(uid, password),
+                                                    confirmed=True, created_at=created)
         for k, link_raw in enumerate(_list(raw, "paywalls")):
             lw = f"{where}.paywalls[{k}]"
             link_raw = _map(link_raw, lw)
@@ -318,19 +328,45 @@ def _days(raw: Mapping[str, Any], key: str, default: float | None, where: str, *
 
 
 def _fake_options(raw: Any, where: str) -> dict[str, Any]:
-    """The fake upstream's options: latency_ms, chunk_delay_ms, fail_status (400-599), fail_connection."""
+    """The fake upstream's options: latency_ms, chunk_delay_ms, fail_status (400-599), fail_connection,
+    break_after_chunks, stall_after_chunks (0 or more)."""
     options = dict(_map(raw or {}, where))
-    unknown = set(options) - {"latency_ms", "chunk_delay_ms", "fail_status", "fail_connection"}
+    unknown = set(options) - {"latency_ms", "chunk_delay_ms", "fail_status", "fail_connection",
+                              "break_after_chunks", "stall_after_chunks"}
     if unknown:
         raise WorldError(f"{where}: unknown options {sorted(unknown)}")
     for key in ("latency_ms", "chunk_delay_ms"):
         _int(options, key, 0, where)
+    for key in ("break_after_chunks", "stall_after_chunks"):
+        if options.get(key) is not None:
+            _int(options, key, 0, where)
     status = options.get("fail_status")
     if status is not None and (not isinstance(status, int) or isinstance(status, bool) or not 400 <= status <= 599):
         raise WorldError(f"{where}: 'fail_status' must be an HTTP status from 400 to 599")
     if not isinstance(options.get("fail_connection", False), bool):
         raise WorldError(f"{where}: 'fail_connection' must be a boolean")
     return options
+
+
+def _event_subscriptions(raw: Any, where: str) -> list[str] | None:
+    """An endpoint's `events`: None (every type) or event types and wildcards (`*`, `subscription.*`)."""
+    if not raw:
+        return None
+    if not isinstance(raw, list) or any(e not in WEBHOOK_SUBSCRIPTIONS for e in raw):
+        raise WorldError(f"{where}: a list of event types or wildcards ({', '.join(sorted(WEBHOOK_SUBSCRIPTIONS))})"
+                         f", got {raw!r}")
+    return list(dict.fromkeys(raw))
+
+
+def _email_confirmation(raw: Mapping[str, Any], where: str) -> bool:
+    auth = _map(raw.get("auth") or {}, f"{where}.auth")
+    unknown = set(auth) - {"email_confirmation"}
+    if unknown:
+        raise WorldError(f"{where}.auth: unknown keys {sorted(unknown)}")
+    value = auth.get("email_confirmation", True)
+    if not isinstance(value, bool):
+        raise WorldError(f"{where}.auth.email_confirmation must be true or false")
+    return value
 
 
 def _list(raw: Mapping[str, Any], key: str) -> list[Any]:

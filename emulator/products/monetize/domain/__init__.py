@@ -1,6 +1,7 @@
-"""Business rules of the emulated platform: pure functions over a `Store` and a `Clock`.
+"""Business rules of the emulated platform: functions over a `Store` and the instant they act at.
 
-Nothing under `emulator/domain/` imports aiohttp or knows about HTTP; handlers call in here. The
-domain never imports handlers, routing, the app or wire shapes (`views`), except `events.py`'s webhook
-snapshot; `access`, `identity`, `timestamps` and `travel` are read helpers `views` may import.
+Nothing here imports aiohttp or knows about HTTP; handlers call in here. The domain never imports
+handlers, routing, the app or `views`: it returns entities and small results (`Outcome`, transitions,
+an event's snapshot, errors carrying their values), and views render them. `views` may import the
+read helpers (`access`, `identity`) and those result types.
 """

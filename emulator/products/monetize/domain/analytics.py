@@ -21,7 +21,7 @@ def ingest(store: Store, now: datetime, paywall_id: str, batch: dict[str, Any], 
     visitor = visitor_id or batch.get("visitor_id")
     user = user_id or batch.get("user_id")
     for raw in events:
-        store.analytics.append(AnalyticsEvent(
+        store.record_analytics(AnalyticsEvent(
             paywall_id=paywall_id, type=str(raw.get("type")), ts=raw.get("ts"), props=raw.get("props"),
             visitor_id=visitor, user_id=user, received_at=now))
     return len(events)

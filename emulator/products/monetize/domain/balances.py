@@ -134,20 +134,17 @@ def read_for_session(store: Store, now: datetime, paywall: Paywall, user: User) 
 def adjust_for_identity(store: Store, now: datetime, paywall: Paywall, *, email: str | None,
                         user_id: str | None, type_name: str, amount: int,
                         op: Op) -> tuple[User, BalanceRow, list[BalanceRow]]:
-    """The owner's credit/debit by e-mail or user id. A credit links a known user to the paywall;
-    a debit needs an existing link (`identity_not_found` otherwise). Checked before any write."""
+    """The owner's credit/debit by e-mail or user id, for a user linked to the paywall: credit and
+    debit alike answer `identity_not_found` for anyone else (002: "No user with that email/user_id
+    linked to this paywall"), a user of another paywall included. Checked before any write."""
     require_identity(email, user_id)
     if paywall.token_type(type_name) is None:
         raise BadRequestError(f"Token type {type_name!r} is not configured on this paywall",
                               code="token_type_not_found")
     user = find_user(store, paywall, email=email, user_id=user_id)
-    linked = user is not None and store.link(user.id, paywall.id) is not None
-    if user is None or (op == "debit" and not linked):
+    if user is None or store.link(user.id, paywall.id) is None:
         raise IdentityNotFoundError(error="identity_not_found",
                                     message="No user with that email/user_id is linked to this paywall")
-    if op == "credit":
-        check_change(store, now, paywall, user.id, type_name, amount, op)  # before the link is written
-        ensure_link(store, now, user, paywall)
     row = adjust(store, now, paywall, user, type_name, amount, op)
     return user, row, list_balances(store, now, paywall, user.id)
 

@@ -3,15 +3,16 @@
 Rules: price ids arrive as numbers or numeric strings; an unknown, foreign or stale price is a 404;
 an active purchase answers 409 `{hasActivePurchase: true}` unless `ignoreActivePurchase`; the same
 `Idempotency-Key` within 24 h returns the stored answer and creates nothing, a different body with
-the same key is refused; `trial_days` is never granted twice (`had_previous_trial`). Freemius has
+the same key is refused (the SDK's attribution fields do not count); `__SESSION__` in a return URL
+becomes the session id; `trial_days` is never granted twice (`had_previous_trial`). Freemius has
 no hosted portal; a portal needs an active subscription. No aiohttp.
 """
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -26,6 +27,11 @@ from .identity import ensure_link, find_or_create_user
 from .periods import add_interval
 
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
+# Attribution the SDK resolves asynchronously and per client instance (each BillingClient has its own
+# visitor id, and a retry may carry an id the first attempt did not have yet): two attempts of one call
+# may differ only in these, so they are left out of the idempotency fingerprint.
+ATTRIBUTION_FIELDS = frozenset({"visitorId", "experimentId", "variantKey"})
+SESSION_PLACEHOLDER = "__SESSION__"
 
 
 @dataclass(slots=True, kw_only=True)
@@ -73,8 +79,8 @@ def applicable_offer(store: Store, now: datetime, paywall: Paywall, price: Price
 
 
 def idempotent_replay(store: Store, now: datetime, scope: str, key: str | None,
-                      fingerprint: str) -> dict[str, Any] | None:
-    """The stored answer for a repeated key, or None; a reused key with another body is a 409."""
+                      fingerprint: str) -> CheckoutSession | None:
+    """The checkout answered first for a repeated key, or None; a reused key with another body is a 409."""
     if not key:
         return None
     record = store.idempotency.get((scope, key))
@@ -83,7 +89,7 @@ def idempotent_replay(store: Store, now: datetime, scope: str, key: str | None,
     if record.fingerprint != fingerprint:
         raise ConflictError("This Idempotency-Key was already used with a different request body",
                             code="idempotency_key_reused", error="idempotency_key_reused")
-    return record.response
+    return record.checkout
 
 
 def remember(store: Store, now: datetime, record: IdempotencyRecord) -> None:
@@ -104,24 +110,38 @@ def fingerprint_of(*parts: Any) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
 
 
+def request_fingerprint(paywall_id: str, principal: Any, body: dict[str, Any]) -> str:
+    """What makes two start-checkout calls "the same request": the paywall, the caller and the body
+    without the SDK's attribution fields; `priceId` 101 and "101" name the same price."""
+    kept = {k: v for k, v in body.items() if k not in ATTRIBUTION_FIELDS}
+    if isinstance(kept.get("priceId"), (int, str)) and not isinstance(kept.get("priceId"), bool):
+        kept["priceId"] = str(kept["priceId"]).strip()
+    return fingerprint_of(paywall_id, principal, kept)
+
+
+def with_session(url: str | None, session_id: str) -> str | None:
+    """A return URL with every `__SESSION__` replaced by the checkout session id."""
+    return url.replace(SESSION_PLACEHOLDER, session_id) if url else url
+
+
 def start(store: Store, now: datetime, paywall: Paywall, req: CheckoutRequest, *, email: str | None,
           bearer_user: User | None, origin: str, hosted: bool, idempotency_key: str | None,
-          fingerprint: str, render: Callable[[CheckoutSession], dict[str, Any]]) -> dict[str, Any]:
-    """Create a checkout session (or replay the idempotent one) and return its wire answer.
+          fingerprint: str) -> CheckoutSession:
+    """Create a checkout session, or for a repeated `Idempotency-Key` the one answered first (as it was
+    then), which the caller renders again.
 
     Everything is checked before anything is written: a refused request leaves no user, link or
-    session behind. The Bearer's user wins over the body's e-mail (anti-spoofing). `render` (the
-    view, passed in by the handler) shapes the answer, which is stored for an idempotent replay.
+    session behind. The Bearer's user wins over the body's e-mail (anti-spoofing).
     """
     scope = f"startCheckout:{paywall.id}"
     replay = idempotent_replay(store, now, scope, idempotency_key, fingerprint)
     if replay is not None:
         return replay
-    price = find_price(store, paywall, req.price_id)
-    user = bearer_user or (store.user_by_email(email) if email else None)
-    if user is None and not email:
+    if bearer_user is None and not email:  # the e-mail is required on every path but the Bearer's
         raise BadRequestError("Missing required parameters: email, priceId", code="missing_parameters",
                               error="Missing required parameters: email, priceId")
+    price = find_price(store, paywall, req.price_id)
+    user = bearer_user or store.user_by_email(str(email))
     if user is not None and not req.ignore_active_purchase and has_access(store, paywall, user):
         raise ConflictError("User already has an active purchase", code="already_purchased",
                             error="User already has an active purchase", hasActivePurchase=True)
@@ -138,23 +158,26 @@ def start(store: Store, now: datetime, paywall: Paywall, req: CheckoutRequest, *
         url = f"{origin}/_emulator/checkout/{session_id}" + (f"?{urlencode(params)}" if params else "")
     else:
         url = acquirer.checkout_url(paywall, session_id, email, price)
-    default_success = paywall.success_redirect_url or f"{origin}/paywall/{paywall.id}/checkout/success"
+    # 002: both return URLs default to the paywall's success_redirect_url; a cancelled or failed buyer
+    # goes back to the shop page the caller named first (the SDK's e2e runs expect the page they came from).
+    default = paywall.success_redirect_url
     session = CheckoutSession(
         id=session_id, paywall_id=paywall.id, user_id=user.id, price_id=price.id, acquirer=paywall.acquirer,
-        url=url, success_url=req.success_url or default_success,
-        error_url=req.error_url or req.shop_url or paywall.checkout_shop_url
-        or f"{origin}/paywall/{paywall.id}/checkout/error",
+        url=url,
+        success_url=with_session(req.success_url or default or f"{origin}/paywall/{paywall.id}/checkout/success",
+                                 session_id),
+        error_url=with_session(req.error_url or req.shop_url or default
+                               or f"{origin}/paywall/{paywall.id}/checkout/error", session_id),
         shop_url=req.shop_url or paywall.checkout_shop_url, trial_days=trial or None,
         ignore_active_purchase=req.ignore_active_purchase,
         offer_id=(offer.id if (offer := applicable_offer(store, now, paywall, price, req.offer_id)) else None),
         meta=dict(req.attribution or {}), created_at=now,
     )
     store.add_checkout(session)
-    response = render(session)
     if idempotency_key:
         remember(store, now, IdempotencyRecord(key=idempotency_key, scope=scope, fingerprint=fingerprint,
-                                               response=response, created_at=now))
-    return response
+                                               checkout=copy.copy(session), created_at=now))
+    return session
 
 
 def trial_end(now: datetime, days: int) -> datetime:

@@ -9,10 +9,8 @@ the HTTP layer's business (`emulator.upstream`). No aiohttp.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from ..errors import BadRequestError, NotFoundError, PaymentRequiredError, PaywallNotFoundError, UnauthorizedError
 from ..models import BalanceRow, Paywall, Provider, TokenType, User
@@ -46,6 +44,16 @@ class Charge:
     refunded: bool = False
 
 
+class QuotaExceededError(PaymentRequiredError):
+    """402 `not-enough-queries`: the balance is short of the provider's cost. Carries the user's balances
+    as a read would show them and the provider's query type; views render them as the body's `details`."""
+
+    def __init__(self, rows: list[BalanceRow], query_type: str) -> None:
+        super().__init__(error="not-enough-queries")
+        self.rows = rows
+        self.query_type = query_type
+
+
 class ProviderDisabledError(NotFoundError):
     default_code = "provider-disabled"
     default_message = "The API provider is disabled, or tokenization is off on this paywall"
@@ -62,8 +70,7 @@ def paywall_id_of(query: str | None, header: str | None) -> str:
     return found
 
 
-def reserve(store: Store, now: datetime, call: GatewayRequest, *,
-            render_details: Callable[[list[BalanceRow], str], dict[str, Any]]) -> Charge:
+def reserve(store: Store, now: datetime, call: GatewayRequest) -> Charge:
     """Check the call and debit the provider's cost (unless the type is `free`), atomically.
 
     Order of refusals: 400 paywall id, 401 no identity, 404 paywall, then 404 `provider-disabled` for
@@ -90,9 +97,7 @@ def reserve(store: Store, now: datetime, call: GatewayRequest, *,
     amount = 0 if ttype.type == FREE_TYPE else provider.cost
     user_id = user.id if user is not None else None
     if amount and balances.peek(store, now, paywall, user_id, ttype) < amount:
-        raise PaymentRequiredError(error="not-enough-queries",
-                                   details=render_details(_peek_rows(store, now, paywall, user_id),
-                                                                ttype.type))
+        raise QuotaExceededError(_peek_rows(store, now, paywall, user_id), ttype.type)
     # Every check passed: from here on only writes, with no await in between.
     if user is None:
         user = store.add_user(User(id=store.ids.uuid(), email=None, created_at=now))

@@ -11,16 +11,14 @@ stamped at its period end) and emits exactly the events the real flow would, Pad
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import heapq
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
 from urllib.parse import urlencode
 
-from ....engine.timestamps import iso
+from ....engine.product import Transition
 from ..acquirers import acquirer_for
 from ..acquirers.base import email_effect
 from ..errors import ConflictError, NotFoundError
@@ -49,7 +47,32 @@ CHECKOUT_LIFETIME = timedelta(hours=24)
 # Statuses the scheduler still has work for (others are final or never billed).
 LIVE_STATUSES = frozenset({"trialing", "active", "past_due"})
 
-Transition = dict[str, Any]
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SubscriptionStep(Transition):
+    """A subscription's period end or ending (`subscription.ended`, ...), as it left it."""
+
+    subscription_id: str
+    paywall_id: str
+    status: str
+    current_period_end: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SubscriptionCharge(SubscriptionStep):
+    """A step that charged: a renewal, a trial end, a failed renewal (`payment_status` failed)."""
+
+    payment_id: str
+    payment_status: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CheckoutExpired(Transition):
+    """An open checkout session past `CHECKOUT_LIFETIME`."""
+
+    checkout_id: str
+    paywall_id: str
+    status: str
 
 
 @dataclass(slots=True, kw_only=True)
@@ -104,6 +127,29 @@ def require_portal(store: Store, session_id: str) -> PortalSession:
     if portal is None:
         raise NotFoundError(f"no portal session {session_id!r}", code="not_found")
     return portal
+
+
+@dataclass(slots=True, frozen=True, kw_only=True)
+class PortalVisit:
+    """A visit of a portal link: `used` when another browser already opened it; `new_key` the key
+    the browser that opens it first must keep (None when it already holds it)."""
+
+    portal: PortalSession
+    used: bool
+    new_key: str | None = None
+
+
+def visit_portal(store: Store, now: datetime, session_id: str, browser_key: str | None, *,
+                 open_link: bool = True) -> PortalVisit:
+    """The portal URL is one-time (002): the first visit opens it for that browser (the key it is
+    given comes back as a cookie on its later requests, e.g. after a Cancel); any other visit is used.
+    `open_link=False` only asks (a button checks its input before the visit counts)."""
+    portal = require_portal(store, session_id)
+    if portal.browser_key is None:
+        if open_link:
+            portal.opened_at, portal.browser_key = now, store.ids.alnum(24)
+        return PortalVisit(portal=portal, used=False, new_key=portal.browser_key)
+    return PortalVisit(portal=portal, used=browser_key != portal.browser_key)
 
 
 # --- checkout outcomes ---------------------------------------------------------------------------
@@ -173,8 +219,8 @@ def expire_checkouts(store: Store, at: datetime) -> list[Transition]:
         if expired_at > at:
             break
         session.status, session.completed_at = "expired", expired_at
-        done.append({"type": "checkout.expired", "at": iso(expired_at), "checkout_id": session.id,
-                     "paywall_id": session.paywall_id, "status": session.status})
+        done.append(CheckoutExpired(kind="checkout.expired", at=expired_at, checkout_id=session.id,
+                                    paywall_id=session.paywall_id, status=session.status))
     return done
 
 
@@ -342,7 +388,7 @@ def settle(store: Store, until: datetime, sub: Subscription) -> list[Transition]
     return done
 
 
-def _period_end(store: Store, at: datetime, sub: Subscription) -> Transition:
+def _period_end(store: Store, at: datetime, sub: Subscription) -> SubscriptionStep:
     if sub.cancel_at_period_end:
         return end_now(store, at, sub)
     if sub.status == "past_due":
@@ -350,7 +396,7 @@ def _period_end(store: Store, at: datetime, sub: Subscription) -> Transition:
     return charge_renewal(store, at, sub, period_start=sub.current_period_end)
 
 
-def charge_renewal(store: Store, at: datetime, sub: Subscription, *, period_start: datetime) -> Transition:
+def charge_renewal(store: Store, at: datetime, sub: Subscription, *, period_start: datetime) -> SubscriptionStep:
     """Charge the next period. Paid: `payment.completed` + `subscription.updated` (a trial turns
     active). Failed: `past_due` and `subscription.updated`, the charge retried `RENEWAL_RETRY_AFTER` later."""
     paywall, price, user = store.paywalls[sub.paywall_id], store.prices[sub.price_id], store.users[sub.user_id]
@@ -387,7 +433,7 @@ def charge_renewal(store: Store, at: datetime, sub: Subscription, *, period_star
     return _transition(kind, at, sub, payment=payment)
 
 
-def retry_renewal(store: Store, at: datetime, sub: Subscription) -> Transition:
+def retry_renewal(store: Store, at: datetime, sub: Subscription) -> SubscriptionStep:
     """The second charge of a failed renewal: paid, a new period starts now; failed again, it ends."""
     if sub.fail_next_renewal or sub.fail_renewals:
         sub.fail_next_renewal = False
@@ -398,7 +444,7 @@ def retry_renewal(store: Store, at: datetime, sub: Subscription) -> Transition:
     return charge_renewal(store, at, sub, period_start=at)
 
 
-def end_now(store: Store, at: datetime, sub: Subscription) -> Transition:
+def end_now(store: Store, at: datetime, sub: Subscription) -> SubscriptionStep:
     """The subscription ends now: access stops, `subscription.cancelled`."""
     sub.status = "canceled"
     sub.ended_at = at
@@ -408,12 +454,13 @@ def end_now(store: Store, at: datetime, sub: Subscription) -> Transition:
     return _transition("subscription.ended", at, sub)
 
 
-def _transition(kind: str, at: datetime, sub: Subscription, *, payment: Payment | None = None) -> Transition:
-    found: Transition = {"type": kind, "at": iso(at), "subscription_id": sub.id, "paywall_id": sub.paywall_id,
-                         "status": sub.status, "current_period_end": iso(sub.current_period_end)}
+def _transition(kind: str, at: datetime, sub: Subscription, *, payment: Payment | None = None) -> SubscriptionStep:
     if payment is not None:
-        found["payment_id"], found["payment_status"] = payment.id, payment.status
-    return found
+        return SubscriptionCharge(kind=kind, at=at, subscription_id=sub.id, paywall_id=sub.paywall_id,
+                                  status=sub.status, current_period_end=sub.current_period_end,
+                                  payment_id=payment.id, payment_status=payment.status)
+    return SubscriptionStep(kind=kind, at=at, subscription_id=sub.id, paywall_id=sub.paywall_id, status=sub.status,
+                            current_period_end=sub.current_period_end)
 
 
 def emit_subscription_updated(store: Store, at: datetime, sub: Subscription) -> None:
@@ -421,14 +468,14 @@ def emit_subscription_updated(store: Store, at: datetime, sub: Subscription) -> 
     data) is sent again. The coin is a hash of the seed, the subscription id and how many updates it
     had before, so a seed replays the same duplicates, and a subscription's pattern does not depend on
     the rest of the world's activity; a paywall setting `paddle_duplicate_updates: false` turns it off."""
-    earlier = sum(1 for e in store.events if e.type == "subscription.updated" and e.subject == sub.id)
+    earlier = store.update_counts.get(sub.id, 0)
     event = emit(store, at, "subscription.updated", paywall_id=sub.paywall_id, user_id=sub.user_id,
                  price_id=sub.price_id, subscription=sub)
     paywall = store.paywalls[sub.paywall_id]
     probability = acquirer_for(paywall.acquirer).duplicate_update_probability
     if probability and paywall.settings.get("paddle_duplicate_updates", True) is not False \
             and _coin(store.seed, f"{sub.id}:{earlier}") < probability:
-        store.record_event(replace(event, data=copy.deepcopy(event.data)))
+        store.record_event(replace(event))  # the same snapshot: it is never changed
 
 
 def _coin(seed: int, key: str) -> float:

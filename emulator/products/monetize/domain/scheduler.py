@@ -8,8 +8,8 @@ clock, so moving time (control API, freezegun, time-machine) is all it takes. Th
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
+from ....engine.product import Transition
 from ..state import Store
 from . import lifecycle
 
@@ -22,7 +22,7 @@ class SubscriptionPeriods:
     def next_due(self, store: Store) -> datetime | None:
         return lifecycle.next_period_end(store)
 
-    async def run_due(self, store: Store, at: datetime) -> list[dict[str, Any]]:
+    async def run_due(self, store: Store, at: datetime) -> list[Transition]:
         return lifecycle.run_period_ends(store, at)
 
 
@@ -34,7 +34,7 @@ class CheckoutExpiry:
     def next_due(self, store: Store) -> datetime | None:
         return lifecycle.next_checkout_expiry(store)
 
-    async def run_due(self, store: Store, at: datetime) -> list[dict[str, Any]]:
+    async def run_due(self, store: Store, at: datetime) -> list[Transition]:
         return lifecycle.expire_checkouts(store, at)
 
 

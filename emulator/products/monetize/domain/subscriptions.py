@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from ....engine.product import Transition
 from ..acquirers import acquirer_for
 from ..errors import BadRequestError, ConflictError, NotFoundError
 from ..models import Paywall, Refund, Subscription, User
@@ -20,7 +21,7 @@ from ..state import Store
 from .events import emit
 from .lifecycle import (
     Outcome,
-    Transition,
+    SubscriptionCharge,
     can_cancel,
     charge_renewal,
     due_at,
@@ -83,7 +84,7 @@ def renew_now(store: Store, now: datetime, subscription_id: str) -> Outcome:
         step = retry_renewal(store, now, sub)
     else:
         step = charge_renewal(store, now, sub, period_start=now)
-    payment = store.payments.get(str(step.get("payment_id"))) if step.get("payment_id") else None
+    payment = store.payments[step.payment_id] if isinstance(step, SubscriptionCharge) else None
     return Outcome(subscription=sub, payment=payment, events=store.events[mark:], transitions=[*caught_up, step])
 
 

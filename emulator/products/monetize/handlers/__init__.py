@@ -6,21 +6,25 @@ from __future__ import annotations
 from types import ModuleType
 
 from . import (
+    auth_pages,
+    auth_routes,
     balances,
     checkout,
     control,
+    control_auth,
     control_billing,
     control_webhooks,
     events,
     gateway,
     hosted,
     paywalls,
+    return_pages,
     subscriptions,
     support,
     users,
 )
 
 MODULES: tuple[ModuleType, ...] = (
-    balances, checkout, control, control_billing, control_webhooks, events, gateway, hosted,
-    paywalls, subscriptions, support, users,
+    auth_pages, auth_routes, balances, checkout, control, control_auth, control_billing, control_webhooks,
+    events, gateway, hosted, paywalls, return_pages, subscriptions, support, users,
 )

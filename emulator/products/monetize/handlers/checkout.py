@@ -18,13 +18,13 @@ async def start_checkout(call: Call) -> Reply:
         offer_id=body.get("offerId"),
         attribution={k: body[k] for k in ("visitorId", "experimentId", "variantKey", "localCurrency") if k in body},
     )
-    answer = checkout.start(
+    session = checkout.start(
         call.state, call.world.now(), paywall, request, email=body.get("email"), bearer_user=caller(call).bearer_user,
         origin=call.origin, hosted=call.world.config.checkout_urls == "hosted",
         idempotency_key=call.headers.get("Idempotency-Key"),
-        fingerprint=checkout.fingerprint_of(paywall.id, caller(call).principal, body), render=render_checkout,
+        fingerprint=checkout.request_fingerprint(paywall.id, caller(call).principal, body),
     )
-    return Reply(body=answer)
+    return Reply(body=render_checkout(session))
 
 
 @operation("getCustomerPortal")

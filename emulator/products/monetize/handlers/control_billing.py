@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from ....engine.routing import Call, Reply, operation
 from ..domain import lifecycle, subscriptions
-from ..views import render_billing_outcome, render_checkout_session
+from ..views import render_billing_outcome, render_checkout_session, render_portal_session
 
 
 def _outcome(result: lifecycle.Outcome) -> Reply:
@@ -21,6 +21,11 @@ def _body(call: Call) -> dict[str, object]:
 async def get_checkout_session(call: Call) -> Reply:
     session = lifecycle.current_checkout(call.state, call.world.now(), call.path["sessionId"])
     return Reply(body=render_checkout_session(session))
+
+
+@operation("getPortalSession")
+async def get_portal_session(call: Call) -> Reply:
+    return Reply(body=render_portal_session(lifecycle.require_portal(call.state, call.path["sessionId"])))
 
 
 @operation("completeCheckout")

@@ -9,7 +9,6 @@ from ....engine.routing import Call, operation
 from ..auth import caller
 from ..domain import gateway
 from ..upstream import UPSTREAMS_KEY, forward
-from ..views import render_quota_details
 
 
 @operation("callGatewayGet", "callGatewayPost", "callGatewayPut", "callGatewayPatch", "callGatewayDelete",
@@ -20,5 +19,5 @@ async def call_gateway(call: Call) -> web.StreamResponse:
     charge = gateway.reserve(store, now, gateway.GatewayRequest(
         provider_id=call.path["providerId"], paywall_query=call.query.get("paywall_id"),
         paywall_header=call.headers.get("X-Paywall-Id"), bearer_user_id=caller(call).principal.user_id,
-        x_user_id=call.headers.get("X-User-ID")), render_details=render_quota_details)
+        x_user_id=call.headers.get("X-User-ID")))
     return await forward(call.request, call.world, call.request.app[UPSTREAMS_KEY], charge)

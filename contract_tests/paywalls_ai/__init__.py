@@ -1,0 +1,1 @@
+"""The Paywalls.ai contract (`--paywall-product paywalls-ai`): behaviour over HTTP only."""

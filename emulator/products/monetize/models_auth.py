@@ -1,0 +1,128 @@
+"""Entities of sign-in (the SDK's `AuthClient` routes): accounts, sessions and their refresh tokens,
+one-time codes, the emulated mailbox and OAuth flows, kept in `Store.auth` (`AuthTables`).
+Plain dataclasses, no behaviour; the rules live in `domain/accounts.py`, `domain/sessions.py`,
+`domain/mailbox.py` and `domain/oauth.py`. Imports no aiohttp.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+# What a one-time code proves: a sign-up's address, an OTP/magic-link sign-in, a password reset, or
+# the new address of an anonymous upgrade. `invite` codes exist in the SDK's vocabulary only.
+CodePurpose = Literal["signup", "email", "recovery", "email_change", "invite"]
+MailKind = Literal["signup_confirmation", "sign_in_code", "password_recovery", "email_change"]
+OAuthStatus = Literal["pending", "authorized", "failed", "exchanged"]
+
+
+@dataclass(slots=True, kw_only=True)
+class Account:
+    """The sign-in side of a `User` (a user bought as a guest has none until they sign up)."""
+
+    user_id: str
+    password_hash: str | None = None
+    confirmed: bool = False  # the e-mail address is proven (link, code, or confirmation off)
+    anonymous: bool = False
+    pending_email: str | None = None  # an anonymous upgrade waiting for its confirmation link
+    avatar: str | None = None
+    identities: dict[str, str] = field(default_factory=dict)  # OAuth provider -> provider subject
+    user_meta: dict[str, Any] = field(default_factory=dict)
+    created_at: datetime
+    last_sign_in_at: datetime | None = None
+
+
+@dataclass(slots=True, kw_only=True)
+class AuthSession:
+    """One sign-in: its access tokens (1 h each) and a chain of refresh tokens, one live at a time."""
+
+    id: str
+    user_id: str
+    paywall_id: str
+    created_at: datetime
+    recovery: bool = False  # opened by a password-recovery code
+    ended: bool = False  # signed out, revoked, or a reused refresh token was seen
+    access_tokens: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True, kw_only=True)
+class RefreshToken:
+    token: str
+    session_id: str
+    user_id: str
+    issued_at: datetime
+    used: bool = False  # rotated: presenting it again is a reuse
+
+
+@dataclass(slots=True, kw_only=True)
+class OneTimeCode:
+    """A 6-digit code and the link token sent with it; a newer code for the same address and purpose
+    supersedes it."""
+
+    email: str  # lower-cased
+    purpose: CodePurpose
+    code: str
+    link_token: str
+    user_id: str
+    paywall_id: str
+    created_at: datetime
+    expires_at: datetime
+    used: bool = False
+    superseded: bool = False
+
+
+@dataclass(slots=True, kw_only=True)
+class MailMessage:
+    """A message the emulator would have e-mailed, kept in the world's mailbox instead."""
+
+    id: str
+    to: str
+    paywall_id: str
+    kind: MailKind
+    subject: str
+    text: str
+    code: str | None
+    link: str | None
+    sent_at: datetime
+
+
+@dataclass(slots=True, kw_only=True)
+class OAuthIdentity:
+    """What the fake provider says about the person who signed in."""
+
+    provider: str
+    subject: str
+    email: str
+    name: str | None
+    avatar: str | None
+
+
+@dataclass(slots=True, kw_only=True)
+class OAuthFlow:
+    """One `oauth/init` → provider page → callback → `oauth/exchange` round trip (PKCE)."""
+
+    id: str
+    paywall_id: str
+    provider: str
+    code_challenge: str
+    scopes: str | None
+    callback_url: str  # <origin the init arrived on>/paywall/v3/auth/callback
+    link_user_id: str | None  # init came with a Bearer: link the identity to that user
+    created_at: datetime
+    status: OAuthStatus = "pending"
+    auth_code: str | None = None
+    authorized_at: datetime | None = None
+    identity: OAuthIdentity | None = None
+
+
+@dataclass(slots=True)
+class AuthTables:
+    accounts: dict[str, Account] = field(default_factory=dict)  # user id -> account
+    sessions: dict[str, AuthSession] = field(default_factory=dict)
+    refresh_tokens: dict[str, RefreshToken] = field(default_factory=dict)
+    access_sessions: dict[str, str] = field(default_factory=dict)  # access token -> session id
+    codes: list[OneTimeCode] = field(default_factory=list)
+    mailbox: list[MailMessage] = field(default_factory=list)  # oldest first
+    oauth_flows: dict[str, OAuthFlow] = field(default_factory=dict)
+    oauth_codes: dict[str, str] = field(default_factory=dict)  # auth code -> flow id

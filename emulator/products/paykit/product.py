@@ -1,0 +1,72 @@
+"""PayKit as a product of the engine: a credits ledger for AI apps (meter, access, credits), projects and
+keys, a fake Stripe behind checkout and portal with signed webhooks, and the embed script (seed 003).
+`PRODUCT` is all the engine sees; everything else in this package is PayKit's own."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from ...engine.product import DueSource, Product, Transition, WorldError, WorldLoad
+from . import delivery, handlers
+from .domain import billing
+from .errors import render_error
+from .models import StripeEvent
+from .state import PayKitState
+from .views import render_state
+from .world import WorldSectionError, build
+
+PRODUCT_NAME = delivery.PRODUCT_NAME
+
+
+class BillingSource:
+    """Foreground due work of the fake Stripe: renewals, ends at period end, session expiry."""
+
+    background = False
+
+    def next_due(self, state: PayKitState) -> datetime | None:
+        return billing.next_due(state)
+
+    async def run_due(self, state: PayKitState, at: datetime) -> Sequence[Transition]:
+        return billing.run_due(state, state.ids, at)
+
+
+def _load(section: Mapping[str, Any] | None, load: WorldLoad) -> PayKitState:
+    try:
+        return build(section or {}, load.ids)
+    except WorldSectionError as err:
+        raise WorldError(err.message) from err
+
+
+def _sources() -> Sequence[DueSource]:
+    return (BillingSource(),)
+
+
+def _events(state: PayKitState) -> Sequence[StripeEvent]:
+    return list(state.events.values())
+
+
+def _banner(state: PayKitState) -> list[str]:
+    lines = []
+    for project in state.projects.values():
+        lines.append(f"  project {project.id} ({project.name})  publishable {project.publishable_key}  "
+                     f"secret {project.secret_key}{'  secure metering' if project.secure_metering else ''}")
+    return lines
+
+
+PRODUCT = Product(
+    name=PRODUCT_NAME,
+    title="PayKit",
+    spec="paykit.openapi.yaml",
+    control_spec="paykit.control.openapi.yaml",
+    handlers=handlers.MODULES,
+    load_world=_load,
+    render_error=render_error,
+    due_sources=_sources,
+    events=_events,
+    setup=delivery.setup,
+    dump=render_state,
+    banner=_banner,
+    cors_headers=("x-paykit-key",),
+)

@@ -1,0 +1,63 @@
+"""`PayKitState`: every PayKit table of one emulator, rebuilt from the world file on each reset.
+
+Lookups several domain modules share live here (key → project, account by scope); rules do not.
+Nothing lives at module level. Imports no aiohttp.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ...engine.ids import IdFactory
+from .models import Account, CheckoutSession, PortalSession, Project, StripeEvent, Subscription, UsageEvent
+
+
+@dataclass(slots=True, kw_only=True)
+class StripeSettings:
+    configured: bool = True  # False: checkout/portal/webhook answer 501, like PayKit without STRIPE_SECRET_KEY
+    tolerance_seconds: int = 300
+
+
+@dataclass(slots=True, kw_only=True)
+class PayKitState:
+    ids: IdFactory = field(default_factory=lambda: IdFactory(0))  # reseeded with the id seed on every load
+    projects: dict[str, Project] = field(default_factory=dict)
+    keys: dict[str, str] = field(default_factory=dict)  # publishable or secret key -> project id
+    accounts: dict[str, Account] = field(default_factory=dict)  # "<project>:<user>" -> account, creation order
+    usage: list[UsageEvent] = field(default_factory=list)
+    checkouts: dict[str, CheckoutSession] = field(default_factory=dict)
+    subscriptions: dict[str, Subscription] = field(default_factory=dict)
+    portals: dict[str, PortalSession] = field(default_factory=dict)
+    events: dict[str, StripeEvent] = field(default_factory=dict)  # the fake Stripe's outbox, creation order
+    # Indexes of due work, so a catch-up or the delivery worker never scans every row: open sessions in
+    # creation order (= expiry order: one lifetime for all), active subscriptions, undelivered events.
+    # Derived from the tables (never saved by `serve --state`: rebuilt on construction, so a restored
+    # state's indexes hold its own rows, not copies).
+    open_checkouts: dict[str, CheckoutSession] = field(default_factory=dict, metadata={"transient": True})
+    active_subscriptions: dict[str, Subscription] = field(default_factory=dict, metadata={"transient": True})
+    pending: dict[str, StripeEvent] = field(default_factory=dict, metadata={"transient": True})
+    stripe: StripeSettings = field(default_factory=StripeSettings)
+    base_url: str | None = None
+    webhook_url: str | None = None  # where the fake Stripe posts events; None: the emulator's own /api/v1/webhook
+    auth_required: bool = False  # emulated Clerk: /projects needs `Authorization: Bearer <owner>`
+
+    def __post_init__(self) -> None:
+        self.open_checkouts = {k: c for k, c in sorted(self.checkouts.items(), key=lambda kv: kv[1].created)
+                               if c.status == "open"}
+        self.active_subscriptions = {k: s for k, s in self.subscriptions.items() if s.status == "active"}
+        self.pending = {k: e for k, e in self.events.items() if e.status == "pending"}
+
+    def add_project(self, project: Project) -> None:
+        self.projects[project.id] = project
+        self.keys[project.publishable_key] = project.id
+        self.keys[project.secret_key] = project.id
+
+    def project_by_key(self, key: str) -> Project | None:
+        project_id = self.keys.get(key)
+        return self.projects[project_id] if project_id is not None else None
+
+    def accounts_of(self, project_id: str) -> list[Account]:
+        return [a for a in self.accounts.values() if a.project_id == project_id]
+
+    def pending_events(self) -> list[StripeEvent]:
+        return list(self.pending.values())

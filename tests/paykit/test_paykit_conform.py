@@ -1,0 +1,83 @@
+"""`paywall-emulator conform --product paykit`: passes on the emulator, and fails on deliberately broken
+variants of it (a meter that goes negative, a webhook that accepts a bad signature, a publishable key
+that grants credits), naming the contract test that caught each. Each run is its own process: it serves
+an emulator (lenient responses, so wrong answers reach the suite as a broken deployment would send them),
+breaks the product's domain there, and runs the suite in-process against it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .support import STUDIO_PK, STUDIO_SK
+
+RUN = """
+import sys
+from paywall_emulator.config import EmulatorConfig
+from paywall_emulator.conform import main
+from paywall_emulator.products.paykit import signing
+from paywall_emulator.products.paykit.domain import ledger
+from paywall_emulator.testing import ThreadedEmulator
+
+variant, args = sys.argv[1], sys.argv[2:]
+
+def overdraw(state, now, caller, user_id, event, *, cost=1, cost_usd=None):
+    acct = ledger.account(state, caller.project.id, user_id)
+    acct.credits -= int(cost)
+    return ledger.MeterResult(ok=True, remaining=acct.credits)
+
+if variant == "negative-meter":
+    ledger.meter = overdraw
+elif variant == "any-signature":
+    signing.verify = lambda *a, **k: True
+elif variant == "publishable-grants":
+    ledger.require_granting_rights = lambda caller: None
+
+with ThreadedEmulator(EmulatorConfig(strict_responses=False)) as emu:
+    code = main(["--product", "paykit", "--base-url", emu.base_url, "--budget", "quick", "--seed", "5", *args])
+print(f"EXIT {code}")
+"""
+WRITES = ["--control", "--allow-writes", "--paykit-publishable-key", STUDIO_PK, "--paykit-secret-key", STUDIO_SK,
+          "--paykit-webhook-secret", "whsec_paykit_demo"]
+
+
+def conform(tmp_path: Path, variant: str, *args: str) -> tuple[int, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PAYWALL_", "PAYKIT_"))}
+    done = subprocess.run([sys.executable, "-c", RUN, variant, *args], capture_output=True, text=True, cwd=tmp_path,
+                          env=env, timeout=600, check=False)
+    exit_line = next((ln for ln in done.stdout.splitlines() if ln.startswith("EXIT ")), None)
+    assert exit_line is not None, done.stdout[-4000:] + done.stderr[-4000:]
+    return int(exit_line.removeprefix("EXIT ")), done.stdout
+
+
+def failed(out: str) -> set[str]:
+    return {line.split("::", 1)[1].split("  ", 1)[0] for line in out.splitlines() if "] FAIL " in line}
+
+
+def test_conform_passes_on_the_emulator(tmp_path: Path) -> None:
+    code, out = conform(tmp_path, "none", *WRITES)
+    assert code == 0, out
+    assert "PASSED: 33 passed" in out  # 24 behavioural tests, 9 generated (one per operation)
+
+
+@pytest.mark.parametrize(("variant", "caught"), [
+    ("negative-meter", {"test_meter_never_goes_below_zero", "test_concurrent_meters_never_overdraw"}),
+    ("any-signature", {"test_the_webhook_refuses_a_bad_signature"}),
+    ("publishable-grants", {"test_a_publishable_key_never_grants_credits"}),
+])
+def test_conform_fails_on_a_broken_variant(tmp_path: Path, variant: str, caught: set[str]) -> None:
+    code, out = conform(tmp_path, variant, *WRITES)
+    assert code == 1, out
+    assert caught <= failed(out), out
+
+
+def test_a_read_only_run_sends_only_reads(tmp_path: Path) -> None:
+    code, out = conform(tmp_path, "none", "--paykit-publishable-key", STUDIO_PK)
+    assert code == 0, out
+    table = out[out.index("Contract report"):]
+    assert "POST /api" not in table and "PATCH" not in table and "GET /api/v1/access" in table
+    assert "12 passed" in out and "17 skipped" in out  # 7 behavioural reads, 5 generated reads

@@ -1,0 +1,150 @@
+"""The embed script in a real headless Chromium: a plain HTML page on a local site loads
+`/embed.js` from the emulator, meters until blocked, is sent to the fake Stripe Checkout, pays, comes
+back to `/?paid=1` with the meter repainted, then upgrades to Pro and sees the Pro-only element.
+Chromium and Playwright are required, never skipped."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+import requests
+
+from paywall_emulator.testing import ControlClient, ThreadedEmulator
+
+from .support import STUDIO, STUDIO_PK, STUDIO_SK, STUDIO_WHSEC
+
+try:
+    from playwright.sync_api import Browser, expect, sync_playwright
+except ImportError:  # reported by the `browser` fixture: every test here fails, none is skipped
+    PLAYWRIGHT = False
+else:
+    PLAYWRIGHT = True
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def _page(script: str) -> bytes:
+    return ("<!doctype html><html><head><meta charset='utf-8'><title>studio</title></head><body>"
+            f"<h1>Image studio</h1><div id='paykit'></div>{script}"
+            "<button id='generate' data-paykit-meter='image_gen'>Generate</button>"
+            "<div id='pro-only' data-paykit-plan='pro'>Pro-only content</div>"
+            "</body></html>").encode()
+
+
+def _site(emulator_url: str) -> type[BaseHTTPRequestHandler]:
+    """`/`: the embed loaded from the emulator. `/self-hosted`: the embed served by the site itself
+    (`/embed.js`, the emulator's bytes), pointed at the emulator with `data-base`, for a fixed `data-user`."""
+    embed = requests.get(f"{emulator_url}/embed.js", timeout=30).content
+    pages = {
+        "/": _page(f"<script src='{emulator_url}/embed.js' data-key='{STUDIO_PK}' data-accent='#ff00aa'></script>"),
+        "/self-hosted": _page(f"<script src='/embed.js' data-key='{STUDIO_PK}' data-base='{emulator_url}' "
+                              "data-user='site_user_7'></script>"),
+    }
+
+    class Site(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            path = self.path.split("?", 1)[0]
+            body = embed if path == "/embed.js" else pages.get(path, pages["/"])
+            self.send_response(200)
+            self.send_header("Content-Type", "text/javascript" if path == "/embed.js" else "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    return Site
+
+
+@pytest.fixture
+def site(emu: ThreadedEmulator) -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _site(emu.base_url))
+    thread = threading.Thread(target=server.serve_forever, name="site", daemon=True)
+    thread.start()
+    # `localhost` while the emulator is on 127.0.0.1: another site, as a real app beside the emulator is
+    # (the redirect to the hosted checkout is a cross-site navigation).
+    yield f"http://localhost:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    missing = [what for what, ok in [(CHROMIUM, os.access(CHROMIUM, os.X_OK)), ("the playwright package", PLAYWRIGHT)]
+               if not ok]
+    if missing:
+        pytest.fail(f"the browser test needs {' and '.join(missing)}", pytrace=False)
+    with sync_playwright() as pw:
+        launched = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+def test_embed_meters_buys_and_upgrades(browser: Browser, site: str, control: ControlClient,
+                                        paykit_world: Callable[[dict[str, Any]], None]) -> None:
+    paykit_world({"projects": [{"id": STUDIO, "name": "Image Studio", "publishableKey": STUDIO_PK,
+                                "secretKey": STUDIO_SK, "webhookSecret": STUDIO_WHSEC, "baseUrl": site}]})
+    context = browser.new_context()
+    page = context.new_page()
+    try:
+        page.goto(f"{site}/")
+        credits = page.locator("[data-paykit-credits]")
+        expect(credits).to_have_text("5")
+        user = page.evaluate("window.PayKit.user")
+        assert user.startswith("web_") and page.evaluate("localStorage.getItem('paykit_uid')") == user
+        assert page.evaluate("window.PayKit.account().credits") == 5
+        expect(page.locator("#pro-only")).to_be_hidden()
+        widget = page.locator("[data-paykit-widget]")
+        assert "rgb(255, 0, 170)" in widget.evaluate("el => getComputedStyle(el).borderColor")
+        for left in ["4", "3", "2", "1", "0"]:
+            page.click("#generate")
+            expect(credits).to_have_text(left)
+        page.click("#generate")  # blocked: the embed opens checkout for a pack
+        page.wait_for_url("**/_emulator/paykit/checkout/cs_test_*")
+        expect(page.locator("[data-testid=amount]")).to_have_text("$9.00 USD")
+        page.click("[data-testid=pay]")
+        page.wait_for_url(f"{site}/?paid=1")
+        expect(page.locator("[data-paykit-credits]")).to_have_text("100")
+        blocked = page.evaluate("window.PayKit.meter('image_gen', 4)")
+        assert blocked == {"ok": True, "remaining": 96}
+        expect(page.locator("[data-paykit-credits]")).to_have_text("96")
+        page.click("[data-paykit-upgrade]")
+        page.wait_for_url("**/_emulator/paykit/checkout/cs_test_*")
+        expect(page.locator("[data-testid=amount]")).to_have_text("$19.00 USD")
+        page.click("[data-testid=pay]")
+        page.wait_for_url(f"{site}/?paid=1")
+        expect(page.locator("[data-paykit-pro]")).to_be_visible()
+        expect(page.locator("#pro-only")).to_be_visible()
+        assert page.evaluate("window.PayKit.account().entitlements") == ["pro"]
+        # the same browser keeps its id; the ledger agrees with the page
+        accounts = {a["userId"]: a for a in control.state()["paykit"]["accounts"] if a["projectId"] == STUDIO}
+        assert accounts[user]["credits"] == 96 and accounts[user]["plan"] == "pro"
+    finally:
+        context.close()
+
+
+def test_embed_with_data_user_and_data_base(browser: Browser, site: str, control: ControlClient) -> None:
+    context = browser.new_context()
+    page = context.new_page()
+    try:
+        page.goto(f"{site}/self-hosted")
+        expect(page.locator("[data-paykit-credits]")).to_have_text("5")
+        assert page.evaluate("window.PayKit.user") == "site_user_7"
+        assert page.evaluate("localStorage.getItem('paykit_uid')") is None  # no per-browser id was needed
+        page.click("#generate")
+        expect(page.locator("[data-paykit-credits]")).to_have_text("4")
+        rows = [a for a in control.state()["paykit"]["accounts"] if a["userId"] == "site_user_7"]
+        assert [(r["projectId"], r["credits"]) for r in rows] == [(STUDIO, 4)]
+    finally:
+        context.close()

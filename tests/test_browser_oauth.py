@@ -1,0 +1,140 @@
+"""A real headless Chromium (Playwright) signs in with OAuth the way the SDK's AuthClient does: a page
+served by this test (on another site than the emulator) sends `oauth/init` with a PKCE challenge, opens
+the `authorize_url` in a popup named `pw-oauth-<state>`, listens for the callback page's `postMessage`
+while polling `popup.closed`, exchanges the code with the verifier, then calls a Bearer route.
+
+Chromium and Playwright are required, never skipped: `bash scripts/test` installs them."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from .conftest import STRIPE_PW, Api
+from .test_browser_checkout import browser, page  # noqa: F401  (shared fixtures: one Chromium per module)
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
+
+# The SDK's popup protocol (AuthClient.signInWithOAuth / waitForOAuthResult), re-stated for the test.
+APP_PAGE = """<!doctype html>
+<html><head><meta charset="utf-8"><title>app</title></head><body>
+<button id="signin">Sign in with Google</button>
+<pre id="result"></pre>
+<script>
+const API = %(api)s, PAYWALL = %(paywall)s;
+function b64url(bytes) {
+  let s = ''; bytes.forEach(function (b) { s += String.fromCharCode(b); });
+  return btoa(s).replace(/\\+/g, '-').replace(/\\//g, '_').replace(/=+$/, '');
+}
+async function call(method, path, body, token) {
+  const headers = {'Accept': 'application/json', 'X-Paywall-Id': PAYWALL, 'X-SDK-Version': '3.5.1'};
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  if (token) headers['Authorization'] = 'Bearer ' + token;
+  const resp = await fetch(API + path, {method: method, headers: headers, credentials: 'omit',
+                                        body: body === undefined ? undefined : JSON.stringify(body)});
+  return {status: resp.status, body: await resp.json()};
+}
+function waitForResult(popup, state) {
+  return new Promise(function (resolve) {
+    function cleanup() { window.removeEventListener('message', onMessage); clearInterval(timer); }
+    function onMessage(e) {
+      const d = e.data;
+      if (!d || d.type !== 'pw-oauth' || d.messageId !== state) return;
+      cleanup();
+      resolve(d.status === 'success' ? {kind: 'code', code: d.code}
+        : {kind: 'error', error: d.error, errorCode: d.errorCode || null, description: d.description || null});
+    }
+    const timer = setInterval(function () { if (popup.closed) { cleanup(); resolve({kind: 'cancelled'}); } }, 500);
+    window.addEventListener('message', onMessage);
+  });
+}
+document.getElementById('signin').addEventListener('click', async function () {
+  const out = document.getElementById('result');
+  const verifier = b64url(crypto.getRandomValues(new Uint8Array(64)));
+  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(verifier));
+  const challenge = b64url(new Uint8Array(digest));
+  const state = b64url(crypto.getRandomValues(new Uint8Array(16)));
+  const init = await call('POST', '/api/v1/paywall/' + PAYWALL + '/auth/oauth/init',
+                          {provider: 'google', code_challenge: challenge, code_challenge_method: 's256'});
+  const popup = window.open(init.body.authorize_url, 'pw-oauth-' + state, 'width=480,height=640');
+  const result = await waitForResult(popup, state);
+  try { popup.close(); } catch (e) { /* as the SDK: it closes the popup itself */ }
+  if (result.kind !== 'code') { out.textContent = JSON.stringify({done: true, result: result}); return; }
+  const session = await call('POST', '/api/v1/paywall/' + PAYWALL + '/auth/oauth/exchange',
+                             {auth_code: result.code, code_verifier: verifier});
+  const user = await call('GET', '/api/v1/paywall/' + PAYWALL + '/user', undefined, session.body.access_token);
+  out.textContent = JSON.stringify({done: true, result: {kind: result.kind}, exchange: session.status,
+                                    user: session.body.user, bearerCall: user});
+});
+</script></body></html>
+"""
+
+
+@pytest.fixture(scope="module")
+def app_origin(emulator: Any) -> Iterator[str]:
+    """The integrator's app: another site than the emulator, serving APP_PAGE."""
+    html = (APP_PAGE % {"api": json.dumps(emulator.base_url), "paywall": json.dumps(STRIPE_PW)}).encode()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(html)))
+            self.end_headers()
+            self.wfile.write(html)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, name="app", daemon=True)
+    thread.start()
+    yield f"http://localhost:{server.server_address[1]}"  # another site than 127.0.0.1: a real cross-site popup
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+def sign_in(app: Page, app_origin: str, button: str, **identity: str) -> dict[str, Any]:
+    from playwright.sync_api import expect  # lazily: without playwright the `browser` fixture says what to install
+
+    app.goto(f"{app_origin}/")
+    with app.expect_popup() as info:
+        app.locator("#signin").click()
+    popup = info.value
+    popup.wait_for_load_state()
+    assert popup.get_by_test_id("approve").is_visible()
+    for name, value in identity.items():
+        popup.get_by_test_id(name).fill(value)
+    popup.get_by_test_id(button).click()
+    expect(app.locator("#result")).to_contain_text('"done":true')
+    if not popup.is_closed():
+        popup.wait_for_event("close")
+    result: dict[str, Any] = json.loads(app.locator("#result").inner_text())
+    return result
+
+
+def test_oauth_popup_sign_in_then_a_bearer_call(page: Page, app_origin: str, api: Api) -> None:  # noqa: F811
+    result = sign_in(page, app_origin, "approve", name="Quinn Browser", email="quinn.browser@example.com")
+    assert result["result"] == {"kind": "code"} and result["exchange"] == 200
+    user = result["user"]
+    assert user["email"] == "quinn.browser@example.com" and user["name"] == "Quinn Browser"
+    assert user["is_anonymous"] is False
+    bearer_call = result["bearerCall"]
+    assert bearer_call["status"] == 200 and bearer_call["body"]["user"]["id"] == user["id"]
+    assert bearer_call["body"]["purchases"] == [] and bearer_call["body"]["paid"] is False
+
+
+def test_oauth_popup_provider_errors_reach_the_opener(page: Page, app_origin: str, api: Api) -> None:  # noqa: F811
+    cancelled = sign_in(page, app_origin, "cancel")
+    assert cancelled["result"] == {"kind": "error", "error": "access_denied", "errorCode": None,
+                                   "description": "The user cancelled the sign-in at the provider"}
+    linked = sign_in(page, app_origin, "already-linked")
+    assert linked["result"] == {"kind": "error", "error": "server_error", "errorCode": "identity_already_exists",
+                                "description": "Identity is already linked to another user"}

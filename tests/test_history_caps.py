@@ -1,0 +1,75 @@
+"""History caps (`EmulatorConfig.limits`): the event log, the delivery history and the analytics events
+keep at most about their cap, the oldest evicted first (events only once turned into deliveries,
+deliveries only once finished), the evictions counted in the state dump, and a clock move that evicts
+still reports exactly the events it caused that are kept. Uses its own emulator with tiny caps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+import requests
+
+from paywall_emulator.config import EmulatorConfig, Limits
+from paywall_emulator.testing import ThreadedEmulator
+
+from .conftest import ACME_KEY, STRIPE_PW
+from .test_webhooks import SECRET, Receiver, deliveries, register, when
+
+START = datetime(2030, 1, 1, tzinfo=UTC)
+LIMITS = Limits(events=16, deliveries=16, analytics=32)
+
+
+@pytest.fixture(scope="module")
+def capped() -> Iterator[ThreadedEmulator]:
+    with ThreadedEmulator(EmulatorConfig(strict_responses=True, start_time=START, limits=LIMITS)) as emu:
+        yield emu
+
+
+@pytest.fixture
+def emu(capped: ThreadedEmulator) -> ThreadedEmulator:
+    capped.control.reset()
+    return capped
+
+
+def _monetize(emu: ThreadedEmulator) -> dict[str, Any]:
+    state: dict[str, Any] = emu.control.state()["monetize"]
+    return state
+
+
+def test_analytics_keep_the_newest_and_count_the_rest(emu: ThreadedEmulator) -> None:
+    url = f"{emu.base_url}/api/v1/paywall/{STRIPE_PW}/events"
+    for batch in range(5):
+        events = [{"type": "paywall_viewed", "ts": 1, "props": {"i": batch * 20 + i}} for i in range(20)]
+        resp = requests.post(url, json={"events": events}, headers={"X-Api-Key": ACME_KEY}, timeout=10)
+        assert resp.status_code == 204
+    state = _monetize(emu)
+    kept = [row["props"]["i"] for row in state["analytics"]]
+    assert LIMITS.analytics <= len(kept) <= LIMITS.analytics + LIMITS.analytics // 16
+    assert kept == list(range(100 - len(kept), 100))  # the newest, in order
+    assert state["evicted"] == {"events": 0, "deliveries": 0, "analytics": 100 - len(kept)}
+
+
+def test_a_long_move_evicts_delivered_events_and_finished_deliveries(emu: ThreadedEmulator) -> None:
+    with Receiver() as receiver:
+        endpoint = register(emu.control, receiver.url, secret=SECRET)
+        before = _monetize(emu)
+        move = emu.control.clock.advance(days=800)  # two years of monthly renewals, each with its webhooks
+    state = _monetize(emu)
+    evicted = state["evicted"]
+    assert evicted["events"] > 0 and evicted["deliveries"] > 0 and evicted["analytics"] == 0
+    assert len(state["events"]) <= LIMITS.events + LIMITS.events // 16 + 8  # + what the last steps added
+    kept = deliveries(emu.control, endpoint_id=endpoint["id"])
+    assert len(kept) <= LIMITS.deliveries + LIMITS.deliveries // 16 + 8
+    assert all(d["status"] == "succeeded" for d in kept)
+    # Every delivery was made once, evicted from the history or not (the endpoint gets its owner's events).
+    assert len(receiver.received) == evicted["deliveries"] + len(kept)
+    caused = evicted["events"] + len(state["events"]) - len(before["events"])
+    assert len(set(receiver.ids())) < caused
+    # The move reports the events it caused that are still kept: exactly the log's tail, in order.
+    reported = [e["id"] for e in move["events"]]
+    assert reported == [e["id"] for e in state["events"]][-len(reported):]
+    assert len(reported) > 0 and all(when(e["created_at"]) > START for e in move["events"])

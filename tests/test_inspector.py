@@ -1,0 +1,185 @@
+"""The inspector page (`GET /_emulator/`) in a real headless Chromium: a checkout driven to paid with its
+Pay button, a failed webhook delivery sent again with Redeliver, the clock moved with a button; with
+JavaScript off it is a readable report whose buttons stay disabled; every value is escaped. A failing
+browser test saves a screenshot and names it in its error."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+import yaml
+
+from paywall_emulator.engine.inspector import Row, Table, generic_tables, render_page
+from paywall_emulator.testing import ThreadedEmulator, WebhookReceiver
+
+from .conftest import ACME_KEY, STRIPE_PW, Api
+from .test_browser_checkout import CHROMIUM, CHROMIUM_ARGS, PLAYWRIGHT
+
+if PLAYWRIGHT:
+    from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not PLAYWRIGHT or not Path(CHROMIUM).exists():
+        pytest.fail(f"the inspector test needs {CHROMIUM} and playwright: run `bash scripts/test`", pytrace=False)
+    with sync_playwright() as pw:
+        launched = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+@contextmanager
+def screenshot_on_failure(page: Page, path: Path) -> Iterator[None]:
+    try:
+        yield
+    except BaseException as exc:
+        page.screenshot(path=str(path), full_page=True)
+        exc.add_note(f"screenshot of the page: {path}")
+        raise
+
+
+@pytest.fixture
+def open_page(browser: Browser, tmp_path: Path) -> Iterator[Callable[..., Page]]:
+    contexts = []
+
+    def opener(*, javascript: bool = True) -> Page:
+        expect.set_options(timeout=20_000)
+        context = browser.new_context(java_script_enabled=javascript)
+        context.set_default_timeout(20_000)
+        contexts.append(context)
+        return context.new_page()
+
+    yield opener
+    for context in contexts:
+        context.close()
+
+
+def until(check: Callable[[], Any], what: str) -> Any:
+    """Poll `check` (a control API read) until it returns something truthy; the emulator's webhook worker
+    runs in its own thread."""
+    for _ in range(200):
+        found = check()
+        if found:
+            return found
+        time.sleep(0.05)
+    raise AssertionError(f"never happened: {what}")
+
+
+def row(page: Page, table: str, key: str) -> Locator:
+    return page.locator(f'table[data-table="{table}"] tr[data-row="{key}"]')
+
+
+def cells(locator: Locator) -> list[str]:
+    return [c.strip() for c in locator.locator("td").all_inner_texts()]
+
+
+def test_pay_a_checkout_and_redeliver_its_webhook(open_page: Callable[..., Page], emu: ThreadedEmulator, api: Api,
+                                                  tmp_path: Path) -> None:
+    page = open_page()
+    with WebhookReceiver() as hooks, screenshot_on_failure(page, tmp_path / "inspector.png"):
+        hooks.register(emu.control, events=["subscription.created"])
+        hooks.fail_next(1)  # the first attempt is refused: the delivery waits for its retry
+        started = api.post(f"/api/v1/paywall/{STRIPE_PW}/start-checkout", key=ACME_KEY,
+                           json={"email": "inspected@example.com", "priceId": "102"})
+        assert started.status_code == 200, started.text
+        session = started.json()["checkoutUrl"].rsplit("/", 1)[-1]
+
+        page.goto(emu.base_url + "/_emulator/")
+        assert page.title() == "paywall-emulator inspector"
+        checkout = row(page, "checkouts", session)
+        assert cells(checkout)[:5] == [session, STRIPE_PW, "inspected@example.com", "102", "open"]
+        page.get_by_test_id(f"pay-{session}").click()
+        expect(checkout.locator("td").nth(4)).to_have_text("paid")  # the page reloaded after the call
+        expect(page.get_by_test_id("status")).to_have_text(
+            f"POST /_emulator/checkouts/{session}/complete -> 200")
+        assert page.get_by_test_id(f"pay-{session}").count() == 0
+        user = api.get(f"/api/v1/paywall/{STRIPE_PW}/user", key=ACME_KEY, params={"email": "inspected@example.com"})
+        assert user.json()["paid"] is True
+        dump = emu.control.state()["monetize"]
+        [buyer] = [u["id"] for u in dump["users"] if u["email"] == "inspected@example.com"]
+        [subscription] = [s for s in dump["subscriptions"] if s["user_id"] == buyer]
+        assert cells(row(page, "subscriptions", subscription["id"]))[4] == "active"
+
+        [delivery] = until(lambda: [d for d in emu.control.deliveries(type="subscription.created") if d["attempts"]],
+                           "the first delivery attempt")
+        page.get_by_test_id("refresh").click()
+        shown = row(page, "deliveries", delivery["id"])
+        expect(shown.locator("td").nth(4)).to_have_text("pending")
+        expect(shown.locator("td").nth(5)).to_contain_text(" 500")
+        assert hooks.events("subscription.created") == []
+
+        page.get_by_test_id(f"redeliver-{delivery['id']}").click()
+        received = hooks.wait_for("subscription.created")
+        assert received.data["subscription"]["id"] == subscription["id"]
+        until(lambda: emu.control.deliveries(type="subscription.created")[0]["status"] == "succeeded",
+              "the redelivery succeeding")
+        page.get_by_test_id("refresh").click()
+        expect(shown.locator("td").nth(4)).to_have_text("succeeded")
+        expect(shown.locator("td").nth(5)).to_contain_text(" 200")
+
+
+def test_clock_buttons_move_the_emulator_clock(open_page: Callable[..., Page], emu: ThreadedEmulator,
+                                               tmp_path: Path) -> None:
+    page = open_page()
+    with screenshot_on_failure(page, tmp_path / "clock.png"):
+        page.goto(emu.base_url + "/_emulator/")
+        before = datetime.fromisoformat(page.get_by_test_id("clock-now").inner_text())
+        page.get_by_test_id("advance-7-days").click()
+        expect(page.get_by_test_id("status")).to_have_text("POST /_emulator/clock/advance -> 200")
+        after = datetime.fromisoformat(page.get_by_test_id("clock-now").inner_text())
+        assert after - before >= timedelta(days=7)
+        assert emu.control.clock.now() >= after
+
+
+def test_without_javascript_the_page_is_a_readable_report(open_page: Callable[..., Page], emu: ThreadedEmulator,
+                                                          tmp_path: Path) -> None:
+    emu.control.add_fault("startCheckout", status=503, times=2)
+    page = open_page(javascript=False)
+    with screenshot_on_failure(page, tmp_path / "nojs.png"):
+        page.goto(emu.base_url + "/_emulator/")
+        assert cells(row(page, "paywalls", "3"))[:4] == ["3", "Upgrade to Pro", "own_acme", "stripe"]
+        assert "alice@example.com" in cells(row(page, "paywalls", "3"))[6]
+        [fault] = emu.control.faults()
+        assert cells(row(page, "faults", fault["id"]))[1:3] == ["startCheckout", "answer 503"]
+        assert page.locator("noscript").count() == 1
+        buttons = page.locator("button[data-path]")
+        assert buttons.count() > 5
+        assert all(buttons.nth(i).is_disabled() for i in range(buttons.count()))
+
+
+def test_every_value_is_escaped(emu: ThreadedEmulator) -> None:
+    world = yaml.safe_load((ROOT / "fixtures" / "default.yaml").read_text(encoding="utf-8"))
+    world["monetize"]["paywalls"][0]["name"] = "<script>alert('x')</script> & co"
+    world["monetize"]["users"][0]["name"] = '"><img src=x onerror=alert(1)>'
+    try:
+        emu.control.load_world(world)
+        page = requests.get(emu.base_url + "/_emulator/", timeout=10)
+    finally:
+        emu.restore()
+    assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")
+    assert "<script>alert" not in page.text and "<img src=x" not in page.text
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; co" in page.text
+    assert "&quot;&gt;&lt;img src=x onerror=alert(1)&gt;" in page.text
+    assert "http" not in page.text.split("<main>")[0].replace("http-equiv", "")  # nothing loaded from elsewhere
+
+
+def test_a_product_without_a_layout_gets_one_table_per_table() -> None:
+    tables = generic_tables({"seed": 1, "meters": [{"id": "m1", "used": 3, "limits": {"day": 5}}, {"id": "m2"}]})
+    assert tables == [Table(title="meters", name="meters", columns=("id", "used", "limits"), rows=[
+        Row(cells=("m1", "3", '{"day":5}')), Row(cells=("m2", "", ""))])]
+    page = render_page(clock={"now": "2030-01-01T00:00:00Z", "frozen": True}, faults=[],
+                       sections=[("paykit", "PayKit", tables)])
+    assert '<section class="product" data-product="paykit"><h2>PayKit</h2>' in page
+    assert '<td>{&quot;day&quot;:5}</td>' in page

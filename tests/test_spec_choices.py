@@ -1,0 +1,87 @@
+"""The public spec says which parts are documented and which are the emulator's choice: `ErrorCode`
+splits every machine code into documented ones and the emulator's own, every description naming one of
+the emulator's own codes marks it *(emulator code)* (and never a documented one), and the rules the docs
+leave open (webhook retry schedule, the daily top-up's timing, locale matching, broken upstreams) say
+"the emulator's choice" where they are described."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from paywall_emulator.engine.openapi import load_document, spec_path
+
+SPEC = load_document(spec_path("monetize.openapi.yaml"))
+MARK = " *(emulator code)*"
+# What no reference document (000-002, docs-facts Part A, the SDK's wire contract) names as a code.
+EMULATOR_CODES = frozenset({
+    "invalid_request", "missing_parameters", "invalid_url", "invalid_email",
+    "insufficient_tokens", "token_type_not_found", "already_cancelled", "file_too_large",
+    "cancellation_reason_required", "subscription_id_required", "paywall_id_required", "user_id_required",
+    "tokens_required", "invalid_json", "unsupported_media_type", "invalid_api_key", "price_not_found",
+    "subscription_not_found", "no_balance", "method_not_allowed", "idempotency_key_reused", "conflict",
+    "payload_too_large", "too_many_events", "not_implemented", "internal_error", "response_validation_failed",
+    "upstream_error", "fault_injected", "not_anonymous",
+    "flow_state_not_found", "flow_state_expired", "bad_code_verifier",
+})
+ERROR_CODE = SPEC["components"]["schemas"]["ErrorCode"]
+
+
+def descriptions(node: Any, where: str = "") -> Iterator[tuple[str, str]]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "description" and isinstance(value, str):
+                yield where, value
+            else:
+                yield from descriptions(value, f"{where}/{key}")
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from descriptions(value, f"{where}/{index}")
+
+
+def group(text: str, heading: str) -> set[str]:
+    part = text.split(heading, 1)[1].split("\n\n", 1)[0]
+    part = part.split(":\n", 1)[1] if ":\n" in part else part
+    return set(re.findall(r"`([^`]+)`", part))
+
+
+def test_error_code_splits_every_code_into_documented_and_the_emulators_own() -> None:
+    enum = set(ERROR_CODE["enum"])
+    text = ERROR_CODE["description"]
+    documented, own = group(text, "Documented codes"), group(text, "The emulator's own codes")
+    assert documented | own == enum and not documented & own
+    assert own == EMULATOR_CODES
+
+
+def test_every_mention_of_an_emulator_code_is_marked_and_no_documented_one_is() -> None:
+    unmarked, wrongly = [], []
+    for where, text in descriptions(SPEC):
+        if where == "/components/schemas/ErrorCode":
+            continue
+        for match in re.finditer(r"`([a-z_.-]+)`", text):
+            code, marked = match.group(1), text[match.end():].startswith(MARK)
+            if code in EMULATOR_CODES and not marked:
+                unmarked.append(f"{where}: {code}")
+            if code in set(ERROR_CODE["enum"]) - EMULATOR_CODES and marked:
+                wrongly.append(f"{where}: {code}")
+    assert unmarked == [] and wrongly == []
+    assert sum(text.count(MARK) for _, text in descriptions(SPEC)) > 50
+
+
+def paragraph_with(text: str, needle: str) -> str:
+    return " ".join(next(p for p in text.split("\n\n") if needle in p).split())
+
+
+def test_undocumented_rules_say_they_are_the_emulators_choice() -> None:
+    paths, webhooks = SPEC["paths"], SPEC["webhooks"]
+    retry = paragraph_with(webhooks["payment.completed"]["post"]["description"], "6 attempts")
+    assert "emulator's choice" in retry and "+6 h" in retry
+    top_up = paragraph_with(paths["/api/v1/paywall/{id}/balances"]["get"]["description"], "Daily-trial top-up")
+    assert "emulator's choice" in top_up and "local midnight" in top_up and "lazily" in top_up
+    locale = paragraph_with(paths["/api/v1/paywall/{id}/bootstrap"]["get"]["description"], "Accept-Language")
+    assert "emulator's choice" in locale
+    assert "emulator's choice" in SPEC["info"]["description"]
+    gateway = paths["/api/v1/api-gateway/{providerId}"]["post"]["description"]
+    broken = paragraph_with(gateway, "**Broken upstreams**")
+    assert "emulator's choice" in broken and "The charge stands" in gateway
