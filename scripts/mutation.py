@@ -28,6 +28,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 M = "emulator/products/monetize"
 D = f"{M}/domain"
+PK = "emulator/products/paykit/domain"
+PA = "emulator/products/paywalls_ai/domain"
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +39,7 @@ class Mutant:
     old: str  # must occur exactly once in the file
     new: str
     what: str
+    product: str = "monetize"  # whose suite `conform --product` runs against it
 
 
 MUTANTS: tuple[Mutant, ...] = (
@@ -139,10 +142,53 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant("periods-midnight-utc", f"{D}/periods.py", "    local = instant.astimezone(zone)",
            "    local = instant.astimezone(ZoneInfo(\"UTC\"))", "the paywall's midnight is taken in UTC"),
     # domain/events.py, scheduler.py
-    Mutant("events-refund-block-lost", f"{D}/events.py", "subscription=subscription, payment=payment, refund=refund)",
-           "subscription=subscription, payment=payment, refund=None)", "refund.created events lose their refund"),
+    Mutant("events-refund-block-lost", f"{D}/events.py", "payment=copy.copy(payment), refund=copy.copy(refund))",
+           "payment=copy.copy(payment), refund=None)", "refund.created events lose their refund"),
     Mutant("scheduler-no-expiry", f"{D}/scheduler.py", "        return lifecycle.next_checkout_expiry(store)",
            "        return None", "moving the clock never expires open checkouts"),
+    # domain/accounts.py, locales.py, mailbox.py, oauth.py, sessions.py (sign-in)
+    Mutant("accounts-short-password", f"{D}/accounts.py", "MIN_PASSWORD = 6", "MIN_PASSWORD = 1",
+           "a one-character password is strong enough"),
+    Mutant("locales-default-de", f"{D}/locales.py", 'DEFAULT_LOCALE = "en"', 'DEFAULT_LOCALE = "de"',
+           "a paywall without locale_default speaks German"),
+    Mutant("mailbox-no-resend-limit", f"{D}/mailbox.py", "RESEND_INTERVAL = timedelta(minutes=1)",
+           "RESEND_INTERVAL = timedelta(0)", "confirmation e-mails are never rate limited"),
+    Mutant("oauth-code-lives-long", f"{D}/oauth.py", "CODE_TTL = timedelta(minutes=5)",
+           "CODE_TTL = timedelta(days=5)", "an OAuth code lives 5 days"),
+    Mutant("sessions-token-2h", f"{D}/sessions.py", "ACCESS_TOKEN_TTL = timedelta(hours=1)",
+           "ACCESS_TOKEN_TTL = timedelta(hours=2)", "a signed-in access token lives 2 h"),
+    # PayKit
+    Mutant("paykit-starting-credits", f"{PK}/ledger.py", "STARTING_CREDITS = 5", "STARTING_CREDITS = 6",
+           "a new customer starts with 6 credits", product="paykit"),
+    Mutant("paykit-event-name-65", f"{PK}/ledger.py", "MAX_EVENT_CHARS = 64", "MAX_EVENT_CHARS = 65",
+           "a 65-character event name is accepted", product="paykit"),
+    Mutant("paykit-session-25h", f"{PK}/billing.py", "SESSION_LIFETIME = timedelta(hours=24)",
+           "SESSION_LIFETIME = timedelta(hours=25)", "checkout sessions live 25 h", product="paykit"),
+    Mutant("paykit-pack-size", f"{PK}/analytics.py", "CREDIT_PACK_SIZE = 100", "CREDIT_PACK_SIZE = 10",
+           "a credit pack holds 10", product="paykit"),
+    Mutant("paykit-granting-without-secret", f"{PK}/keys.py", "    if not caller.secret and not caller.is_demo:",
+           "    if False:", "a publishable key may grant credits", product="paykit"),
+    Mutant("paykit-outbox-early", f"{PK}/outbox.py", "e.next_attempt_at <= at", "e.next_attempt_at <= at + "
+           "timedelta(minutes=1)", "webhook retries go out a minute early", product="paykit"),
+    Mutant("paykit-project-name-101", f"{PK}/projects.py", "MAX_NAME = 100", "MAX_NAME = 101",
+           "a 101-character project name is accepted", product="paykit"),
+    Mutant("paykit-webhook-wrong-event", f"{PK}/webhook.py", 'if event_type == "checkout.session.completed":',
+           'if event_type == "checkout.session.expired":', "a completed Stripe checkout grants nothing",
+           product="paykit"),
+    # Paywalls.ai
+    Mutant("paywallsai-balance-exact-refused", f"{PA}/access.py", "if available >= max(need, 1):",
+           "if available > max(need, 1):", "a balance of exactly the price is refused", product="paywalls-ai"),
+    Mutant("paywallsai-zero-deposit", f"{PA}/balances.py", "    if amount <= 0:", "    if amount < 0:",
+           "a deposit of 0 is accepted", product="paywalls-ai"),
+    Mutant("paywallsai-long-user-id", f"{PA}/identity.py", 'USER_ID = re.compile(r"^[A-Za-z0-9._~-]{1,127}$")',
+           'USER_ID = re.compile(r"^[A-Za-z0-9._~-]{1,128}$")', "a 128-character user id is accepted",
+           product="paywalls-ai"),
+    Mutant("paywallsai-free-usage-charged", f"{PA}/proxy.py", "    if owed == 0:\n        return None\n", "",
+           "a free request writes a ledger entry of 0", product="paywalls-ai"),
+    Mutant("paywallsai-events-no-fanout", f"{PA}/events.py", "    webhooks.fan_out(state, event)\n", "",
+           "events reach no webhook", product="paywalls-ai"),
+    Mutant("paywallsai-11-headers", f"{PA}/webhooks.py", "MAX_CUSTOM_HEADERS = 10", "MAX_CUSTOM_HEADERS = 11",
+           "an endpoint may carry 11 custom headers", product="paywalls-ai"),
     # product modules beyond the domain
     Mutant("auth-token-ttl", f"{M}/auth.py", "TOKEN_TTL = timedelta(hours=1)", "TOKEN_TTL = timedelta(hours=2)",
            "a Bearer lives 2 h"),
@@ -208,8 +254,12 @@ def prepare(mutant: Mutant | None, where: Path, base: Path) -> None:
 
 
 def run_one(mutant: Mutant | None, conform_args: list[str], timeout: float, keep: bool,
-            base: Path) -> tuple[str, float, str]:
-    """('killed' | 'survived' | 'timeout', seconds, the last lines of conform's output)."""
+            base: Path, product: str = "monetize") -> tuple[str, float, str]:
+    """('killed' | 'survived' | 'timeout', seconds, the last lines of conform's output); `product` names the
+    suite of an unmutated (baseline) run."""
+    product = mutant.product if mutant is not None else product
+    if product != "monetize":  # its own product's suite, whole
+        conform_args = ["--product", product, "--budget", "quick", "--seed", "1", "--", "-x"]
     where = Path(tempfile.mkdtemp(prefix=f"mutant-{mutant.id if mutant else 'baseline'}-"))
     started = time.monotonic()
     try:
@@ -264,11 +314,12 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace, mutants: list[Mutant], conform_args: list[str], deadline: float,
          base: Path) -> int:
-    if not args.no_baseline:
-        verdict, took, tail = run_one(None, conform_args, args.timeout, args.keep, base)
-        print(f"baseline (no mutation): {'passes' if verdict == 'survived' else verdict} in {took:.0f} s")
+    for product in [] if args.no_baseline else sorted({m.product for m in mutants}):
+        verdict, took, tail = run_one(None, conform_args, args.timeout, args.keep, base, product)
+        print(f"baseline of {product} (no mutation): {'passes' if verdict == 'survived' else verdict} in {took:.0f} s")
         if verdict != "survived":
-            print(f"mutation: the unmutated emulator does not pass conform, so no mutant can be judged:\n{tail}")
+            print(f"mutation: the unmutated emulator does not pass conform --product {product}, so no mutant can "
+                  f"be judged:\n{tail}")
             return 2
     results: dict[str, str] = {}
     with ThreadPoolExecutor(max_workers=args.workers) as pool:
