@@ -6,7 +6,7 @@ allowance, never lowers), a Bearer's 1 h lifetime, and the bootstrap version tha
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -89,3 +89,35 @@ def test_the_bootstrap_version_is_stable_and_if_version_short_circuits(
     assert "prices" not in short, "the short answer repeated the structure"
     stale = expect_ok(api.get(path, key=None, params={"if_version": f"{settings.paywall_id}:stale"}))
     assert stale.get("unchanged") is not True and stale["version"] == version and stale["prices"], stale
+
+
+@pytest.mark.writes
+def test_a_signed_in_session_token_expires_after_one_hour(api: Api, clock: Control, settings: Settings) -> None:
+    auth = f"/api/v1/paywall/{settings.paywall_id}/auth/anonymous/signin"
+    resp = api.post(auth, key=None, json={})
+    if resp.status_code == 403:
+        pytest.skip(f"paywall {settings.paywall_id} does not allow anonymous sign-in")
+    tokens = expect_ok(resp)
+    assert tokens["expires_in"] == TOKEN_LIFETIME.total_seconds(), f"expires_in {tokens['expires_in']}, expected 3600"
+    balances_path = f"/api/v1/paywall/{settings.paywall_id}/balances"
+    _advance(clock, TOKEN_LIFETIME - timedelta(seconds=1))
+    expect_ok(api.get(balances_path, key=None, bearer=tokens["access_token"]))
+    _advance(clock, timedelta(seconds=1))
+    expect_error(api.get(balances_path, key=None, bearer=tokens["access_token"]), 401, "invalid_token")
+
+
+@pytest.mark.writes
+def test_confirmation_mails_are_resent_at_most_once_a_minute(api: Api, clock: Control, settings: Settings,
+                                                             new_email: Callable[[str], str]) -> None:
+    base = f"/api/v1/paywall/{settings.paywall_id}/auth"
+    email = new_email("resend")
+    signup = api.post(f"{base}/email/signup", key=None, json={"email": email, "password": "conform-Secret-42"})
+    if expect_ok(signup).get("status") != "confirmation_required":
+        pytest.skip("sign-up does not ask for a confirmation on this paywall")
+    _advance(clock, timedelta(minutes=1))
+    assert expect_ok(api.post(f"{base}/email/resend", key=None, json={"email": email})) == {"ok": True}
+    expect_error(api.post(f"{base}/email/resend", key=None, json={"email": email}), 429,
+                 "over_email_send_rate_limit")
+    _advance(clock, timedelta(minutes=1))
+    assert expect_ok(api.post(f"{base}/email/resend", key=None, json={"email": email})) == {"ok": True}
+
