@@ -90,10 +90,12 @@ def conform(base_url: str, tmp_path: Path, *, keyword: str, budget: str = "quick
 
 def assert_loud(run: Run) -> None:
     assert run.code == 1, run.output
-    assert "reproduce: curl" in run.output, run.output
-    assert "$PAYWALL_API_KEY" in run.output, run.output
+    # a single curl line, or for a behavioural test the whole sequence it sent as a script
+    assert "reproduce: curl" in run.output or "reproduce (the whole sequence):" in run.output, run.output
+    assert "$PAYWALL_API_KEY" in run.output or "${PAYWALL_API_KEY}" in run.output, run.output
     assert ACME_KEY not in run.output, "the API key leaked into the output"
-    assert all(f["curl"] and ACME_KEY not in f["curl"] for f in run.failures()), run.failures()
+    assert all(f["curl"] and ACME_KEY not in f["curl"] and ACME_KEY not in (f.get("script") or "")
+               for f in run.failures()), run.failures()
 
 
 def wrapped(op: str, wrapper: Callable[[Handler, Call], Any]) -> dict[str, Handler]:
