@@ -21,11 +21,12 @@ if TYPE_CHECKING:
     from paywall_emulator.contract_tests.reporting import Recorder
     from paywall_emulator.contract_tests.spec import Contract
 
-READ_METHODS = frozenset({"GET", "HEAD"})
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})  # OPTIONS: CORS preflights change nothing
 SECRET_HEADERS = {"x-api-key": "PAYWALL_API_KEY", "authorization": "PAYWALL_AUTHORIZATION"}
 NOISE_HEADERS = frozenset({"user-agent", "accept-encoding", "connection", "content-length"})
 SLUG = re.compile(r"^[a-z0-9_.-]{1,64}$", re.IGNORECASE)
 TIMEOUT = 30.0
+MAX_INLINE_BODY = 64 * 1024  # larger request bodies are not spelled out in a reproduction
 
 
 class WriteRefused(RuntimeError):
@@ -57,7 +58,13 @@ class GuardedSession(requests.Session):
         if self.base_path and path.startswith(self.base_path):
             path = path[len(self.base_path):]
         op = self.contract.match(method, path)
-        self.recorder.on_request(op.label if op else f"{method} (not in the spec)", request)
+        if op is None and method == "OPTIONS":  # a CORS preflight: one row per path
+            op = next((o for m in ("GET", "POST", "PUT", "PATCH", "DELETE")
+                       if (o := self.contract.match(m, path))), None)
+            label = f"OPTIONS {op.path}" if op else "OPTIONS (not in the spec)"
+        else:
+            label = op.label if op else f"{method} (not in the spec)"
+        self.recorder.on_request(label, request)
         kwargs.setdefault("timeout", TIMEOUT)
         response = super().send(request, **kwargs)
         if not kwargs.get("stream"):
@@ -96,6 +103,8 @@ def curl(method: str, url: str, headers: Mapping[str, str], body: bytes | str | 
             parts += ["-H", shlex.quote(f"{name}: {value}")]
     if body:
         raw = body.encode() if isinstance(body, str) else body
+        if len(raw) > MAX_INLINE_BODY:  # e.g. a 10 MB upload: say what it was instead of spelling it out
+            return " ".join([*parts, "--data-binary", "@request-body.bin"]) + f"  # a {len(raw)}-byte body, not inlined"
         try:
             text = raw.decode("utf-8")
             printable = all(ch.isprintable() or ch in "\n\t" for ch in text)
@@ -188,14 +197,18 @@ class ControlError(RuntimeError):
 class Control:
     """The emulator's `/_emulator` API over plain HTTP (emulator_only tests; not counted in the report)."""
 
-    def __init__(self, base_url: str) -> None:
+    def __init__(self, base_url: str, recorder: Recorder | None = None) -> None:
         self.base_url = base_url.rstrip("/")
         self.http = requests.Session()
+        self.recorder = recorder  # each call joins the test's reproduction script
 
     def request(self, method: str, path: str, body: Any = None, *, expect: tuple[int, ...] = (200, 201, 202, 204),
                 **kwargs: Any) -> Any:
-        resp = self.http.request(method, f"{self.base_url}/_emulator{path}",
-                                 data=None if body is None else json.dumps(body),
+        data = None if body is None else json.dumps(body)
+        url = f"{self.base_url}/_emulator{path}"
+        if self.recorder is not None:
+            self.recorder.on_control(method, url, data)
+        resp = self.http.request(method, url, data=data,
                                  headers={"Content-Type": "application/json"} if body is not None else {},
                                  timeout=TIMEOUT, **kwargs)
         if resp.status_code not in expect:

@@ -20,7 +20,7 @@ import pytest
 
 from paywall_emulator.contract_tests import session as contract_session
 from paywall_emulator.contract_tests.client import Api, Control
-from paywall_emulator.contract_tests.reporting import render
+from paywall_emulator.contract_tests.reporting import BLOCKED, render
 from paywall_emulator.contract_tests.session import ContractSession
 from paywall_emulator.contract_tests.settings import Settings, from_options
 
@@ -81,8 +81,9 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 def _meta(settings: Settings, session: ContractSession) -> dict[str, Any]:
-    return {"target": session.started_url or "in-thread emulator", "kind": settings.target_kind,
-            "paywall_id": settings.paywall_id, "allow_writes": settings.allow_writes, "budget": settings.budget.name,
+    return {"target": session.started_url or "in-thread emulator", "base_url": session.started_url,
+            "kind": settings.target_kind, "paywall_id": settings.paywall_id, "allow_writes": settings.allow_writes,
+            "budget": settings.budget.name,
             "max_requests": settings.budget.max_requests, "run_id": settings.run_id, "seed": settings.seed}
 
 
@@ -97,6 +98,8 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     if item.get_closest_marker("writes") is not None and not settings.allow_writes:
         pytest.skip(WRITES_SKIP)
     session.recorder.start_test(item.nodeid)
+    if session.started_url:
+        session.recorder.meta.setdefault("base_url", session.started_url)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -104,12 +107,15 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     report = yield
     recorder = contract_session.current(item.config).recorder
     if report.skipped and report.when in ("setup", "call"):
-        recorder.outcomes["skipped"] += 1
         longrepr = report.longrepr
-        reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
-        recorder.skips[reason.removeprefix("Skipped: ")] += 1
+        reason = str(longrepr[2] if isinstance(longrepr, tuple) else longrepr).removeprefix("Skipped: ")
+        if reason.startswith(BLOCKED):
+            recorder.on_result(item.nodeid, "blocked", reason)
+        else:
+            recorder.on_result(item.nodeid, "skipped")
+            recorder.skips[reason] += 1
     elif report.failed and report.when in ("setup", "call"):
-        recorder.outcomes["failed" if report.when == "call" else "error"] += 1
+        recorder.on_result(item.nodeid, "failed" if report.when == "call" else "error")
         if not recorder.has_failure_for(item.nodeid):
             generated = "[" in item.nodeid and "test_conformance" in item.nodeid
             check = "error" if generated else getattr(item, "originalname", item.name)
@@ -118,9 +124,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             recorder.add_failure(operation=recorder.last_operation or "-", check=check,
                                  title=title.removeprefix("E").strip()[:300], message=text[-2000:],
                                  request=recorder.last_request, status=recorder.last_status,
-                                 response=recorder.last_body, test=item.nodeid)
+                                 response=recorder.last_body, test=item.nodeid, script=not generated)
     elif report.passed and report.when == "call":
-        recorder.outcomes["passed"] += 1
+        recorder.on_result(item.nodeid, "passed")
     return report
 
 
@@ -131,7 +137,7 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     s = session.settings
     terminalreporter.write_sep("=", "paywall contract report")
     terminalreporter.write_line(f"target {session.base_url} ({s.target_kind}), paywall {s.paywall_id}, "
-                                f"{'writes allowed' if s.allow_writes else 'read-only (GET only)'}, budget "
+                                f"{'writes allowed' if s.allow_writes else 'read-only (GET and OPTIONS only)'}, budget "
                                 f"{s.budget.name} (cap {s.budget.max_requests} requests), run id {s.run_id}, "
                                 f"repeat with --paywall-seed {s.seed}")
     terminalreporter.write_line(render(session.recorder.to_json()))

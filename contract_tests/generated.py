@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import hypothesis
 import schemathesis
 
+from paywall_emulator.contract_tests.reporting import schema_failure_title
 from paywall_emulator.contract_tests.spec import GATEWAY_TAG, READ_OPERATIONS
 
 if TYPE_CHECKING:
@@ -147,7 +148,8 @@ def _install_hooks(schema: Any, session: ContractSession) -> None:
             if result.failure is None:
                 continue
             recorder.add_failure(operation=case.operation.label, check=result.name,
-                                 title=str(result.failure.title), message=str(result.failure.message or ""),
+                                 title=schema_failure_title(result.failure) or str(result.failure.title),
+                                 message=str(result.failure.message or ""),
                                  request=response.request, status=response.status_code,
                                  response=(response.content or b"")[:300].decode("utf-8", "replace"))
 

@@ -38,8 +38,13 @@ def balances_path(paywall_id: str) -> str:
 
 
 def first_price(contract: ContractSession, paywall_id: str) -> int | str:
+    def probe() -> None:
+        boot = contract.bootstrap(paywall_id)
+        assert boot is not None, f"GET /api/v1/paywall/{paywall_id}/bootstrap does not answer 200"
+        assert contract.price_ids(paywall_id), f"paywall {paywall_id}'s bootstrap lists no prices"
+
+    contract.require(f"a buyable price on paywall {paywall_id}", probe)
     prices = contract.price_ids(paywall_id)
-    assert prices, f"paywall {paywall_id}'s bootstrap lists no prices, so nothing can be bought"
     return int(prices[0]) if prices[0].isdigit() else prices[0]  # the SDK sends numbers
 
 

@@ -20,7 +20,7 @@ import pytest
 
 from paywall_emulator.contract_tests import spec
 from paywall_emulator.contract_tests.client import Api, Control, GuardedSession
-from paywall_emulator.contract_tests.reporting import Recorder
+from paywall_emulator.contract_tests.reporting import BLOCKED, Recorder
 from paywall_emulator.contract_tests.settings import Settings
 
 Starter = Callable[[], tuple[str, Callable[[], None]]]  # -> (base_url, stop)
@@ -41,6 +41,7 @@ class ContractSession:
         self._session: GuardedSession | None = None
         self._extra_sessions: list[GuardedSession] = []
         self._bootstraps: dict[str, Any] = {}
+        self._preconditions: dict[str, str | None] = {}  # name -> None (holds) or the root failure
         self._checked = False
 
     # --- target ---------------------------------------------------------------------------
@@ -78,7 +79,7 @@ class ContractSession:
         return Api(http, self.base_url, self.settings.api_key)
 
     def control(self) -> Control | None:
-        return Control(self.base_url) if self.settings.control else None
+        return Control(self.base_url, self.recorder) if self.settings.control else None
 
     def prepare(self) -> None:
         """Reach the target once; with writes on a real deployment, refuse any paywall not in test mode."""
@@ -134,6 +135,21 @@ class ContractSession:
                                   "--paywall-base-url right?") from exc
             self._bootstraps[paywall_id] = resp.json() if resp.status_code == 200 else None
         return self._bootstraps[paywall_id]
+
+    def require(self, name: str, probe: Callable[[], None]) -> None:
+        """A precondition many tests share, checked once per run. The first test to need it fails with the
+        cause (an AssertionError from `probe`); every later one is skipped as "blocked by <that cause>", so
+        the report names the root once instead of failing test after test."""
+        if name not in self._preconditions:
+            try:
+                probe()
+            except AssertionError as exc:
+                self._preconditions[name] = f"{name}: {str(exc).splitlines()[0] if str(exc) else 'failed'}"
+                raise
+            self._preconditions[name] = None
+        root = self._preconditions[name]
+        if root is not None:
+            pytest.skip(f"{BLOCKED}{root}")
 
     def price_ids(self, paywall_id: str) -> list[str]:
         boot = self.bootstrap(paywall_id) or {}

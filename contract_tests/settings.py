@@ -24,6 +24,7 @@ EMULATOR_DEFAULTS: dict[str, str] = {
     "tokenized_id": "15",
     "freemius_id": "12",
     "provider_id": "3f6c1a52-7d2e-4b8f-9a10-5c4e2b7d9f01",  # paywall 15, type standard
+    "free_provider_id": "c0ffee00-0000-4000-8000-0000000f4ee0",  # paywall 15, type free
     # PayKit (product `paykit`): a project that is not the open demo one, and the webhook secret
     "paykit_publishable_key": "pk_live_studio_5f0c2a7d9e3b41c8",
     "paykit_secret_key": "sk_live_studio_8b1e6d4f2a9c07e53d6b",
@@ -73,6 +74,7 @@ class Settings:
     tokenized_id: str | None
     freemius_id: str | None
     provider_id: str | None  # a gateway provider of `tokenized_id`
+    free_provider_id: str | None  # a provider of `tokenized_id` whose type is `free`
     allow_writes: bool
     control: bool  # the target serves the emulator control API under /_emulator
     budget: Budget
@@ -122,6 +124,8 @@ OPTIONS: tuple[tuple[str, str, str], ...] = (
     ("--paywall-tokenized-id", "PAYWALL_TOKENIZED_ID", "a tokenized paywall (balances, gateway)"),
     ("--paywall-freemius-id", "PAYWALL_FREEMIUS_ID", "a Freemius paywall (portal 403)"),
     ("--paywall-provider-id", "PAYWALL_PROVIDER_ID", "a gateway provider of the tokenized paywall"),
+    ("--paywall-free-provider-id", "PAYWALL_FREE_PROVIDER_ID",
+     "a provider of the tokenized paywall whose query type is free (never charged)"),
     ("--paywall-budget", "PAYWALL_BUDGET", "quick | default | thorough (default: default)"),
     ("--paywall-run-id", "PAYWALL_RUN_ID", "tag for everything the run creates (default: random)"),
     ("--paywall-rate-limit", "PAYWALL_RATE_LIMIT",
@@ -196,6 +200,7 @@ def from_options(get: Callable[[str], Any], environ: dict[str, str] | None = Non
         tokenized_id=pick("paywall_tokenized_id", "tokenized_id"),
         freemius_id=pick("paywall_freemius_id", "freemius_id"),
         provider_id=pick("paywall_provider_id", "provider_id"),
+        free_provider_id=pick("paywall_free_provider_id", "free_provider_id"),
         # The in-thread emulator is disposable: writes are always allowed there.
         allow_writes=in_thread or flags["paywall_allow_writes"],
         control=in_thread or flags["paywall_control"],

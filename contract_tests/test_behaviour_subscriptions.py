@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from paywall_emulator.contract_tests.client import Api, Control, expect_error, expect_ok
-from paywall_emulator.contract_tests.helpers import need, user_path
+from paywall_emulator.contract_tests.helpers import need, start_checkout, user_path
+from paywall_emulator.contract_tests.session import ContractSession
 from paywall_emulator.contract_tests.settings import Settings
 
 pytestmark = pytest.mark.writes
@@ -70,3 +71,19 @@ def test_portal_without_an_active_subscription_is_forbidden_with_is_test(
 
 def test_portal_without_an_email_is_email_required(api: Api, settings: Settings) -> None:
     expect_error(api.post(_portal(settings.paywall_id), json={}), 400, "email_required")
+
+
+@pytest.mark.emulator_only("a subscription to cancel (POST /_emulator/reset restores the seeded one)")
+def test_cancelling_through_another_paywall_is_subscription_not_found(
+        api: Api, control: Control, contract: ContractSession, settings: Settings) -> None:
+    control.reset()
+    email = need(settings.email, "--paywall-email", "an existing user with an active subscription")
+    other = need(settings.other_id, "--paywall-other-id", "another paywall of the same owner")
+    start_checkout(api, contract, other, email)  # the user is now on both paywalls
+    sub = _cancellable(expect_ok(api.get(user_path(settings.paywall_id), params={"email": email}))["purchases"])
+    assert sub is not None
+    body = {"subscriptionId": sub["id"], "paywallId": other, "email": email, "cancellationReason": "conform"}
+    expect_error(api.post(CANCEL, json=body), 404, "subscription_not_found")
+    after = _cancellable(expect_ok(api.get(user_path(settings.paywall_id), params={"email": email}))["purchases"])
+    assert after is not None and after["id"] == sub["id"], "a refused cancel through another paywall cancelled it"
+

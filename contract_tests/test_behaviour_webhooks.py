@@ -8,11 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import queue
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import jsonschema
@@ -20,60 +16,12 @@ import pytest
 
 from paywall_emulator.contract_tests.client import Api, Control, expect_ok
 from paywall_emulator.contract_tests.helpers import need, user_path
+from paywall_emulator.contract_tests.receiver import Delivery, Receiver
 from paywall_emulator.contract_tests.session import ContractSession
 from paywall_emulator.contract_tests.settings import Settings
 
 pytestmark = [pytest.mark.writes,
               pytest.mark.emulator_only("a webhook endpoint registered through POST /_emulator/webhooks/endpoints")]
-WAIT_SECONDS = 15
-
-
-@dataclass(slots=True)
-class Delivery:
-    headers: dict[str, str]
-    body: bytes
-
-
-class Receiver:
-    """A loopback HTTP server that keeps every POST it gets and answers 200."""
-
-    def __init__(self) -> None:
-        self.got: queue.Queue[Delivery] = queue.Queue()
-        got = self.got
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                got.put(Delivery(headers={k.lower(): v for k, v in self.headers.items()}, body=body))
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, name="conform-webhooks", daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/webhooks"
-
-    def __enter__(self) -> Receiver:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-    def next(self) -> Delivery:
-        try:
-            return self.got.get(timeout=WAIT_SECONDS)
-        except queue.Empty:
-            raise AssertionError(f"no webhook delivery reached {self.url} within {WAIT_SECONDS} s") from None
-
-
 @pytest.fixture
 def endpoint(control: Control, settings: Settings) -> Iterator[tuple[Receiver, str]]:
     control.reset()

@@ -23,7 +23,7 @@ def _positive(value: str) -> int:
     return number
 
 
-def build_parser(*, conform: bool = True) -> argparse.ArgumentParser:
+def build_parser(*, conform: bool = True, argv_command: str | None = "diff") -> argparse.ArgumentParser:
     """The command line; `conform=False` leaves the contract suite's options out (and its module
     unimported), which `main` does for every other command: `serve` starts faster."""
     from . import __version__
@@ -31,7 +31,7 @@ def build_parser(*, conform: bool = True) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="paywall-emulator",
                                      description="Local emulator and contract-test kit for billing APIs")
     parser.add_argument("--version", action="version", version=f"paywall-emulator {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{serve,spec,conform}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{serve,spec,conform,diff}")
     serve = sub.add_parser("serve", help="serve the emulator over HTTP",
                            description="Serve every emulated product on one port, filled from a world file.")
     serve.add_argument("--host", default="127.0.0.1",
@@ -71,6 +71,11 @@ def build_parser(*, conform: bool = True) -> argparse.ArgumentParser:
     spec.add_argument("which", nargs="?", default="monetize",
                       help="a product name (its public API), 'control' (the engine's control API) or "
                            "'<product>.control' (the product's control operations) (default: monetize)")
+    parity = sub.add_parser("diff", help="compare the read-only answers of the emulator and a deployment")
+    if argv_command == "diff":
+        from .diff import add_arguments as add_diff_arguments
+
+        add_diff_arguments(parity)
     suite = sub.add_parser("conform", help="run the contract suite against the emulator or a deployment",
                            description="Run the contract suite against the bundled emulator (in a thread, "
                                        "default) or a deployment (--base-url).",
@@ -88,11 +93,15 @@ class CliError(Exception):
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = build_parser(conform=argv[:1] == ["conform"]).parse_args(argv)
+    args = build_parser(conform=argv[:1] == ["conform"], argv_command=argv[0] if argv else None).parse_args(argv)
     try:
         if args.command == "spec":
             print(spec_document(args.which))
             return 0
+        if args.command == "diff":
+            from .diff import run as run_diff
+
+            return run_diff(args)
         if args.command == "conform":
             from .conform import run
 

@@ -65,6 +65,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="write a JUnit XML report here (default: none)")
     parser.add_argument("--report-json", type=Path, default=None, metavar="FILE",
                         help="write the per-operation JSON report here (default: none) [env PAYWALL_REPORT]")
+    parser.add_argument("--rules", action="store_true",
+                        help="after the run, print the rule table (contract_tests/rules.yaml) with each rule's "
+                             "verdict: pass, fail, skip, blocked or not run")
     parser.add_argument("-k", dest="keyword", default=None, metavar="EXPRESSION",
                         help="only tests matching this pytest -k expression (default: all)")
     parser.add_argument("-v", "--verbose", action="store_true", help="also show pytest's own output")
@@ -143,7 +146,8 @@ class Progress:
         if not final:
             return
         self.done += 1
-        outcome = "FAIL" if report.failed else "SKIP" if report.skipped else "ok"
+        blocked = report.skipped and "blocked by " in str(report.longrepr)
+        outcome = "FAIL" if report.failed else "BLCK" if blocked else "SKIP" if report.skipped else "ok"
         name = report.nodeid.split("::", 1)[-1]
         module = report.nodeid.split("::", 1)[0].rsplit("/", 1)[-1].removesuffix(".py")
         sent = self._sent() - self.requests_before
@@ -178,7 +182,7 @@ def run(args: argparse.Namespace) -> int:
         settings = from_options(lambda name: _namespace_value(args, name))
     except ValueError as exc:
         return _refuse(str(exc))
-    writes = "writes allowed" if settings.allow_writes else "read-only: GET requests only"
+    writes = "writes allowed" if settings.allow_writes else "read-only: GET requests and CORS preflights only"
     subject = f"paywall {settings.paywall_id}" if settings.product == "monetize" else f"product {settings.product}"
     out.write(f"paywall-emulator conform: {settings.base_url or 'bundled emulator in a thread'} "
               f"({settings.target_kind}), {subject}, {writes}\n"
@@ -224,6 +228,11 @@ def run(args: argparse.Namespace) -> int:
         out.write("\n" + cli_names(render(report)) + "\n")
     if code not in (0, 1) or report is None:
         out.write("\npytest output:\n" + cli_names(captured.getvalue()[-6000:]) + "\n")
+    if args.rules and report is not None and settings.product == "monetize":
+        from .contract_tests import rules
+
+        table = rules.render(rules.load(), report.get("results", {}))
+        out.write(f"\nRules (contract_tests/rules.yaml):\n{table}\n")
     if report is not None and report.get("skips"):
         out.write("\nskipped:\n" + "".join(f"  {n} × {cli_names(reason)}\n" for reason, n in report["skips"].items()))
     if args.junit_xml is not None:

@@ -146,9 +146,9 @@ def test_a_run_without_allow_writes_sends_only_reads(
     url, seen = recording_emulator
     done = conform(tmp_path, "--base-url", url, *TARGET_ARGS, "--rate-limit", "none")
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "read-only: GET requests only" in done.stdout
+    assert "read-only: GET requests and CORS preflights only" in done.stdout
     assert seen, "nothing reached the target"
-    assert {method for method, _ in seen} == {"GET"}, sorted({m for m, _ in seen})
+    assert {method for method, _ in seen} == {"GET", "OPTIONS"}, sorted({m for m, _ in seen})  # OPTIONS: preflights
     assert not [path for _, path in seen if path.startswith("/_emulator")]
     assert "writes: creates or changes objects on the target" in done.stdout
 

@@ -1,0 +1,67 @@
+"""`paywall-emulator diff`: the read-only tier against the bundled emulator (in a thread; or another
+target given with --reference-url) and a deployment, with the same identities, printing per operation the
+differences in status, machine code, fields and types side by side (`contract_tests.parity` does the
+work). Exit status 0 when both agree, 1 when they differ, 4 on a usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from .contract_tests.settings import EMULATOR_DEFAULTS
+
+USAGE_ERROR = 4
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--base-url", required=True, help="the deployment to compare")
+    parser.add_argument("--api-key", required=True, help="its owner API key (only GET requests are sent)")
+    parser.add_argument("--reference-url", default=None, help="compare against this target instead of the "
+                                                              "bundled emulator started in a thread")
+    parser.add_argument("--reference-key", default=None, help="the reference's API key (default: the bundled "
+                                                              "world's key, or --api-key with --reference-url)")
+    for name, dest in (("--paywall-id", "paywall_id"), ("--email", "email"), ("--other-id", "other_id"),
+                       ("--foreign-id", "foreign_id"), ("--tokenized-id", "tokenized_id")):
+        parser.add_argument(name, dest=dest, default=None,
+                            help=f"the same on both sides (default: the bundled world's {EMULATOR_DEFAULTS[dest]})")
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        import requests  # noqa: F401  (the contract extra)
+    except ImportError:
+        sys.stderr.write("diff: needs the contract extra: pip install 'paywall-emulator[contract]'\n")
+        return USAGE_ERROR
+    from .contract_tests import parity
+
+    ids = parity.Identities(**{k: getattr(args, k) or EMULATOR_DEFAULTS[k]
+                               for k in ("paywall_id", "email", "other_id", "foreign_id", "tokenized_id")})
+    stop = None
+    if args.reference_url:
+        reference = (args.reference_url, args.reference_key or args.api_key)
+    else:
+        from .config import EmulatorConfig
+        from .testing import ThreadedEmulator
+
+        emu = ThreadedEmulator(EmulatorConfig()).start()
+        stop = emu.stop
+        reference = (emu.base_url, args.reference_key or EMULATOR_DEFAULTS["api_key"])
+    try:
+        diffs = parity.run(reference, (args.base_url, args.api_key), ids)
+    except OSError as exc:
+        sys.stderr.write(f"diff: cannot reach a target: {exc}\n")
+        return USAGE_ERROR
+    finally:
+        if stop is not None:
+            stop()
+    names = (args.reference_url or "emulator", args.base_url)
+    sys.stdout.write(parity.render(diffs, ids, names) + "\n")
+    return 1 if diffs else 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="paywall-emulator diff")
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
