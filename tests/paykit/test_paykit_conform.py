@@ -15,6 +15,9 @@ import pytest
 
 from .support import STUDIO_PK, STUDIO_SK
 
+# Every test here runs `conform` (a whole pytest session, often in a subprocess): the inner loop skips them.
+pytestmark = pytest.mark.slow
+
 RUN = """
 import sys
 from paywall_emulator.config import EmulatorConfig

@@ -24,6 +24,9 @@ from paywall_emulator.testing import ThreadedEmulator
 
 from .http_support import DEMO_KEY
 
+# Every test here runs `conform` (a whole pytest session, often in a subprocess): the inner loop skips them.
+pytestmark = pytest.mark.slow
+
 
 def conform(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """The CLI as a user runs it (quick budget, a fixed seed so the generated part replays)."""
