@@ -11,6 +11,8 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
+
 from paywall_emulator.contract_tests.reporting import schema_failure_title
 from paywall_emulator.engine.routing import Call, Handler, Reply
 from paywall_emulator.products.monetize.domain import lifecycle
@@ -18,6 +20,7 @@ from paywall_emulator.products.monetize.domain import lifecycle
 from .test_conform_drift import ACME_KEY, broken, conform, wrapped
 
 
+@pytest.mark.slow
 def test_a_lifecycle_bug_reproduces_as_the_whole_sequence(tmp_path: Path) -> None:
     patch = (lifecycle, "RENEWAL_RETRY_AFTER", timedelta(days=2))  # the bug: retried a day early
     with broken(patches=(patch,)) as url:
@@ -35,6 +38,7 @@ def test_a_lifecycle_bug_reproduces_as_the_whole_sequence(tmp_path: Path) -> Non
     assert "reproduce (the whole sequence):" in run.output
 
 
+@pytest.mark.slow
 def test_a_broken_precondition_is_reported_once_and_blocks_the_rest(tmp_path: Path) -> None:
     async def no_prices(real: Handler, call: Call) -> Any:
         reply = await real(call)

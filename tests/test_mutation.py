@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 # Five mutants the fast modules (limits, time) kill; the full run takes every mutant through the whole suite.
 SAMPLE = ("events-101", "tickets-gif-allowed", "auth-token-ttl", "topup-lowers", "balance-max-off-by-one")
@@ -35,6 +37,7 @@ def test_every_mutant_applies_once_and_every_domain_module_is_mutated() -> None:
         assert modules <= mutated, f"domain modules without a mutant: {sorted(modules - mutated)}"
 
 
+@pytest.mark.slow
 def test_a_sample_of_mutants_is_killed() -> None:
     proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "mutation.py"), "--only", *SAMPLE,
                            "--tests", "test_behaviour_limits", "test_behaviour_time",

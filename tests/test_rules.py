@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from paywall_emulator.contract_tests import rules
 
 SUITE = Path(rules.__file__).resolve().parent
@@ -59,6 +61,7 @@ def test_a_rules_verdict_comes_from_its_tests_outcomes() -> None:
     assert rules.verdict(rule, {"contract_tests/test_a.py::test_other": "failed"}) == "not run"
 
 
+@pytest.mark.slow
 def test_conform_rules_prints_each_rules_verdict(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-m", "paywall_emulator", "conform", "--rules", "--budget", "quick",
                            "-k", "unknown_paywall_is_not_found or bearer_expires"],
