@@ -126,3 +126,12 @@ def test_serve_keeps_the_world_across_restarts_and_a_kill_loses_only_the_unsaved
                            str(corrupt)], capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and done.stderr.strip().count("\n") == 0, done.stderr
     assert "cannot read the state file" in done.stderr
+
+
+def test_a_set_is_saved_in_one_order_whatever_the_hash_seed() -> None:
+    """A set's iteration order follows PYTHONHASHSEED; the saved file must not."""
+    from paywall_emulator.engine import snapshot
+
+    names = {f"dly_{i:06d}" for i in range(40)}
+    assert snapshot.encode(names) == sorted(names)
+    assert snapshot.encode(frozenset({3, 1, 2})) == [1, 2, 3]

@@ -47,7 +47,9 @@ def encode(value: Any) -> Any:
         if all(isinstance(k, str) for k in value) and PAIRS not in value:
             return {k: encode(v) for k, v in value.items()}
         return {PAIRS: [[encode(k), encode(v)] for k, v in value.items()]}
-    if isinstance(value, list | tuple | set | frozenset):
+    if isinstance(value, set | frozenset):  # in a stable order: a state file is the same in every run
+        return sorted((encode(v) for v in value), key=lambda v: json.dumps(v, sort_keys=True))
+    if isinstance(value, list | tuple):
         return [encode(v) for v in value]
     raise SnapshotError(f"cannot save a {type(value).__name__}")
 
