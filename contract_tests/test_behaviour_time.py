@@ -1,13 +1,17 @@
 """Rules that depend on time, checked before and after a clock move (emulator only: the clock is moved
 through the control API): the daily top-up at midnight in the paywall's timezone (raises to the
 allowance, never lowers), a Bearer's 1 h lifetime, and the bootstrap version that caches the structure
-(stable across time and identities, `{unchanged: true}` for the current version, the full body otherwise).
+(stable across time and identities, `{unchanged: true}` for the current version, the full body otherwise),
+and an OAuth code's 5 minutes.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
+from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -19,6 +23,8 @@ from paywall_emulator.contract_tests.settings import Settings
 
 pytestmark = pytest.mark.emulator_only("the clock of the /_emulator control API")
 TOKEN_LIFETIME = timedelta(hours=1)  # docs-facts A9: access tokens live 1 h
+OAUTH_CODE_LIFETIME = timedelta(minutes=5)  # spec exchangeOAuthCode: a code older than 5 minutes is expired
+VERIFIER = "v" * 64
 
 
 @pytest.fixture
@@ -36,6 +42,23 @@ def _now(control: Control) -> datetime:
 
 def _advance(control: Control, delta: timedelta) -> None:
     control.request("POST", "/clock/advance", {"seconds": delta.total_seconds()})
+
+
+def _freeze(control: Control) -> None:
+    at = _now(control) + timedelta(seconds=1)
+    control.request("POST", "/clock", {"now": at.isoformat().replace("+00:00", "Z")})
+
+
+def _oauth_code(api: Api, control: Control, settings: Settings, email: str) -> str:
+    """A code the fake provider page hands out for `email` (the flow approved now)."""
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(VERIFIER.encode()).digest()).decode().rstrip("=")
+    url = expect_ok(api.post(f"/api/v1/paywall/{settings.paywall_id}/auth/oauth/init", key=None, json={
+        "provider": "google", "code_challenge": challenge, "code_challenge_method": "s256"}))["authorize_url"]
+    flow = parse_qs(urlsplit(url).query)["flow"][0]
+    resp = control.http.post(f"{control.base_url}/_emulator/oauth/authorize", allow_redirects=False, timeout=30,
+                             data={"flow": flow, "action": "approve", "name": "Conform", "email": email})
+    assert resp.status_code == 303, resp.text[:300]
+    return parse_qs(urlsplit(resp.headers["Location"]).query)["code"][0]
 
 
 @pytest.mark.writes
@@ -121,3 +144,18 @@ def test_confirmation_mails_are_resent_at_most_once_a_minute(api: Api, clock: Co
     _advance(clock, timedelta(minutes=1))
     assert expect_ok(api.post(f"{base}/email/resend", key=None, json={"email": email})) == {"ok": True}
 
+
+
+@pytest.mark.writes
+def test_an_oauth_code_is_exchanged_within_five_minutes_and_expired_after(
+        api: Api, clock: Control, settings: Settings, new_email: Callable[[str], str]) -> None:
+    _freeze(clock)
+    email = new_email("oauth-ttl")
+    first, second = (_oauth_code(api, clock, settings, address) for address in (email, new_email("oauth-ttl")))
+    exchange = f"/api/v1/paywall/{settings.paywall_id}/auth/oauth/exchange"
+    _advance(clock, OAUTH_CODE_LIFETIME)
+    signed = expect_ok(api.post(exchange, key=None, json={"auth_code": first, "code_verifier": VERIFIER}))
+    assert signed["user"]["email"] == email, f"a code exactly 5 min old signs in: {signed['user']}"
+    _advance(clock, timedelta(seconds=1))
+    expect_error(api.post(exchange, key=None, json={"auth_code": second, "code_verifier": VERIFIER}), 400,
+                 "flow_state_expired")
