@@ -1,9 +1,7 @@
 """Rules that depend on time, checked before and after a clock move (emulator only: the clock is moved
-through the control API): the daily top-up at midnight in the paywall's timezone (raises to the
-allowance, never lowers), a Bearer's 1 h lifetime, and the bootstrap version that caches the structure
-(stable across time and identities, `{unchanged: true}` for the current version, the full body otherwise),
-and an OAuth code's 5 minutes.
-"""
+through the control API): the daily top-up at the paywall's midnight (raises to the allowance, never
+lowers), a Bearer's and a session's hour, an OAuth code's 5 minutes, the once-a-minute resend, and the
+bootstrap version (stable across time and identities, `{unchanged: true}` while current)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
-"""PayKit's documented rules, checked over HTTP against the target: answers match the PayKit document,
-keys resolve as documented, the ledger never goes below zero (also under concurrent meters), limits
-refuse with PayKit's sentences, a publishable key never grants credits, and the webhook refuses a bad
-Stripe signature. Read-only tests use GET only; the rest need --allow-writes (test projects only)."""
+"""PayKit's documented rules over HTTP: answers match the PayKit document, keys resolve as documented,
+accounts are per project, the ledger never goes below zero, limits refuse at their edges, only a secret key
+grants, the webhook checks Stripe's signature; on the emulator, a checkout's 24 h and a webhook's retry
+(its clock). Read-only tests use GET only; the rest need --allow-writes (test projects only)."""
 
 from __future__ import annotations
 

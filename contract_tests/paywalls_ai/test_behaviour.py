@@ -1,7 +1,7 @@
-"""Paywalls.ai behaviour over HTTP, against the emulator or a deployment: keys and user ids refused in the
-OpenAI error shape, models and balances read exactly; with writes, a deposit replayed under its
-Idempotency-Key credits once and a paywall-required reply charges nothing; on an emulator target,
-webhook deliveries are signed over their raw bytes with the documented headers.
+"""Paywalls.ai behaviour over HTTP: keys and user ids refused in the OpenAI error shape, the body's user
+before the header, models and balances read exactly; with writes, idempotent deposits, amounts of 0 refused,
+a balance of exactly the amount charged and a paywall-required reply free; on an emulator target, usage
+stopping at a zero balance, webhook subscription limits, and deliveries signed over their raw bytes.
 """
 
 from __future__ import annotations
