@@ -3,7 +3,7 @@ run `paywall-emulator conform` against each mutant in parallel workers within a 
 the kill ratio and the survivors. A mutant is killed when conform exits non-zero (a failing test, or an
 emulator that no longer starts); it survives when every test passes.
 
-    python scripts/mutation.py                      # every mutant, 2 workers, 15 min budget
+    python scripts/mutation.py                      # every mutant, 2 workers, 40 min budget
     python scripts/mutation.py --sample 5 --workers 2 --budget 120
     python scripts/mutation.py --only lifecycle-retry-2d --keep   # keep the mutated copy to inspect
 
@@ -288,7 +288,7 @@ def run_one(mutant: Mutant | None, conform_args: list[str], timeout: float, keep
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--budget", type=float, default=900.0, help="seconds for the whole run (default 900)")
+    parser.add_argument("--budget", type=float, default=2400.0, help="seconds for the whole run (default 2400)")
     parser.add_argument("--timeout", type=float, default=240.0, help="seconds per mutant (default 240)")
     parser.add_argument("--sample", type=int, default=None, help="only N mutants, spread over the catalogue")
     parser.add_argument("--only", nargs="*", default=None, help="only these mutant ids")
