@@ -201,7 +201,7 @@ def run(args: argparse.Namespace) -> int:
             return _refuse(str(exc))
         finally:
             probe.close()
-    with tempfile.TemporaryDirectory(prefix="conform-") as tmp, _hypothesis_home(Path(tmp)):
+    with tempfile.TemporaryDirectory(prefix="conform-") as tmp, _hypothesis_home():
         report_path = args.report_json or Path(tmp) / "report.json"
         argv = pytest_arguments(args, report_path)
         if args.run_id is None:  # the header's run id and seed are the ones the suite uses
@@ -264,18 +264,21 @@ def _suite_refusal(output: str) -> str | None:
 
 
 @contextmanager
-def _hypothesis_home(folder: Path) -> Iterator[None]:
-    """Hypothesis' work folder inside the run's temporary folder, not `.hypothesis/` in the person's current
-    directory (the suite keeps no example database; a run repeats with --seed). An explicit
-    HYPOTHESIS_STORAGE_DIRECTORY is left alone."""
+def _hypothesis_home() -> Iterator[None]:
+    """Hypothesis' work folder in the user's cache folder, not `.hypothesis/` in the person's current
+    directory. The suite keeps no example database (a run repeats with --seed); what Hypothesis keeps there
+    is its unicode tables, which take seconds to compute, so every run after the first reuses them. An
+    explicit HYPOTHESIS_STORAGE_DIRECTORY is left alone."""
     import os
 
     from hypothesis.configuration import set_hypothesis_home_dir
 
+    from .engine.cache import cache_folder
+
     if os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY"):
         yield
         return
-    set_hypothesis_home_dir(folder / "hypothesis")
+    set_hypothesis_home_dir(cache_folder() / "hypothesis")
     try:
         yield
     finally:

@@ -105,6 +105,10 @@ def test_conform_passes_on_the_in_thread_emulator(tmp_path: Path) -> None:
     assert "PASSED:" in out and "skipped" not in out.split("PASSED:")[-1]
     counts = _junit_counts(junit)
     assert counts["tests"] > 40 and counts["failures"] == counts["errors"] == counts["skipped"] == 0, counts
+    # Hypothesis' unicode tables go to the user's cache folder (reused by the next run), nothing to the cwd
+    assert not (tmp_path / ".hypothesis").exists()
+    if not os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY"):
+        assert (Path(os.environ["XDG_CACHE_HOME"]) / "paywall-emulator" / "hypothesis" / "unicode_data").is_dir()
 
 
 @pytest.mark.slow
