@@ -196,13 +196,19 @@ class Sender(Generic[S, Item]):
         self._current(state)
         for item in list(self.outbox.take_due(state, at, self._inflight.keys())):
             self._start(state, item, at)
-        tasks = [task for started, task in self._inflight.values() if started <= at]
-        if not tasks:
+        due = [(key, task) for key, (started, task) in self._inflight.items() if started <= at]
+        if not due:
             return []
+        tasks = [task for _, task in due]
         deadline = self._move_deadline()
         if deadline is not None:  # past the deadline, endpoints not yet silent get a short grace
             deadline = max(deadline, monotonic() + self.late_grace)
+            # Let the new attempts start: a task cut before its first step would end without a record.
+            await asyncio.sleep(0)
         await wait_or_cut(tasks, deadline, self._cut)  # never cancels them because this caller was cancelled
+        for key, task in due:  # all done: forget them now, not when their done callbacks run, so the next
+            if self._inflight.get(key, (None, None))[1] is task:  # instant of the move reports them once
+                del self._inflight[key]
         return [task.result() for task in tasks if not task.cancelled() and task.exception() is None]
 
     async def flush(self, state: S | None = None) -> list[Transition]:
