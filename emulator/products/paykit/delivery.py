@@ -97,16 +97,16 @@ def _outbox(world: World) -> StripeOutbox:
     return StripeOutbox(world.now)
 
 
-DISPATCHER_KEY = web.AppKey("paykit_stripe_dispatcher", SenderSlot)
+SENDER_KEY = web.AppKey("paykit_stripe_sender", SenderSlot)
 
 
 def setup(app: web.Application) -> None:
-    app[DISPATCHER_KEY] = SenderSlot()
-    app.cleanup_ctx.append(sender_context(PRODUCT_NAME, _outbox, name="paykit-stripe", slot=DISPATCHER_KEY))
+    app[SENDER_KEY] = SenderSlot()
+    app.cleanup_ctx.append(sender_context(PRODUCT_NAME, _outbox, name="paykit-stripe", slot=SENDER_KEY))
 
 
 async def flush(app: web.Application, state: PayKitState) -> None:
     """Deliver what is due now and wait for it; a no-op when the app runs no sender."""
-    sender = app[DISPATCHER_KEY].sender
+    sender = app[SENDER_KEY].sender
     if sender is not None:
         await sender.flush(state)
