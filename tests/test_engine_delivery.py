@@ -18,7 +18,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from paywall_emulator.engine.clock import monotonic
-from paywall_emulator.engine.delivery import Outcome, Post, Sender, describe, send
+from paywall_emulator.engine.delivery import AttemptOutcome, Post, Sender, describe, send
 from paywall_emulator.engine.product import Transition
 
 T0 = datetime(2030, 1, 1, tzinfo=UTC)
@@ -30,7 +30,7 @@ class Item:
     due: datetime
     url: str  # "" : nothing to send any more
     endpoint: str = "e1"
-    outcomes: list[Outcome | None] = field(default_factory=list)
+    outcomes: list[AttemptOutcome | None] = field(default_factory=list)
 
 
 @dataclass
@@ -59,7 +59,7 @@ class ShelfOutbox:
         return Post(url=item.url, body=b'{"key":"%s"}' % item.key.encode(), headers={"X-Key": item.key}, at=at,
                     timeout=5, endpoint=item.endpoint)
 
-    def record(self, state: Shelf, item: Item, at: datetime, outcome: Outcome | None) -> Transition:
+    def record(self, state: Shelf, item: Item, at: datetime, outcome: AttemptOutcome | None) -> Transition:
         item.outcomes.append(outcome)
         return Transition(kind="shelf.attempt", at=at)
 
@@ -126,7 +126,7 @@ async def test_a_new_state_drops_the_attempts_of_the_old_one(aiohttp_server: Any
     recorded = asyncio.Event()
 
     class Signalling(ShelfOutbox):
-        def record(self, state: Shelf, item: Item, at: datetime, outcome: Outcome | None) -> Transition:
+        def record(self, state: Shelf, item: Item, at: datetime, outcome: AttemptOutcome | None) -> Transition:
             recorded.set()
             return super().record(state, item, at, outcome)
     try:
@@ -179,7 +179,7 @@ async def test_send_classifies_failures() -> None:
         refused = await send(session, post)
     assert refused.failure == "connection" and refused.status is None and not refused.timed_out
     assert (describe(refused) or "").startswith("connection error: ClientConnectorError: ")
-    assert describe(Outcome(failure="timeout", limit=2.5)) == "timeout: no answer within 2.5 s"
+    assert describe(AttemptOutcome(failure="timeout", limit=2.5)) == "timeout: no answer within 2.5 s"
     long = "RuntimeError: " + "x" * 600
-    assert describe(Outcome(failure="error", detail=long, limit=1)) == f"error: {long}"[:500]
-    assert describe(Outcome(status=500, limit=1)) is None
+    assert describe(AttemptOutcome(failure="error", detail=long, limit=1)) == f"error: {long}"[:500]
+    assert describe(AttemptOutcome(status=500, limit=1)) is None

@@ -1,7 +1,7 @@
 """Webhook delivery over HTTP for every product: `Sender` posts what a product's `Outbox` says is due
-(its worker as real time passes, inline on clock moves within the move's shared deadline) and hands each
-attempt's `Outcome` back to the product. A product supplies only what differs (which items are due, one
-attempt's signed request, what an outcome does, its retries). HTTP layer: imports no product.
+(its worker as real time passes, inline on clock moves within the move's shared deadline) and hands
+each attempt's `AttemptOutcome` back to the product, which supplies only what differs (which items are
+due, one attempt's signed request, what an outcome does, its retries). HTTP layer: imports no product.
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ class Post:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Outcome:
+class AttemptOutcome:
     """How one attempt ended: an answer (`status`, `body`, the body's `encoding`) or a `failure`."""
 
     status: int | None = None
@@ -74,7 +74,7 @@ class Outcome:
         return self.failure in ("timeout", "cut", "silent")
 
 
-def describe(outcome: Outcome) -> str | None:
+def describe(outcome: AttemptOutcome) -> str | None:
     """The usual one-line error of a failed attempt (None when it was answered)."""
     match outcome.failure:
         case None:
@@ -111,13 +111,13 @@ class Outbox(Protocol[S_contra, Item]):
         """One attempt's signed request as of `at`, or None when there is nothing to send any more."""
         ...
 
-    def record(self, state: S_contra, item: Item, at: datetime, outcome: Outcome | None) -> Transition:
+    def record(self, state: S_contra, item: Item, at: datetime, outcome: AttemptOutcome | None) -> Transition:
         """Record the attempt made at `at` (`outcome` None: `prepare` sent nothing) and decide what follows."""
         ...
 
 
-async def send(session: aiohttp.ClientSession, post: Post) -> Outcome:
-    """POST once; any answer, timeout or connection error becomes an `Outcome`."""
+async def send(session: aiohttp.ClientSession, post: Post) -> AttemptOutcome:
+    """POST once; any answer, timeout or connection error becomes an `AttemptOutcome`."""
     started = monotonic()
     status: int | None = None
     body, encoding = b"", "utf-8"
@@ -136,8 +136,8 @@ async def send(session: aiohttp.ClientSession, post: Post) -> Outcome:
     except Exception as exc:  # anything else still ends this attempt (and schedules the next), never loops
         log.warning("webhook attempt to %s failed unexpectedly", post.url, exc_info=exc)
         failure, detail = "error", f"{type(exc).__name__}: {exc}"
-    return Outcome(status=status, body=body, encoding=encoding, failure=failure, detail=detail, limit=post.timeout,
-                   duration_ms=(monotonic() - started) * 1000)
+    return AttemptOutcome(status=status, body=body, encoding=encoding, failure=failure, detail=detail,
+                          limit=post.timeout, duration_ms=(monotonic() - started) * 1000)
 
 
 def _no_deadline() -> float | None:
@@ -290,7 +290,7 @@ class Sender(Generic[S, Item]):
         if post is None:
             return self.outbox.record(state, item, at, None)
         if self._move_deadline() is not None and post.endpoint in self._silent_endpoints():
-            outcome = Outcome(failure="silent", limit=post.timeout)
+            outcome = AttemptOutcome(failure="silent", limit=post.timeout)
         else:
             started = monotonic()
             try:
@@ -302,7 +302,7 @@ class Sender(Generic[S, Item]):
                 current = asyncio.current_task()
                 if current is not None:
                     current.uncancel()  # this cancel was the deadline's cut, not the app closing
-                outcome = Outcome(failure="cut", limit=post.timeout, duration_ms=(monotonic() - started) * 1000)
+                outcome = AttemptOutcome(failure="cut", limit=post.timeout, duration_ms=(monotonic() - started) * 1000)
             if self._move_deadline() is not None and outcome.timed_out:
                 self._silent_endpoints().add(post.endpoint)  # its own timeout may beat the deadline's cut
         return self.outbox.record(state, item, post.at, outcome)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import datetime
 
-from ...engine.delivery import Outcome, Post, describe, sender_context
+from ...engine.delivery import AttemptOutcome, Post, describe, sender_context
 from ...engine.world import World
 from .models import DeliveryAttempt, WebhookDelivery
 from .state import PRODUCT_NAME, Store
@@ -47,7 +47,8 @@ class MonetizeOutbox:
         return Post(url=delivery.url, body=delivery.body, headers=request_headers(delivery, endpoint.secret), at=at,
                     timeout=self.timeout, endpoint=endpoint.id)
 
-    def record(self, store: Store, delivery: WebhookDelivery, at: datetime, outcome: Outcome | None) -> WebhookAttempt:
+    def record(self, store: Store, delivery: WebhookDelivery, at: datetime,
+               outcome: AttemptOutcome | None) -> WebhookAttempt:
         if outcome is not None:
             record_attempt(delivery_log(store), delivery,
                            DeliveryAttempt(at=at, status_code=outcome.status, error=describe(outcome),

@@ -12,7 +12,7 @@ from datetime import datetime
 
 from aiohttp import web
 
-from ...engine.delivery import Outcome, Post, SenderSlot, sender_context
+from ...engine.delivery import AttemptOutcome, Post, SenderSlot, sender_context
 from ...engine.product import Transition
 from ...engine.world import World
 from . import signing
@@ -62,14 +62,15 @@ class StripeOutbox:
         return Post(url=event.url, body=payload, headers=headers, at=now, timeout=ATTEMPT_TIMEOUT, endpoint=event.url,
                     follow_redirects=True)
 
-    def record(self, state: PayKitState, event: StripeEvent, at: datetime, outcome: Outcome | None) -> StripeAttempt:
+    def record(self, state: PayKitState, event: StripeEvent, at: datetime,
+               outcome: AttemptOutcome | None) -> StripeAttempt:
         status, body = _answer(outcome) if outcome is not None else (None, "")
         outbox.finish(state, event, at, status, body)
         return StripeAttempt(kind="paykit.stripe_event.attempt", at=at, event_id=event.id, event_type=event.type,
                              status_code=status, delivery_status=event.status)
 
 
-def _answer(outcome: Outcome) -> tuple[int | None, str]:
+def _answer(outcome: AttemptOutcome) -> tuple[int | None, str]:
     """The status and the text kept of an attempt: the answer's body, or what went wrong."""
     match outcome.failure:
         case None:

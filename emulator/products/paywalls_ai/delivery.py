@@ -11,7 +11,7 @@ from datetime import datetime
 
 import aiohttp
 
-from ...engine.delivery import Outcome, Post, Sender, describe, sender_context
+from ...engine.delivery import AttemptOutcome, Post, Sender, describe, sender_context
 from ...engine.product import Transition
 from ...engine.world import World
 from .domain import webhooks
@@ -60,7 +60,7 @@ class PaywallsOutbox:
                     endpoint=subscription.id)
 
     def record(self, state: PaywallsState, delivery: Delivery, at: datetime,
-               outcome: Outcome | None) -> PaywallsWebhookAttempt:
+               outcome: AttemptOutcome | None) -> PaywallsWebhookAttempt:
         status = outcome.status if outcome is not None else None
         error = describe(outcome) if outcome is not None else None
         webhooks.record_attempt(state, delivery, at=at, status_code=status, error=error)
