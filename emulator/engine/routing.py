@@ -20,9 +20,10 @@ from urllib.parse import parse_qsl
 
 from aiohttp import BodyPartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
-from multidict import CIMultiDictProxy
 
 from . import faults
+from .call import Call as Call  # handlers import it from here, with `Reply` and `operation`
+from .call import UploadedFile
 from .errors import (
     BadRequestError,
     EmulatorError,
@@ -45,14 +46,6 @@ FORM_CT = "application/x-www-form-urlencoded"
 
 
 @dataclass(slots=True)
-class UploadedFile:
-    field: str
-    filename: str
-    content_type: str
-    size: int
-
-
-@dataclass(slots=True)
 class Reply:
     """What a handler returns: rendered by the pipeline and validated against the spec."""
 
@@ -63,32 +56,6 @@ class Reply:
     # The body is a memoised object that is never mutated (bootstrap's guest answer): its JSON is
     # encoded once and reused while the same object comes back.
     reused_body: bool = False
-
-
-@dataclass(slots=True)
-class Call:
-    """A validated request, as handlers see it."""
-
-    op: Operation
-    request: web.Request
-    world: World
-    path: dict[str, str]
-    query: dict[str, Any]
-    headers: CIMultiDictProxy[str]
-    body: Any
-    files: list[UploadedFile]
-    auth: Any = None  # what the product's `authenticate` returned (None for control operations)
-
-    @property
-    def state(self) -> Any:
-        """The state of the product this operation belongs to."""
-        return self.world.states[self.op.product]
-
-    @property
-    def origin(self) -> str:
-        """The origin clients reach the emulator at (config, else this request's scheme + Host)."""
-        configured = self.world.config.public_origin
-        return configured.rstrip("/") if configured else f"{self.request.scheme}://{self.request.host}"
 
 
 Handler = Callable[[Call], Awaitable[Reply | web.StreamResponse]]
