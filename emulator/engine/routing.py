@@ -12,6 +12,7 @@ import asyncio
 import hmac
 import json
 import logging
+import warnings
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import ModuleType
@@ -20,6 +21,7 @@ from urllib.parse import parse_qsl
 
 from aiohttp import BodyPartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.multipart import BadContentDispositionHeader, BadContentDispositionParam
 
 from . import faults
 from .call import Call as Call  # handlers import it from here, with `Reply` and `operation`
@@ -299,9 +301,16 @@ async def _read_form(request: web.Request) -> dict[str, str]:
 
 
 async def _read_multipart(request: web.Request) -> tuple[dict[str, Any], list[UploadedFile]]:
+    # aiohttp only *warns* about a Content-Disposition it cannot parse and then drops the part's name, so
+    # the answer would depend on the process's warning filters (an error under `-W error`, a skipped part
+    # otherwise). Here it is always an error: such a part is malformed, and the request is refused whole.
     try:
-        return await _parse_multipart(request)
-    except (ValueError, HttpProcessingError) as exc:  # no/wrong boundary, bad part headers, non-UTF-8 text
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", BadContentDispositionHeader)
+            warnings.simplefilter("error", BadContentDispositionParam)
+            return await _parse_multipart(request)
+    except (ValueError, HttpProcessingError, BadContentDispositionHeader, BadContentDispositionParam) as exc:
+        # no/wrong boundary, bad part headers, non-UTF-8 text
         raise BadRequestError(f"the multipart body is malformed: {exc}", code="invalid_request") from exc
 
 
