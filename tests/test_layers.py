@@ -22,6 +22,7 @@ checker is exercised on small synthetic trees too, so each rule is known to fail
 from __future__ import annotations
 
 import ast
+import functools
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -118,7 +119,19 @@ def _imports(body: list[ast.stmt], *, in_function: bool,
 
 
 def load_tree(root: Path, package: str) -> dict[str, Module]:
-    """Parse every module under `root/package` and resolve its imports to modules of the tree."""
+    """Parse every module under `root/package` and resolve its imports to modules of the tree. This
+    checkout's own tree is parsed once per session (several tests read it; none changes it)."""
+    if root == ROOT:
+        return _this_checkout(package)
+    return _load_tree(root, package)
+
+
+@functools.cache
+def _this_checkout(package: str) -> dict[str, Module]:
+    return _load_tree(ROOT, package)
+
+
+def _load_tree(root: Path, package: str) -> dict[str, Module]:
     base = root / package
     modules: dict[str, Module] = {}
     for path in sorted(base.rglob("*.py")):
