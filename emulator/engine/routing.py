@@ -183,8 +183,10 @@ def _control_guard(op: Operation) -> Callable[[web.Request, World], None]:
     read the keys from the state dump, register its own webhook endpoint or reset the world. Browsers send
     `Origin` on every cross-origin request that can change state, and `Sec-Fetch-Site` on all of theirs.
     With `control_token` configured, the header X-Emulator-Token is required too (not on pages a person
-    opens, `x-emulator-page`, which a browser cannot add headers to)."""
+    opens, `x-emulator-page`, which a browser cannot add headers to; an operation marked
+    `x-emulator-token-in-query`, the inspector, also takes it as `?token=`)."""
     page = bool(op.extension("x-emulator-page"))
+    in_query = bool(op.extension("x-emulator-token-in-query"))
 
     def guard(request: web.Request, world: World) -> None:
         own = {f"{request.scheme}://{request.host}", (world.config.public_origin or "").rstrip("/")}
@@ -199,7 +201,8 @@ def _control_guard(op: Operation) -> Callable[[web.Request, World], None]:
             raise ForbiddenError("the control API answers no cross-origin browser request",
                                  code="cross_origin_forbidden")
         token = world.config.control_token
-        if token and not page and not hmac.compare_digest(request.headers.get("X-Emulator-Token", ""), token):
+        given = request.headers.get("X-Emulator-Token") or (request.query.get("token", "") if in_query else "")
+        if token and not page and not hmac.compare_digest(given.encode(), token.encode()):
             raise UnauthorizedError("this emulator's control API needs the X-Emulator-Token header "
                                     "(serve --control-token)", code="control_token_required")
 
