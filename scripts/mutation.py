@@ -311,8 +311,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.sample:
         step = max(1, len(mutants) // args.sample)
         mutants = mutants[::step][:args.sample]
-    conform_args = ["--budget", "quick", "--seed", "1", *(["-k", args.select] if args.select else []), *args.tests,
-                    "--", "-x"]
+    conform_args = ["--budget", "quick", "--hypothesis-seed", "1", *(["-k", args.select] if args.select else []),
+                    *args.tests, "--", "-x"]
     deadline = time.monotonic() + args.budget
     base = pristine()
     try:
