@@ -260,7 +260,8 @@ def test_a_project_name_of_100_characters_is_accepted_and_101_refused(paykit: Pa
 
 
 @pytest.fixture
-def clock(control: Control) -> Iterator[Control]:
+def clock(paykit: PayKitTarget) -> Iterator[Control]:
+    control = paykit.control()
     control.reset()
     now = datetime.fromisoformat(control.request("GET", "/clock")["now"].replace("Z", "+00:00"))
     control.request("POST", "/clock", {"now": _iso(now + timedelta(seconds=1))})  # frozen from here on
