@@ -192,8 +192,8 @@ def render_purchase_detailed(store: Store, sub: Subscription | None = None,
             "current_period_end": iso(sub.current_period_end),
             "current_period_start": iso(sub.current_period_start),
             "unit_amount": price.unit_amount, "currency": price.currency, "interval": price.interval,
-            **_discount(next((p for p in store.payments.values() if p.subscription_id == sub.id
-                              and p.discount_percent), None)),
+            **_discount(next((p for p in store.payments_of_subscription(sub.id)
+                              if p.discount_percent), None)),
         }
     assert payment is not None
     price = store.prices[payment.price_id]

@@ -63,7 +63,7 @@ def current(store: Store, now: datetime, paywall: Paywall, user_id: str, ttype: 
     if row is None:
         row = BalanceRow(user_id=user_id, paywall_id=paywall.id, type=ttype.type, count=ttype.daily_trial,
                          topped_up_on=day)
-        store.balances[key] = row
+        store.add_balance(row)
     elif row.topped_up_on is None or row.topped_up_on < day:
         row.count = _topped_up(row, day, ttype)
         row.topped_up_on = day

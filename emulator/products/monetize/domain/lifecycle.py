@@ -295,7 +295,7 @@ def _start_subscription(store: Store, now: datetime, session: CheckoutSession, p
         current_period_end=trial_end or add_interval(now, price.interval, price.interval_count),
         trial_start=now if trial_end else None, trial_end=trial_end, fail_renewals=fail_renewals,
         checkout_id=session.id)
-    store.subscriptions[sub.id] = sub
+    store.add_subscription(sub)
     schedule(store, sub)
     session.subscription_id = sub.id
     if trial_end is not None:
@@ -325,7 +325,7 @@ def _new_payment(store: Store, at: datetime, paywall: Paywall, user: User, price
         price_id=price.id, amount=amount, currency=price.currency, discount_percent=discount,
         status="failed" if failed else "succeeded", created=at,
         subscription_id=subscription.id if subscription else None, checkout_id=checkout.id if checkout else None)
-    store.payments[payment.id] = payment
+    store.add_payment(payment)
     return payment
 
 
