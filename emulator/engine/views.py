@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from .faults import Fault
-from .product import EventRef, Transition
+from .product import EventRef, Page, Transition
 from .timestamps import iso
 from .travel import ClockMove
 
@@ -31,8 +31,8 @@ def render_snapshot(path: Path, now: datetime) -> dict[str, Any]:
     return {"saved": True, "path": str(path), "at": iso(now)}
 
 
-def render_state(id_seed: int, dumps: dict[str, Any]) -> dict[str, Any]:
-    return {"id_seed": id_seed, **dumps}
+def render_state(id_seed: int, dumps: dict[str, Any], page: Page) -> dict[str, Any]:
+    return {"id_seed": id_seed, "page": {"offset": page.offset, "limit": page.limit, "more": page.more}, **dumps}
 
 
 def render_clock(now: datetime, *, frozen: bool) -> dict[str, Any]:
