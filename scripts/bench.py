@@ -719,8 +719,11 @@ def bench_scale(report: Report, load: LoadGenerator, rounds: int, users: int, ev
             big_move, transitions = timed_day_advance(b_port, receiver)
         finally:
             receiver.close()
-        report.add("scale", f"clock/advance 1 day, 1 hanging receiver ({transitions:,} transitions; ref: empty)",
-                   ms(big_move), ms(empty_move), "", f"≤ {webhook_timeout:g} s +10%",
+        target = f"≤ {webhook_timeout:g} s +10%"
+        report.add("scale", "clock/advance 1 day, 1 hanging receiver, empty world", ms(empty_move), "", "", target,
+                   verdict(empty_move <= webhook_timeout * 1.1))
+        report.add("scale", f"clock/advance 1 day, 1 hanging receiver, big world ({transitions:,} transitions: "
+                            "its open checkouts expire)", ms(big_move), ms(empty_move), "", target,
                    verdict(big_move <= webhook_timeout * 1.1))
     if fill["checkouts"]:
         per_checkout = (fill["rss_checkouts"] - fill["rss_empty"]) / fill["checkouts"]

@@ -149,3 +149,25 @@ def test_a_restored_world_is_indexed(tmp_path: Path) -> None:
         indexes_are_true(emu)
         emu.control.renew_subscription(before["purchases"][0]["id"])  # writes after a restore are indexed too
         indexes_are_true(emu)
+
+
+def test_open_checkout_index_drops_what_expired_or_closed(api: Api, emu: ThreadedEmulator,
+                                                          control: ControlClient) -> None:
+    started = [checkout(api, {"email": f"exp{i}@example.com", "priceId": "102"}) for i in range(40)]
+    control.complete_checkout(started[0])  # closed at the front of the index
+    control.complete_checkout(started[20])  # and in the middle
+    control.clock.advance(days=2)
+    later = checkout(api, {"email": "later@example.com", "priceId": "102"})
+    statuses = {c["id"]: c["status"] for c in control.state()["monetize"]["checkouts"]}
+    ids = [session_id(c) for c in started]
+    assert [statuses[i] for i in ids] == ["paid" if n in (0, 20) else "expired" for n in range(40)]
+    assert statuses[session_id(later)] == "open"
+    assert emu.call(lambda: list(emu.world.states["monetize"].open_checkouts)) == [session_id(later)]
+    control.clock.advance(days=2)
+    assert {c["id"]: c["status"] for c in control.state()["monetize"]["checkouts"]}[session_id(later)] == "expired"
+    assert emu.call(lambda: list(emu.world.states["monetize"].open_checkouts)) == []
+
+
+def session_id(answer: dict[str, Any]) -> str:
+    """The checkout session id in a start-checkout answer (the hosted page's last path segment)."""
+    return str(answer["checkoutUrl"]).rsplit("/", 1)[-1].split("?")[0]

@@ -4,7 +4,6 @@ Pure functions from engine values to JSON-ready dicts; field names follow spec/c
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import fields
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -46,10 +45,12 @@ def render_event_ref(event: EventRef) -> dict[str, Any]:
 def render_transition(transition: Transition) -> dict[str, Any]:
     """`{type, at, ...}`: the product's fields follow in their declared order, instants as ISO strings."""
     body: dict[str, Any] = {"type": transition.kind, "at": iso(transition.at)}
-    for f in fields(transition):
-        if f.name not in ("kind", "at"):
-            value = getattr(transition, f.name)
-            body[f.name] = iso(value) if isinstance(value, datetime) else value
+    # The class's field table, not `dataclasses.fields()`: a clock move renders many transitions, and
+    # transitions declare no ClassVar or InitVar pseudo-fields.
+    for name in type(transition).__dataclass_fields__:
+        if name not in ("kind", "at"):
+            value = getattr(transition, name)
+            body[name] = iso(value) if isinstance(value, datetime) else value
     return body
 
 
