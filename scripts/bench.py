@@ -680,7 +680,10 @@ def control_post(port: int, path: str, body: dict[str, Any], timeout: float = 60
 def timed_day_advance(port: int, receiver: HangingReceiver) -> tuple[float, int]:
     """Seconds a one-day clock move takes with a paid checkout's webhooks due to a receiver that never
     answers, and how many transitions the move reported."""
-    control_post(port, "/webhooks/endpoints", {"url": receiver.url, "secret": "whsec_bench_scale"})
+    endpoint = control_post(port, "/webhooks/endpoints", {"url": receiver.url, "secret": "whsec_bench_scale"})
+    # Due an hour after the event: the background worker sends nothing before the move, which then makes
+    # every attempt itself (an attempt already in flight when a move starts keeps its own timeout).
+    control_post(port, f"/webhooks/endpoints/{endpoint['id']}/policy", {"delay_seconds": 3600})
     status, raw = request(port, "POST", CHECKOUT_PATH, json.dumps({"email": "hanging@example.com", "priceId": "102"}),
                           {**JSON_HEADERS, "X-Api-Key": ACME_KEY})
     if status != 200:

@@ -45,6 +45,7 @@ PRODUCT = Product(
     render_error=render_error,
     authenticate=_authenticate,
     events=lambda state: state.events,
+    evicted_events=lambda state: state.evicted.get("events", 0),
     setup=_setup,
     dump=_dump,
     banner=_banner,

@@ -166,4 +166,6 @@ def render_state(state: PaywallsState, page: Page) -> dict[str, Any]:
         "events": [render_event(e) for e in page.rows(state.events)],
         "subscriptions": [render_subscription(s) for s in page.rows(state.subscriptions.values())],
         "deliveries": render_logs(page.rows(state.deliveries.values()), state.events_by_id)["logs"],
+        # Rows dropped from the front of capped tables (EmulatorConfig.limits), by table.
+        "evicted": {table: state.evicted.get(table, 0) for table in ("ledger", "events", "deliveries")},
     }
