@@ -7,7 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.slow  # each test runs the bench in another interpreter, serving for seconds
 
 
 def test_bench_quick_reset_prints_the_reset_line() -> None:
