@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from paywall_emulator.contract_tests.billing import parse
-from paywall_emulator.contract_tests.client import Api, Control, expect_error, expect_ok
+from paywall_emulator.contract_tests.client import STATE_ALL, Api, Control, expect_error, expect_ok
 from paywall_emulator.contract_tests.helpers import adjust, balances, need
 from paywall_emulator.contract_tests.settings import Settings
 
@@ -63,7 +63,7 @@ def _oauth_code(api: Api, control: Control, settings: Settings, email: str) -> s
 def test_the_daily_top_up_happens_at_midnight_in_the_paywalls_timezone(
         api: Api, clock: Control, settings: Settings) -> None:
     paywall = need(settings.tokenized_id, "--paywall-tokenized-id", "a tokenized paywall")
-    state = clock.request("GET", "/state")["monetize"]
+    state = clock.request("GET", STATE_ALL)["monetize"]
     zone = ZoneInfo(next(p for p in state["paywalls"] if p["id"] == paywall)["timezone"])
     users = {u["id"]: u["email"] for u in state["users"]}
     rows = [b for b in state["balances"] if b["paywall_id"] == paywall and b["type"] == "standard"]
