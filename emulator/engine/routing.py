@@ -162,7 +162,7 @@ def _pipeline(op: Operation, handler: Handler,
                 result = await handler(call)
             finally:
                 if writes:
-                    world.changed()  # it may have scheduled work (a subscription, a checkout to expire)
+                    world.changed(op.product or None)  # it may have scheduled work (a checkout to expire)
         except EmulatorError as err:
             result = Reply(status=err.http_status, body=shape(err))
         if isinstance(result, web.StreamResponse):
@@ -242,8 +242,9 @@ async def _prepare(op: Operation, request: web.Request, world: World,
     path = dict(request.match_info)
     for where, values in (("header", request.headers), ("query", request.query), ("path", path)):
         for name, value in values.items():
-            check_text(name, f"a {where} name", "invalid_request")
-            check_text(value, f"{where} value {name!r}", "invalid_request")
+            if not (name.isascii() and value.isascii()):  # ASCII holds no lone surrogate: the usual case
+                check_text(name, f"a {where} name", "invalid_request")
+                check_text(value, f"{where} value {name!r}", "invalid_request")
     call = Call(op=op, request=request, world=world, path=path, query={}, headers=request.headers, body=None,
                 files=[])
     if authenticate is not None:
@@ -304,7 +305,7 @@ async def _read_body(op: Operation, request: web.Request) -> tuple[Any, list[Upl
     elif media_type in declared or (media_type == "application/octet-stream" and JSON_CT in declared):
         raw = await request.read()
         try:
-            body = json.loads(raw, parse_constant=_not_json) if raw.strip() else {}
+            body = _json_body(raw) if raw.strip() else {}
         except (ValueError, RecursionError) as exc:  # JSONDecodeError, UnicodeDecodeError; absurd nesting
             raise BadRequestError(f"the body is not valid UTF-8 JSON: {exc}", code="invalid_json") from exc
         files = []
@@ -321,6 +322,14 @@ async def _read_body(op: Operation, request: web.Request) -> tuple[Any, list[Upl
 def _not_json(constant: str) -> Any:
     """Python's json accepts NaN/Infinity; JSON (and every client of our answers) does not."""
     raise ValueError(f"{constant} is not a JSON value")
+
+
+# What `json.loads(raw, parse_constant=_not_json)` does, without building a decoder on every call.
+_DECODER = json.JSONDecoder(parse_constant=_not_json)
+
+
+def _json_body(raw: bytes) -> Any:
+    return _DECODER.decode(raw.decode(json.detect_encoding(raw), "surrogatepass"))
 
 
 async def _read_form(request: web.Request) -> dict[str, str]:
