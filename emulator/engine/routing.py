@@ -127,10 +127,20 @@ def bind_routes(app: web.Application, specs: Iterable[ApiSpec], handlers: dict[s
                      if op.operation_id not in handlers and not op.extension("x-emulator-unimplemented"))
     if missing:
         raise SpecError(f"operations without a handler: {missing}")
-    # Static paths first, then templated ones, each longest first: a template never shadows a path.
-    for op in sorted(operations, key=lambda o: ("{" in o.path, -o.path.count("/"), o.path)):
+    for op in sorted(operations, key=_route_order):
         handler = handlers.get(op.operation_id) or _unimplemented
         app.router.add_route(op.method, _aiohttp_path(op.path), _pipeline(op, handler, products.get(op.product)))
+
+
+def _route_order(op: Operation) -> tuple[bool, bool, int, str]:
+    """Static paths first, then templates: a template never shadows a path. aiohttp tries the templates
+    sharing a prefix (`/api/v1/paywall/{id}/...`) one by one in this order, and a template matches only
+    paths of its own number of segments, except one whose last parameter spans slashes (the gateway's
+    `{path}`), which comes after them all. So templates go fewest segments first (the SDK's everyday
+    calls: bootstrap, balances, user; not after every sign-in route), literal segments before
+    parameters at the same depth (`{` sorts after letters)."""
+    spans = _aiohttp_path(op.path) != op.path
+    return "{" in op.path, spans, op.path.count("/"), op.path
 
 
 def _aiohttp_path(template: str) -> str:
