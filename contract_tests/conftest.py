@@ -84,7 +84,8 @@ def _meta(settings: Settings, session: ContractSession) -> dict[str, Any]:
     return {"target": session.started_url or "in-thread emulator", "base_url": session.started_url,
             "kind": settings.target_kind, "paywall_id": settings.paywall_id, "allow_writes": settings.allow_writes,
             "budget": settings.budget.name,
-            "max_requests": settings.budget.max_requests, "run_id": settings.run_id, "seed": settings.seed}
+            "max_requests": settings.budget.max_requests, "run_id": settings.run_id,
+            "hypothesis_seed": settings.hypothesis_seed}
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
@@ -139,7 +140,7 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     terminalreporter.write_line(f"target {session.base_url} ({s.target_kind}), paywall {s.paywall_id}, "
                                 f"{'writes allowed' if s.allow_writes else 'read-only (GET and OPTIONS only)'}, budget "
                                 f"{s.budget.name} (cap {s.budget.max_requests} requests), run id {s.run_id}, "
-                                f"repeat with --paywall-seed {s.seed}")
+                                f"repeat with --paywall-hypothesis-seed {s.hypothesis_seed}")
     terminalreporter.write_line(render(session.recorder.to_json()))
 
 

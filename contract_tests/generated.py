@@ -97,7 +97,7 @@ def build_config(session: ContractSession) -> schemathesis.Config:
         "dictionaries": dictionaries,
         "parameters": parameters,
     }
-    data["seed"] = settings.seed
+    data["seed"] = settings.hypothesis_seed
     if settings.rate_limit:
         data["rate-limit"] = settings.rate_limit
     return schemathesis.Config.from_dict(data)
@@ -185,7 +185,7 @@ def workflow_settings(session: ContractSession) -> hypothesis.settings:
     budget = session.settings.budget
     return hypothesis.settings(max_examples=budget.stateful_examples, stateful_step_count=budget.stateful_steps,
                                deadline=None, database=None, suppress_health_check=list(hypothesis.HealthCheck),
-                               derandomize=session.settings.seed_given)
+                               derandomize=session.settings.hypothesis_seed_given)
 
 
 # --- Paywalls.ai (--paywall-product paywalls-ai) ----------------------------------------------------------
@@ -231,7 +231,7 @@ def load_paywalls_ai_schema(session: ContractSession) -> Any:
                        "body.user": {"dictionary": "users", "probability": 0.8},
                        "header.X-Paywall-User": {"dictionary": "users", "probability": 0.5},
                        "body.model": {"dictionary": "models", "probability": 0.8}},
-        "seed": settings.seed,
+        "seed": settings.hypothesis_seed,
     }
     if settings.rate_limit:
         data["rate-limit"] = settings.rate_limit

@@ -80,8 +80,8 @@ class Settings:
     budget: Budget
     run_id: str
     rate_limit: str | None  # e.g. "20/s"; Schemathesis' syntax
-    seed: int  # Schemathesis' seed; random unless given, always printed so a run can be repeated
-    seed_given: bool
+    hypothesis_seed: int  # the generated tests' seed; random unless given, always printed so a run can be repeated
+    hypothesis_seed_given: bool
     spec_path: Path | None
     report_path: Path | None
     extra: dict[str, Any] = field(default_factory=dict)
@@ -130,7 +130,8 @@ OPTIONS: tuple[tuple[str, str, str], ...] = (
     ("--paywall-run-id", "PAYWALL_RUN_ID", "tag for everything the run creates (default: random)"),
     ("--paywall-rate-limit", "PAYWALL_RATE_LIMIT",
      "request rate for generated tests, e.g. 20/s (default: 20/s for a real deployment, none for the emulator)"),
-    ("--paywall-seed", "PAYWALL_SEED", "seed of the generated tests (default: random)"),
+    ("--paywall-hypothesis-seed", "PAYWALL_HYPOTHESIS_SEED",
+     "Hypothesis seed of the generated tests (default: random)"),
     ("--paywall-spec", "PAYWALL_SPEC", "the OpenAPI document to test against (default: the bundled one)"),
     ("--paywall-report", "PAYWALL_REPORT", "write the per-operation report (JSON) here"),
     ("--paywall-product", "PAYWALL_PRODUCT",
@@ -187,7 +188,7 @@ def from_options(get: Callable[[str], Any], environ: dict[str, str] | None = Non
     budget_name = values["paywall_budget"] or "default"
     if budget_name not in BUDGETS:
         raise ValueError(f"unknown budget {budget_name!r}; choose one of {', '.join(BUDGETS)}")
-    seed = values["paywall_seed"]
+    hypothesis_seed = values["paywall_hypothesis_seed"]
     spec, report = values["paywall_spec"], values["paywall_report"]
     rate = values["paywall_rate_limit"] or (None if in_thread else "20/s")
     return Settings(
@@ -207,8 +208,8 @@ def from_options(get: Callable[[str], Any], environ: dict[str, str] | None = Non
         budget=BUDGETS[budget_name],
         run_id=values["paywall_run_id"] or secrets.token_hex(4),
         rate_limit=None if rate in ("none", "off", "0") else rate,
-        seed=int(seed) if seed else secrets.randbelow(2**31),
-        seed_given=bool(seed),
+        hypothesis_seed=int(hypothesis_seed) if hypothesis_seed else secrets.randbelow(2**31),
+        hypothesis_seed_given=bool(hypothesis_seed),
         spec_path=Path(spec) if spec else None,
         report_path=Path(report) if report else None,
         product=product,

@@ -188,17 +188,20 @@ def serve(args: argparse.Namespace) -> int:
         raise CliError(str(exc)) from None
     world = app[WORLD_KEY]
     lines = banner(origin or local, "" if origin else " (origin: each request's Host)",
-                   [(p.title, p.banner(world.states[p.name])) for p in world.products])
+                   [(p.title, p.banner(world.states[p.name])) for p in world.products], token=args.control_token)
     # run_app calls `print` once every site has started, so the banner never precedes the socket.
     web.run_app(app, sock=sock, print=lambda _: print("\n".join(lines), flush=True), access_log=None,
                 **server_options())
     return 0
 
 
-def banner(shown: str, note: str, products: Sequence[tuple[str, Sequence[str]]]) -> list[str]:
+def banner(shown: str, note: str, products: Sequence[tuple[str, Sequence[str]]], *,
+           token: str | None = None) -> list[str]:
+    from urllib.parse import quote
+
     lines = [f"paywall-emulator serving {shown}{note}",
-             f"  control API  {shown}/_emulator",
-             f"  inspector    {shown}/_emulator/"]
+             f"  control API  {shown}/_emulator" + (" (needs the X-Emulator-Token header)" if token else ""),
+             f"  inspector    {shown}/_emulator/" + (f"?token={quote(token, safe='')}" if token else "")]
     for title, product_lines in products:
         lines.append(f"  {title}")
         lines.extend(f"  {line}" for line in product_lines)

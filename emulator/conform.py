@@ -188,7 +188,7 @@ def run(args: argparse.Namespace) -> int:
               f"({settings.target_kind}), {subject}, {writes}\n"
               f"budget {settings.budget.name}: at most {settings.budget.max_requests} requests "
               f"({settings.budget.max_examples} examples per operation), run id {settings.run_id}, "
-              f"seed {settings.seed}\n")
+              f"Hypothesis seed {settings.hypothesis_seed}\n")
     out.flush()
     if not settings.in_thread and settings.product == "monetize":  # refuse early and plainly (unreachable,
         # or writes on a live-mode paywall); PayKit's suite checks its target itself
@@ -201,13 +201,13 @@ def run(args: argparse.Namespace) -> int:
             return _refuse(str(exc))
         finally:
             probe.close()
-    with tempfile.TemporaryDirectory(prefix="conform-") as tmp, _hypothesis_home(Path(tmp)):
+    with tempfile.TemporaryDirectory(prefix="conform-") as tmp, _hypothesis_home():
         report_path = args.report_json or Path(tmp) / "report.json"
         argv = pytest_arguments(args, report_path)
-        if args.run_id is None:  # the header's run id and seed are the ones the suite uses
+        if args.run_id is None:  # the header's run id and Hypothesis seed are the ones the suite uses
             argv += ["--paywall-run-id", settings.run_id]
-        if args.seed is None:
-            argv += ["--paywall-seed", str(settings.seed)]
+        if args.hypothesis_seed is None:
+            argv += ["--paywall-hypothesis-seed", str(settings.hypothesis_seed)]
         captured = io.StringIO()
         started = time.monotonic()
         if args.verbose:
@@ -242,7 +242,8 @@ def run(args: argparse.Namespace) -> int:
     outcomes = (report or {}).get("outcomes", {})
     sent = (report or {}).get("total_requests", 0)
     summary = ", ".join(f"{n} {k}" for k, n in sorted(outcomes.items())) or "no tests ran"
-    verdict = "PASSED" if code == 0 else f"FAILED (repeat the generated tests with --seed {settings.seed})"
+    verdict = ("PASSED" if code == 0
+               else f"FAILED (repeat the generated tests with --hypothesis-seed {settings.hypothesis_seed})")
     out.write(f"\n{verdict}: {summary} in {elapsed:.1f}s; {sent} requests sent (cap {settings.budget.max_requests})\n")
     out.flush()
     return code
@@ -264,18 +265,21 @@ def _suite_refusal(output: str) -> str | None:
 
 
 @contextmanager
-def _hypothesis_home(folder: Path) -> Iterator[None]:
-    """Hypothesis' work folder inside the run's temporary folder, not `.hypothesis/` in the person's current
-    directory (the suite keeps no example database; a run repeats with --seed). An explicit
-    HYPOTHESIS_STORAGE_DIRECTORY is left alone."""
+def _hypothesis_home() -> Iterator[None]:
+    """Hypothesis' work folder in the user's cache folder, not `.hypothesis/` in the person's current
+    directory. The suite keeps no example database (a run repeats with --hypothesis-seed); what Hypothesis keeps there
+    is its unicode tables, which take seconds to compute, so every run after the first reuses them. An
+    explicit HYPOTHESIS_STORAGE_DIRECTORY is left alone."""
     import os
 
     from hypothesis.configuration import set_hypothesis_home_dir
 
+    from .engine.cache import cache_folder
+
     if os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY"):
         yield
         return
-    set_hypothesis_home_dir(folder / "hypothesis")
+    set_hypothesis_home_dir(cache_folder() / "hypothesis")
     try:
         yield
     finally:

@@ -259,7 +259,7 @@ def run_one(mutant: Mutant | None, conform_args: list[str], timeout: float, keep
     suite of an unmutated (baseline) run."""
     product = mutant.product if mutant is not None else product
     if product != "monetize":  # its own product's suite, whole
-        conform_args = ["--product", product, "--budget", "quick", "--seed", "1", "--", "-x"]
+        conform_args = ["--product", product, "--budget", "quick", "--hypothesis-seed", "1", "--", "-x"]
     where = Path(tempfile.mkdtemp(prefix=f"mutant-{mutant.id if mutant else 'baseline'}-"))
     started = time.monotonic()
     try:
@@ -302,8 +302,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.sample:
         step = max(1, len(mutants) // args.sample)
         mutants = mutants[::step][:args.sample]
-    conform_args = ["--budget", "quick", "--seed", "1", *(["-k", args.select] if args.select else []), *args.tests,
-                    "--", "-x"]
+    conform_args = ["--budget", "quick", "--hypothesis-seed", "1", *(["-k", args.select] if args.select else []),
+                    *args.tests, "--", "-x"]
     deadline = time.monotonic() + args.budget
     base = pristine()
     try:

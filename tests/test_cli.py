@@ -69,3 +69,13 @@ def test_on_a_wildcard_host_urls_follow_the_request_host(wildcard: tuple[int, Pa
     banner = out.read_text()
     assert f"serving http://127.0.0.1:{port} (origin: each request's Host)" in banner
     assert "sk_emulator_acme_4f1c2d9e8b7a6c5d" in banner
+
+
+def test_the_banner_gives_the_inspector_link_with_the_control_token() -> None:
+    from paywall_emulator.cli import banner
+
+    plain = banner("http://127.0.0.1:8787", "", [])
+    assert plain[2] == "  inspector    http://127.0.0.1:8787/_emulator/"
+    guarded = banner("http://127.0.0.1:8787", "", [], token="a b/c")
+    assert guarded[1].endswith("(needs the X-Emulator-Token header)")
+    assert guarded[2] == "  inspector    http://127.0.0.1:8787/_emulator/?token=a%20b%2Fc"

@@ -51,7 +51,7 @@ def run(args: list[str], cwd: Path, *, timeout: float = 600) -> subprocess.Compl
 
 
 def conform(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return run(["-m", "paywall_emulator", "conform", "--budget", "quick", "--seed", "3", *args], cwd)
+    return run(["-m", "paywall_emulator", "conform", "--budget", "quick", "--hypothesis-seed", "3", *args], cwd)
 
 
 def _free_port() -> int:
@@ -105,6 +105,10 @@ def test_conform_passes_on_the_in_thread_emulator(tmp_path: Path) -> None:
     assert "PASSED:" in out and "skipped" not in out.split("PASSED:")[-1]
     counts = _junit_counts(junit)
     assert counts["tests"] > 40 and counts["failures"] == counts["errors"] == counts["skipped"] == 0, counts
+    # Hypothesis' unicode tables go to the user's cache folder (reused by the next run), nothing to the cwd
+    assert not (tmp_path / ".hypothesis").exists()
+    if not os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY"):
+        assert (Path(os.environ["XDG_CACHE_HOME"]) / "paywall-emulator" / "hypothesis" / "unicode_data").is_dir()
 
 
 @pytest.mark.slow
@@ -206,7 +210,7 @@ def test_repeated_in_process_runs_share_no_state(tmp_path: Path) -> None:
     """Two `conform` runs in one process against two emulators, the first stopped before the second starts:
     the second run's import-time tests (Schemathesis' operations) and its fixtures (the property test's user)
     use its own target and recorder, not the first run's."""
-    target_args = [*TARGET_ARGS, "--control", "--allow-writes", "--budget", "quick", "--seed", "3",
+    target_args = [*TARGET_ARGS, "--control", "--allow-writes", "--budget", "quick", "--hypothesis-seed", "3",
                    "-k", "bootstrap or add_up or concurrent"]
     done = run(["-c", REPEATED_RUNS, json.dumps(target_args)], tmp_path)
     line = next((ln for ln in done.stdout.splitlines() if ln.startswith("RUNS ")), None)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -136,3 +137,22 @@ def test_a_page_on_another_origin_can_neither_read_nor_change_the_world(
     assert results["state"] == "blocked" and results["world"] == "blocked", results
     assert emu.control.state() == before  # not reset, no endpoint registered, no world loaded
     assert emu.control.request("GET", "/webhooks/endpoints")["endpoints"] == []
+
+
+def test_the_inspector_takes_the_token_in_its_link_and_its_buttons_send_it(
+        guarded: ThreadedEmulator, page: Any) -> None:  # noqa: F811
+    """A person cannot add a header when opening a page: the inspector (and the state link on it) accepts
+    `?token=`; every other control operation still needs the header, and a wrong token is refused."""
+    api = Api(guarded.base_url)
+    assert error_of(api.get("/_emulator/")) == (401, "control_token_required")
+    assert error_of(api.get("/_emulator/", params={"token": "wrong"})) == (401, "control_token_required")
+    assert error_of(api.post("/_emulator/reset", params={"token": "s3cret"})) == (401, "control_token_required")
+    assert api.get("/_emulator/state", params={"token": "s3cret"}).status_code == 200
+    from playwright.sync_api import expect  # lazily: without playwright the `browser` fixture says what to install
+
+    before = guarded.control.clock.now()
+    page.goto(f"{guarded.base_url}/_emulator/?token=s3cret")
+    assert page.get_attribute("a[href^='/_emulator/state']", "href") == "/_emulator/state?token=s3cret"
+    page.get_by_test_id("advance-1-day").click()
+    expect(page.get_by_test_id("status")).to_have_text("POST /_emulator/clock/advance -> 200")
+    assert guarded.control.clock.now() - before >= timedelta(days=1)

@@ -1,5 +1,5 @@
 """Schemathesis wiring of PayKit's generated tests: an explicit `schemathesis.Config` built from the run's
-settings (target, budget, seed, rate), the operations a run may touch (GET only without --allow-writes;
+settings (target, budget, Hypothesis seed, rate), the operations a run may touch (GET only without --allow-writes;
 the Stripe webhook and the lenient project bodies are left to the hand-written tests), users tagged with
 the run id, and the hook that feeds the run's report.
 """
@@ -32,7 +32,7 @@ def load_schema(session: ContractSession) -> Any:
         "base-url": session.base_url,
         "request-timeout": 30,
         "suppress-health-check": ["all"],
-        "seed": settings.seed,
+        "seed": settings.hypothesis_seed,
         "generation": {"mode": "all", "max-examples": budget.max_examples, "database": "none",
                        "no-shrink": budget.name == "quick"},
         "checks": {"enabled": False, **{name: {"enabled": True} for name in CHECKS}},

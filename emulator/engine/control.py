@@ -28,7 +28,8 @@ async def get_inspector(call: Call) -> Reply:
     sections = [(p.name, p.title, (p.inspect or generic_tables)(p.dump(world.states[p.name], now)))
                 for p in world.products]
     page = render_page(clock=render_clock(now, frozen=world.clock.frozen), sections=sections,
-                       faults=render_faults(world.faults.faults.values())["faults"])
+                       faults=render_faults(world.faults.faults.values())["faults"],
+                       token=call.query.get("token") if world.config.control_token else None)
     return Reply(body=page, content_type="text/html")
 
 

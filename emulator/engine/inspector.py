@@ -81,10 +81,16 @@ def cell(value: Any) -> str:
 
 
 def render_page(*, clock: Mapping[str, Any], faults: Sequence[Mapping[str, Any]],
-                sections: Sequence[tuple[str, str, Sequence[Table]]]) -> str:
+                sections: Sequence[tuple[str, str, Sequence[Table]]], token: str | None = None) -> str:
     """The whole page. `clock` and `faults` are the control API's answers (getClock, listFaults' items);
-    `sections` is (product name, title, tables) per product served."""
-    parts = [_HEAD, "<main>", _clock(clock), _faults(faults)]
+    `sections` is (product name, title, tables) per product served. `token` (the page was opened with
+    `?token=` on an emulator with a control token) goes with every call the page makes."""
+    head = _HEAD
+    if token:
+        head = head.replace('<a href="/_emulator/state">',
+                            f'<a href="/_emulator/state?token={escape(quote(token, safe=""))}">')
+        head = head.replace("<body>", f'<body data-token="{escape(token)}">')
+    parts = [head, "<main>", _clock(clock), _faults(faults)]
     for name, title, tables in sections:
         parts.append(f'<section class="product" data-product="{escape(name)}"><h2>{escape(title)}</h2>')
         parts.extend(_table(t) for t in tables)
@@ -183,6 +189,7 @@ _SCRIPT = """<script>
     button.disabled = false;
     button.addEventListener("click", function () {
       var method = button.dataset.method, path = button.dataset.path, init = {method: method, headers: {}};
+      if (document.body.dataset.token) { init.headers["X-Emulator-Token"] = document.body.dataset.token; }
       if (button.dataset.body !== undefined) {
         init.headers["Content-Type"] = "application/json";
         init.body = button.dataset.body;

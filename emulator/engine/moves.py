@@ -1,6 +1,7 @@
 """What bounds a clock move's real-time cost: the move's one shared deadline for the outside work it
 drives (webhook attempts), and `wait_or_cut`, which waits for that work until the deadline and then
-cuts what is still running. Products' senders use it; the deadline itself is set by `World.catch_up`.
+cuts what is still running. The webhook `Sender` (`delivery.py`) uses it; `World.catch_up` sets the
+deadline.
 """
 
 from __future__ import annotations

@@ -18,8 +18,8 @@ from .ids import IdFactory
 if TYPE_CHECKING:
     from aiohttp import web
 
+    from .call import Call
     from .inspector import Table
-    from .routing import Call
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

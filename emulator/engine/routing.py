@@ -12,6 +12,7 @@ import asyncio
 import hmac
 import json
 import logging
+import warnings
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import ModuleType
@@ -20,9 +21,11 @@ from urllib.parse import parse_qsl
 
 from aiohttp import BodyPartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
-from multidict import CIMultiDictProxy
+from aiohttp.multipart import BadContentDispositionHeader, BadContentDispositionParam
 
 from . import faults
+from .call import Call as Call  # handlers import it from here, with `Reply` and `operation`
+from .call import UploadedFile
 from .errors import (
     BadRequestError,
     EmulatorError,
@@ -45,14 +48,6 @@ FORM_CT = "application/x-www-form-urlencoded"
 
 
 @dataclass(slots=True)
-class UploadedFile:
-    field: str
-    filename: str
-    content_type: str
-    size: int
-
-
-@dataclass(slots=True)
 class Reply:
     """What a handler returns: rendered by the pipeline and validated against the spec."""
 
@@ -63,32 +58,6 @@ class Reply:
     # The body is a memoised object that is never mutated (bootstrap's guest answer): its JSON is
     # encoded once and reused while the same object comes back.
     reused_body: bool = False
-
-
-@dataclass(slots=True)
-class Call:
-    """A validated request, as handlers see it."""
-
-    op: Operation
-    request: web.Request
-    world: World
-    path: dict[str, str]
-    query: dict[str, Any]
-    headers: CIMultiDictProxy[str]
-    body: Any
-    files: list[UploadedFile]
-    auth: Any = None  # what the product's `authenticate` returned (None for control operations)
-
-    @property
-    def state(self) -> Any:
-        """The state of the product this operation belongs to."""
-        return self.world.states[self.op.product]
-
-    @property
-    def origin(self) -> str:
-        """The origin clients reach the emulator at (config, else this request's scheme + Host)."""
-        configured = self.world.config.public_origin
-        return configured.rstrip("/") if configured else f"{self.request.scheme}://{self.request.host}"
 
 
 Handler = Callable[[Call], Awaitable[Reply | web.StreamResponse]]
@@ -224,8 +193,10 @@ def _control_guard(op: Operation) -> Callable[[web.Request, World], None]:
     read the keys from the state dump, register its own webhook endpoint or reset the world. Browsers send
     `Origin` on every cross-origin request that can change state, and `Sec-Fetch-Site` on all of theirs.
     With `control_token` configured, the header X-Emulator-Token is required too (not on pages a person
-    opens, `x-emulator-page`, which a browser cannot add headers to)."""
+    opens, `x-emulator-page`, which a browser cannot add headers to; an operation marked
+    `x-emulator-token-in-query`, the inspector, also takes it as `?token=`)."""
     page = bool(op.extension("x-emulator-page"))
+    in_query = bool(op.extension("x-emulator-token-in-query"))
 
     def guard(request: web.Request, world: World) -> None:
         own = {f"{request.scheme}://{request.host}", (world.config.public_origin or "").rstrip("/")}
@@ -240,7 +211,8 @@ def _control_guard(op: Operation) -> Callable[[web.Request, World], None]:
             raise ForbiddenError("the control API answers no cross-origin browser request",
                                  code="cross_origin_forbidden")
         token = world.config.control_token
-        if token and not page and not hmac.compare_digest(request.headers.get("X-Emulator-Token", ""), token):
+        given = request.headers.get("X-Emulator-Token") or (request.query.get("token", "") if in_query else "")
+        if token and not page and not hmac.compare_digest(given.encode(), token.encode()):
             raise UnauthorizedError("this emulator's control API needs the X-Emulator-Token header "
                                     "(serve --control-token)", code="control_token_required")
 
@@ -351,9 +323,16 @@ async def _read_form(request: web.Request) -> dict[str, str]:
 
 
 async def _read_multipart(request: web.Request) -> tuple[dict[str, Any], list[UploadedFile]]:
+    # aiohttp only *warns* about a Content-Disposition it cannot parse and then drops the part's name, so
+    # the answer would depend on the process's warning filters (an error under `-W error`, a skipped part
+    # otherwise). Here it is always an error: such a part is malformed, and the request is refused whole.
     try:
-        return await _parse_multipart(request)
-    except (ValueError, HttpProcessingError) as exc:  # no/wrong boundary, bad part headers, non-UTF-8 text
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", BadContentDispositionHeader)
+            warnings.simplefilter("error", BadContentDispositionParam)
+            return await _parse_multipart(request)
+    except (ValueError, HttpProcessingError, BadContentDispositionHeader, BadContentDispositionParam) as exc:
+        # no/wrong boundary, bad part headers, non-UTF-8 text
         raise BadRequestError(f"the multipart body is malformed: {exc}", code="invalid_request") from exc
 
 

@@ -1,7 +1,6 @@
 """Reading YAML files (the specs, seed documents) fast: libyaml's safe loader when PyYAML has it (the
 same document as the pure-Python one, ~5x faster), and a cache of each parsed document in the user's
-cache folder (`$XDG_CACHE_HOME/paywall-emulator`, else `~/.cache/paywall-emulator`), so a warm start
-imports no YAML parser at all. No aiohttp.
+cache folder (`cache.cache_folder()`), so a warm start imports no YAML parser at all. No aiohttp.
 
 Cache entries are named by a hash of the file's bytes (never stale) and stored with `marshal` (plain
 data only; loading one runs no code). Any problem with the cache (unwritable, corrupt, a value marshal
@@ -15,6 +14,8 @@ import marshal
 import os
 from pathlib import Path
 from typing import Any
+
+from .cache import cache_folder
 
 _CACHE_FORMAT = f"2-{marshal.version}"
 
@@ -61,9 +62,8 @@ def read_yaml_file(path: Path) -> Any:
 
 
 def _cache_file(raw: bytes) -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     digest = hashlib.sha256(_CACHE_FORMAT.encode() + b"\0" + raw).hexdigest()
-    return Path(base, "paywall-emulator", f"yaml-{digest[:32]}.marshal")
+    return cache_folder() / f"yaml-{digest[:32]}.marshal"
 
 
 def _store(target: Path, doc: Any) -> None:

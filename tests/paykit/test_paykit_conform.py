@@ -41,7 +41,8 @@ elif variant == "publishable-grants":
     ledger.require_granting_rights = lambda caller: None
 
 with ThreadedEmulator(EmulatorConfig(strict_responses=False)) as emu:
-    code = main(["--product", "paykit", "--base-url", emu.base_url, "--budget", "quick", "--seed", "5", *args])
+    code = main(["--product", "paykit", "--base-url", emu.base_url, "--budget", "quick", "--hypothesis-seed", "5",
+                 *args])
 print(f"EXIT {code}")
 """
 WRITES = ["--control", "--allow-writes", "--paykit-publishable-key", STUDIO_PK, "--paykit-secret-key", STUDIO_SK,

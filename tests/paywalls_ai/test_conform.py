@@ -29,11 +29,11 @@ pytestmark = pytest.mark.slow
 
 
 def conform(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """The CLI as a user runs it (quick budget, a fixed seed so the generated part replays)."""
+    """The CLI as a user runs it (quick budget, a fixed Hypothesis seed so the generated part replays)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PAYWALL_")}
     return subprocess.run([sys.executable, "-m", "paywall_emulator", "conform", "--product", "paywalls-ai",
-                           "--budget", "quick", "--seed", "3", *args], capture_output=True, text=True, cwd=cwd, env=env,
-                          timeout=600, check=False)
+                           "--budget", "quick", "--hypothesis-seed", "3", *args], capture_output=True, text=True,
+                          cwd=cwd, env=env, timeout=600, check=False)
 
 
 def against(url: str, cwd: Path) -> subprocess.CompletedProcess[str]:
