@@ -186,28 +186,25 @@ class World:
         for step in range(1, 1_000_001):  # a bound, not a budget: quiescence comes long before
             if step % YIELD_EVERY == 0:
                 await asyncio.sleep(0)  # other requests go on between steps of a long move
-            sources = [(name, self.states[name], s) for name, s in self.sources
-                       if (background or not s.background) and name not in settled]
-            upcoming = [(at, name, state, s) for name, state, s in sources if (at := s.next_due(state)) is not None]
-            due = [item for item in upcoming if item[0] <= target]
-            if not due:
+            # (next due instant or None, product, source) of every source asked, in the sources' order.
+            asked = [(s.next_due(self.states[name]), name, s) for name, s in self.sources
+                     if (background or not s.background) and name not in settled]
+            at = min((when for when, _, _ in asked if when is not None and when <= target), default=None)
+            if at is None:
                 if not background:
-                    self._settle(settled, sources, upcoming)
+                    self._settle(settled, asked)
                 return transitions
-            at = min(item[0] for item in due)
-            for when, _, state, source in due:
+            for when, name, source in asked:
                 if when == at:
-                    transitions.extend(await source.run_due(state, at))
+                    transitions.extend(await source.run_due(self.states[name], at))
         raise RuntimeError("catch_up did not reach quiescence (a source keeps scheduling work in the past)")
 
-    def _settle(self, settled: dict[str, datetime], asked: list[tuple[str, Any, DueSource]],
-                upcoming: list[tuple[datetime, str, Any, DueSource]]) -> None:
+    def _settle(self, settled: dict[str, datetime], asked: list[tuple[datetime | None, str, DueSource]]) -> None:
         """Remember, per product and for the whole world, until when nothing in the foreground is due."""
         due = dict(settled)
-        for name, _, _ in asked:
-            due.setdefault(name, _MAX_DATETIME)
-        for at, name, _, _ in upcoming:
-            due[name] = min(due[name], at)
+        for at, name, _ in asked:
+            known = due.get(name, _MAX_DATETIME)
+            due[name] = at if at is not None and at < known else known
         self._due, self._due_sources = due, len(self.sources)
         self._quiet = (min(due.values(), default=_MAX_DATETIME), len(self.sources))
 
