@@ -16,7 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from paywall_emulator.contract_tests.client import Api, Control, ControlError, expect_ok
+from paywall_emulator.contract_tests.client import STATE_ALL, Api, Control, ControlError, expect_ok
 
 ACQUIRERS = ("stripe", "paddle", "freemius", "chargebee", "overpay")
 RETRY_DELAY = timedelta(days=3)  # README lifecycle table: the failed renewal is retried once 3 days later
@@ -86,7 +86,7 @@ class Billing:
         self.control = control
         self.run_email = run_email
         self.now = self.freeze()
-        self._state: dict[str, Any] = control.request("GET", "/state")["monetize"]
+        self._state: dict[str, Any] = control.request("GET", STATE_ALL)["monetize"]
 
     # --- world ---------------------------------------------------------------------------------
 
@@ -170,7 +170,7 @@ class Billing:
     # --- reading -------------------------------------------------------------------------------
 
     def state(self) -> dict[str, Any]:
-        return dict(self.control.request("GET", "/state")["monetize"])
+        return dict(self.control.request("GET", STATE_ALL)["monetize"])
 
     def subscription(self, sub_id: str) -> dict[str, Any]:
         return next(s for s in self.state()["subscriptions"] if s["id"] == sub_id)

@@ -187,6 +187,11 @@ class Api:
         return self.request("POST", path, **kwargs)
 
 
+# The emulator's state dump answers one page per table (10,000 rows unless asked); the suite reads the
+# largest page the control spec allows, far more than any run creates.
+STATE_ALL = "/state?limit=100000"
+
+
 class ControlError(RuntimeError):
     def __init__(self, method: str, path: str, resp: requests.Response) -> None:
         super().__init__(f"control API {method} {path} answered {resp.status_code}: {resp.text[:400]}")

@@ -1,6 +1,6 @@
-"""The rule table (`rules.yaml`): every behavioural rule the suite checks, with its source and tests, and
-its verdict after a run (pass, fail, skip, blocked, or not run) from the per-test outcomes of the report.
-Data and text only; no HTTP, no `emulator` import.
+"""The rule table (`rules.yaml`): every behavioural rule the suite checks, per product, with its source and
+tests, and its verdict after a run (pass, fail, skip, blocked, or not run) from the per-test outcomes of
+the report. Data and text only; no HTTP, no `emulator` import.
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ from typing import Any
 import yaml
 
 RULES_PATH = Path(__file__).resolve().parent / "rules.yaml"
+# The subpackage holding a product's own tests: a test there is named "<folder>/<module>::<function>".
+PRODUCT_FOLDERS: dict[str, str] = {"paykit": "paykit", "paywalls_ai": "paywalls-ai"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,19 +21,25 @@ class Rule:
     id: str
     source: str
     quote: str
-    tests: tuple[str, ...]  # "module::function"
+    tests: tuple[str, ...]  # "module::function", or "paykit/module::function" for a product's own tests
+    product: str = "monetize"
 
 
-def load(path: Path = RULES_PATH) -> list[Rule]:
+def load(path: Path = RULES_PATH, product: str | None = None) -> list[Rule]:
+    """Every row, or only `product`'s."""
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    return [Rule(id=str(r["id"]), source=str(r["source"]), quote=str(r["quote"]),
-                 tests=tuple(str(t) for t in r.get("tests") or ())) for r in data["rules"]]
+    rows = [Rule(id=str(r["id"]), source=str(r["source"]), quote=str(r["quote"]),
+                 tests=tuple(str(t) for t in r.get("tests") or ()), product=str(r.get("product") or "monetize"))
+            for r in data["rules"]]
+    return [r for r in rows if product is None or r.product == product]
 
 
 def test_key(nodeid: str) -> str:
-    """`…/test_x.py::test_y[param]` -> `test_x::test_y`."""
+    """`…/test_x.py::test_y[param]` -> `test_x::test_y`; `…/paykit/test_x.py::test_y` -> `paykit/test_x::test_y`."""
     file, _, name = nodeid.partition("::")
-    return f"{file.rsplit('/', 1)[-1].removesuffix('.py')}::{name.split('[', 1)[0]}"
+    parts = file.removesuffix(".py").split("/")
+    module = "/".join(parts[-2:]) if len(parts) > 1 and parts[-2] in PRODUCT_FOLDERS else parts[-1]
+    return f"{module}::{name.split('[', 1)[0]}"
 
 
 def verdict(rule: Rule, results: dict[str, str]) -> str:

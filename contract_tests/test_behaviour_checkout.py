@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import pytest
 
-from paywall_emulator.contract_tests.client import Api, Control, expect_error, expect_ok
+from paywall_emulator.contract_tests.client import STATE_ALL, Api, Control, expect_error, expect_ok
 from paywall_emulator.contract_tests.helpers import checkout_body, checkout_path, need
 from paywall_emulator.contract_tests.session import ContractSession
 from paywall_emulator.contract_tests.settings import Settings
@@ -63,7 +63,7 @@ def test_null_price_is_missing_parameters(api: Api, settings: Settings, new_emai
 @pytest.mark.emulator_only("the world's inactive prices, read from GET /_emulator/state")
 def test_a_stale_price_is_price_not_found(api: Api, control: Control, settings: Settings,
                                           new_email: Callable[[str], str]) -> None:
-    stale = [p["id"] for p in control.request("GET", "/state")["monetize"]["prices"]
+    stale = [p["id"] for p in control.request("GET", STATE_ALL)["monetize"]["prices"]
              if p["paywall_id"] == settings.paywall_id and not p["active"]]
     if not stale:
         pytest.skip(f"paywall {settings.paywall_id} has no inactive price")

@@ -8,7 +8,7 @@ upgrades, checkout expiry, declines, lifetime purchases and offers applied once.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -265,6 +265,7 @@ def test_trial_once_per_user_then_the_first_charge_at_trial_end(billing: Billing
     # A session started before another one's trial began, paid after it: no second trial either.
     other = new_email("trial2")
     later = billing.start(plan, other, ignoreActivePurchase=True)
+    assert billing.user_state(plan, other)["had_previous_trial"] is False, "a user who never had a trial"
     assert billing.buy(plan, other)["subscription"]["status"] == "trialing"
     paid = billing.act("POST", f"/checkouts/{later}/complete")
     status, amount = paid["subscription"]["status"], (paid["payment"] or {}).get("amount")
@@ -319,3 +320,22 @@ def test_a_weekly_plan_ends_its_trial_then_renews_every_7_days(billing: Billing,
     assert steps(move, sub["id"]) == expected, f"weekly steps {steps(move, sub['id'])}, expected {expected}"
     assert [p["amount"] for p in billing.payments(sub["id"])] == [plan.amount] * 3
 
+
+
+def test_a_month_started_on_the_31st_ends_on_the_last_day_of_a_shorter_month(
+        billing: Billing, new_email: Callable[[str], str]) -> None:
+    plan = billing.plan("stripe")
+    now = billing.clock()
+    year, month = now.year, now.month
+    while True:  # the next 31st whose following month has 30 days (March, May, August, October)
+        at = datetime(year, month, 31, 10, tzinfo=UTC) if month in (3, 5, 8, 10) else None
+        if at is not None and at > now:
+            break
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    billing.move_to(at)
+    sub = billing.buy(plan, new_email("month-end"))["subscription"]
+    end = parse(sub["current_period_end"])
+    expected = datetime(at.year, at.month + 1, 30, 10, tzinfo=UTC)
+    assert (parse(sub["current_period_start"]), end) == (at, expected), (
+        f"a monthly period from {at:%Y-%m-%d} ends {end:%Y-%m-%d %H:%M}, expected {expected:%Y-%m-%d %H:%M} (the last "
+        "day of the shorter month)")

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import pytest
 
-from paywall_emulator.contract_tests.client import Api, Control, expect_error, expect_ok
+from paywall_emulator.contract_tests.client import STATE_ALL, Api, Control, expect_error, expect_ok
 from paywall_emulator.contract_tests.helpers import adjust, balances, checkout_path, need, start_checkout, user_path
 from paywall_emulator.contract_tests.session import ContractSession
 from paywall_emulator.contract_tests.settings import Settings
@@ -42,13 +42,13 @@ def test_an_events_batch_of_100_is_accepted_and_101_is_413(api: Api, settings: S
 
 @pytest.mark.emulator_only("the analytics log of GET /_emulator/state")
 def test_a_beacon_text_plain_batch_is_ingested_like_json(api: Api, control: Control, settings: Settings) -> None:
-    before = len(control.request("GET", "/state")["monetize"]["analytics"])
+    before = len(control.request("GET", STATE_ALL)["monetize"]["analytics"])
     beacon = {**_batch(settings, 3), "visitor_id": f"conform-{settings.run_id}", "user_id": None,
               "sdk_version": "3.5.1", "paywall_id": settings.paywall_id, "capabilities": ""}
     resp = api.post(_events(settings.paywall_id), key=None, data=json.dumps(beacon),
                     headers={"Content-Type": "text/plain;charset=UTF-8"})
     assert resp.status_code == 204, f"a sendBeacon (text/plain) batch: expected 204, got {resp.status_code} {resp.text}"
-    log = control.request("GET", "/state")["monetize"]["analytics"]
+    log = control.request("GET", STATE_ALL)["monetize"]["analytics"]
     assert len(log) == before + 3, f"analytics log grew by {len(log) - before}, expected 3"
     assert {e["visitor_id"] for e in log[before:]} == {f"conform-{settings.run_id}"}, log[before:]
 

@@ -1,24 +1,28 @@
 """Rules that depend on time, checked before and after a clock move (emulator only: the clock is moved
-through the control API): the daily top-up at midnight in the paywall's timezone (raises to the
-allowance, never lowers), a Bearer's 1 h lifetime, and the bootstrap version that caches the structure
-(stable across time and identities, `{unchanged: true}` for the current version, the full body otherwise).
-"""
+through the control API): the daily top-up at the paywall's midnight (raises to the allowance, never
+lowers), a Bearer's and a session's hour, an OAuth code's 5 minutes, the once-a-minute resend, and the
+bootstrap version (stable across time and identities, `{unchanged: true}` while current)."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
+from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from paywall_emulator.contract_tests.billing import parse
-from paywall_emulator.contract_tests.client import Api, Control, expect_error, expect_ok
+from paywall_emulator.contract_tests.client import STATE_ALL, Api, Control, expect_error, expect_ok
 from paywall_emulator.contract_tests.helpers import adjust, balances, need
 from paywall_emulator.contract_tests.settings import Settings
 
 pytestmark = pytest.mark.emulator_only("the clock of the /_emulator control API")
 TOKEN_LIFETIME = timedelta(hours=1)  # docs-facts A9: access tokens live 1 h
+OAUTH_CODE_LIFETIME = timedelta(minutes=5)  # spec exchangeOAuthCode: a code older than 5 minutes is expired
+VERIFIER = "v" * 64
 
 
 @pytest.fixture
@@ -38,11 +42,28 @@ def _advance(control: Control, delta: timedelta) -> None:
     control.request("POST", "/clock/advance", {"seconds": delta.total_seconds()})
 
 
+def _freeze(control: Control) -> None:
+    at = _now(control) + timedelta(seconds=1)
+    control.request("POST", "/clock", {"now": at.isoformat().replace("+00:00", "Z")})
+
+
+def _oauth_code(api: Api, control: Control, settings: Settings, email: str) -> str:
+    """A code the fake provider page hands out for `email` (the flow approved now)."""
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(VERIFIER.encode()).digest()).decode().rstrip("=")
+    url = expect_ok(api.post(f"/api/v1/paywall/{settings.paywall_id}/auth/oauth/init", key=None, json={
+        "provider": "google", "code_challenge": challenge, "code_challenge_method": "s256"}))["authorize_url"]
+    flow = parse_qs(urlsplit(url).query)["flow"][0]
+    resp = control.http.post(f"{control.base_url}/_emulator/oauth/authorize", allow_redirects=False, timeout=30,
+                             data={"flow": flow, "action": "approve", "name": "Conform", "email": email})
+    assert resp.status_code == 303, resp.text[:300]
+    return parse_qs(urlsplit(resp.headers["Location"]).query)["code"][0]
+
+
 @pytest.mark.writes
 def test_the_daily_top_up_happens_at_midnight_in_the_paywalls_timezone(
         api: Api, clock: Control, settings: Settings) -> None:
     paywall = need(settings.tokenized_id, "--paywall-tokenized-id", "a tokenized paywall")
-    state = clock.request("GET", "/state")["monetize"]
+    state = clock.request("GET", STATE_ALL)["monetize"]
     zone = ZoneInfo(next(p for p in state["paywalls"] if p["id"] == paywall)["timezone"])
     users = {u["id"]: u["email"] for u in state["users"]}
     rows = [b for b in state["balances"] if b["paywall_id"] == paywall and b["type"] == "standard"]
@@ -121,3 +142,18 @@ def test_confirmation_mails_are_resent_at_most_once_a_minute(api: Api, clock: Co
     _advance(clock, timedelta(minutes=1))
     assert expect_ok(api.post(f"{base}/email/resend", key=None, json={"email": email})) == {"ok": True}
 
+
+
+@pytest.mark.writes
+def test_an_oauth_code_is_exchanged_within_five_minutes_and_expired_after(
+        api: Api, clock: Control, settings: Settings, new_email: Callable[[str], str]) -> None:
+    _freeze(clock)
+    email = new_email("oauth-ttl")
+    first, second = (_oauth_code(api, clock, settings, address) for address in (email, new_email("oauth-ttl")))
+    exchange = f"/api/v1/paywall/{settings.paywall_id}/auth/oauth/exchange"
+    _advance(clock, OAUTH_CODE_LIFETIME)
+    signed = expect_ok(api.post(exchange, key=None, json={"auth_code": first, "code_verifier": VERIFIER}))
+    assert signed["user"]["email"] == email, f"a code exactly 5 min old signs in: {signed['user']}"
+    _advance(clock, timedelta(seconds=1))
+    expect_error(api.post(exchange, key=None, json={"auth_code": second, "code_verifier": VERIFIER}), 400,
+                 "flow_state_expired")

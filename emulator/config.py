@@ -19,6 +19,7 @@ class Limits:
     events: int = 100_000  # the event log (the webhook outbox)
     deliveries: int = 100_000  # finished webhook deliveries with their attempts
     analytics: int = 200_000  # ingested analytics events
+    ledger: int = 200_000  # ledger entries: PayKit's usage log, Paywalls.ai's balance activity
 
 
 @dataclass(slots=True, kw_only=True)

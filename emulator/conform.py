@@ -228,10 +228,10 @@ def run(args: argparse.Namespace) -> int:
         out.write("\n" + cli_names(render(report)) + "\n")
     if code not in (0, 1) or report is None:
         out.write("\npytest output:\n" + cli_names(captured.getvalue()[-6000:]) + "\n")
-    if args.rules and report is not None and settings.product == "monetize":
+    if args.rules and report is not None:
         from .contract_tests import rules
 
-        table = rules.render(rules.load(), report.get("results", {}))
+        table = rules.render(rules.load(product=settings.product), report.get("results", {}))
         out.write(f"\nRules (contract_tests/rules.yaml):\n{table}\n")
     if report is not None and report.get("skips"):
         out.write("\nskipped:\n" + "".join(f"  {n} × {cli_names(reason)}\n" for reason, n in report["skips"].items()))

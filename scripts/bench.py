@@ -16,6 +16,18 @@ Sections (`--only`, comma-separated; default all):
              first streamed chunk (sequential requests, p50), target ≤ the bare provider's + 2 ms.
 - paykit:    POST /api/v1/meter (PayKit's ledger, demo project, cost 1) vs a bare aiohttp POST handler
              (parse JSON, answer JSON); target ≥ 0.5×.
+- scale:     a monetize world of `--scale-users` users (100,000) with one open checkout each (fresh
+             users and Idempotency-Keys, filled in-process by scripts/_bench_scale.py through the
+             domain's own functions) and `--scale-events` domain events (1,000,000), against an empty
+             world served the same way in the same run: POST start-checkout and POST balances
+             credit/debit requests/s, target ≥ 0.8× the empty world's; the time of a one-day
+             POST /_emulator/clock/advance with one webhook receiver that never answers, target ≤ one
+             attempt timeout (10 s; quick: 2 s), on both worlds before the load runs: the move waits
+             that one timeout for the hanging attempt by design, so the target allows 10% for the
+             move's own work on top (the figure to watch is "one timeout, not one per attempt"); in
+             the big world all 100,000 checkouts, started at fill time, expire in that move too (the
+             worst case: each is a transition in the answer); the resident memory 100,000 checkouts take (and
+             1,000,000 events, for information), from the filling process's RSS.
 - reset:     POST /_emulator/reset (median of `--resets`) and in-process `World.reset()`, target
              ≤ 1 ms; in-process start (create_app + AppRunner + first response), target < 0.1 s,
              against a bare app's AppRunner cycle; `ThreadedEmulator` start/stop and its `reset()` (the
@@ -56,7 +68,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPTS = ROOT / "scripts"
 PY = sys.executable
-SECTIONS = ("startup", "bootstrap", "debit", "gateway", "paykit", "paywalls-ai", "reset")
+SECTIONS = ("startup", "bootstrap", "debit", "gateway", "paykit", "paywalls-ai", "scale", "reset")
 
 ACME_KEY = "sk_emulator_acme_4f1c2d9e8b7a6c5d"
 ALICE_EMAIL = "alice@example.com"
@@ -113,7 +125,7 @@ def request(port: int, method: str, path: str, body: str | None = None,
         conn.close()
 
 
-def wait_first_200(proc: subprocess.Popen[bytes], port: int, path: str, timeout: float = 30) -> None:
+def wait_first_200(proc: subprocess.Popen[Any], port: int, path: str, timeout: float = 30) -> None:
     deadline = time.perf_counter() + timeout
     while time.perf_counter() < deadline:
         if proc.poll() is not None:
@@ -129,7 +141,7 @@ def wait_first_200(proc: subprocess.Popen[bytes], port: int, path: str, timeout:
     raise RuntimeError(f"{proc.args!r} did not answer 200 on {path} within {timeout} s")
 
 
-def stop(proc: subprocess.Popen[bytes]) -> None:
+def stop(proc: subprocess.Popen[Any]) -> None:
     if proc.poll() is None:
         proc.send_signal(signal.SIGINT)  # aiohttp's run_app shuts down cleanly on SIGINT
         try:
@@ -620,6 +632,116 @@ def bench_inprocess(report: Report, quick: bool, resets: int) -> None:
                 f"{ms(out['import_emulator'])}; first ThreadedEmulator start {ms(threaded['first_start'])}")
 
 
+# --- scale ----------------------------------------------------------------------------------------
+
+CHECKOUT_PATH = "/api/v1/paywall/3/start-checkout"
+
+
+@contextlib.contextmanager
+def scale_server(tmp: Path, users: int, events: int,
+                 webhook_timeout: float) -> Iterator[tuple[int, int, dict[str, Any]]]:
+    """(port, pid, fill figures) of a world filled in-process by scripts/_bench_scale.py."""
+    port = free_port()
+    out = tmp / f"scale-{port}.out"
+    cmd = [PY, str(SCRIPTS / "_bench_scale.py"), "--port", str(port), "--users", str(users), "--events",
+           str(events), "--webhook-timeout", str(webhook_timeout)]
+    with out.open("w") as sink:
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=sink, stderr=subprocess.STDOUT)
+    try:
+        wait_first_200(proc, port, BOOTSTRAP_PATH, timeout=900)
+        figures = json.loads(out.read_text().splitlines()[0])
+        yield port, proc.pid, figures
+    finally:
+        stop(proc)
+        tail = out.read_text().splitlines()[1:]
+        if any("Traceback" in line for line in tail):
+            print("[output of _bench_scale.py]\n" + "\n".join(tail[-40:]), file=sys.stderr)
+
+
+class HangingReceiver:
+    """A webhook receiver that accepts connections and never answers (nobody reads its socket)."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(128)
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}/hook"
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def control_post(port: int, path: str, body: dict[str, Any], timeout: float = 600) -> dict[str, Any]:
+    status, raw = request(port, "POST", f"/_emulator{path}", json.dumps(body), JSON_HEADERS, timeout=timeout)
+    if status not in (200, 201):
+        raise RuntimeError(f"POST /_emulator{path} answered {status}: {raw[:300]!r}")
+    answer: dict[str, Any] = json.loads(raw)
+    return answer
+
+
+def timed_day_advance(port: int, receiver: HangingReceiver) -> tuple[float, int]:
+    """Seconds a one-day clock move takes with a paid checkout's webhooks due to a receiver that never
+    answers, and how many transitions the move reported."""
+    endpoint = control_post(port, "/webhooks/endpoints", {"url": receiver.url, "secret": "whsec_bench_scale"})
+    # Due an hour after the event: the background worker sends nothing before the move, which then makes
+    # every attempt itself (an attempt already in flight when a move starts keeps its own timeout).
+    control_post(port, f"/webhooks/endpoints/{endpoint['id']}/policy", {"delay_seconds": 3600})
+    status, raw = request(port, "POST", CHECKOUT_PATH, json.dumps({"email": "hanging@example.com", "priceId": "102"}),
+                          {**JSON_HEADERS, "X-Api-Key": ACME_KEY})
+    if status != 200:
+        raise RuntimeError(f"start-checkout answered {status}: {raw[:300]!r}")
+    session = json.loads(raw)["checkoutUrl"].rsplit("/", 1)[-1].split("?")[0]
+    control_post(port, f"/checkouts/{session}/complete", {})
+    started = time.perf_counter()
+    move = control_post(port, "/clock/advance", {"days": 1})
+    return time.perf_counter() - started, len(move.get("transitions", []))
+
+
+def bench_scale(report: Report, load: LoadGenerator, rounds: int, users: int, events: int,
+                webhook_timeout: float) -> None:
+    checkout_bodies = [json.dumps({"email": f"load{i}@example.com", "priceId": "102"}) for i in range(256)]
+    checkout_headers = {**JSON_HEADERS, "X-Api-Key": ACME_KEY}
+    debit_bodies = [adjust_body("credit"), adjust_body("debit")]
+    size = f"{users:,} users/checkouts + {events:,} events"
+    with scale_server(load.tmp, 0, 0, webhook_timeout) as (e_port, e_pid, _), \
+            scale_server(load.tmp, users, events, webhook_timeout) as (b_port, b_pid, fill):
+        report.note(f"scale: big world filled in-process in {fill['checkouts_s']:.1f} s (checkouts) + "
+                    f"{fill['events_s']:.1f} s (events): {fill['checkouts']:,} checkouts, {fill['events']:,} events")
+        # The moves first, while the empty world is empty (the load runs below leave thousands of open
+        # checkouts behind); the big world's 100,000 open checkouts all expire in its move (the worst case).
+        receiver = HangingReceiver()
+        try:
+            empty_move, _ = timed_day_advance(e_port, receiver)
+            big_move, transitions = timed_day_advance(b_port, receiver)
+        finally:
+            receiver.close()
+        credit(e_port, 1000)
+        credit(b_port, 1000)
+        runs: dict[str, tuple[list[LoadResult], list[LoadResult]]] = {"checkout": ([], []), "debit": ([], [])}
+        for _ in range(rounds):
+            for name, path, bodies, headers in (("checkout", CHECKOUT_PATH, checkout_bodies, checkout_headers),
+                                                ("debit", BALANCES_PATH, debit_bodies, checkout_headers)):
+                big, empty = runs[name]
+                empty.append(load.run(e_port, e_pid, "POST", path, bodies=bodies, headers=headers))
+                big.append(load.run(b_port, b_pid, "POST", path, bodies=bodies, headers=headers))
+        throughput_rows(report, "scale", f"POST start-checkout, {size} vs empty", *runs["checkout"], 0.8)
+        throughput_rows(report, "scale", f"POST balances credit/debit, {size} vs empty", *runs["debit"], 0.8)
+        target = f"≤ {webhook_timeout:g} s +10%"
+        report.add("scale", "clock/advance 1 day, 1 hanging receiver, empty world", ms(empty_move), "", "", target,
+                   verdict(empty_move <= webhook_timeout * 1.1))
+        report.add("scale", f"clock/advance 1 day, 1 hanging receiver, big world ({transitions:,} transitions: "
+                            "all its checkouts expire)", ms(big_move), ms(empty_move), "", target,
+                   verdict(big_move <= webhook_timeout * 1.1))
+    if fill["checkouts"]:
+        per_checkout = (fill["rss_checkouts"] - fill["rss_empty"]) / fill["checkouts"]
+        report.add("scale", "RSS per 100,000 checkouts (fresh users and Idempotency-Keys)",
+                   f"{per_checkout * 100_000 / 2**20:.0f} MiB", "", "", "(info)")
+    if fill["events"]:
+        per_event = (fill["rss_events"] - fill["rss_checkouts"]) / fill["events"]
+        report.add("scale", "RSS per 1,000,000 domain events", f"{per_event * 1_000_000 / 2**20:.0f} MiB", "", "",
+                   "(info)")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="short runs, for a smoke test (figures are rough)")
@@ -631,6 +753,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--launches", type=int, default=None, help="launches per startup figure (default 5)")
     parser.add_argument("--resets", type=int, default=None, help="resets per reset figure (default 200)")
     parser.add_argument("--client", choices=("auto", "wrk", "aiohttp"), default="auto")
+    parser.add_argument("--scale-users", type=int, default=None,
+                        help="users (one checkout each) of the scale section's big world (default 100000, quick 2000)")
+    parser.add_argument("--scale-events", type=int, default=None,
+                        help="domain events of the scale section's big world (default 1000000, quick 20000)")
     args = parser.parse_args(argv)
     selected = {s.strip() for s in args.only.split(",") if s.strip()}
     unknown = selected - set(SECTIONS)
@@ -655,6 +781,10 @@ def main(argv: list[str] | None = None) -> int:
                 report.note(f"load: {load.name}, {args.connections} keep-alive connections, {duration:g} s per run "
                             f"after {warmup:g} s warm-up, {args.rounds} round(s)")
             bench_load(report, load, selected, args.rounds, resets)
+        if "scale" in selected:
+            users = args.scale_users if args.scale_users is not None else (2000 if args.quick else 100_000)
+            events = args.scale_events if args.scale_events is not None else (20_000 if args.quick else 1_000_000)
+            bench_scale(report, load, args.rounds, users, events, webhook_timeout=2.0 if args.quick else 10.0)
         if "reset" in selected:
             bench_inprocess(report, args.quick, resets)
     finally:

@@ -68,8 +68,8 @@ async def get_note(call: Call) -> Reply:
 
 handlers.get_note = get_note  # type: ignore[attr-defined]
 NOTES = Product(name="notes", title="Notes", spec="notes.openapi.yaml", handlers=(handlers,), load_world=load,
-                render_error=lambda err: {"oops": err.message}, dump=lambda state, now: {"notes": [
-                    {"id": k, "text": v} for k, v in state.rows.items()]})
+                render_error=lambda err: {"oops": err.message}, dump=lambda state, now, page: {"notes": [
+                    {"id": k, "text": v} for k, v in page.rows(state.rows.items())]})
 
 
 @pytest.fixture

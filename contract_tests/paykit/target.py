@@ -18,7 +18,7 @@ import pytest
 import requests
 
 from paywall_emulator.contract_tests import spec
-from paywall_emulator.contract_tests.client import GuardedSession, explain
+from paywall_emulator.contract_tests.client import Control, GuardedSession, explain
 from paywall_emulator.contract_tests.session import ContractSession
 from paywall_emulator.contract_tests.settings import Settings
 
@@ -48,6 +48,13 @@ class PayKitTarget:
                               allow_writes=self.settings.allow_writes, max_requests=self.settings.budget.max_requests)
         self._http.append(http)
         return http
+
+    def control(self) -> Control:
+        """The emulator's control API (emulator_only tests, which are skipped on other targets first)."""
+        found = self._session.control()
+        if found is None:  # pragma: no cover - emulator_only tests are skipped before fixtures run
+            pytest.skip("emulator_only: no control API on this target")
+        return found
 
     def close(self) -> None:
         for http in self._http:

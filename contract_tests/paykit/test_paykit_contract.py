@@ -1,14 +1,17 @@
-"""PayKit's documented rules, checked over HTTP against the target: answers match the PayKit document,
-keys resolve as documented, the ledger never goes below zero (also under concurrent meters), limits
-refuse with PayKit's sentences, a publishable key never grants credits, and the webhook refuses a bad
-Stripe signature. Read-only tests use GET only; the rest need --allow-writes (test projects only)."""
+"""PayKit's documented rules over HTTP: answers match the PayKit document, keys resolve as documented,
+accounts are per project, the ledger never goes below zero, limits refuse at their edges, only a secret key
+grants, the webhook checks Stripe's signature; on the emulator, a checkout's 24 h and a webhook's retry
+(its clock). Read-only tests use GET only; the rest need --allow-writes (test projects only)."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from datetime import datetime, timedelta
 
 import pytest
 
+from paywall_emulator.contract_tests.client import Control
 from paywall_emulator.contract_tests.paykit.target import (
     PayKitTarget,
     at_once,
@@ -20,6 +23,9 @@ from paywall_emulator.contract_tests.paykit.target import (
 )
 
 INVALID_KEY = "Invalid API key"
+MAX_PROJECT_NAME = 100  # spec createProject 400: the trimmed name is longer than 100 characters
+SESSION_LIFETIME = timedelta(hours=24)  # spec: an open checkout session expires after 24 hours
+FIRST_RETRY = timedelta(minutes=1)  # spec: a failed webhook is retried after 1 min, 5 min, 30 min, 2 h
 writes = pytest.mark.writes
 
 
@@ -228,3 +234,109 @@ def test_secure_metering_refuses_the_publishable_key(paykit: PayKitTarget) -> No
     refused(paykit, "meterUsage", resp, 403, "This project requires the secret key to meter (server-side)")
     resp = paykit.request("POST", "/api/v1/meter", key=project["secretKey"], json={"userId": user, "event": "conform"})
     assert conforms(paykit, "meterUsage", resp, 200) == {"ok": True, "remaining": 4}
+
+
+# --- limits at their edges, and time ---------------------------------------------------------------
+
+
+@writes
+def test_a_whole_number_cost_written_as_a_float_is_that_integer(paykit: PayKitTarget) -> None:
+    user = paykit.user("float_cost")
+    resp = paykit.request("POST", "/api/v1/meter", json={"userId": user, "event": "conform", "cost": 2.0})
+    assert conforms(paykit, "meterUsage", resp, 200) == {"ok": True, "remaining": 3}, "cost 2.0 is the integer 2"
+    resp = paykit.request("POST", "/api/v1/meter", json={"userId": user, "event": "conform", "cost": 1.5})
+    refused(paykit, "meterUsage", resp, 400, "cost must be a positive integer ≤ 1000000")
+    assert paykit.credits(user) == 3
+
+
+@writes
+@pytest.mark.emulator_only("a project created for the run")
+def test_a_project_name_of_100_characters_is_accepted_and_101_refused(paykit: PayKitTarget) -> None:
+    name = f"conform {paykit.settings.run_id} ".ljust(MAX_PROJECT_NAME, "n")
+    made = paykit.request("POST", "/api/v1/projects", json={"name": f"  {name}  "})
+    assert conforms(paykit, "createProject", made, 200)["name"] == name, "the trimmed name of 100 characters"
+    over = paykit.request("POST", "/api/v1/projects", json={"name": name + "n"})
+    refused(paykit, "createProject", over, 400, "name must be ≤ 100 characters")
+
+
+@pytest.fixture
+def clock(paykit: PayKitTarget) -> Iterator[Control]:
+    control = paykit.control()
+    control.reset()
+    now = datetime.fromisoformat(control.request("GET", "/clock")["now"].replace("Z", "+00:00"))
+    control.request("POST", "/clock", {"now": _iso(now + timedelta(seconds=1))})  # frozen from here on
+    try:
+        yield control
+    finally:
+        control.reset()
+
+
+def _iso(at: datetime) -> str:
+    return at.isoformat().replace("+00:00", "Z")
+
+
+def _advance(control: Control, delta: timedelta) -> None:
+    control.request("POST", "/clock/advance", {"seconds": delta.total_seconds()})
+
+
+def _pack_checkout(paykit: PayKitTarget, user: str) -> str:
+    url = conforms(paykit, "createCheckout", paykit.request(
+        "POST", "/api/v1/checkout", json={"userId": user, "kind": "credits"}), 200)["url"]
+    return str(url.rstrip("/").rsplit("/", 1)[1])
+
+
+@writes
+@pytest.mark.emulator_only("the clock and the fake Stripe's control API")
+def test_a_checkout_session_can_be_paid_for_24_hours_then_expires(paykit: PayKitTarget, clock: Control) -> None:
+    early, late = paykit.user("expiry_early"), paykit.user("expiry_late")
+    sessions = {user: _pack_checkout(paykit, user) for user in (early, late)}
+    _advance(clock, SESSION_LIFETIME - timedelta(seconds=1))
+    done = paykit.request("POST", f"/_emulator/paykit/checkout/{sessions[early]}/complete")
+    assert done.status_code == 200 and done.json()["status"] == "complete", f"paid 1 s before 24 h: {done.text}"
+    assert paykit.credits(early) == 105
+    _advance(clock, timedelta(seconds=1))
+    expired = paykit.request("POST", f"/_emulator/paykit/checkout/{sessions[late]}/complete")
+    assert (expired.status_code, expired.json().get("error")) == (409, "This checkout session is expired"), (
+        f"paid at 24 h: {expired.status_code} {expired.text[:200]}, expected 409 (a session lives 24 h)")
+    assert paykit.credits(late) == 5
+
+
+@writes
+@pytest.mark.emulator_only("the clock, a fault on PayKit's webhook and the fake Stripe's event log")
+def test_a_failed_webhook_is_retried_one_minute_later(paykit: PayKitTarget, clock: Control) -> None:
+    clock.request("POST", "/faults", {"operation_id": "receiveStripeWebhook", "status": 500, "times": 2})
+    first, second = paykit.user("retry_first"), paykit.user("retry_second")
+
+    def attempts(session: str) -> list[tuple[int | None, datetime]]:
+        events = clock.request("GET", "/paykit/events")["events"]
+        mine = [e for e in events if session in e["payload"] and e["type"] == "checkout.session.completed"]
+        assert len(mine) == 1, f"{len(mine)} checkout.session.completed events for {session}"
+        return [(a["status"], datetime.fromisoformat(a["at"].replace("Z", "+00:00"))) for a in mine[0]["attempts"]]
+
+    early = _pack_checkout(paykit, first)
+    assert paykit.request("POST", f"/_emulator/paykit/checkout/{early}/complete").status_code == 200
+    (status, failed_at), = attempts(early)
+    assert (status, paykit.credits(first)) == (500, 5), "the first attempt failed: nothing granted yet"
+    _advance(clock, FIRST_RETRY / 2)
+    late = _pack_checkout(paykit, second)  # paying it sends its own first attempt, which fails too
+    assert paykit.request("POST", f"/_emulator/paykit/checkout/{late}/complete").status_code == 200
+    assert attempts(early) == [(500, failed_at)], "retried before its minute was up"
+    _advance(clock, FIRST_RETRY / 2)
+    assert attempts(early) == [(500, failed_at), (200, failed_at + FIRST_RETRY)], "retried 1 min after the failure"
+    assert (paykit.credits(first), paykit.credits(second)) == (105, 5)
+    _advance(clock, FIRST_RETRY / 2)
+    assert attempts(late) == [(500, failed_at + FIRST_RETRY / 2), (200, failed_at + FIRST_RETRY * 3 / 2)]
+    assert paykit.credits(second) == 105
+
+
+@writes
+def test_the_same_user_id_in_two_projects_is_two_accounts(paykit: PayKitTarget) -> None:
+    pk = need(paykit.settings.paykit_publishable_key, "--paykit-publishable-key",
+              "a publishable key of a project other than the demo one")
+    user = paykit.user("tenants")
+    resp = paykit.request("POST", "/api/v1/meter", json={"userId": user, "event": "conform", "cost": 2})
+    assert conforms(paykit, "meterUsage", resp, 200)["remaining"] == 3
+    assert paykit.credits(user, key=pk) == 5, "the other project's account of the same user id is its own"
+    resp = paykit.request("POST", "/api/v1/meter", key=pk, json={"userId": user, "event": "conform"})
+    assert conforms(paykit, "meterUsage", resp, 200)["remaining"] == 4
+    assert paykit.credits(user) == 3, "metering in one project leaves the other's account alone"

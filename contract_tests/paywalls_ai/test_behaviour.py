@@ -1,7 +1,7 @@
-"""Paywalls.ai behaviour over HTTP, against the emulator or a deployment: keys and user ids refused in the
-OpenAI error shape, models and balances read exactly; with writes, a deposit replayed under its
-Idempotency-Key credits once and a paywall-required reply charges nothing; on an emulator target,
-webhook deliveries are signed over their raw bytes with the documented headers.
+"""Paywalls.ai behaviour over HTTP: keys and user ids refused in the OpenAI error shape, the body's user
+before the header, models and balances read exactly; with writes, idempotent deposits, amounts of 0 refused,
+a balance of exactly the amount charged and a paywall-required reply free; on an emulator target, usage
+stopping at a zero balance, webhook subscription limits, and deliveries signed over their raw bytes.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from paywall_emulator.contract_tests.settings import Settings
 
 LINK = re.compile(r"https?://\S+")
 WAIT_SECONDS = 20.0
+MAX_CUSTOM_HEADERS = 10  # docs-facts C webhooks: customHeaders (≤10)
 
 
 class Client:
@@ -184,3 +185,83 @@ def test_deliveries_are_signed_over_their_raw_bytes(pw: Client, settings: Settin
     assert headers.get("X-Paywalls-Event") == f"{event['event']['type']}@1.0"
     datetime.fromisoformat(headers["X-Paywalls-Timestamp"].replace("Z", "+00:00"))
     jsonschema.validate(event, contract.contract.webhook_schema("paywallEvent"))
+
+
+def _deposit(pw: Client, who: str, amount: str) -> requests.Response:
+    response = pw.request("POST", "/v1/user/balance/deposit", json={"user": who, "amount": amount})
+    if response.status_code == 400 and "default_mode_only" in response.text:
+        pytest.skip("the paywall is in shared mode: deposits are for default-mode paywalls")
+    return response
+
+
+@pytest.mark.writes
+def test_the_body_user_wins_over_the_header_and_the_query_over_the_header(pw: Client, settings: Settings) -> None:
+    body_user, header_user = user(settings, "precedence-body"), user(settings, "precedence-header")
+    response = pw.request("POST", "/v1/user/balance/deposit", json={"user": body_user, "amount": "0.25"},
+                          headers={"X-Paywall-User": header_user})
+    if response.status_code == 400 and "default_mode_only" in response.text:
+        pytest.skip("the paywall is in shared mode: deposits are for default-mode paywalls")
+    assert response.status_code == 200, response.text
+    assert (pw.balance(body_user), pw.balance(header_user)) == (25 * 10**16, 0), "the body's user was credited"
+    read = pw.request("GET", "/v1/user/balance", params={"user": body_user}, headers={"X-Paywall-User": header_user})
+    assert read.status_code == 200 and read.json()["balance"] == str(25 * 10**16), read.text
+    alone = pw.request("GET", "/v1/user/balance", headers={"X-Paywall-User": body_user})
+    assert alone.status_code == 200 and alone.json()["balance"] == str(25 * 10**16), "the header alone names the user"
+
+
+@pytest.mark.writes
+def test_a_deposit_or_charge_of_zero_is_refused(pw: Client, settings: Settings) -> None:
+    who = user(settings, "zero")
+    openai_error(_deposit(pw, who, "0"), 400)  # the emulator's code is invalid_amount; the docs name none
+    openai_error(pw.request("POST", "/v1/user/charge", json={"user": who, "amount": "0.0"}), 400)
+    assert pw.balance(who) == 0, "a refused amount changes nothing"
+    assert _deposit(pw, who, "0.000000000000000001").status_code == 200, "the smallest deposit, one base unit"
+    assert pw.balance(who) == 1
+
+
+@pytest.mark.writes
+def test_a_balance_of_exactly_the_amount_is_charged_and_one_unit_short_is_not(pw: Client, settings: Settings) -> None:
+    who = user(settings, "exact")
+    assert _deposit(pw, who, "0.5").status_code == 200
+    charged = pw.request("POST", "/v1/user/charge", json={"user": who, "amount": "0.5"})
+    assert charged.status_code == 200 and charged.json()["success"] is True, (
+        f"a charge of exactly the balance (0.5): {charged.text[:300]}")
+    assert pw.balance(who) == 0
+    assert _deposit(pw, who, "0.499999999999999999").status_code == 200
+    short = pw.request("POST", "/v1/user/charge", json={"user": who, "amount": "0.5"})
+    assert short.status_code == 200 and short.json()["success"] is False, f"one base unit short: {short.text[:300]}"
+    assert LINK.search(short.json()["message"]), short.json()
+    assert pw.balance(who) == 5 * 10**17 - 1, "a refused charge takes nothing"
+
+
+@pytest.mark.writes
+@pytest.mark.emulator_only("the emulator's fake model provider (a deployment forwards to a paid one)")
+def test_usage_beyond_the_balance_is_capped_at_the_balance(pw: Client, settings: Settings) -> None:
+    model = next(m for m in pw.request("GET", "/v1/models").json()["data"] if m["id"] == first_model(pw))
+    fee = model["pricing"].get("request") or "0"
+    who = user(settings, "capped")
+    assert _deposit(pw, who, fee).status_code == 200
+    response = pw.request("POST", "/v1/chat/completions", json={
+        "model": model["id"], "user": who,
+        "messages": [{"role": "user", "content": "a reply costing more than " + fee}]})
+    assert response.status_code == 200, response.text
+    assert not LINK.search(response.json()["choices"][0]["message"]["content"] or ""), (
+        f"a balance of exactly the per-request fee ({fee}) is admitted: {response.text[:300]}")
+    assert pw.balance(who) == 0, "the usage cost more than the balance: it is taken down to 0, never below"
+
+
+@pytest.mark.writes
+@pytest.mark.emulator_only("a webhook receiver the target can reach (127.0.0.1)")
+def test_webhook_subscription_limits(pw: Client, inbox: Inbox) -> None:
+    url = f"http://127.0.0.1:{inbox.server_address[1]}/limits"
+    ten = {f"X-Conform-{i}": "1" for i in range(MAX_CUSTOM_HEADERS)}
+    made = pw.request("POST", "/v1/webhooks/subscriptions", json={"url": url, "events": ["*"], "customHeaders": ten})
+    assert made.status_code == 201, f"'*' alone and {MAX_CUSTOM_HEADERS} custom headers: {made.text[:300]}"
+    assert made.json()["subscription"]["customHeaders"] == ten
+    gone = pw.request("DELETE", f"/v1/webhooks/subscriptions/{made.json()['subscription']['id']}")
+    assert gone.status_code == 200 and gone.json()["subscription"]["isActive"] is False, gone.text
+    over = pw.request("POST", "/v1/webhooks/subscriptions",
+                      json={"url": url, "events": ["paywall.updated"], "customHeaders": {**ten, "X-Conform-x": "1"}})
+    openai_error(over, 400)
+    mixed = pw.request("POST", "/v1/webhooks/subscriptions", json={"url": url, "events": ["*", "paywall.updated"]})
+    openai_error(mixed, 400)

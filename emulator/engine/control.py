@@ -8,6 +8,7 @@ from . import faults, travel
 from .errors import ConflictError
 from .inspector import generic_tables, render_page
 from .keys import OPERATIONS_KEY
+from .product import DUMP_PAGE, Page
 from .routing import Call, Reply, operation
 from .views import (
     render_clock,
@@ -21,11 +22,14 @@ from .views import (
     render_world_loaded,
 )
 
+INSPECTOR_ROWS = 500  # rows per table on the inspector page (the state dump pages through the rest)
+
 
 @operation("getInspector")
 async def get_inspector(call: Call) -> Reply:
     world, now = call.world, call.world.now()
-    sections = [(p.name, p.title, (p.inspect or generic_tables)(p.dump(world.states[p.name], now)))
+    window = Page(limit=INSPECTOR_ROWS)
+    sections = [(p.name, p.title, (p.inspect or generic_tables)(p.dump(world.states[p.name], now, window)))
                 for p in world.products]
     page = render_page(clock=render_clock(now, frozen=world.clock.frozen), sections=sections,
                        faults=render_faults(world.faults.faults.values())["faults"],
@@ -55,7 +59,9 @@ async def load_world(call: Call) -> Reply:
 @operation("dumpState")
 async def dump_state(call: Call) -> Reply:
     world, now = call.world, call.world.now()
-    return Reply(body=render_state(world.id_seed, {p.name: p.dump(world.states[p.name], now) for p in world.products}))
+    page = Page(offset=call.query.get("offset", 0), limit=call.query.get("limit", DUMP_PAGE))
+    dumps = {p.name: p.dump(world.states[p.name], now, page) for p in world.products}
+    return Reply(body=render_state(world.id_seed, dumps, page))
 
 
 @operation("saveSnapshot")

@@ -5,11 +5,12 @@ background tasks). The engine reads `Product` values only; it never imports a pr
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import islice
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from ..config import Limits
 from .errors import EmulatorError, render_error
@@ -92,7 +93,29 @@ def _no_events(state: Any) -> Sequence[EventRef]:
     return ()
 
 
-def _no_dump(state: Any, now: datetime) -> Any:
+T = TypeVar("T")
+DUMP_PAGE = 10_000  # rows per table of one state dump unless `limit` says otherwise (spec: dumpState)
+
+
+@dataclass(slots=True, kw_only=True)
+class Page:
+    """The window of the state dump a request asked for: rows `offset` to `offset + limit` of every table.
+    Products cut each table with `rows`, which notes in `more` whether a table goes on past the window, so
+    a dump's cost is bounded by `limit` whatever the size of the world."""
+
+    offset: int = 0
+    limit: int = DUMP_PAGE
+    more: bool = False
+
+    def rows(self, values: Iterable[T]) -> list[T]:
+        window = list(islice(values, self.offset, self.offset + self.limit + 1))
+        if len(window) > self.limit:
+            self.more = True
+            del window[self.limit:]
+        return window
+
+
+def _no_dump(state: Any, now: datetime, page: Page) -> Any:
     return {}
 
 
@@ -122,8 +145,9 @@ class Product:
     # Called once by create_app before the app starts: set the product's app keys and append its
     # cleanup_ctx entries (background tasks and client sessions for the app's lifetime).
     setup: Callable[[web.Application], None] | None = None
-    # The state as JSON for GET /_emulator/state (every table, as a read at `now` would see it).
-    dump: Callable[[Any, datetime], Any] = _no_dump
+    # The state as JSON for GET /_emulator/state (every table, as a read at `now` would see it), each table
+    # cut to the requested window (`Page.rows`).
+    dump: Callable[[Any, datetime, Page], Any] = _no_dump
     # Its section of the inspector page (GET /_emulator/), from its part of the state dump (what `dump`
     # returned); None: one generic table per table of the dump.
     inspect: Callable[[Any], Sequence[Table]] | None = None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import functools
 import json
 import os
 import random
@@ -84,7 +85,7 @@ def decode(raw: Any, annotation: Any) -> Any:
         ids._rng.setstate(_tuples(raw["rng"]))
         return ids
     if isinstance(annotation, type) and dataclasses.is_dataclass(annotation):
-        hints = typing.get_type_hints(annotation)
+        hints = _hints(annotation)
         # A field the file lacks (saved before the field existed) takes its default, if it has one.
         kwargs = {f.name: decode(raw[f.name], hints[f.name]) for f in dataclasses.fields(annotation)
                   if not f.metadata.get("transient") and f.init and (f.name in raw or _required(f))}
@@ -111,6 +112,12 @@ def decode(raw: Any, annotation: Any) -> Any:
             raise SnapshotError(f"expected {annotation.__name__}, got {raw!r}")
         return raw
     raise SnapshotError(f"cannot read back a {annotation!r}")
+
+
+@functools.cache
+def _hints(cls: type) -> dict[str, Any]:
+    """A dataclass's resolved field annotations, once per class (a big world decodes millions of rows)."""
+    return typing.get_type_hints(cls)
 
 
 def _required(f: dataclasses.Field[Any]) -> bool:

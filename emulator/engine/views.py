@@ -4,13 +4,12 @@ Pure functions from engine values to JSON-ready dicts; field names follow spec/c
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import fields
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from .faults import Fault
-from .product import EventRef, Transition
+from .product import EventRef, Page, Transition
 from .timestamps import iso
 from .travel import ClockMove
 
@@ -31,8 +30,8 @@ def render_snapshot(path: Path, now: datetime) -> dict[str, Any]:
     return {"saved": True, "path": str(path), "at": iso(now)}
 
 
-def render_state(id_seed: int, dumps: dict[str, Any]) -> dict[str, Any]:
-    return {"id_seed": id_seed, **dumps}
+def render_state(id_seed: int, dumps: dict[str, Any], page: Page) -> dict[str, Any]:
+    return {"id_seed": id_seed, "page": {"offset": page.offset, "limit": page.limit, "more": page.more}, **dumps}
 
 
 def render_clock(now: datetime, *, frozen: bool) -> dict[str, Any]:
@@ -46,10 +45,12 @@ def render_event_ref(event: EventRef) -> dict[str, Any]:
 def render_transition(transition: Transition) -> dict[str, Any]:
     """`{type, at, ...}`: the product's fields follow in their declared order, instants as ISO strings."""
     body: dict[str, Any] = {"type": transition.kind, "at": iso(transition.at)}
-    for f in fields(transition):
-        if f.name not in ("kind", "at"):
-            value = getattr(transition, f.name)
-            body[f.name] = iso(value) if isinstance(value, datetime) else value
+    # The class's field table, not `dataclasses.fields()`: a clock move renders many transitions, and
+    # transitions declare no ClassVar or InitVar pseudo-fields.
+    for name in type(transition).__dataclass_fields__:
+        if name not in ("kind", "at"):
+            value = getattr(transition, name)
+            body[name] = iso(value) if isinstance(value, datetime) else value
     return body
 
 

@@ -49,7 +49,7 @@ def served() -> Iterator[str]:
 def test_conform_passes_in_a_thread_and_read_only_against_a_url(tmp_path: Path, served: str) -> None:
     done = conform(tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "PASSED: 23 passed" in done.stdout and "POST /v1/user/balance/deposit" in done.stdout
+    assert "PASSED: 28 passed" in done.stdout and "POST /v1/user/balance/deposit" in done.stdout
     assert "ok   test_conformance::test_operation[POST /v1/chat/completions]" in done.stdout
     staging = conform(tmp_path, "--base-url", served, "--api-key", DEMO_KEY)
     assert staging.returncode == 0, staging.stdout + staging.stderr
@@ -61,7 +61,7 @@ def test_conform_passes_in_a_thread_and_read_only_against_a_url(tmp_path: Path, 
 def test_conform_passes_on_a_served_emulator_with_writes(tmp_path: Path, served: str) -> None:
     done = against(served, tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "PASSED: 23 passed" in done.stdout
+    assert "PASSED: 28 passed" in done.stdout
 
 
 def _replays_deposits(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ...engine.product import Product
+from ...engine.product import Page, Product
 from . import delivery, handlers, inspector, upstream, webhooks
 from .auth import authenticate_call
 from .domain.balances import top_up_all
@@ -25,9 +25,9 @@ def _setup(app: web.Application) -> None:
     app.cleanup_ctx.append(upstream.session_context)  # the gateway's upstream HTTP client session
 
 
-def _dump(store: Store, now: datetime) -> dict[str, Any]:
-    top_up_all(store, now)  # show balances as a read would (lazy top-ups)
-    return render_state(store, webhooks.list_deliveries(store))
+def _dump(store: Store, now: datetime, page: Page) -> dict[str, Any]:
+    return render_state(store, page, top_up_all(store, now, page.rows(store.balances)),
+                        page.rows(webhooks.list_deliveries(store)))
 
 
 def _banner(store: Store) -> list[str]:

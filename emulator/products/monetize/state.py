@@ -92,6 +92,40 @@ class Store:
     # Values derived from the seed-only tables (paywalls, prices, offers), e.g. the bootstrap structure
     # and its version: computed once per seed, dropped with everything else on reset or seed load.
     memo: dict[Any, Any] = field(default_factory=dict, metadata={"transient": True})  # never saved
+    # Per-user indexes, derived from the tables above (never saved; `reindex` rebuilds them from the
+    # tables on construction, a world load and a restore): every write of a subscription, payment,
+    # balance row or link goes through the `add_*`/`move_*` methods below, so reads by user never scan
+    # a whole table.
+    rows_by_user: dict[tuple[str, str], UserRows] = field(default_factory=dict, metadata={"transient": True})
+    payments_by_subscription: dict[str, list[str]] = field(default_factory=dict, metadata={"transient": True})
+    # (paywall id, the integrator's `userId` in a link's meta) -> user id; checked against the link on use.
+    external_ids: dict[tuple[str, str], str] = field(default_factory=dict, metadata={"transient": True})
+
+    def __post_init__(self) -> None:
+        self.reindex()
+
+    def reindex(self) -> None:
+        """Rebuild every derived index from the tables (after a world load or a restore)."""
+        self.rows_by_user, self.payments_by_subscription, self.external_ids = {}, {}, {}
+        for sub in self.subscriptions.values():
+            self._rows(sub.user_id, sub.paywall_id).subscriptions.append(sub.id)
+        for payment in self.payments.values():
+            self._index_payment(payment)
+        for (user_id, paywall_id, type_) in self.balances:
+            self._rows(user_id, paywall_id).balance_types.append(type_)
+        for link in self.links.values():
+            self.index_link_meta(link)
+
+    def _rows(self, user_id: str, paywall_id: str) -> UserRows:
+        rows = self.rows_by_user.get((user_id, paywall_id))
+        if rows is None:
+            rows = self.rows_by_user[(user_id, paywall_id)] = UserRows()
+        return rows
+
+    def _index_payment(self, payment: Payment) -> None:
+        self._rows(payment.user_id, payment.paywall_id).payments.append(payment.id)
+        if payment.subscription_id is not None:
+            self.payments_by_subscription.setdefault(payment.subscription_id, []).append(payment.id)
 
     # --- lookups -------------------------------------------------------------------------
 
@@ -109,13 +143,79 @@ class Store:
         return [o for o in self.offers.values() if o.paywall_id == paywall_id]
 
     def subscriptions_of(self, user_id: str, paywall_id: str) -> list[Subscription]:
-        return [s for s in self.subscriptions.values() if s.user_id == user_id and s.paywall_id == paywall_id]
+        rows = self.rows_by_user.get((user_id, paywall_id))
+        return [self.subscriptions[i] for i in rows.subscriptions] if rows else []
 
     def payments_of(self, user_id: str, paywall_id: str) -> list[Payment]:
-        return [p for p in self.payments.values() if p.user_id == user_id and p.paywall_id == paywall_id]
+        rows = self.rows_by_user.get((user_id, paywall_id))
+        return [self.payments[i] for i in rows.payments] if rows else []
+
+    def payments_of_subscription(self, subscription_id: str) -> list[Payment]:
+        return [self.payments[i] for i in self.payments_by_subscription.get(subscription_id, ())]
 
     def balances_of(self, user_id: str, paywall_id: str) -> list[BalanceRow]:
-        return [b for (u, p, _), b in self.balances.items() if u == user_id and p == paywall_id]
+        rows = self.rows_by_user.get((user_id, paywall_id))
+        return [self.balances[(user_id, paywall_id, t)] for t in rows.balance_types] if rows else []
+
+    def user_by_external_id(self, paywall_id: str, external_id: str) -> User | None:
+        """The user whose link to `paywall_id` carries `external_id` as its meta `userId` (the link that
+        carried it first). Every meta change is indexed (`index_link_meta`), so a miss means nobody; an
+        entry whose link has dropped that id since is looked up again among the links."""
+        user_id = self.external_ids.get((paywall_id, external_id))
+        if user_id is None:
+            return None
+        link = self.links.get((user_id, paywall_id))
+        if link is not None and str(link.meta.get("userId")) == external_id:
+            return self.users.get(user_id)
+        del self.external_ids[(paywall_id, external_id)]
+        for (uid, pid), link in self.links.items():
+            if pid == paywall_id and str(link.meta.get("userId")) == external_id:
+                self.external_ids[(paywall_id, external_id)] = uid
+                return self.users.get(uid)
+        return None
+
+    # --- writes that keep the indexes ------------------------------------------------------
+
+    def add_subscription(self, sub: Subscription) -> Subscription:
+        self.subscriptions[sub.id] = sub
+        self._rows(sub.user_id, sub.paywall_id).subscriptions.append(sub.id)
+        return sub
+
+    def add_payment(self, payment: Payment) -> Payment:
+        self.payments[payment.id] = payment
+        self._index_payment(payment)
+        return payment
+
+    def add_balance(self, row: BalanceRow) -> BalanceRow:
+        """File `row` under its key unless a row is there already; answers the row kept."""
+        key = (row.user_id, row.paywall_id, row.type)
+        kept = self.balances.get(key)
+        if kept is None:
+            kept = self.balances[key] = row
+            self._rows(row.user_id, row.paywall_id).balance_types.append(row.type)
+        return kept
+
+    def add_link(self, link: Link) -> Link:
+        self.links[(link.user_id, link.paywall_id)] = link
+        self.index_link_meta(link)
+        return link
+
+    def index_link_meta(self, link: Link) -> None:
+        """Call after a link's meta changed: its `userId` (if any) finds the link's user."""
+        external = link.meta.get("userId")
+        if external is not None:
+            self.external_ids.setdefault((link.paywall_id, str(external)), link.user_id)
+
+    def move_subscription(self, sub: Subscription, user_id: str) -> None:
+        """Give `sub` to another user (visitor re-attribution)."""
+        self.rows_by_user[(sub.user_id, sub.paywall_id)].subscriptions.remove(sub.id)
+        sub.user_id = user_id
+        self._rows(user_id, sub.paywall_id).subscriptions.append(sub.id)
+
+    def move_payment(self, payment: Payment, user_id: str) -> None:
+        self.rows_by_user[(payment.user_id, payment.paywall_id)].payments.remove(payment.id)
+        payment.user_id = user_id
+        self._rows(user_id, payment.paywall_id).payments.append(payment.id)
 
     def add_checkout(self, session: CheckoutSession) -> CheckoutSession:
         self.checkouts[session.id] = session
@@ -144,6 +244,15 @@ class Store:
         if count > 0:
             del rows[:count]
             self.evicted[table] = self.evicted.get(table, 0) + count
+
+
+@dataclass(slots=True)
+class UserRows:
+    """The ids of one user's rows on one paywall, in creation order (`Store.rows_by_user`)."""
+
+    subscriptions: list[str] = field(default_factory=list)
+    payments: list[str] = field(default_factory=list)
+    balance_types: list[str] = field(default_factory=list)
 
 
 def _high_water(cap: int) -> int:

@@ -14,6 +14,7 @@ from typing import Any
 
 from ...engine.errors import EmulatorError
 from ...engine.errors import render_error as render_engine_error
+from ...engine.product import Page
 from ...engine.timestamps import iso as iso  # re-exported: the wire timestamp format
 from ...engine.views import render_transition
 from .domain.access import has_access
@@ -192,8 +193,8 @@ def render_purchase_detailed(store: Store, sub: Subscription | None = None,
             "current_period_end": iso(sub.current_period_end),
             "current_period_start": iso(sub.current_period_start),
             "unit_amount": price.unit_amount, "currency": price.currency, "interval": price.interval,
-            **_discount(next((p for p in store.payments.values() if p.subscription_id == sub.id
-                              and p.discount_percent), None)),
+            **_discount(next((p for p in store.payments_of_subscription(sub.id)
+                              if p.discount_percent), None)),
         }
     assert payment is not None
     price = store.prices[payment.price_id]
@@ -421,13 +422,15 @@ def render_minted_token(token: AccessToken, user: User, now: datetime) -> dict[s
             "user": {"id": user.id, "email": user.email}}
 
 
-def render_state(store: Store, deliveries: Iterable[WebhookDelivery] = ()) -> dict[str, Any]:
-    """Every table, JSON-ready (the control API's state dump); webhook deliveries as the delivery log
-    shows them."""
+def render_state(store: Store, page: Page, balances: Iterable[BalanceRow],
+                 deliveries: Iterable[WebhookDelivery]) -> dict[str, Any]:
+    """Every table, JSON-ready, each cut to `page` (the control API's state dump); `balances` and
+    `deliveries` come already cut (topped-up rows; deliveries as the delivery log shows them)."""
     from dataclasses import asdict
 
-    def rows(values: Any) -> list[dict[str, Any]]:
-        return [json.loads(json.dumps(asdict(v), default=_json_default)) for v in values]
+    def rows(values: Iterable[Any], *, cut: bool = True) -> list[dict[str, Any]]:
+        cut_values = page.rows(values) if cut else values
+        return [json.loads(json.dumps(asdict(v), default=_json_default)) for v in cut_values]
 
     return {
         "seed": store.seed,
@@ -436,13 +439,13 @@ def render_state(store: Store, deliveries: Iterable[WebhookDelivery] = ()) -> di
         "prices": rows(store.prices.values()),
         "users": rows(store.users.values()),
         "links": rows(store.links.values()),
-        "balances": rows(store.balances.values()),
+        "balances": rows(balances, cut=False),
         "checkouts": rows(store.checkouts.values()),
         "subscriptions": rows(store.subscriptions.values()),
         "payments": rows(store.payments.values()),
         "refunds": rows(store.refunds.values()),
         "tickets": rows(store.tickets),
-        "events": [_event_row(e) for e in store.events],
+        "events": [_event_row(e) for e in page.rows(store.events)],
         "analytics": rows(store.analytics),
         "webhook_endpoints": rows(store.webhook_endpoints.values()),
         "webhook_deliveries": [render_delivery(d) for d in deliveries],

@@ -47,6 +47,7 @@ def load_section(section: Mapping[str, Any] | None, load: WorldLoad) -> Store:
     """A new store holding the world `section` describes (None: an empty world), as of `load.now`."""
     store = Store(seed=load.id_seed, ids=load.ids, limits=load.limits)
     _Loader(store, load.now).load(section or {})
+    store.reindex()  # the loader fills the tables directly
     return store
 
 

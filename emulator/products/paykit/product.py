@@ -34,7 +34,7 @@ class BillingSource:
 
 def _load(section: Mapping[str, Any] | None, load: WorldLoad) -> PayKitState:
     try:
-        return build(section or {}, load.ids)
+        return build(section or {}, load.ids, load.limits)
     except WorldSectionError as err:
         raise WorldError(err.message) from err
 
@@ -65,6 +65,7 @@ PRODUCT = Product(
     render_error=render_error,
     due_sources=_sources,
     events=_events,
+    evicted_events=lambda state: state.evicted.get("events", 0),
     setup=delivery.setup,
     dump=render_state,
     banner=_banner,

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ...config import Limits
+from ...engine.history import high_water, trim_list
 from ...engine.ids import IdFactory
 from .models import Account, CheckoutSession, PortalSession, Project, StripeEvent, Subscription, UsageEvent
 
@@ -40,6 +42,11 @@ class PayKitState:
     base_url: str | None = None
     webhook_url: str | None = None  # where the fake Stripe posts events; None: the emulator's own /api/v1/webhook
     auth_required: bool = False  # emulated Clerk: /projects needs `Authorization: Bearer <owner>`
+    # History caps (configuration, applied on every load; README "Memory"): the usage log keeps at most
+    # about `limits.ledger` entries, the event log about `limits.events` delivered events; `evicted` counts
+    # what each ("usage", "events") lost from its front.
+    limits: Limits = field(default_factory=Limits, metadata={"transient": True})
+    evicted: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.open_checkouts = {k: c for k, c in sorted(self.checkouts.items(), key=lambda kv: kv[1].created)
@@ -58,6 +65,26 @@ class PayKitState:
 
     def accounts_of(self, project_id: str) -> list[Account]:
         return [a for a in self.accounts.values() if a.project_id == project_id]
+
+    def record_usage(self, entry: UsageEvent) -> None:
+        self.usage.append(entry)
+        trim_list(self.usage, self.limits.ledger, self.evicted, "usage")
+
+    def record_event(self, event: StripeEvent) -> None:
+        """Log an event of the fake Stripe; past the cap the oldest delivered ones go (never one still due)."""
+        self.events[event.id] = event
+        self.pending[event.id] = event
+        extra = len(self.events) - self.limits.events
+        if len(self.events) > high_water(self.limits.events):
+            gone: list[str] = []
+            for key, old in self.events.items():
+                if len(gone) == extra or old.status == "pending":
+                    break
+                gone.append(key)
+            for key in gone:
+                del self.events[key]
+            if gone:
+                self.evicted["events"] = self.evicted.get("events", 0) + len(gone)
 
     def pending_events(self) -> list[StripeEvent]:
         return list(self.pending.values())

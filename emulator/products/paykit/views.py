@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from ...engine.product import Page
 from .domain.analytics import Analytics, Stats
 from .domain.ledger import MeterResult
 from .models import Account, CheckoutSession, Project, StripeEvent, Subscription, UsageEvent
@@ -107,14 +108,17 @@ def render_subscription(sub: Subscription) -> dict[str, Any]:
             "endedAt": js_iso(sub.ended_at) if sub.ended_at else None}
 
 
-def render_state(state: PayKitState, now: datetime) -> dict[str, Any]:
+def render_state(state: PayKitState, now: datetime, page: Page) -> dict[str, Any]:
+    """The product's tables for GET /_emulator/state, each cut to `page`."""
     return {
         "projects": [{**render_project(p), "owner": p.owner_id, "baseUrl": p.base_url}
-                     for p in state.projects.values()],
-        "accounts": [{**render_account(a), "projectId": a.project_id} for a in state.accounts.values()],
-        "usage": [{**render_usage(e), "projectId": e.project_id} for e in state.usage],
-        "checkoutSessions": [render_checkout_session(c) for c in state.checkouts.values()],
-        "subscriptions": [render_subscription(s) for s in state.subscriptions.values()],
-        "events": [render_stripe_event(e) for e in state.events.values()],
+                     for p in page.rows(state.projects.values())],
+        "accounts": [{**render_account(a), "projectId": a.project_id} for a in page.rows(state.accounts.values())],
+        "usage": [{**render_usage(e), "projectId": e.project_id} for e in page.rows(state.usage)],
+        "checkoutSessions": [render_checkout_session(c) for c in page.rows(state.checkouts.values())],
+        "subscriptions": [render_subscription(s) for s in page.rows(state.subscriptions.values())],
+        "events": [render_stripe_event(e) for e in page.rows(state.events.values())],
         "stripe": {"configured": state.stripe.configured, "toleranceSeconds": state.stripe.tolerance_seconds},
+        # Rows dropped from the front of capped tables (EmulatorConfig.limits), by table.
+        "evicted": {table: state.evicted.get(table, 0) for table in ("usage", "events")},
     }

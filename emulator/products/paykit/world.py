@@ -9,6 +9,7 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
+from ...config import Limits
 from ...engine.ids import IdFactory
 from .errors import PayKitError
 from .models import DEMO_OWNER, DEMO_PROJECT_ID, DEMO_PUBLISHABLE_KEY, DEMO_SECRET_KEY, PLANS, Account, Project
@@ -31,18 +32,18 @@ def _fail(where: str, message: str) -> WorldSectionError:
 
 def load(state: PayKitState, section: Mapping[str, Any] | None) -> None:
     """Refill `state` from the section (None: just the demo project); refused whole when invalid."""
-    fresh = build(section or {})
+    fresh = build(section or {}, limits=state.limits)
     for f in dataclasses.fields(PayKitState):
         setattr(state, f.name, getattr(fresh, f.name))
 
 
-def build(section: Mapping[str, Any], ids: IdFactory | None = None) -> PayKitState:
+def build(section: Mapping[str, Any], ids: IdFactory | None = None, limits: Limits | None = None) -> PayKitState:
     if not isinstance(section, Mapping):
         raise _fail("", "must be a mapping")
     _keys(section, _SECTION_KEYS, "")
     state = PayKitState(ids=ids or IdFactory(0), base_url=_opt_str(section, "baseUrl", ""),
                         webhook_url=_opt_str(section, "webhookUrl", ""), stripe=_stripe(section.get("stripe")),
-                        auth_required=_auth(section.get("auth")))
+                        auth_required=_auth(section.get("auth")), limits=limits or Limits())
     demo_secret = _opt_str(section, "demoWebhookSecret", "") or DEMO_WEBHOOK_SECRET
     state.add_project(Project(id=DEMO_PROJECT_ID, name="Demo project", publishable_key=DEMO_PUBLISHABLE_KEY,
                               secret_key=DEMO_SECRET_KEY, webhook_secret=demo_secret))

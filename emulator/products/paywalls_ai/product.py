@@ -7,7 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ...engine.product import Product
+from ...engine.product import Page, Product
 from . import delivery, handlers, transport
 from .domain.identity import paywall_for_authorization
 from .errors import render_error
@@ -26,8 +26,8 @@ def _authenticate(call: Any) -> Any:
     return paywall_for_authorization(call.state, call.headers.get("Authorization"))
 
 
-def _dump(state: PaywallsState, now: datetime) -> Any:
-    return render_state(state)
+def _dump(state: PaywallsState, now: datetime, page: Page) -> Any:
+    return render_state(state, page)
 
 
 def _banner(state: PaywallsState) -> list[str]:
@@ -45,6 +45,7 @@ PRODUCT = Product(
     render_error=render_error,
     authenticate=_authenticate,
     events=lambda state: state.events,
+    evicted_events=lambda state: state.evicted.get("events", 0),
     setup=_setup,
     dump=_dump,
     banner=_banner,

@@ -7,6 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from ...config import Limits
+from ...engine.history import high_water, trim_list
 from ...engine.ids import IdFactory
 from .models import (
     AuthorizationRequest,
@@ -41,6 +43,36 @@ class PaywallsState:
     deliveries: dict[str, Delivery] = field(default_factory=dict)
     pending: set[str] = field(default_factory=set)  # ids of deliveries with an attempt still to make
     counters: dict[str, int] = field(default_factory=dict)
+    # History caps (configuration, applied on every load; README "Memory"): the ledger keeps at most about
+    # `limits.ledger` entries, the event log about `limits.events` events (with their deliveries; never
+    # one a delivery still waits on); `evicted` counts what each ("ledger", "events", "deliveries") lost.
+    limits: Limits = field(default_factory=Limits, metadata={"transient": True})
+    evicted: dict[str, int] = field(default_factory=dict)
+
+    def record_ledger(self, entry: LedgerEntry) -> None:
+        self.ledger.append(entry)
+        trim_list(self.ledger, self.limits.ledger, self.evicted, "ledger")
+
+    def record_event(self, event: Event) -> None:
+        self.events.append(event)
+        if len(self.events) > high_water(self.limits.events):
+            self._trim_events(len(self.events) - self.limits.events)
+
+    def _trim_events(self, extra: int) -> None:
+        """Drop up to `extra` of the oldest events, stopping at the first one a pending delivery waits on,
+        with their deliveries (all finished, since none of them is pending)."""
+        waiting = {self.deliveries[i].event_id for i in self.pending if i in self.deliveries}
+        count = 0
+        while count < extra and self.events[count].id not in waiting:
+            count += 1
+        gone = {event.id for event in self.events[:count]}
+        del self.events[:count]
+        dropped = [key for key, delivery in self.deliveries.items() if delivery.event_id in gone]
+        for key in dropped:
+            del self.deliveries[key]
+        for table, lost in (("events", count), ("deliveries", len(dropped))):
+            if lost:
+                self.evicted[table] = self.evicted.get(table, 0) + lost
 
     def pending_deliveries(self) -> list[Delivery]:
         return [self.deliveries[i] for i in sorted(self.pending)]

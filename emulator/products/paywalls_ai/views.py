@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+from ...engine.product import Page
 from .models import Connection, Delivery, Event, ModelPrice, Paywall, Subscription
 from .money import format_price, format_units
 from .state import PaywallsState
@@ -148,21 +149,23 @@ def render_logs(deliveries: Iterable[Delivery], events: dict[str, Event]) -> dic
     return {"logs": rows}
 
 
-def render_state(state: PaywallsState) -> dict[str, Any]:
-    """The product's tables for GET /_emulator/state."""
+def render_state(state: PaywallsState, page: Page) -> dict[str, Any]:
+    """The product's tables for GET /_emulator/state, each cut to `page`."""
     return {
         "paywalls": [{"id": p.id, "name": p.name, "mode": p.mode, "models": sorted(p.models)}
-                     for p in state.paywalls.values()],
+                     for p in page.rows(state.paywalls.values())],
         "balances": [{"scope": scope, "user": user, "balance": str(units), "balanceFormatted": format_units(units)}
-                     for (scope, user), units in sorted(state.balances.items())],
+                     for (scope, user), units in page.rows(sorted(state.balances.items()))],
         "connections": [{"paywallId": c.paywall_id, "user": c.user_id, "createdAt": iso(c.created_at)}
-                        for c in state.connections.values()],
+                        for c in page.rows(state.connections.values())],
         "ledger": [{"id": e.id, "paywallId": e.paywall_id, "user": e.user_id, "kind": e.kind, "amount": str(e.amount),
                     "requested": str(e.requested), "source": e.source, "createdAt": iso(e.created_at)}
-                   for e in state.ledger],
+                   for e in page.rows(state.ledger)],
         "topups": [{"id": t.id, "paywallId": t.paywall_id, "user": t.user_id, "status": t.status,
-                    "amount": str(t.amount)} for t in state.topups.values()],
-        "events": [render_event(e) for e in state.events],
-        "subscriptions": [render_subscription(s) for s in state.subscriptions.values()],
-        "deliveries": render_logs(state.deliveries.values(), state.events_by_id)["logs"],
+                    "amount": str(t.amount)} for t in page.rows(state.topups.values())],
+        "events": [render_event(e) for e in page.rows(state.events)],
+        "subscriptions": [render_subscription(s) for s in page.rows(state.subscriptions.values())],
+        "deliveries": render_logs(page.rows(state.deliveries.values()), state.events_by_id)["logs"],
+        # Rows dropped from the front of capped tables (EmulatorConfig.limits), by table.
+        "evicted": {table: state.evicted.get(table, 0) for table in ("ledger", "events", "deliveries")},
     }

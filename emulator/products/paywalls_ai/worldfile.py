@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from ...config import Limits
 from ...engine.ids import IdFactory
 from ...engine.product import WorldError, WorldLoad
 from .domain.identity import USER_ID
@@ -40,17 +41,17 @@ class WorldSectionError(WorldError):
 
 def load_world(section: Mapping[str, Any] | None, load: WorldLoad) -> PaywallsState:
     """The product's state for a world section (None: no section, no paywalls), validated whole first."""
-    return parse_section(section or {}, now=load.now, id_seed=load.id_seed, ids=load.ids)
+    return parse_section(section or {}, now=load.now, id_seed=load.id_seed, ids=load.ids, limits=load.limits)
 
 
 def parse_section(section: Mapping[str, Any], *, now: datetime, id_seed: int,
-                  ids: IdFactory | None = None) -> PaywallsState:
+                  ids: IdFactory | None = None, limits: Limits | None = None) -> PaywallsState:
     where = "paywalls-ai"
     _mapping(section, where)
     unknown = sorted(set(section) - {"paywalls", "wallets"})
     if unknown:
         raise WorldSectionError(f"{where}: unknown keys {unknown}")
-    state = PaywallsState(loaded_at=now, id_seed=id_seed, ids=ids or IdFactory(id_seed))
+    state = PaywallsState(loaded_at=now, id_seed=id_seed, ids=ids or IdFactory(id_seed), limits=limits or Limits())
     for index, raw in enumerate(_list(section.get("paywalls"), f"{where}.paywalls")):
         _paywall(state, raw, f"{where}.paywalls[{index}]", now)
     for user, amount in _mapping(section.get("wallets") or {}, f"{where}.wallets").items():

@@ -311,13 +311,14 @@ def reattribute(store: Store, now: datetime, paywall: Paywall, user: User, visit
              and c.user_id not in store.auth.accounts]
     for checkout in moved:
         old_link = store.link(checkout.user_id, paywall.id)
+        subs = [store.subscriptions[checkout.subscription_id]] if checkout.subscription_id else []
+        payments = [p for p in store.payments_of(checkout.user_id, paywall.id)
+                    if p.checkout_id == checkout.id or any(p.subscription_id == s.id for s in subs)]
         checkout.user_id = user.id
-        subs = {s.id for s in store.subscriptions.values() if s.checkout_id == checkout.id}
-        for sub_id in subs:
-            store.subscriptions[sub_id].user_id = user.id
-        for payment in store.payments.values():
-            if payment.checkout_id == checkout.id or payment.subscription_id in subs:
-                payment.user_id = user.id
+        for sub in subs:
+            store.move_subscription(sub, user.id)
+        for payment in payments:
+            store.move_payment(payment, user.id)
         link = ensure_link(store, now, user, paywall)
         link.had_trial = link.had_trial or bool(old_link and old_link.had_trial)
     return len(moved)

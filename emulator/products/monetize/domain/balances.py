@@ -12,6 +12,7 @@ ever exceeds `MAX_BALANCE`: a credit that would pass it is refused, a payment's 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Literal
 
@@ -63,21 +64,24 @@ def current(store: Store, now: datetime, paywall: Paywall, user_id: str, ttype: 
     if row is None:
         row = BalanceRow(user_id=user_id, paywall_id=paywall.id, type=ttype.type, count=ttype.daily_trial,
                          topped_up_on=day)
-        store.balances[key] = row
+        store.add_balance(row)
     elif row.topped_up_on is None or row.topped_up_on < day:
         row.count = _topped_up(row, day, ttype)
         row.topped_up_on = day
     return row
 
 
-def top_up_all(store: Store, now: datetime) -> None:
-    """Apply every due top-up at once (for whole-table views such as the state dump); the lazy
-    per-row rule gives the same counts, so calling this never changes what a later read sees."""
-    for (user_id, paywall_id, type_name) in list(store.balances):
+def top_up_all(store: Store, now: datetime, keys: Iterable[tuple[str, str, str]]) -> list[BalanceRow]:
+    """The balance rows of `keys` with every due top-up applied (for whole-table views such as the state
+    dump); the lazy per-row rule gives the same counts, so this never changes what a later read sees."""
+    rows = []
+    for key in keys:
+        user_id, paywall_id, type_name = key
         paywall = store.paywalls.get(paywall_id)
         ttype = paywall.token_type(type_name) if paywall is not None else None
-        if paywall is not None and ttype is not None:
-            current(store, now, paywall, user_id, ttype)
+        rows.append(current(store, now, paywall, user_id, ttype) if paywall is not None and ttype is not None
+                    else store.balances[key])
+    return rows
 
 
 def list_balances(store: Store, now: datetime, paywall: Paywall, user_id: str) -> list[BalanceRow]:

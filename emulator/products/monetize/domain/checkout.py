@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
+from ....engine.history import drop_leading
 from ..acquirers import acquirer_for
 from ..errors import BadRequestError, ConflictError, ForbiddenError, NotFoundError
 from ..models import CheckoutSession, IdempotencyRecord, Offer, Paywall, PortalSession, Price, User
@@ -99,11 +100,7 @@ def remember(store: Store, now: datetime, record: IdempotencyRecord) -> None:
     table = store.idempotency
     table.pop((record.scope, record.key), None)  # a reused, expired key goes to the back
     table[(record.scope, record.key)] = record
-    while table:
-        oldest = next(iter(table.values()))
-        if now - oldest.created_at <= IDEMPOTENCY_WINDOW:
-            break
-        del table[(oldest.scope, oldest.key)]
+    drop_leading(table, lambda old: now - old.created_at > IDEMPOTENCY_WINDOW)
 
 
 def fingerprint_of(*parts: Any) -> str:

@@ -48,10 +48,7 @@ def _by_user_id(store: Store, paywall: Paywall, user_id: str) -> User | None:
     user = store.users.get(user_id)
     if user is not None:
         return user
-    for (uid, pid), link in store.links.items():
-        if pid == paywall.id and str(link.meta.get("userId")) == user_id:
-            return store.users.get(uid)
-    return None
+    return store.user_by_external_id(paywall.id, user_id)
 
 
 def require_identity(email: str | None, user_id: str | None) -> None:
@@ -118,14 +115,14 @@ def ensure_link(store: Store, now: datetime, user: User, paywall: Paywall,
     link = store.link(user.id, paywall.id)
     if link is None:
         link = Link(user_id=user.id, paywall_id=paywall.id, linked_at=now)
-        store.links[(user.id, paywall.id)] = link
+        store.add_link(link)
         today = local_date(now, paywall.timezone).isoformat()
         for ttype in paywall.token_types:
-            store.balances.setdefault((user.id, paywall.id, ttype.type), BalanceRow(
-                user_id=user.id, paywall_id=paywall.id, type=ttype.type, count=ttype.daily_trial,
-                topped_up_on=today))
+            store.add_balance(BalanceRow(user_id=user.id, paywall_id=paywall.id, type=ttype.type,
+                                         count=ttype.daily_trial, topped_up_on=today))
     if meta:
         link.meta.update(meta)
+        store.index_link_meta(link)
     return link
 
 

@@ -16,6 +16,7 @@ import heapq
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from itertools import islice
 from urllib.parse import urlencode
 
 from ....engine.product import Transition
@@ -233,15 +234,20 @@ def _open_checkouts(store: Store) -> Iterator[CheckoutSession]:
     """Open sessions, oldest first (creation order is expiry order: the clock never goes back); sessions
     no longer open leave the index as they are met, so the scheduler never scans every checkout."""
     index = store.open_checkouts
-    while index:
-        session_id = next(iter(index))
-        session = store.checkouts.get(session_id)
-        if session is None or session.status != "open":
-            del index[session_id]
-            continue
-        yield session
-        if session.status == "open":  # the caller stopped at it (not due yet)
-            return
+    gone = 0
+    try:
+        for session_id in index:  # one pass: each new iterator would step over every entry deleted before
+            session = store.checkouts.get(session_id)
+            if session is not None and session.status == "open":
+                yield session
+                if session.status == "open":  # the caller stopped at it (not due yet)
+                    return
+            gone += 1
+    finally:
+        if gone:
+            # Drop the leading entries met closed; a fresh dict, since one that had its front deleted
+            # keeps stepping over the holes on every later iteration.
+            store.open_checkouts = dict(islice(index.items(), gone, None))
 
 
 def current_checkout(store: Store, now: datetime, session_id: str) -> CheckoutSession:
@@ -295,7 +301,7 @@ def _start_subscription(store: Store, now: datetime, session: CheckoutSession, p
         current_period_end=trial_end or add_interval(now, price.interval, price.interval_count),
         trial_start=now if trial_end else None, trial_end=trial_end, fail_renewals=fail_renewals,
         checkout_id=session.id)
-    store.subscriptions[sub.id] = sub
+    store.add_subscription(sub)
     schedule(store, sub)
     session.subscription_id = sub.id
     if trial_end is not None:
@@ -325,7 +331,7 @@ def _new_payment(store: Store, at: datetime, paywall: Paywall, user: User, price
         price_id=price.id, amount=amount, currency=price.currency, discount_percent=discount,
         status="failed" if failed else "succeeded", created=at,
         subscription_id=subscription.id if subscription else None, checkout_id=checkout.id if checkout else None)
-    store.payments[payment.id] = payment
+    store.add_payment(payment)
     return payment
 
 

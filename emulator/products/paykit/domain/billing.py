@@ -246,6 +246,5 @@ def record(state: PayKitState, ids: IdFactory, at: datetime, event_type: str, sn
     """Queue an event for PayKit's webhook, due at `at`; its bytes are rendered from `snapshot` when first sent."""
     recorded = StripeEvent(id=f"evt_{ids.alnum(24)}", type=event_type, project_id=project_id, created=at, url=url,
                            next_attempt_at=at, data=snapshot)
-    state.events[recorded.id] = recorded
-    state.pending[recorded.id] = recorded
+    state.record_event(recorded)
     return recorded

@@ -67,7 +67,7 @@ def meter(state: PayKitState, now: datetime, caller: Caller, user_id: str, event
     if acct.credits < cost:
         raise refuse(402, INSUFFICIENT, ok=False, blocked=True, remaining=acct.credits)
     acct.credits -= int(cost)
-    state.usage.append(UsageEvent(project_id=acct.project_id, user_id=user_id, kind="meter", name=event,
+    state.record_usage(UsageEvent(project_id=acct.project_id, user_id=user_id, kind="meter", name=event,
                                   amount=-int(cost), at=now, cost_usd=cost_usd))
     return MeterResult(ok=True, remaining=acct.credits)
 
@@ -94,7 +94,7 @@ def apply_grant(state: PayKitState, now: datetime, acct: Account, *, amount: int
         set_plan(state, now, acct, plan)  # type: ignore[arg-type]  # checked against PLANS
     if amount is not None:
         acct.credits += int(amount)
-        state.usage.append(UsageEvent(project_id=acct.project_id, user_id=acct.user_id, kind="grant",
+        state.record_usage(UsageEvent(project_id=acct.project_id, user_id=acct.user_id, kind="grant",
                                       name="credits", amount=int(amount), at=now))
     return acct
 
@@ -102,7 +102,7 @@ def apply_grant(state: PayKitState, now: datetime, acct: Account, *, amount: int
 def set_plan(state: PayKitState, now: datetime, acct: Account, plan: Plan) -> None:
     acct.plan = plan
     acct.entitlements = list(PLAN_ENTITLEMENTS[plan])
-    state.usage.append(UsageEvent(project_id=acct.project_id, user_id=acct.user_id, kind="plan", name=plan,
+    state.record_usage(UsageEvent(project_id=acct.project_id, user_id=acct.user_id, kind="plan", name=plan,
                                   amount=0, at=now))
 
 

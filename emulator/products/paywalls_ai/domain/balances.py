@@ -10,6 +10,7 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
+from ....engine.history import drop_leading
 from ..errors import ConflictError, DefaultModeOnlyError, IdempotencyKeyReusedError, InvalidAmountError, NotFoundError
 from ..links import Links
 from ..models import ChargeResult, IdempotencyRecord, LedgerEntry, LedgerSource, Paywall, TopupSession
@@ -62,7 +63,7 @@ def credit(state: PaywallsState, paywall: Paywall, user_id: str, amount: int, *,
     entry = LedgerEntry(id=state.new_id("act"), paywall_id=paywall.id, user_id=user_id, kind="deposit",
                         amount=amount, requested=amount, source=source, created_at=now,
                         metadata=dict(metadata or {}))
-    state.ledger.append(entry)
+    state.record_ledger(entry)
     emit(state, paywall, "paywall.balance.deposit.created", now=now, subject=("paywall.balance", entry.id),
          user_id=user_id, source="api" if source == "api" else "checkout", actor=actor,
          facts={"wallet_user_id": user_id, "external_user_id": user_id, "amount": amount, "currency": "usd",
@@ -117,7 +118,7 @@ def debit(state: PaywallsState, paywall: Paywall, user_id: str, owed: int, amoun
     state.balances[key] = state.balances.get(key, 0) - amount
     entry = LedgerEntry(id=state.new_id("act"), paywall_id=paywall.id, user_id=user_id, kind="charge",
                         amount=amount, requested=owed, source=source, created_at=now)
-    state.ledger.append(entry)
+    state.record_ledger(entry)
     trigger = "proxy" if source == "proxy" else "api"
     subject = ("paywall.balance", entry.id)
     if facts is not None:
@@ -134,8 +135,15 @@ def debit(state: PaywallsState, paywall: Paywall, user_id: str, owed: int, amoun
 
 
 def _remember(state: PaywallsState, slot: tuple[str, str, str] | None, record: IdempotencyRecord) -> None:
-    if slot is not None:
-        state.idempotency[slot] = record
+    """Keep the answer for its key until it expires; expired records go as new ones come (kept in creation
+    order, so only the oldest are looked at): memory stays bounded by the keys of the last 24 h."""
+    if slot is None:
+        return
+    table = state.idempotency
+    table.pop(slot, None)  # a reused, expired key goes to the back
+    table[slot] = record
+    now = record.expires_at - IDEMPOTENCY_TTL
+    drop_leading(table, lambda old: old.expires_at <= now)
 
 
 # --- top-up sessions (the fake Stripe Checkout page) ----------------------------------------------

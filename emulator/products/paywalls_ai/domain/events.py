@@ -21,6 +21,6 @@ def emit(state: PaywallsState, paywall: Paywall, event_type: str, *, now: dateti
                   type=event_type, created_at=now, source=source, actor_type=actor_type, actor_id=actor_id,
                   subject_type=subject[0], subject_id=subject[1], external_id=user_id,
                   facts=dict(facts or {}), metadata=dict(metadata or {}))
-    state.events.append(event)
+    state.record_event(event)
     webhooks.fan_out(state, event)
     return event

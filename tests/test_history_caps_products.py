@@ -1,0 +1,131 @@
+"""History caps of PayKit and Paywalls.ai (`Limits.ledger`, `Limits.events`): PayKit's usage log and
+Paywalls.ai's ledger and event log keep at most about their cap, newest kept, the evictions counted in the
+state dump; an event something still has to deliver is never evicted; Paywalls.ai's idempotency records
+go once expired. Uses its own emulator with tiny caps."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import requests
+
+from paywall_emulator.config import EmulatorConfig, Limits
+from paywall_emulator.products.paykit.models import StripeEvent, StripeSnapshot
+from paywall_emulator.products.paykit.state import PayKitState
+from paywall_emulator.products.paywalls_ai.models import Delivery, Event
+from paywall_emulator.products.paywalls_ai.state import PaywallsState
+from paywall_emulator.testing import ThreadedEmulator
+
+START = datetime(2030, 1, 1, tzinfo=UTC)
+LIMITS = Limits(events=16, deliveries=16, analytics=32, ledger=16)
+PAYKIT = {"Content-Type": "application/json", "x-paykit-key": "sk_live_demo"}
+PAYWALLS = {"Content-Type": "application/json", "Authorization": "Bearer sk-paywalls-v1-emulator-demo"}
+
+
+@pytest.fixture(scope="module")
+def capped() -> Iterator[ThreadedEmulator]:
+    with ThreadedEmulator(EmulatorConfig(strict_responses=True, start_time=START, limits=LIMITS)) as emu:
+        yield emu
+
+
+@pytest.fixture
+def emu(capped: ThreadedEmulator) -> ThreadedEmulator:
+    capped.control.reset()
+    return capped
+
+
+def post(emu: ThreadedEmulator, path: str, body: dict[str, Any], headers: dict[str, str]) -> requests.Response:
+    return requests.post(emu.base_url + path, json=body, headers=headers, timeout=10)
+
+
+def within_cap(count: int, cap: int) -> bool:
+    return cap <= count <= cap + max(cap // 16, 1)
+
+
+def test_paykit_usage_log_keeps_the_newest(emu: ThreadedEmulator) -> None:
+    granted = post(emu, "/api/v1/credits", {"userId": "capped", "amount": 1000}, PAYKIT)
+    assert granted.status_code == 200, granted.text
+    before = [a["credits"] for a in emu.control.state()["paykit"]["accounts"] if a["userId"] == "capped"]
+    for i in range(60):
+        assert post(emu, "/api/v1/meter", {"userId": "capped", "event": f"e{i}"}, PAYKIT).status_code == 200
+    state = emu.control.state()["paykit"]
+    kept = [row["name"] for row in state["usage"]]
+    assert within_cap(len(kept), LIMITS.ledger)
+    assert kept == [f"e{i}" for i in range(60 - len(kept), 60)]  # the newest, in order
+    assert state["evicted"] == {"usage": 61 - len(kept), "events": 0}  # the grant went too
+    # The balance is the account's, not the log's: all 60 meters counted.
+    assert [a["credits"] for a in state["accounts"] if a["userId"] == "capped"] == [before[0] - 60]
+
+
+def test_paykit_event_log_never_drops_an_event_still_due() -> None:
+    state = PayKitState(limits=LIMITS)
+    snapshot = StripeSnapshot(object="invoice", metadata={})
+
+    def event(i: int) -> StripeEvent:
+        return StripeEvent(id=f"evt_{i:03d}", type="invoice.paid", project_id="default", created=START, data=snapshot,
+                           url="http://127.0.0.1/hook", next_attempt_at=START)
+
+    for i in range(40):
+        state.record_event(event(i))
+        if i != 5:  # every event but one was delivered
+            state.events[f"evt_{i:03d}"].status = "succeeded"
+            state.pending.pop(f"evt_{i:03d}")
+    assert "evt_005" in state.events and within_cap(len(state.events), LIMITS.events) is False
+    # Eviction stops at the pending event: the ones before it went, it and everything after stayed.
+    assert list(state.events) == [f"evt_{i:03d}" for i in range(5, 40)]
+    assert state.evicted == {"events": 5}
+    state.events["evt_005"].status = "failed"
+    state.pending.pop("evt_005")
+    state.record_event(event(40))
+    assert within_cap(len(state.events), LIMITS.events) and list(state.events)[-1] == "evt_040"
+    assert state.evicted["events"] == 41 - len(state.events)
+
+
+def test_paywalls_ledger_and_events_keep_the_newest(emu: ThreadedEmulator) -> None:
+    for i in range(40):
+        resp = post(emu, "/v1/user/balance/deposit", {"user": "capped", "amount": str(i + 1)}, PAYWALLS)
+        assert resp.status_code == 200, resp.text
+    state = emu.control.state()["paywalls-ai"]
+    amounts = [int(row["amount"]) // 10**18 for row in state["ledger"] if row["user"] == "capped"]
+    assert within_cap(len(state["ledger"]), LIMITS.ledger)
+    assert amounts == list(range(41 - len(amounts), 41))
+    assert within_cap(len(state["events"]), LIMITS.events)
+    assert state["evicted"]["ledger"] >= 40 - len(state["ledger"])
+    assert state["evicted"]["events"] > 0
+    balance = requests.get(f"{emu.base_url}/v1/user/balance?user=capped", headers=PAYWALLS, timeout=10)
+    assert balance.json()["balance"] == str(sum(range(1, 41)) * 10**18)  # every deposit counted
+
+
+def test_paywalls_events_a_pending_delivery_waits_on_stay() -> None:
+    state = PaywallsState(limits=LIMITS)
+    for i in range(40):
+        event = Event(id=f"evt_{i:06d}", paywall_id="p", owner_user_id="o", type="t", created_at=START, source="api",
+                      actor_type="a", actor_id="a", subject_type="s", subject_id="s", external_id=None, facts={})
+        state.deliveries[f"dly_{i:06d}"] = Delivery(id=f"dly_{i:06d}", subscription_id="sub", event_id=event.id,
+                                                    event_type="t", status="pending" if i == 3 else "succeeded",
+                                                    created_at=START, updated_at=START, next_attempt_at=None)
+        if i == 3:
+            state.pending.add(f"dly_{i:06d}")
+        state.record_event(event)
+    assert state.events[0].id == "evt_000003"  # the three before it went, with their deliveries
+    assert next(iter(state.deliveries)) == "dly_000003"
+    assert state.evicted == {"events": 3, "deliveries": 3}
+
+
+def test_paywalls_idempotency_records_go_once_expired(emu: ThreadedEmulator) -> None:
+    headers = {**PAYWALLS, "Idempotency-Key": "first-key"}
+    assert post(emu, "/v1/user/balance/deposit", {"user": "idem", "amount": "1"}, headers).status_code == 200
+    assert post(emu, "/v1/user/balance/deposit", {"user": "idem", "amount": "2"}, headers).status_code == 409
+
+    def keys() -> list[str]:
+        return [slot[2] for slot in emu.world.states["paywalls-ai"].idempotency]
+
+    assert emu.call(keys) == ["first-key"]
+    emu.control.clock.advance(seconds=int(timedelta(hours=25).total_seconds()))
+    later = {**PAYWALLS, "Idempotency-Key": "later-key"}
+    assert post(emu, "/v1/user/balance/deposit", {"user": "idem", "amount": "3"}, later).status_code == 200
+    assert emu.call(keys) == ["later-key"]  # the expired record went as the new one came
+    assert post(emu, "/v1/user/balance/deposit", {"user": "idem", "amount": "2"}, headers).status_code == 200

@@ -1,0 +1,173 @@
+"""Monetize's per-user indexes (`Store.rows_by_user`, `payments_by_subscription`, `external_ids`) stay
+true to the tables: after every kind of write (checkout, payment, renewal, refund, balance, re-attribution),
+a reset, a world load and a restore from a state file, reads through the public API see the new rows, and
+the indexes equal what a rebuild from the tables gives."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from paywall_emulator.config import EmulatorConfig
+from paywall_emulator.products.monetize.state import Store
+from paywall_emulator.testing import ControlClient, ThreadedEmulator
+
+from .conftest import ACME_KEY, STRIPE_PW, TOKEN_PW, Api
+
+PASSWORD = "correct horse battery staple"
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def bundled() -> dict[str, Any]:
+    document: dict[str, Any] = yaml.safe_load((ROOT / "fixtures" / "default.yaml").read_text())
+    return document
+
+
+def indexes_are_true(emu: ThreadedEmulator) -> None:
+    def check() -> None:
+        store: Store = emu.world.states["monetize"]
+        rebuilt = Store(subscriptions=store.subscriptions, payments=store.payments, balances=store.balances,
+                        links=store.links)
+        # A user whose rows all moved away keeps an empty entry; a rebuild has none.
+        assert _without_empty(store.rows_by_user) == rebuilt.rows_by_user
+        assert store.payments_by_subscription == rebuilt.payments_by_subscription
+        assert store.external_ids == rebuilt.external_ids
+
+    emu.call(check)
+
+
+def _without_empty(rows: dict[Any, Any]) -> dict[Any, Any]:
+    return {k: v for k, v in rows.items() if v.subscriptions or v.payments or v.balance_types}
+
+
+def checkout(api: Api, body: dict[str, Any], pw: str = STRIPE_PW) -> dict[str, Any]:
+    resp = api.post(f"/api/v1/paywall/{pw}/start-checkout", key=ACME_KEY, json=body)
+    assert resp.status_code == 200, resp.text
+    return dict(resp.json())
+
+
+def user(api: Api, **params: str) -> dict[str, Any]:
+    resp = api.get(f"/api/v1/paywall/{STRIPE_PW}/user", key=ACME_KEY, params=params)
+    assert resp.status_code == 200, resp.text
+    return dict(resp.json())
+
+
+def balances(api: Api, token: str) -> dict[str, int]:
+    resp = api.get(f"/api/v1/paywall/{TOKEN_PW}/balances", bearer=token)
+    assert resp.status_code == 200, resp.text
+    return {row["type"]: row["count"] for row in resp.json()["balances"]}
+
+
+def adjust(api: Api, email: str, op: str, amount: int) -> None:
+    resp = api.post(f"/api/v1/paywall/{TOKEN_PW}/balances", key=ACME_KEY,
+                    json={"email": email, "type": "standard", "amount": amount, "op": op})
+    assert resp.status_code == 200, resp.text
+
+
+def test_every_write_is_read_back_and_indexed(api: Api, emu: ThreadedEmulator, control: ControlClient) -> None:
+    sub_checkout = checkout(api, {"email": "ivy@example.com", "priceId": "102", "userMeta": {"userId": "ext_ivy"}})
+    control.complete_checkout(sub_checkout)
+    control.complete_checkout(checkout(api, {"email": "ivy.life@example.com", "priceId": "103"}))
+    assert [p["interval"] for p in user(api, email="ivy.life@example.com")["purchases"]] == ["lifetime"]
+    ivy = user(api, user_id="ext_ivy")  # found through the external-id index
+    assert ivy["paid"] is True
+    [sub] = ivy["purchases"]
+    control.renew_subscription(sub["id"])
+    state = control.state()["monetize"]
+    sub_payments = [p for p in state["payments"] if p["subscription_id"] == sub["id"]]
+    assert len(sub_payments) == 2  # the first charge and the renewal
+    control.refund_payment(sub_payments[-1]["id"])
+    indexes_are_true(emu)
+    token = control.mint_token(TOKEN_PW, email="ivy@example.com")  # a link to the token paywall: balance rows
+    adjust(api, "ivy@example.com", "credit", 40)
+    credited = balances(api, token)["standard"]
+    adjust(api, "ivy@example.com", "debit", 15)
+    assert credited >= 40 and balances(api, token)["standard"] == credited - 15
+    indexes_are_true(emu)
+
+
+def test_re_attributed_purchases_move_in_the_index(api: Api, emu: ThreadedEmulator) -> None:
+    document = bundled()
+    for paywall in document["monetize"]["paywalls"]:
+        if paywall["id"] == STRIPE_PW:
+            paywall["auth"] = {"email_confirmation": False}
+    emu.control.load_world(document)
+    visitor = "v" * 8 + "fedcba9876543210"
+    resp = api.post(f"/api/v1/paywall/{STRIPE_PW}/start-checkout", json={
+        "email": "guest.two@example.com", "priceId": 102, "visitorId": visitor})
+    assert resp.status_code == 200, resp.text
+    emu.control.complete_checkout(resp.json())
+    assert user(api, email="guest.two@example.com")["paid"] is True
+    for route in ("signup", "signin"):
+        signed = api.post(f"/api/v1/paywall/{STRIPE_PW}/auth/email/{route}",
+                          json={"email": "owner.two@example.com", "password": PASSWORD,
+                                "visitor_id": visitor if route == "signin" else "short"})
+        assert signed.status_code == 200, signed.text
+    guest, owner = user(api, email="guest.two@example.com"), user(api, email="owner.two@example.com")
+    assert guest["purchases"] == [] and guest["paid"] is False
+    assert len(owner["purchases"]) == 1 and owner["paid"] is True
+    indexes_are_true(emu)
+
+
+def test_reset_and_world_load_rebuild_the_indexes(api: Api, emu: ThreadedEmulator, control: ControlClient) -> None:
+    control.complete_checkout(checkout(api, {"email": "gone@example.com", "priceId": "102",
+                                             "userMeta": {"userId": "ext_gone"}}))
+    assert user(api, email="gone@example.com")["paid"] is True
+    control.reset()
+    indexes_are_true(emu)
+    assert api.get(f"/api/v1/paywall/{STRIPE_PW}/user", key=ACME_KEY,
+                   params={"user_id": "ext_gone"}).status_code == 404
+    alice = user(api, user_id="ext_alice")  # the world file's users and purchases, indexed on load
+    assert alice == user(api, email="alice@example.com") and alice["purchases"]
+    document = bundled()
+    control.complete_checkout(checkout(api, {"email": "gone@example.com", "priceId": "102"}))
+    control.load_world(document)
+    assert [p["id"] for p in user(api, user_id="ext_alice")["purchases"]] == [p["id"] for p in alice["purchases"]]
+    assert api.get(f"/api/v1/paywall/{STRIPE_PW}/user", key=ACME_KEY,
+                   params={"email": "gone@example.com"}).status_code == 404
+    indexes_are_true(emu)
+
+
+def test_a_restored_world_is_indexed(tmp_path: Path) -> None:
+    state = tmp_path / "world.json"
+    with ThreadedEmulator(EmulatorConfig(state_file=state)) as emu:
+        api = Api(emu.base_url)
+        emu.control.complete_checkout(checkout(api, {"email": "kept.ix@example.com", "priceId": "102",
+                                                     "userMeta": {"userId": "ext_kept"}}))
+        token = emu.control.mint_token(TOKEN_PW, email="kept.ix@example.com")
+        adjust(api, "kept.ix@example.com", "credit", 7)
+        kept_balances = balances(api, token)
+        before = user(api, user_id="ext_kept")
+        assert api.post("/_emulator/snapshot").status_code == 200
+    with ThreadedEmulator(EmulatorConfig(state_file=state)) as emu:
+        api = Api(emu.base_url)
+        assert user(api, user_id="ext_kept") == before
+        assert balances(api, token) == kept_balances  # tokens are saved too
+        assert before["paid"] is True and len(before["purchases"]) == 1
+        indexes_are_true(emu)
+        emu.control.renew_subscription(before["purchases"][0]["id"])  # writes after a restore are indexed too
+        indexes_are_true(emu)
+
+
+def test_open_checkout_index_drops_what_expired_or_closed(api: Api, emu: ThreadedEmulator,
+                                                          control: ControlClient) -> None:
+    started = [checkout(api, {"email": f"exp{i}@example.com", "priceId": "102"}) for i in range(40)]
+    control.complete_checkout(started[0])  # closed at the front of the index
+    control.complete_checkout(started[20])  # and in the middle
+    control.clock.advance(days=2)
+    later = checkout(api, {"email": "later@example.com", "priceId": "102"})
+    statuses = {c["id"]: c["status"] for c in control.state()["monetize"]["checkouts"]}
+    ids = [session_id(c) for c in started]
+    assert [statuses[i] for i in ids] == ["paid" if n in (0, 20) else "expired" for n in range(40)]
+    assert statuses[session_id(later)] == "open"
+    assert emu.call(lambda: list(emu.world.states["monetize"].open_checkouts)) == [session_id(later)]
+    control.clock.advance(days=2)
+    assert {c["id"]: c["status"] for c in control.state()["monetize"]["checkouts"]}[session_id(later)] == "expired"
+    assert emu.call(lambda: list(emu.world.states["monetize"].open_checkouts)) == []
+
+
+def session_id(answer: dict[str, Any]) -> str:
+    """The checkout session id in a start-checkout answer (the hosted page's last path segment)."""
+    return str(answer["checkoutUrl"]).rsplit("/", 1)[-1].split("?")[0]
