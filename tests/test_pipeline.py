@@ -336,3 +336,16 @@ async def test_monetize_keeps_its_generic_answer_for_a_missing_parameter(aiohttp
     assert resp.status == 400
     assert await resp.json() == {"error": "invalid_request", "code": "invalid_request",
                                  "message": "query parameter 'flow' is required"}
+
+
+def test_routes_try_static_paths_then_templates_fewest_segments_first_and_spanning_ones_last() -> None:
+    """aiohttp tries the templates sharing a prefix in registration order: static paths never meet a
+    template, a template only matches its own number of segments, and the gateway's `{path}` (which spans
+    slashes) is tried after every template it could shadow."""
+    routes = [r.resource.canonical for r in create_app().router.routes() if r.resource is not None]
+    templated = [path for path in routes if "{" in path]
+    assert routes[:len(routes) - len(templated)] == [p for p in routes if "{" not in p]
+    spanning = "/api/v1/api-gateway/{providerId}/{path}"
+    assert templated[-1] == spanning
+    depths = [p.count("/") for p in templated if p != spanning]
+    assert depths == sorted(depths)

@@ -16,7 +16,7 @@ import yaml
 from openapi_spec_validator import OpenAPIV31SpecValidator
 
 import paywall_emulator
-from paywall_emulator.engine.openapi import CONTROL_SPEC, load_document, spec_path
+from paywall_emulator.engine.openapi import CONTROL_SPEC, SpecError, compile_spec, load_document, spec_path
 from paywall_emulator.products.monetize.errors import EmulatorError
 
 PUBLIC = load_document(spec_path("monetize.openapi.yaml"))
@@ -202,3 +202,24 @@ def test_every_operation_of_every_spec_declares_400(name: str) -> None:
     missing = [op["operationId"] for where, _, op in operations(doc) if where.startswith("paths")
                and not {"400", "4XX", "default"} & set(op["responses"])]
     assert missing == []
+
+
+@pytest.mark.parametrize("name", ALL_SPECS)
+def test_every_schema_of_every_spec_compiles(name: str) -> None:
+    """A start compiles each schema when it is first used, so a schema that does not compile is found
+    here, not by the first request that reaches it."""
+    spec = compile_spec(load_document(spec_path(name)), name)
+    spec.compile_all()
+    validators = [v for op in spec.operations for v in (*(p.validator for p in op.parameters),
+                                                        *op.body_validators.values(),
+                                                        *(v for t in op.response_validators.values()
+                                                          for v in t.values()))]
+    assert validators and all(v.compiled() is not None for v in validators)
+
+
+def test_a_schema_that_does_not_compile_is_a_spec_error() -> None:
+    spec = compile_spec({"openapi": "3.1.0", "paths": {"/x": {"get": {
+        "operationId": "getX", "responses": {"200": {"description": "ok", "content": {
+            "application/json": {"schema": {"type": "object", "pattern": "("}}}}}}}}}, "broken.openapi.yaml")
+    with pytest.raises(SpecError, match="getX response 200 application/json: schema does not compile"):
+        spec.compile_all()

@@ -1,5 +1,5 @@
 """`World.catch_up` remembers until when the world is quiet, so a request's catch-up is one comparison;
-a write, a reset, a seed load or a new source makes it ask every source again."""
+a reset, a seed load or a new source makes it ask every source again, a write the sources of its product."""
 
 from __future__ import annotations
 
@@ -69,6 +69,23 @@ def test_a_change_or_a_new_source_makes_it_ask_again() -> None:
     world.sources[:] = [("monetize", spy)]
     asyncio.run(world.catch_up())
     assert spy.asked > asked
+
+
+def test_a_change_to_one_product_asks_only_its_sources_again() -> None:
+    world, spy = _world()
+    other = _Spy(T0 + timedelta(hours=2))
+    world.sources.append(("paykit", other))
+    world.changed()
+    asyncio.run(world.catch_up())
+    asked, other_asked = spy.asked, other.asked
+    world.changed("monetize")
+    assert asyncio.run(world.catch_up()) == []
+    assert spy.asked > asked and other.asked == other_asked  # paykit's next instant still holds
+    world.clock.set(T0 + timedelta(hours=2))  # both due now, each run at its own instant, in order
+    assert asyncio.run(world.catch_up()) == [{"type": "spy.ran", "at": (T0 + timedelta(hours=h)).isoformat()}
+                                             for h in (1, 2)]
+    world.changed("monetize")
+    assert asyncio.run(world.catch_up()) == []
 
 
 def test_work_scheduled_by_a_write_is_run_when_due() -> None:

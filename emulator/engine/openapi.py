@@ -89,33 +89,38 @@ def inline_refs(node: Any, root: Mapping[str, Any], _stack: tuple[str, ...] = ()
 
 @dataclass(slots=True)
 class SchemaValidator:
-    """A compiled JSON Schema (Draft 2020-12, formats asserted) with documented-error mapping."""
+    """A JSON Schema (Draft 2020-12, formats asserted) with documented-error mapping, compiled when first
+    used: a start compiles none of the specs' few hundred schemas (`ApiSpec.compile_all` compiles every
+    one, so tests/test_spec.py still finds a schema that does not compile)."""
 
     schema: Any
     where: str
     # Compiled validators by schema object, shared within one spec: `compile_spec` inlines each `$ref`
     # target once, so e.g. the error envelope of a hundred responses is one object, compiled once.
     shared: dict[int, tuple[Any, Any]] | None = field(default=None, repr=False, compare=False)
-    _compiled: Any = field(init=False, repr=False)
+    _compiled: Any = field(default=None, init=False, repr=False)
 
-    def __post_init__(self) -> None:
+    def compiled(self) -> Any:
+        if self._compiled is not None:
+            return self._compiled
         known = self.shared.get(id(self.schema)) if self.shared is not None else None
         if known is not None and known[0] is self.schema:
             self._compiled = known[1]
-            return
+            return self._compiled
         try:
             self._compiled = jsonschema_rs.validator_for(self.schema, validate_formats=True)
         except Exception as exc:  # the library raises its own ValidationError/ValueError types
             raise SpecError(f"{self.where}: schema does not compile: {exc}") from exc
         if self.shared is not None:
             self.shared[id(self.schema)] = (self.schema, self._compiled)  # keeps the schema alive: ids stay unique
+        return self._compiled
 
     def is_valid(self, instance: Any) -> bool:
-        return bool(self._compiled.is_valid(instance))
+        return bool(self.compiled().is_valid(instance))
 
     def messages(self, instance: Any, limit: int = 5) -> list[dict[str, str]]:
         out: list[dict[str, str]] = []
-        for err in self._compiled.iter_errors(instance):
+        for err in self.compiled().iter_errors(instance):
             out.append({"path": _pointer(err.instance_path), "schema_path": _pointer(err.schema_path),
                         "message": str(err.message)})
             if len(out) >= limit:
@@ -124,9 +129,10 @@ class SchemaValidator:
 
     def check(self, instance: Any, *, location: str) -> None:
         """Raise the documented error for the first violation, or 400 invalid_request."""
-        if self._compiled.is_valid(instance):
+        compiled = self.compiled()
+        if compiled.is_valid(instance):
             return
-        errors = list(self._compiled.iter_errors(instance))
+        errors = list(compiled.iter_errors(instance))
         first = min(errors, key=lambda e: (len(list(e.instance_path)), _pointer(e.schema_path)))
         details = [{"path": f"{location}{_pointer(e.instance_path)}", "message": str(e.message)}
                    for e in errors[:5]]
@@ -260,6 +266,14 @@ class ApiSpec:
 
     def by_id(self) -> dict[str, Operation]:
         return {op.operation_id: op for op in self.operations}
+
+    def compile_all(self) -> None:
+        """Compile every schema now (SpecError for one that does not compile); serving compiles each when
+        it is first used."""
+        for op in self.operations:
+            for validator in (*(p.validator for p in op.parameters), *op.body_validators.values(),
+                              *(v for by_type in op.response_validators.values() for v in by_type.values())):
+                validator.compiled()
 
 
 def compile_spec(document: dict[str, Any], name: str, *, kind: str = "public", product: str = "") -> ApiSpec:

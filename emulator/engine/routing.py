@@ -96,10 +96,20 @@ def bind_routes(app: web.Application, specs: Iterable[ApiSpec], handlers: dict[s
                      if op.operation_id not in handlers and not op.extension("x-emulator-unimplemented"))
     if missing:
         raise SpecError(f"operations without a handler: {missing}")
-    # Static paths first, then templated ones, each longest first: a template never shadows a path.
-    for op in sorted(operations, key=lambda o: ("{" in o.path, -o.path.count("/"), o.path)):
+    for op in sorted(operations, key=_route_order):
         handler = handlers.get(op.operation_id) or _unimplemented
         app.router.add_route(op.method, _aiohttp_path(op.path), _pipeline(op, handler, products.get(op.product)))
+
+
+def _route_order(op: Operation) -> tuple[bool, bool, int, str]:
+    """Static paths first, then templates: a template never shadows a path. aiohttp tries the templates
+    sharing a prefix (`/api/v1/paywall/{id}/...`) one by one in this order, and a template matches only
+    paths of its own number of segments, except one whose last parameter spans slashes (the gateway's
+    `{path}`), which comes after them all. So templates go fewest segments first (the SDK's everyday
+    calls: bootstrap, balances, user; not after every sign-in route), literal segments before
+    parameters at the same depth (`{` sorts after letters)."""
+    spans = _aiohttp_path(op.path) != op.path
+    return "{" in op.path, spans, op.path.count("/"), op.path
 
 
 def _aiohttp_path(template: str) -> str:
@@ -131,7 +141,7 @@ def _pipeline(op: Operation, handler: Handler,
                 result = await handler(call)
             finally:
                 if writes:
-                    world.changed()  # it may have scheduled work (a subscription, a checkout to expire)
+                    world.changed(op.product or None)  # it may have scheduled work (a checkout to expire)
         except EmulatorError as err:
             result = Reply(status=err.http_status, body=shape(err))
         if isinstance(result, web.StreamResponse):
@@ -214,8 +224,9 @@ async def _prepare(op: Operation, request: web.Request, world: World,
     path = dict(request.match_info)
     for where, values in (("header", request.headers), ("query", request.query), ("path", path)):
         for name, value in values.items():
-            check_text(name, f"a {where} name", "invalid_request")
-            check_text(value, f"{where} value {name!r}", "invalid_request")
+            if not (name.isascii() and value.isascii()):  # ASCII holds no lone surrogate: the usual case
+                check_text(name, f"a {where} name", "invalid_request")
+                check_text(value, f"{where} value {name!r}", "invalid_request")
     call = Call(op=op, request=request, world=world, path=path, query={}, headers=request.headers, body=None,
                 files=[])
     if authenticate is not None:
@@ -276,7 +287,7 @@ async def _read_body(op: Operation, request: web.Request) -> tuple[Any, list[Upl
     elif media_type in declared or (media_type == "application/octet-stream" and JSON_CT in declared):
         raw = await request.read()
         try:
-            body = json.loads(raw, parse_constant=_not_json) if raw.strip() else {}
+            body = _json_body(raw) if raw.strip() else {}
         except (ValueError, RecursionError) as exc:  # JSONDecodeError, UnicodeDecodeError; absurd nesting
             raise BadRequestError(f"the body is not valid UTF-8 JSON: {exc}", code="invalid_json") from exc
         files = []
@@ -293,6 +304,14 @@ async def _read_body(op: Operation, request: web.Request) -> tuple[Any, list[Upl
 def _not_json(constant: str) -> Any:
     """Python's json accepts NaN/Infinity; JSON (and every client of our answers) does not."""
     raise ValueError(f"{constant} is not a JSON value")
+
+
+# What `json.loads(raw, parse_constant=_not_json)` does, without building a decoder on every call.
+_DECODER = json.JSONDecoder(parse_constant=_not_json)
+
+
+def _json_body(raw: bytes) -> Any:
+    return _DECODER.decode(raw.decode(json.detect_encoding(raw), "surrogatepass"))
 
 
 async def _read_form(request: web.Request) -> dict[str, str]:

@@ -23,7 +23,8 @@ def sanitised(value: Any, where: str, *, depth: int = 0) -> Any:
     """`value` with integral floats read as ints; refuses invalid text and nesting past `MAX_NESTING`
     (400 `invalid_json`) before anything looks at it, so no later encoding can fail on stored state."""
     if isinstance(value, str):
-        check_text(value, where, "invalid_json")
+        if not value.isascii():  # ASCII holds no lone surrogate
+            check_text(value, where, "invalid_json")
         return value
     if isinstance(value, float):
         return int(value) if value.is_integer() and abs(value) <= MAX_EXACT_INTEGER else value
@@ -31,15 +32,22 @@ def sanitised(value: Any, where: str, *, depth: int = 0) -> Any:
         if depth >= MAX_NESTING:
             raise BadRequestError(f"{where} nests objects or arrays deeper than {MAX_NESTING} levels",
                                   code="invalid_json")
+        # Values that come back unchanged skip the call (and the path naming them, built only for a call).
         if isinstance(value, list):
-            return [sanitised(v, f"{where}[{i}]", depth=depth + 1) for i, v in enumerate(value)]
+            return [v if _kept(v) else sanitised(v, f"{where}[{i}]", depth=depth + 1) for i, v in enumerate(value)]
         out: dict[Any, Any] = {}
         for key, item in value.items():
-            if isinstance(key, str):  # JSON keys always are; a YAML world file may use numbers
+            if isinstance(key, str) and not key.isascii():  # JSON keys are text; a YAML world file may use numbers
                 check_text(key, f"a key in {where}", "invalid_json")
-            out[key] = sanitised(item, f"{where}.{key}", depth=depth + 1)
+            out[key] = item if _kept(item) else sanitised(item, f"{where}.{key}", depth=depth + 1)
         return out
     return value
+
+
+def _kept(value: Any) -> bool:
+    """What `sanitised` returns as it is, known without a call: None, ints, bools and ASCII text."""
+    kind = type(value)
+    return value is None or kind is int or kind is bool or (kind is str and value.isascii())
 
 
 def check_text(text: str, where: str, code: str) -> None:

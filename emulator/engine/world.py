@@ -40,6 +40,11 @@ class World:
     # was computed (`changed()`; the number of sources is part of the key): the per-request catch-up
     # then costs one comparison instead of asking every source.
     _quiet: tuple[datetime, int] | None = field(default=None, repr=False)
+    # The same per product (its earliest foreground due instant), for the products nothing changed since,
+    # with the number of sources it was computed with: after a write through one product's operation only
+    # that product's sources are asked again.
+    _due: dict[str, datetime] = field(default_factory=dict, repr=False)
+    _due_sources: int = field(default=0, repr=False)
     # While a clock move runs: the `monotonic()` instant by which the outside work it drives (webhook
     # attempts) must have answered; senders cut what is still unanswered then (`moves.wait_or_cut`).
     move_deadline: float | None = field(default=None, repr=False)
@@ -139,10 +144,16 @@ class World:
         self.sources = [(name, s) for name, s in self.sources if s is not source]
         self.changed()
 
-    def changed(self) -> None:
+    def changed(self, product: str | None = None) -> None:
         """Something may have scheduled new work (a write request, a reset): the next catch-up asks
-        every source again. Reads never schedule work, so only writes call this."""
+        every source again, or only the sources of `product` when the change was confined to its state
+        (a write through one of its operations; products never touch each other's state). Reads never
+        schedule work, so only writes call this."""
         self._quiet = None
+        if product is None:
+            self._due.clear()
+        else:
+            self._due.pop(product, None)
 
     async def catch_up(self, until: datetime | None = None, *, background: bool = False) -> list[Transition]:
         """Run everything due up to `until` (default: now) in time order, until quiescent.
@@ -166,24 +177,36 @@ class World:
             self.move_deadline = None
 
     async def _run_due(self, target: datetime, background: bool) -> list[Transition]:
-        self._quiet = None
+        # Products with nothing due before their remembered instant are left out (their state cannot
+        # change while other products' work runs); a clock move asks every source.
+        remembered = not background and self._due_sources == len(self.sources)
+        settled = {name: at for name, at in self._due.items() if target < at} if remembered else {}
+        self._quiet, self._due = None, {}
         transitions: list[Transition] = []
-        sources = [(self.states[name], s) for name, s in self.sources if background or not s.background]
         for step in range(1, 1_000_001):  # a bound, not a budget: quiescence comes long before
             if step % YIELD_EVERY == 0:
                 await asyncio.sleep(0)  # other requests go on between steps of a long move
-            upcoming = [(at, state, s) for state, s in sources if (at := s.next_due(state)) is not None]
-            due = [item for item in upcoming if item[0] <= target]
-            if not due:
+            # (next due instant or None, product, source) of every source asked, in the sources' order.
+            asked = [(s.next_due(self.states[name]), name, s) for name, s in self.sources
+                     if (background or not s.background) and name not in settled]
+            at = min((when for when, _, _ in asked if when is not None and when <= target), default=None)
+            if at is None:
                 if not background:
-                    self._quiet = (min((at for at, _, _ in upcoming), default=_MAX_DATETIME), len(self.sources))
+                    self._settle(settled, asked)
                 return transitions
-            at = min(when for when, _, _ in due)
-            for when, state, source in due:
+            for when, name, source in asked:
                 if when == at:
-                    transitions.extend(await source.run_due(state, at))
-            sources = [(self.states[name], s) for name, s in self.sources if background or not s.background]
+                    transitions.extend(await source.run_due(self.states[name], at))
         raise RuntimeError("catch_up did not reach quiescence (a source keeps scheduling work in the past)")
+
+    def _settle(self, settled: dict[str, datetime], asked: list[tuple[datetime | None, str, DueSource]]) -> None:
+        """Remember, per product and for the whole world, until when nothing in the foreground is due."""
+        due = dict(settled)
+        for at, name, _ in asked:
+            known = due.get(name, _MAX_DATETIME)
+            due[name] = at if at is not None and at < known else known
+        self._due, self._due_sources = due, len(self.sources)
+        self._quiet = (min(due.values(), default=_MAX_DATETIME), len(self.sources))
 
     def event_marks(self) -> dict[str, int]:
         """How many events each product has logged so far, evicted ones included (see `events_since`)."""
