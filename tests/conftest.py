@@ -70,3 +70,11 @@ def error_of(resp: requests.Response) -> tuple[int, str]:
     body = resp.json()
     assert {"error", "code", "message"} <= set(body), body
     return resp.status_code, body["code"]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that drives Chromium (the `browser` fixture of the page tests) is `slow`: each module launches
+    a browser, ~20 s of CPU over the suite, so the inner loop (`-m "not slow"`) leaves them out."""
+    for item in items:
+        if "browser" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
