@@ -47,9 +47,10 @@ def served() -> Iterator[str]:
 
 
 def test_conform_passes_in_a_thread_and_read_only_against_a_url(tmp_path: Path, served: str) -> None:
-    done = conform(tmp_path)
+    # a part of the suite in the thread (the whole of it runs against a URL below and with writes next)
+    done = conform(tmp_path, "-k", "chat or deposit or unknown_key")
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "PASSED: 28 passed" in done.stdout and "POST /v1/user/balance/deposit" in done.stdout
+    assert "PASSED:" in done.stdout and "POST /v1/user/balance/deposit" in done.stdout
     assert "ok   test_conformance::test_operation[POST /v1/chat/completions]" in done.stdout
     staging = conform(tmp_path, "--base-url", served, "--api-key", DEMO_KEY)
     assert staging.returncode == 0, staging.stdout + staging.stderr
