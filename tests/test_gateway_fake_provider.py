@@ -108,3 +108,22 @@ def test_echo_answers_every_method_with_what_arrived(method: str) -> None:
                                    "body_bytes": 8}
     _, empty = respond(FakeOptions(), method, "/echo/", None)
     assert json.loads(empty)["body"] == "" and json.loads(empty)["path"] == "/echo"
+
+
+def test_the_standalone_app_lets_a_caller_leave_mid_stream_quietly(caplog: pytest.LogCaptureFixture) -> None:
+    """A load generator stopping drops its connections mid-answer: the standalone app ends that answer
+    without an error (aiohttp would log a traceback for each) and keeps serving."""
+    import socket
+    import time
+
+    body = json.dumps({"messages": [{"role": "user", "content": "a b c d e f"}], "stream": True}).encode()
+    with ServedApp(create_app(FakeOptions(chunk_delay_ms=50), now=lambda: NOW)) as served:
+        with socket.create_connection(("127.0.0.1", served.port)) as sock:
+            sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                         b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+            assert sock.recv(64).startswith(b"HTTP/1.1 200")
+        time.sleep(0.5)  # the next chunks meet a closed connection
+        after = requests.post(f"{served.url}/v1/chat/completions", json={"messages": [{"role": "user",
+                                                                                      "content": "hi"}]}, timeout=30)
+    assert after.status_code == 200
+    assert not [r for r in caplog.records if r.levelname == "ERROR"], [r.getMessage() for r in caplog.records]

@@ -314,10 +314,13 @@ def create_app(options: FakeOptions | None = None, *, runtime: FakeProvider | No
                 request.transport.close()
             return web.Response(status=502)
         response = web.StreamResponse(status=reply.status, headers=reply.headers)
-        await response.prepare(request)
-        async for chunk in reply.chunks:
-            await response.write(chunk)
-        await response.write_eof()
+        try:
+            await response.prepare(request)
+            async for chunk in reply.chunks:
+                await response.write(chunk)
+            await response.write_eof()
+        except ConnectionResetError:  # the caller left (a load generator stopping): nothing to answer
+            pass
         return response
 
     app = web.Application()
