@@ -66,6 +66,9 @@ def test_a_control_token_is_required_when_configured(guarded: ThreadedEmulator) 
     assert error_of(api.get("/_emulator/state", headers={"X-Emulator-Token": "wrong"})) == (
         401, "control_token_required")
     assert api.get("/_emulator/state", headers={"X-Emulator-Token": "s3cret"}).status_code == 200
+    for odd in ("s\xe9cret", "s3cret\xff", "\u00e9t\u00e9"):  # non-ASCII bytes in the header: refused, not a 500
+        assert error_of(api.get("/_emulator/state", headers={"X-Emulator-Token": odd.encode("latin-1")})) == (
+            401, "control_token_required")
     assert guarded.control.clock.now()  # the harness's client carries the token
     with pytest.raises(ControlError) as info:
         ControlClient(guarded.base_url).clock.now()

@@ -212,7 +212,10 @@ def _control_guard(op: Operation) -> Callable[[web.Request, World], None]:
                                  code="cross_origin_forbidden")
         token = world.config.control_token
         given = request.headers.get("X-Emulator-Token") or (request.query.get("token", "") if in_query else "")
-        if token and not page and not hmac.compare_digest(given.encode(), token.encode()):
+        # bytes, as they arrived: a header is decoded with surrogate escapes, and a str with non-ASCII
+        # characters cannot be compared in constant time at all
+        if token and not page and not hmac.compare_digest(given.encode("utf-8", "surrogateescape"),
+                                                          token.encode("utf-8", "surrogateescape")):
             raise UnauthorizedError("this emulator's control API needs the X-Emulator-Token header "
                                     "(serve --control-token)", code="control_token_required")
 
