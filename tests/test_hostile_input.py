@@ -203,3 +203,20 @@ def test_idempotency_records_are_dropped_after_24_hours_of_emulator_time(api: Ap
     emu.control.clock.advance(days=1, seconds=1)
     api.post(start, key=ACME_KEY, headers={"Idempotency-Key": "new"}, json={"email": "n@example.com", "priceId": "101"})
     assert emu.call(lambda: sorted(k for _, k in store_of(emu.world).idempotency)) == ["new"]
+
+
+def test_a_header_that_is_not_text_is_a_400_on_every_operation(emu: ThreadedEmulator, api: Api) -> None:
+    """A header byte that is not UTF-8 is refused at the door on every operation of every spec, in the
+    product's error shape and within the operation's declared 400 (an operation whose 400 names one fixed
+    message, like PayKit's webhook, must still allow it): never a 500, and nothing changes."""
+    token = emu.control.mint_token(STRIPE_PW, email="alice@example.com")
+    before = reads(api, token)["state"]
+    ops = emu.call(lambda: list(emu.app[OPERATIONS_KEY].values()) if emu.app else [])
+    assert len(ops) >= 80  # every operation of every spec, control ones and pages included
+    refused = {}
+    for op in ops:
+        path = re.sub(r"\{(\w+)\}", lambda m: PATH_VALUES.get(m.group(1), "none"), op.path)
+        resp = api.request(op.method, path, headers={"X-Api-Key": ACME_KEY, "X-Probe": b"caf\xe9"})
+        refused[op.operation_id] = resp.status_code
+    assert {op: status for op, status in refused.items() if status != 400} == {}
+    assert reads(api, token)["state"] == before

@@ -396,7 +396,8 @@ def test_webhook_verifies_the_signature(pk: PayKit, control: ControlClient) -> N
     now = int(control.clock.now().timestamp())
     payload = _completed(f"{STUDIO}:w", packCredits="100")
     for headers in [_signed(payload, DEMO_WHSEC, now), _signed(payload, STUDIO_WHSEC, now - 301),
-                    {"Stripe-Signature": "t=1,v1=00"}, {}]:
+                    {"Stripe-Signature": "t=1,v1=00"}, {},
+                    {"Stripe-Signature": f"t={now},v1=\u00fc".encode()}]:  # non-ASCII: no constant-time str compare
         resp = pk.request("POST", "/webhook", data=payload, headers=headers)
         assert error(resp) == (400, {"error": "Invalid signature"})
     assert account_row(control, STUDIO, "w") is None

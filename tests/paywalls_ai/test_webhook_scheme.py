@@ -174,3 +174,4 @@ def test_delivery_body_matches_the_spec_and_is_signed_over_its_raw_bytes() -> No
     assert signing.verify(sub.secret, body, headers["X-Paywalls-Signature"])  # type: ignore[attr-defined]
     reserialised = json.dumps(parsed, indent=1).encode()
     assert not signing.verify(sub.secret, reserialised, headers["X-Paywalls-Signature"])  # type: ignore[attr-defined]
+    assert not signing.verify(sub.secret, body, "\u00fc" + headers["X-Paywalls-Signature"][1:])  # type: ignore[attr-defined]

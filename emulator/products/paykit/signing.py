@@ -44,6 +44,8 @@ def verify(payload: bytes, header_value: str | None, secret: str, now: datetime,
     if timestamp is None or not candidates:
         return False
     expected = signature(payload, secret, timestamp)
-    if not any(hmac.compare_digest(expected, c) for c in candidates):
+    # as bytes: a header may carry any byte (decoded with surrogate escapes), and compare_digest refuses a
+    # str with non-ASCII characters
+    if not any(hmac.compare_digest(expected.encode(), c.encode("utf-8", "surrogateescape")) for c in candidates):
         return False
     return now.timestamp() - timestamp <= tolerance

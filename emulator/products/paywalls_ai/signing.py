@@ -20,7 +20,7 @@ def sign(secret: str, body: bytes) -> str:
 
 def verify(secret: str, body: bytes, signature: str) -> bool:
     """What a receiver does: recompute over the raw bytes and compare in constant time."""
-    return hmac.compare_digest(sign(secret, body), signature)
+    return hmac.compare_digest(sign(secret, body).encode(), signature.encode("utf-8", "surrogateescape"))
 
 
 def delivery_headers(*, event_type: str, secret: str, body: bytes, at: datetime,
