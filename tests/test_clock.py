@@ -229,3 +229,31 @@ def test_health_reset_and_seed_answer_even_when_catch_up_fails() -> None:
         assert post(emu, "/reset", {}).status_code == 200
         emu.call(lambda: emu.world.sources.pop())
         assert requests.get(emu.url("/api/v1/paywall/3/bootstrap"), timeout=30).status_code == 200
+
+
+def test_a_move_lists_at_most_its_first_transitions_and_counts_the_rest() -> None:
+    """A day in which 10,001 open checkouts expire: the answer lists the first 10,000 transitions in order
+    and says how many it left out (a move answering every one of 100,000 was an 18 MB body)."""
+    from paywall_emulator.engine.views import MOVE_LISTED
+    from paywall_emulator.products.monetize.domain import checkout
+    from paywall_emulator.products.monetize.state import store_of
+
+    with ThreadedEmulator(EmulatorConfig(strict_responses=True)) as emu:
+        def fill() -> None:
+            store = store_of(emu.world)
+            request = checkout.CheckoutRequest(price_id="102")
+            for i in range(MOVE_LISTED + 1):
+                email = f"many{i}@example.com"
+                checkout.start(store, emu.world.now(), store.paywalls["3"], request, email=email,
+                               bearer_user=None, origin="http://127.0.0.1", hosted=True, idempotency_key=None,
+                               fingerprint=checkout.request_fingerprint("3", "acme", {"email": email}))
+            emu.world.changed()
+
+        emu.call(fill)
+        move = emu.control.clock.advance(days=1)
+        expired = [t for t in move["transitions"] if t["type"] == "checkout.expired"]
+    assert len(move["transitions"]) == MOVE_LISTED and len(expired) == MOVE_LISTED
+    assert move["omitted"]["transitions"] == 1 and move["omitted"]["events"] >= 0
+    with ThreadedEmulator(EmulatorConfig(strict_responses=True)) as fresh:  # an ordinary move lists it all
+        ordinary = fresh.control.clock.advance(days=40)
+    assert "omitted" not in ordinary and ordinary["transitions"]

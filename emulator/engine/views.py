@@ -54,10 +54,19 @@ def render_transition(transition: Transition) -> dict[str, Any]:
     return body
 
 
-def render_clock_move(move: ClockMove) -> dict[str, Any]:
-    return {"now": iso(move.now), "previous": iso(move.previous),
-            "transitions": [render_transition(t) for t in move.transitions],
-            "events": [render_event_ref(e) for e in move.events]}
+MOVE_LISTED = 10_000  # transitions and events a clock move's answer lists at most (each), in order
+
+
+def render_clock_move(move: ClockMove, *, listed: int = MOVE_LISTED) -> dict[str, Any]:
+    """A move's answer; a move that did more than `listed` of either lists the first ones and counts the
+    rest under `omitted` (100,000 expiries would otherwise be an 18 MB answer)."""
+    body: dict[str, Any] = {"now": iso(move.now), "previous": iso(move.previous),
+                            "transitions": [render_transition(t) for t in move.transitions[:listed]],
+                            "events": [render_event_ref(e) for e in move.events[:listed]]}
+    if len(move.transitions) > listed or len(move.events) > listed:
+        body["omitted"] = {"transitions": max(len(move.transitions) - listed, 0),
+                           "events": max(len(move.events) - listed, 0)}
+    return body
 
 
 def render_fault(fault: Fault) -> dict[str, Any]:
