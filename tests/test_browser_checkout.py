@@ -7,27 +7,19 @@ Chromium and Playwright are required, never skipped: `bash scripts/test` install
 
 from __future__ import annotations
 
-import os
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from playwright.sync_api import Page, expect
 
+from .browser import browser as browser  # the fixtures
+from .browser import local_site
+from .browser import page as page
 from .conftest import ACME_KEY, FREEMIUS_PW, STRIPE_PW, Api
 
-try:
-    from playwright.sync_api import Browser, Page, expect, sync_playwright
-except ImportError:  # reported by the `browser` fixture: every test here fails, none is skipped
-    PLAYWRIGHT = False
-else:
-    PLAYWRIGHT = True
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 ALICE_SUB = "sub_seedAlicePro000000000001"
 
 
@@ -47,40 +39,8 @@ class _MerchantPage(BaseHTTPRequestHandler):
 @pytest.fixture(scope="module")
 def merchant() -> Iterator[str]:
     """The merchant's site: any GET answers a small page, so the browser's redirect completes."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _MerchantPage)
-    thread = threading.Thread(target=server.serve_forever, name="merchant", daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
-    thread.join()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    missing = [what for what, ok in [(CHROMIUM, os.access(CHROMIUM, os.X_OK)),
-                                     ("the playwright package", PLAYWRIGHT)]
-               if not ok]
-    if missing:
-        pytest.fail(f"the browser test needs {' and '.join(missing)}: run `bash scripts/test`, which installs "
-                    "Debian's chromium and the `test` extra (playwright)", pytrace=False)
-    with sync_playwright() as pw:
-        launched = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield launched
-        finally:
-            launched.close()
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    expect.set_options(timeout=20_000)
-    context = browser.new_context()
-    context.set_default_timeout(20_000)
-    try:
-        yield context.new_page()
-    finally:
-        context.close()
+    with local_site(_MerchantPage) as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 def start(api: Api, merchant: str, *, paywall: str = STRIPE_PW, price: str = "102", email: str) -> str:

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from .browser import browser, page  # noqa: F401  (fixtures: one Chromium per module)
 from .conftest import STRIPE_PW, Api
-from .test_browser_checkout import browser, page  # noqa: F401  (shared fixtures: one Chromium per module)
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page

@@ -5,10 +5,9 @@ CORS stays as the browser SDK needs it. Proven in headless Chromium from a page 
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
@@ -16,8 +15,8 @@ import pytest
 from paywall_emulator.config import EmulatorConfig
 from paywall_emulator.testing import ControlClient, ControlError, ThreadedEmulator
 
+from .browser import browser, local_site, page  # noqa: F401  (the Chromium fixtures)
 from .conftest import ACME_KEY, STRIPE_PW, Api, error_of
-from .test_browser_checkout import browser, page  # noqa: F401  (the Chromium fixtures)
 
 EVIL = "http://127.0.0.1:1"
 
@@ -120,13 +119,8 @@ def attacker(emu: ThreadedEmulator) -> Iterator[str]:
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Page)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/"
-    server.shutdown()
-    server.server_close()
-    thread.join()
+    with local_site(Page) as port:
+        yield f"http://127.0.0.1:{port}/"
 
 
 def test_a_page_on_another_origin_can_neither_read_nor_change_the_world(

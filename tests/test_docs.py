@@ -32,7 +32,7 @@ from typing import Any
 import pytest
 import yaml
 
-from .test_browser_checkout import CHROMIUM, CHROMIUM_ARGS, PLAYWRIGHT
+from .browser import CHROMIUM, CHROMIUM_ARGS, PLAYWRIGHT
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]

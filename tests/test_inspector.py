@@ -15,29 +15,16 @@ from typing import Any
 import pytest
 import requests
 import yaml
+from playwright.sync_api import Browser, Locator, Page, expect
 
 from paywall_emulator.engine.inspector import Row, Table, generic_tables, render_page
 from paywall_emulator.testing import ThreadedEmulator, WebhookReceiver
 
+from .browser import browser as browser  # the fixture
+from .browser import new_context
 from .conftest import ACME_KEY, STRIPE_PW, Api
-from .test_browser_checkout import CHROMIUM, CHROMIUM_ARGS, PLAYWRIGHT
-
-if PLAYWRIGHT:
-    from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not PLAYWRIGHT or not Path(CHROMIUM).exists():
-        pytest.fail(f"the inspector test needs {CHROMIUM} and playwright: run `bash scripts/test`", pytrace=False)
-    with sync_playwright() as pw:
-        launched = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield launched
-        finally:
-            launched.close()
 
 
 @contextmanager
@@ -55,9 +42,7 @@ def open_page(browser: Browser, tmp_path: Path) -> Iterator[Callable[..., Page]]
     contexts = []
 
     def opener(*, javascript: bool = True) -> Page:
-        expect.set_options(timeout=20_000)
-        context = browser.new_context(java_script_enabled=javascript)
-        context.set_default_timeout(20_000)
+        context = new_context(browser, javascript=javascript)
         contexts.append(context)
         return context.new_page()
 

@@ -14,9 +14,10 @@ from playwright.sync_api import Browser, expect
 
 from paywall_emulator.testing import ControlClient
 
+from .browser import browser as browser  # the fixture
+from .browser import new_context
 from .conftest import ACME_KEY, STRIPE_PW, Api, error_of
 from .test_browser_checkout import ALICE_SUB
-from .test_browser_checkout import browser as browser  # the fixture
 
 RETURN = "https://app.example.com/account"
 
@@ -92,8 +93,7 @@ def test_every_portal_call_mints_a_fresh_one_time_link(api: Api, control: Contro
 
 def test_in_chromium_a_second_context_sees_the_used_page(browser: Browser, api: Api) -> None:
     url = portal_url(api)
-    expect.set_options(timeout=20_000)
-    first, second = browser.new_context(), browser.new_context()
+    first, second = new_context(browser), new_context(browser)
     try:
         page = first.new_page()
         page.goto(url)

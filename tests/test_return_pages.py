@@ -6,28 +6,17 @@ Freemius's fixed landing; plain HTTP checks every page and the 404 of an unknown
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import requests
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
 from paywall_emulator.testing import ControlClient, ThreadedEmulator
 
+from .browser import browser as browser  # the fixtures
+from .browser import page as page
 from .conftest import ACME_KEY, FREEMIUS_PW, PADDLE_PW, STRIPE_PW, TOKEN_PW, Api, error_of
-from .test_browser_checkout import browser as browser  # the fixture
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    expect.set_options(timeout=20_000)
-    context = browser.new_context()
-    context.set_default_timeout(20_000)
-    try:
-        yield context.new_page()
-    finally:
-        context.close()
 
 
 def start(api: Api, paywall: str, price: str, email: str, **extra: Any) -> str:

@@ -5,29 +5,19 @@ Chromium and Playwright are required, never skipped."""
 
 from __future__ import annotations
 
-import os
-import threading
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
 import requests
+from playwright.sync_api import Browser, expect
 
 from paywall_emulator.testing import ControlClient, ThreadedEmulator
 
+from ..browser import browser as browser  # the fixture
+from ..browser import local_site, new_context
 from .support import STUDIO, STUDIO_PK, STUDIO_SK, STUDIO_WHSEC
-
-try:
-    from playwright.sync_api import Browser, expect, sync_playwright
-except ImportError:  # reported by the `browser` fixture: every test here fails, none is skipped
-    PLAYWRIGHT = False
-else:
-    PLAYWRIGHT = True
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
 def _page(script: str) -> bytes:
@@ -66,36 +56,17 @@ def _site(emulator_url: str) -> type[BaseHTTPRequestHandler]:
 
 @pytest.fixture
 def site(emu: ThreadedEmulator) -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _site(emu.base_url))
-    thread = threading.Thread(target=server.serve_forever, name="site", daemon=True)
-    thread.start()
     # `localhost` while the emulator is on 127.0.0.1: another site, as a real app beside the emulator is
     # (the redirect to the hosted checkout is a cross-site navigation).
-    yield f"http://localhost:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
-    thread.join()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    missing = [what for what, ok in [(CHROMIUM, os.access(CHROMIUM, os.X_OK)), ("the playwright package", PLAYWRIGHT)]
-               if not ok]
-    if missing:
-        pytest.fail(f"the browser test needs {' and '.join(missing)}", pytrace=False)
-    with sync_playwright() as pw:
-        launched = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield launched
-        finally:
-            launched.close()
+    with local_site(_site(emu.base_url)) as port:
+        yield f"http://localhost:{port}"
 
 
 def test_embed_meters_buys_and_upgrades(browser: Browser, site: str, control: ControlClient,
                                         paykit_world: Callable[[dict[str, Any]], None]) -> None:
     paykit_world({"projects": [{"id": STUDIO, "name": "Image Studio", "publishableKey": STUDIO_PK,
                                 "secretKey": STUDIO_SK, "webhookSecret": STUDIO_WHSEC, "baseUrl": site}]})
-    context = browser.new_context()
+    context = new_context(browser)
     page = context.new_page()
     try:
         page.goto(f"{site}/")
@@ -135,7 +106,7 @@ def test_embed_meters_buys_and_upgrades(browser: Browser, site: str, control: Co
 
 
 def test_embed_with_data_user_and_data_base(browser: Browser, site: str, control: ControlClient) -> None:
-    context = browser.new_context()
+    context = new_context(browser)
     page = context.new_page()
     try:
         page.goto(f"{site}/self-hosted")

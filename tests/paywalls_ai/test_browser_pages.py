@@ -4,47 +4,13 @@ the app on the authorization page. Chromium and Playwright are required, never s
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
+from playwright.sync_api import Page, expect
 
-import pytest
-
+from ..browser import browser as browser  # the fixtures
+from ..browser import page as page
 from .http_support import MODEL, SHARED_KEY, UNIT, Pw, echo_cost, link_in, openai_client
 
-try:
-    from playwright.sync_api import Browser, Page, expect, sync_playwright
-except ImportError:  # reported by the `browser` fixture: every test here fails, none is skipped
-    PLAYWRIGHT = False
-else:
-    PLAYWRIGHT = True
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 HELLO = [{"role": "user", "content": "hi"}]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not (os.access(CHROMIUM, os.X_OK) and PLAYWRIGHT):
-        pytest.fail("the browser test needs /usr/bin/chromium and playwright (the `test` extra)", pytrace=False)
-    with sync_playwright() as pw:
-        launched = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield launched
-        finally:
-            launched.close()
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    expect.set_options(timeout=20_000)
-    context = browser.new_context()
-    context.set_default_timeout(20_000)
-    try:
-        yield context.new_page()
-    finally:
-        context.close()
 
 
 def test_topup_page_then_the_retried_completion_succeeds(page: Page, emu: object) -> None:
