@@ -56,6 +56,43 @@ def _token_types(session: ContractSession) -> list[str]:
     return found
 
 
+def base_config(session: ContractSession, checks: tuple[str, ...] = CHECKS) -> dict[str, Any]:
+    """The Schemathesis settings every product's generated tests share: the target, the budget (examples,
+    the boundary-value phase but never an undeclared method), the checks, the Hypothesis seed, the rate."""
+    settings, budget = session.settings, session.settings.budget
+    data: dict[str, Any] = {
+        "base-url": session.base_url,
+        "request-timeout": 30,
+        "suppress-health-check": ["all"],
+        "generation": {"mode": "all", "max-examples": budget.max_examples, "database": "none",
+                       "no-shrink": budget.name == "quick"},
+        "checks": {"enabled": False, **{name: {"enabled": True} for name in checks}},
+        # Never probe undeclared methods (DELETE, PUT, TRACE...): a real deployment may act on them.
+        "phases": {"coverage": {"enabled": budget.coverage, "unexpected-methods": []}},
+        "seed": settings.hypothesis_seed,
+    }
+    if settings.rate_limit:
+        data["rate-limit"] = settings.rate_limit
+    return data
+
+
+def record_failures(schema: Any, session: ContractSession) -> None:
+    """Every failed check of a generated test goes to the run's report (a schema failure titled by its
+    JSON path)."""
+    recorder = session.recorder
+
+    @schema.hook("after_validate")
+    def record(context: Any, case: Any, response: Any, results: list[Any]) -> None:
+        for result in results:
+            if result.failure is None:
+                continue
+            recorder.add_failure(operation=case.operation.label, check=result.name,
+                                 title=schema_failure_title(result.failure) or str(result.failure.title),
+                                 message=str(result.failure.message or ""),
+                                 request=response.request, status=response.status_code,
+                                 response=(response.content or b"")[:300].decode("utf-8", "replace"))
+
+
 def build_config(session: ContractSession) -> schemathesis.Config:
     settings, budget = session.settings, session.settings.budget
     run_emails = [settings.run_email(f"gen{i}") for i in range(4)]
@@ -81,25 +118,10 @@ def build_config(session: ContractSession) -> schemathesis.Config:
     if settings.provider_id:
         dictionaries["providers"] = {"values": [settings.provider_id]}
         parameters["path.providerId"] = {"dictionary": "providers", "probability": 0.6}
-    data: dict[str, Any] = {
-        "base-url": session.base_url,
-        "request-timeout": 30,
-        "suppress-health-check": ["all"],
-        "generation": {"mode": "all", "max-examples": budget.max_examples, "database": "none",
-                       "no-shrink": budget.name == "quick"},
-        "checks": {"enabled": False, **{name: {"enabled": True} for name in CHECKS}},
-        "phases": {
-            # Never probe undeclared methods (DELETE, PUT, TRACE...): a real deployment may act on them.
-            "coverage": {"enabled": budget.coverage, "unexpected-methods": []},
-            "stateful": {"max-steps": budget.stateful_steps},
-        },
-        "auth": {"openapi": {"ApiKeyAuth": {"api_key": settings.api_key.replace("$", "$$")}}},
-        "dictionaries": dictionaries,
-        "parameters": parameters,
-    }
-    data["seed"] = settings.hypothesis_seed
-    if settings.rate_limit:
-        data["rate-limit"] = settings.rate_limit
+    data = base_config(session)
+    data["phases"]["stateful"] = {"max-steps": budget.stateful_steps}
+    data.update({"auth": {"openapi": {"ApiKeyAuth": {"api_key": settings.api_key.replace("$", "$$")}}},
+                 "dictionaries": dictionaries, "parameters": parameters})
     return schemathesis.Config.from_dict(data)
 
 
@@ -123,7 +145,7 @@ def load_schema(session: ContractSession, only: tuple[str, ...] | None = None) -
 
 
 def _install_hooks(schema: Any, session: ContractSession) -> None:
-    recorder, settings = session.recorder, session.settings
+    settings = session.settings
     checkout = session.contract.by_id("startCheckout").label
     prices = _prices_by_paywall(session)
 
@@ -142,16 +164,7 @@ def _install_hooks(schema: Any, session: ContractSession) -> None:
             case.body = {**body, "priceId": offered[pick % len(offered)]}
         return case
 
-    @schema.hook("after_validate")
-    def record(context: Any, case: Any, response: Any, results: list[Any]) -> None:
-        for result in results:
-            if result.failure is None:
-                continue
-            recorder.add_failure(operation=case.operation.label, check=result.name,
-                                 title=schema_failure_title(result.failure) or str(result.failure.title),
-                                 message=str(result.failure.message or ""),
-                                 request=response.request, status=response.status_code,
-                                 response=(response.content or b"")[:300].decode("utf-8", "replace"))
+    record_failures(schema, session)
 
     if not settings.control:
         tagged = {session.contract.by_id(op).label for op in ("startCheckout", "getCustomerPortal")}
@@ -211,42 +224,23 @@ def load_paywalls_ai_schema(session: ContractSession) -> Any:
     """The Paywalls.ai document with target, Bearer key and budget set before any test is built; generated
     user ids are run-tagged (plus the bundled world's users on an emulator)."""
     session.ready()
-    settings, budget = session.settings, session.settings.budget
+    settings = session.settings
     users = [f"conform-{settings.run_id}-gen{i}" for i in range(3)] + (["alice", "carol"] if settings.control else [])
     models = [str(m["id"]) for m in (session.http.get(
         f"{session.base_url}/v1/models", headers={"Authorization": f"Bearer {settings.api_key}"}).json().get("data")
         or []) if isinstance(m, dict)]
-    data: dict[str, Any] = {
-        "base-url": session.base_url,
-        "request-timeout": 30,
-        "suppress-health-check": ["all"],
-        "generation": {"mode": "all", "max-examples": budget.max_examples, "database": "none",
-                       "no-shrink": budget.name == "quick"},
-        "checks": {"enabled": False, **{name: {"enabled": True} for name in CHECKS}},
-        "phases": {"coverage": {"enabled": budget.coverage, "unexpected-methods": []},
-                   "stateful": {"enabled": False}},
+    data = base_config(session)
+    data["phases"]["stateful"] = {"enabled": False}
+    data.update({
         "auth": {"openapi": {"PaywallKey": {"bearer": settings.api_key.replace("$", "$$")}}},
         "dictionaries": {"users": {"values": users}, "models": {"values": models or ["conform-model"]}},
         "parameters": {"query.user": {"dictionary": "users", "probability": 0.8},
                        "body.user": {"dictionary": "users", "probability": 0.8},
                        "header.X-Paywall-User": {"dictionary": "users", "probability": 0.5},
                        "body.model": {"dictionary": "models", "probability": 0.8}},
-        "seed": settings.hypothesis_seed,
-    }
-    if settings.rate_limit:
-        data["rate-limit"] = settings.rate_limit
+    })
     schema = schemathesis.openapi.from_path(str(session.contract.path), config=schemathesis.Config.from_dict(data))
     schema = schema.include(operation_id=[op.operation_id for op in session.contract.operations
                                           if paywalls_ai_allowed(session, op.operation_id)])
-    recorder = session.recorder
-
-    @schema.hook("after_validate")
-    def record(context: Any, case: Any, response: Any, results: list[Any]) -> None:
-        for result in results:
-            if result.failure is not None:
-                recorder.add_failure(operation=case.operation.label, check=result.name,
-                                     title=str(result.failure.title), message=str(result.failure.message or ""),
-                                     request=response.request, status=response.status_code,
-                                     response=(response.content or b"")[:300].decode("utf-8", "replace"))
-
+    record_failures(schema, session)
     return schema

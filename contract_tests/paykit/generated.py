@@ -10,6 +10,7 @@ from typing import Any
 
 import schemathesis
 
+from paywall_emulator.contract_tests.generated import base_config, record_failures
 from paywall_emulator.contract_tests.paykit.target import spec_path
 from paywall_emulator.contract_tests.session import ContractSession
 from paywall_emulator.contract_tests.spec import load
@@ -25,18 +26,11 @@ def operations(session: ContractSession) -> tuple[str, ...]:
 
 
 def load_schema(session: ContractSession) -> Any:
-    settings, budget = session.settings, session.settings.budget
+    settings = session.settings
     users = [f"conform_{settings.run_id}_gen{i}" for i in range(4)]
     keys = [k for k in (settings.paykit_publishable_key, settings.paykit_secret_key) if k]
-    data: dict[str, Any] = {
-        "base-url": session.base_url,
-        "request-timeout": 30,
-        "suppress-health-check": ["all"],
-        "seed": settings.hypothesis_seed,
-        "generation": {"mode": "all", "max-examples": budget.max_examples, "database": "none",
-                       "no-shrink": budget.name == "quick"},
-        "checks": {"enabled": False, **{name: {"enabled": True} for name in CHECKS}},
-        "phases": {"coverage": {"enabled": budget.coverage, "unexpected-methods": []}},
+    data = base_config(session, CHECKS)
+    data.update({
         "dictionaries": {"users": {"values": users}, "keys": {"values": keys or ["pk_live_demo"]}},
         "parameters": {
             # A real deployment only meets this run's users from positive data, so what it creates is findable.
@@ -45,22 +39,10 @@ def load_schema(session: ContractSession) -> Any:
             "header.x-paykit-key": {"dictionary": "keys", "probability": 0.6},
             "query.key": {"dictionary": "keys", "probability": 0.6},
         },
-    }
-    if settings.rate_limit:
-        data["rate-limit"] = settings.rate_limit
+    })
     schema = schemathesis.openapi.from_path(str(spec_path()), config=schemathesis.Config.from_dict(data))
     schema = schema.include(operation_id=list(operations(session)))
-    recorder = session.recorder
-
-    @schema.hook("after_validate")
-    def record(context: Any, case: Any, response: Any, results: list[Any]) -> None:
-        for result in results:
-            if result.failure is not None:
-                recorder.add_failure(operation=case.operation.label, check=result.name,
-                                     title=str(result.failure.title), message=str(result.failure.message or ""),
-                                     request=response.request, status=response.status_code,
-                                     response=(response.content or b"")[:300].decode("utf-8", "replace"))
-
+    record_failures(schema, session)
     return schema
 
 
