@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 import requests
 
 from paywall_emulator.contract_tests.client import Api, expect_ok
 from paywall_emulator.contract_tests.session import ContractSession
+
+C = TypeVar("C")  # a connection: an Api, a GuardedSession
 
 
 def need(value: str | None, option: str, why: str) -> str:
@@ -69,7 +71,7 @@ def adjust(api: Api, paywall_id: str, user_id: str, type_: str, amount: int, op:
     return api.post(balances_path(paywall_id), json={"user_id": user_id, "type": type_, "amount": amount, "op": op})
 
 
-def concurrently(connections: Sequence[Api], calls: Sequence[Callable[[Api], requests.Response]]
+def concurrently(connections: Sequence[C], calls: Sequence[Callable[[C], requests.Response]]
                  ) -> list[requests.Response]:
     """Send `calls` spread over `connections`, one thread per connection, every thread starting at the same
     moment (a barrier), so the target has several requests in flight at once. Answers in call order; an
@@ -78,7 +80,7 @@ def concurrently(connections: Sequence[Api], calls: Sequence[Callable[[Api], req
     errors: list[BaseException] = []
     start = threading.Barrier(len(connections))
 
-    def worker(index: int, api: Api) -> None:
+    def worker(index: int, api: C) -> None:
         try:
             start.wait(timeout=60)
             for i in range(index, len(calls), len(connections)):

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -19,6 +18,7 @@ import requests
 
 from paywall_emulator.contract_tests import spec
 from paywall_emulator.contract_tests.client import Control, GuardedSession, explain
+from paywall_emulator.contract_tests.helpers import concurrently
 from paywall_emulator.contract_tests.session import ContractSession
 from paywall_emulator.contract_tests.settings import Settings
 
@@ -134,25 +134,4 @@ def skip_unconfigured(resp: requests.Response) -> None:
 def at_once(target: PayKitTarget, count: int, call: Callable[[GuardedSession], requests.Response],
             connections: int = 10) -> list[requests.Response]:
     """`count` calls over `connections` sessions, all threads released together."""
-    sessions = [target.http() for _ in range(connections)]
-    answers: list[requests.Response | None] = [None] * count
-    errors: list[BaseException] = []
-    start = threading.Barrier(connections)
-
-    def worker(index: int) -> None:
-        try:
-            start.wait(timeout=60)
-            for i in range(index, count, connections):
-                answers[i] = call(sessions[index])
-        except BaseException as exc:
-            errors.append(exc)
-            start.abort()
-
-    threads = [threading.Thread(target=worker, args=(i,), daemon=True) for i in range(connections)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    if errors:
-        raise errors[0]
-    return [a for a in answers if a is not None]
+    return concurrently([target.http() for _ in range(connections)], [call] * count)
