@@ -1,7 +1,7 @@
 """Shared pieces of the tests that drive a real headless Chromium (Debian's /usr/bin/chromium through
 Playwright): the module-scoped `browser` fixture (one Chromium per test module; a session-scoped sync
 Playwright would keep its event loop marked running and break the aiohttp tests that follow), the
-`page` fixture, and `local_site` for the small local sites the pages navigate to or from.
+`page` fixture, and `local_site` / `static_site` for the small local sites the pages navigate to or from.
 
 A test module imports the fixtures it uses (`from .browser import browser, page`); tests/conftest.py
 marks every test using `browser` as slow. Chromium and Playwright are required, never skipped."""
@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 import pytest
 
@@ -74,3 +75,24 @@ def local_site(handler: type[BaseHTTPRequestHandler]) -> Iterator[int]:
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+def static_site(render: Callable[[str], tuple[bytes, str]]) -> type[BaseHTTPRequestHandler]:
+    """A handler answering every GET with `render(path)` (body, content type), and logging nothing."""
+
+    class Site(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body, content_type = render(self.path)
+            self.send_response(200)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    return Site
+
+
+HTML = "text/html; charset=utf-8"

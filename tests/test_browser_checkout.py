@@ -8,38 +8,28 @@ Chromium and Playwright are required, never skipped: `bash scripts/test` install
 from __future__ import annotations
 
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from playwright.sync_api import Page, expect
 
+from .browser import HTML, local_site, static_site
 from .browser import browser as browser  # the fixtures
-from .browser import local_site
 from .browser import page as page
 from .conftest import ACME_KEY, FREEMIUS_PW, STRIPE_PW, Api
 
 ALICE_SUB = "sub_seedAlicePro000000000001"
 
 
-class _MerchantPage(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        body = f"<!doctype html><title>merchant</title><h1 id='merchant'>merchant {self.path}</h1>".encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "text/html; charset=utf-8")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
+def _merchant_page(path: str) -> tuple[bytes, str]:
+    return f"<!doctype html><title>merchant</title><h1 id='merchant'>merchant {path}</h1>".encode(), HTML
 
 
 @pytest.fixture(scope="module")
 def merchant() -> Iterator[str]:
     """The merchant's site: any GET answers a small page, so the browser's redirect completes."""
-    with local_site(_MerchantPage) as port:
+    with local_site(static_site(_merchant_page)) as port:
         yield f"http://127.0.0.1:{port}"
 
 

@@ -8,14 +8,12 @@ Chromium and Playwright are required, never skipped: `bash scripts/test` install
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .browser import browser, page  # noqa: F401  (fixtures: one Chromium per module)
+from .browser import HTML, browser, local_site, page, static_site  # noqa: F401  (fixtures: one Chromium per module)
 from .conftest import STRIPE_PW, Api
 
 if TYPE_CHECKING:
@@ -81,24 +79,8 @@ def app_origin(emulator: Any) -> Iterator[str]:
     """The integrator's app: another site than the emulator, serving APP_PAGE."""
     html = (APP_PAGE % {"api": json.dumps(emulator.base_url), "paywall": json.dumps(STRIPE_PW)}).encode()
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.send_header("Content-Length", str(len(html)))
-            self.end_headers()
-            self.wfile.write(html)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, name="app", daemon=True)
-    thread.start()
-    yield f"http://localhost:{server.server_address[1]}"  # another site than 127.0.0.1: a real cross-site popup
-    server.shutdown()
-    server.server_close()
-    thread.join()
+    with local_site(static_site(lambda _: (html, HTML))) as port:
+        yield f"http://localhost:{port}"  # another site than 127.0.0.1: a real cross-site popup
 
 
 def sign_in(app: Page, app_origin: str, button: str, **identity: str) -> dict[str, Any]:

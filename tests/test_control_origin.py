@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
@@ -15,7 +14,7 @@ import pytest
 from paywall_emulator.config import EmulatorConfig
 from paywall_emulator.testing import ControlClient, ControlError, ThreadedEmulator
 
-from .browser import browser, local_site, page  # noqa: F401  (the Chromium fixtures)
+from .browser import HTML, browser, local_site, page, static_site  # noqa: F401  (the Chromium fixtures)
 from .conftest import ACME_KEY, STRIPE_PW, Api, error_of
 
 EVIL = "http://127.0.0.1:1"
@@ -107,19 +106,7 @@ async function attempt(name, url, options) {
 
 @pytest.fixture
 def attacker(emu: ThreadedEmulator) -> Iterator[str]:
-    class Page(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            body = (ATTACK % {"target": emu.base_url}).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    with local_site(Page) as port:
+    with local_site(static_site(lambda _: ((ATTACK % {"target": emu.base_url}).encode(), HTML))) as port:
         yield f"http://127.0.0.1:{port}/"
 
 

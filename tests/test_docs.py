@@ -22,17 +22,14 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
 
-from .browser import CHROMIUM, CHROMIUM_ARGS, PLAYWRIGHT
+from .browser import CHROMIUM, CHROMIUM_ARGS, PLAYWRIGHT, local_site, static_site
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -76,21 +73,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-class Foreign(BaseHTTPRequestHandler):
-    """A page on another origin, for the JavaScript examples."""
-
-    def do_GET(self) -> None:
-        body = b"<!doctype html><title>another origin</title>"
-        self.send_response(200)
-        self.send_header("Content-Type", "text/html")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
 
 
 class Reader:
@@ -142,12 +124,9 @@ class Reader:
 
 @pytest.fixture(scope="module")
 def foreign_origin() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Foreign)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    """A page on another origin, for the JavaScript examples."""
+    with local_site(static_site(lambda _: (b"<!doctype html><title>another origin</title>", "text/html"))) as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 def run_js(script: str, origin: str, where: str) -> None:

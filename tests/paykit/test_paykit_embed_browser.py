@@ -16,7 +16,7 @@ from playwright.sync_api import Browser, expect
 from paywall_emulator.testing import ControlClient, ThreadedEmulator
 
 from ..browser import browser as browser  # the fixture
-from ..browser import local_site, new_context
+from ..browser import local_site, new_context, static_site
 from .support import STUDIO, STUDIO_PK, STUDIO_SK, STUDIO_WHSEC
 
 
@@ -38,20 +38,13 @@ def _site(emulator_url: str) -> type[BaseHTTPRequestHandler]:
                               "data-user='site_user_7'></script>"),
     }
 
-    class Site(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            path = self.path.split("?", 1)[0]
-            body = embed if path == "/embed.js" else pages.get(path, pages["/"])
-            self.send_response(200)
-            self.send_header("Content-Type", "text/javascript" if path == "/embed.js" else "text/html; charset=utf-8")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+    def render(path: str) -> tuple[bytes, str]:
+        path = path.split("?", 1)[0]
+        if path == "/embed.js":
+            return embed, "text/javascript"
+        return pages.get(path, pages["/"]), "text/html; charset=utf-8"
 
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    return Site
+    return static_site(render)
 
 
 @pytest.fixture
