@@ -43,9 +43,10 @@ def pytest_configure(config: pytest.Config) -> None:
                                        "(needs --paywall-allow-writes against a real deployment)")
     try:
         settings = from_options(lambda name: config.getoption(name, None))
-    except ValueError as exc:
+        session = ContractSession(settings, _start_emulator if settings.in_thread else None)
+    except ValueError as exc:  # a bad option value, or a --paywall-spec that is not an OpenAPI document
         raise pytest.UsageError(str(exc)) from None
-    contract_session.install(config, ContractSession(settings, _start_emulator if settings.in_thread else None))
+    contract_session.install(config, session)
     # Test modules build tests from the run's session when imported: a module left in sys.modules by an
     # earlier run in this process would keep that run's (closed) session and target.
     # (Installed, they are `paywall_emulator.contract_tests.test_*`; from a checkout, `contract_tests.test_*`.)

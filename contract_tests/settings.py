@@ -7,6 +7,7 @@ Pure data; no HTTP and no `emulator` import, so it is safe anywhere.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -111,21 +112,26 @@ class Settings:
         return list(dict.fromkeys(i for i in ids if i))
 
 
+REQUIRED = "(default: the bundled world's, in a thread; none with a URL)"
+OPTIONAL = "(default: the bundled world's, in a thread; none with a URL: the tests needing it are skipped)"
 # name -> (option dest, env var, help)
 OPTIONS: tuple[tuple[str, str, str], ...] = (
     ("--paywall-base-url", "PAYWALL_BASE_URL",
      "base URL of the target (default: start the bundled emulator in a thread)"),
-    ("--paywall-api-key", "PAYWALL_API_KEY", "the owner's server key (X-Api-Key)"),
-    ("--paywall-id", "PAYWALL_ID", "the paywall the suite exercises"),
+    ("--paywall-api-key", "PAYWALL_API_KEY", f"the owner's server key (X-Api-Key) {REQUIRED}"),
+    ("--paywall-id", "PAYWALL_ID", f"the paywall the suite exercises {REQUIRED}"),
     ("--paywall-email", "PAYWALL_EMAIL",
-     "an existing user with an active purchase on --paywall-id (identity and 409 tests)"),
-    ("--paywall-other-id", "PAYWALL_OTHER_ID", "another paywall of the same owner (identity_not_on_paywall)"),
-    ("--paywall-foreign-id", "PAYWALL_FOREIGN_ID", "a paywall of another owner (cross-owner 403)"),
-    ("--paywall-tokenized-id", "PAYWALL_TOKENIZED_ID", "a tokenized paywall (balances, gateway)"),
-    ("--paywall-freemius-id", "PAYWALL_FREEMIUS_ID", "a Freemius paywall (portal 403)"),
-    ("--paywall-provider-id", "PAYWALL_PROVIDER_ID", "a gateway provider of the tokenized paywall"),
+     "an existing user with an active purchase on --paywall-id (identity and 409 tests) "
+     f"{OPTIONAL}"),
+    ("--paywall-other-id", "PAYWALL_OTHER_ID", "another paywall of the same owner (identity_not_on_paywall) "
+     f"{OPTIONAL}"),
+    ("--paywall-foreign-id", "PAYWALL_FOREIGN_ID", f"a paywall of another owner (cross-owner 403) {OPTIONAL}"),
+    ("--paywall-tokenized-id", "PAYWALL_TOKENIZED_ID", f"a tokenized paywall (balances, gateway) {OPTIONAL}"),
+    ("--paywall-freemius-id", "PAYWALL_FREEMIUS_ID", f"a Freemius paywall (portal 403) {OPTIONAL}"),
+    ("--paywall-provider-id", "PAYWALL_PROVIDER_ID", f"a gateway provider of the tokenized paywall {OPTIONAL}"),
     ("--paywall-free-provider-id", "PAYWALL_FREE_PROVIDER_ID",
-     "a provider of the tokenized paywall whose query type is free (never charged)"),
+     "a provider of the tokenized paywall whose query type is free (never charged) "
+     f"{OPTIONAL}"),
     ("--paywall-budget", "PAYWALL_BUDGET", "quick | default | thorough (default: default)"),
     ("--paywall-run-id", "PAYWALL_RUN_ID", "tag for everything the run creates (default: random)"),
     ("--paywall-rate-limit", "PAYWALL_RATE_LIMIT",
@@ -133,23 +139,26 @@ OPTIONS: tuple[tuple[str, str, str], ...] = (
     ("--paywall-hypothesis-seed", "PAYWALL_HYPOTHESIS_SEED",
      "Hypothesis seed of the generated tests (default: random)"),
     ("--paywall-spec", "PAYWALL_SPEC", "the OpenAPI document to test against (default: the bundled one)"),
-    ("--paywall-report", "PAYWALL_REPORT", "write the per-operation report (JSON) here"),
+    ("--paywall-report", "PAYWALL_REPORT", "write the per-operation report (JSON) here (default: none)"),
     ("--paywall-product", "PAYWALL_PRODUCT",
-     "the product whose suite runs: monetize (default), paykit or paywalls-ai"),
+     "the product whose suite runs: monetize, paykit or paywalls-ai (default: monetize)"),
     ("--paywall-paykit-publishable-key", "PAYKIT_PUBLISHABLE_KEY",
-     "PayKit: a publishable key of a project other than the demo one (rights and secure-metering tests)"),
-    ("--paywall-paykit-secret-key", "PAYKIT_SECRET_KEY", "PayKit: the secret key of that project"),
+     "PayKit: a publishable key of a project other than the demo one (rights and secure-metering tests) "
+     f"{OPTIONAL}"),
+    ("--paywall-paykit-secret-key", "PAYKIT_SECRET_KEY", f"PayKit: the secret key of that project {OPTIONAL}"),
     ("--paywall-paykit-webhook-secret", "PAYKIT_WEBHOOK_SECRET",
-     "PayKit: the Stripe webhook secret of the target (signed-webhook tests)"),
+     f"PayKit: the Stripe webhook secret of the target (signed-webhook tests) {OPTIONAL}"),
 )
 # Only `--paywall-*` names: the plugin loads into every pytest session of a project that installed the package,
 # so a bare name (`--allow-writes`) could clash with another plugin's. `paywall-emulator conform` keeps its short
 # CLI flags and translates them (emulator/conform.py).
 FLAGS: tuple[tuple[str, str, str], ...] = (
     ("--paywall-allow-writes", "PAYWALL_ALLOW_WRITES",
-     "let tests create checkouts, tickets and balance changes on a real deployment (test-mode paywalls only)"),
+     "let tests create checkouts, tickets and balance changes on a real deployment (test-mode paywalls only) "
+     "(default: off; always on for the in-thread emulator)"),
     ("--paywall-control", "PAYWALL_CONTROL",
-     "the target is a paywall-emulator: use its /_emulator control API (emulator_only tests run)"),
+     "the target is a paywall-emulator: use its /_emulator control API (emulator_only tests run) "
+     "(default: off; always on for the in-thread emulator)"),
 )
 
 
@@ -189,8 +198,15 @@ def from_options(get: Callable[[str], Any], environ: dict[str, str] | None = Non
     if budget_name not in BUDGETS:
         raise ValueError(f"unknown budget {budget_name!r}; choose one of {', '.join(BUDGETS)}")
     hypothesis_seed = values["paywall_hypothesis_seed"]
+    if hypothesis_seed and not re.fullmatch(r"-?\d+", hypothesis_seed.strip()):
+        raise ValueError(f"--paywall-hypothesis-seed takes a whole number, got {hypothesis_seed!r}")
     spec, report = values["paywall_spec"], values["paywall_report"]
+    if spec and not Path(spec).is_file():
+        raise ValueError(f"--paywall-spec {spec}: no such file (leave it out to test against the bundled document)")
     rate = values["paywall_rate_limit"] or (None if in_thread else "20/s")
+    if rate not in (None, "none", "off", "0") and not re.fullmatch(r"[1-9]\d*/[smhd]", rate):
+        raise ValueError(f"--paywall-rate-limit takes requests per unit, like 20/s, 600/m, 1000/h or 5000/d "
+                         f"(or none), got {rate!r}")
     return Settings(
         base_url=base_url.rstrip("/") if base_url else None,
         api_key=str(api_key),

@@ -92,16 +92,38 @@ def _pattern(template: str) -> re.Pattern[str]:
     return re.compile("".join(out))
 
 
+class SpecError(ValueError):
+    """The document given with --paywall-spec cannot be read as an OpenAPI document: one line naming the
+    file (and the line and column of a YAML mistake), for a usage error instead of a traceback."""
+
+
 @cache
 def load(path: Path | None = None) -> Contract:
     spec_path = (path or bundled_spec_path()).resolve()
-    with spec_path.open(encoding="utf-8") as fh:
-        document = yaml.load(fh, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    shown = path or spec_path
+    try:
+        with spec_path.open(encoding="utf-8") as fh:
+            document = yaml.load(fh, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except OSError as exc:
+        raise SpecError(f"--paywall-spec {shown}: cannot read it ({exc.strerror})") from None
+    except UnicodeDecodeError:
+        raise SpecError(f"--paywall-spec {shown}: not UTF-8 text") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
+        problem, context = getattr(exc, "problem", None), getattr(exc, "context", None)
+        reason = f"{problem} ({context})" if problem and context else problem or str(exc)
+        raise SpecError(f"--paywall-spec {shown}{where}: not valid YAML: {reason}") from None
+    if not isinstance(document, dict) or "openapi" not in document or not isinstance(document.get("paths"), dict):
+        raise SpecError(f"--paywall-spec {shown}: not an OpenAPI document (it needs `openapi` and `paths`)")
     ops = []
     for template, item in document.get("paths", {}).items():
         for method in METHODS:
             if method in item:
                 raw = item[method]
+                if not isinstance(raw, dict) or not isinstance(raw.get("operationId"), str):
+                    raise SpecError(f"--paywall-spec {shown}: {method.upper()} {template} has no operationId (the "
+                                    "suite names every operation by it)")
                 ops.append(OperationInfo(operation_id=raw["operationId"], method=method.upper(), path=template,
                                          tags=tuple(raw.get("tags", ())), pattern=_pattern(template)))
     ops.sort(key=lambda o: ("{" in o.path, -o.path.count("/")))

@@ -5,7 +5,7 @@ with a redacted `curl` that reproduces it, optional JUnit XML, and a non-zero ex
 A driver only: the suite itself is plain pytest (`pytest --pyargs contract_tests ...`); this module turns
 CLI flags into its `--paywall-*` options and renders its JSON report. Imports pytest lazily: the suite's
 dependencies come with the `contract` extra, and without them `conform` says how to install it and exits
-with the usage-error status (4) instead of a traceback.
+with the usage-error status (2, as for `serve`) instead of a traceback.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ SUITE = f"{__package__}.contract_tests"  # the suite's import name, as installed
 # What the suite imports beyond the emulator's own dependencies (the `contract` extra of pyproject.toml).
 CONTRACT_MODULES = ("pytest", "hypothesis", "schemathesis", "requests")
 INSTALL_HINT = "pip install 'paywall-emulator[contract]'"
-USAGE_ERROR = 4  # pytest's ExitCode.USAGE_ERROR: every refusal of conform exits with it
+USAGE_ERROR = 2  # every refusal of the command line exits with it (argparse's own status for a bad flag)
 
 # CLI flag -> pytest option of the suite, derived from the suite's own option table
 # (contract_tests/settings.py, stdlib only): the option without its `--paywall-` prefix (`--paywall-id` keeps
@@ -67,21 +67,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="write the per-operation JSON report here (default: none) [env PAYWALL_REPORT]")
     parser.add_argument("--rules", action="store_true",
                         help="after the run, print the rule table (contract_tests/rules.yaml) with each rule's "
-                             "verdict: pass, fail, skip, blocked or not run")
+                             "verdict: pass, fail, skip, blocked or not run (default: off)")
     parser.add_argument("-k", dest="keyword", default=None, metavar="EXPRESSION",
                         help="only tests matching this pytest -k expression (default: all)")
-    parser.add_argument("-v", "--verbose", action="store_true", help="also show pytest's own output")
+    parser.add_argument("-v", "--verbose", action="store_true", help="also show pytest's own output (default: off)")
     parser.add_argument("pytest_args", nargs="*", metavar="TEST_OR_PYTEST_OPTION",
                         help="tests to run (e.g. test_behaviour_balances or test_conformance::test_operation[GET "
                              "/api/v1/paywall/{id}/user]) and extra pytest options, after --")
-    variables = "\n".join(f"  {var:<22} {_CLI_NAME.get(option, option)}" for option, var, _ in
-                          (*SUITE_OPTIONS, *SUITE_FLAGS))
+    rows = [(var, _CLI_NAME.get(option, option)) for option, var, _ in (*SUITE_OPTIONS, *SUITE_FLAGS)]
+    width = max(len(var) for var, _ in rows)
+    variables = "\n".join(f"  {var:<{width}}  {flag}" for var, flag in rows)
     parser.epilog = (
         "Without --base-url the bundled emulator is started in a thread and every id is filled in.\n"
         "Every option can come from the environment instead (a flag wins over its variable):\n"
         f"{variables}\n"
-        "Exit status: 0 all passed, 1 a test failed, 4 refused before testing (bad options, unreachable target,\n"
-        "a refused key, writes on a live-mode paywall, the contract extra missing).")
+        "Exit status: 0 all passed, 1 a test failed, 2 refused before testing (a bad option or file, an unreachable\n"
+        "target, a refused key, writes on a live-mode paywall, the contract extra missing) or interrupted;\n"
+        "other statuses are pytest's (4 a bad pytest option after --, 5 no test matched -k).")
 
 
 def pytest_arguments(args: argparse.Namespace, report: Path) -> list[str]:
@@ -174,12 +176,17 @@ def run(args: argparse.Namespace) -> int:
                        f"install the contract extra: {INSTALL_HINT}")
     import pytest
 
+    from .contract_tests import spec
     from .contract_tests.reporting import render
     from .contract_tests.settings import from_options
 
     out = sys.stdout
     try:
         settings = from_options(lambda name: _namespace_value(args, name))
+        if settings.spec_path is not None:
+            spec.load(settings.spec_path)  # not YAML, or not an OpenAPI document: refused before the run
+        for flag, path in (("--junit-xml", args.junit_xml), ("--report-json", args.report_json)):
+            _writable(flag, path)
     except ValueError as exc:
         return _refuse(str(exc))
     writes = "writes allowed" if settings.allow_writes else "read-only: GET requests and CORS preflights only"
@@ -235,9 +242,9 @@ def run(args: argparse.Namespace) -> int:
         out.write(f"\nRules (contract_tests/rules.yaml):\n{table}\n")
     if report is not None and report.get("skips"):
         out.write("\nskipped:\n" + "".join(f"  {n} × {cli_names(reason)}\n" for reason, n in report["skips"].items()))
-    if args.junit_xml is not None:
+    if args.junit_xml is not None and args.junit_xml.is_file():
         out.write(f"JUnit XML: {args.junit_xml}\n")
-    if args.report_json is not None:
+    if args.report_json is not None and report is not None:
         out.write(f"JSON report: {args.report_json}\n")
     outcomes = (report or {}).get("outcomes", {})
     sent = (report or {}).get("total_requests", 0)
@@ -247,6 +254,24 @@ def run(args: argparse.Namespace) -> int:
     out.write(f"\n{verdict}: {summary} in {elapsed:.1f}s; {sent} requests sent (cap {settings.budget.max_requests})\n")
     out.flush()
     return code
+
+
+def _writable(flag: str, path: Path | None) -> None:
+    """A report file can be written where the flag says: its folder is made if missing (as pytest does for
+    --junit-xml); a path that is a folder, or a folder that cannot be made, is refused before the run."""
+    if path is None:
+        return
+    if path.is_dir():
+        raise ValueError(f"{flag} {path} is a folder; name the file to write")
+    blocking = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+    if blocking is not None:
+        raise ValueError(f"{flag} {path}: {blocking} is a file, not a folder")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ValueError(f"{flag} {path}: cannot make its folder ({exc.strerror})") from None
+    if not os.access(path.parent, os.W_OK):
+        raise ValueError(f"{flag} {path}: its folder is not writable")
 
 
 def _refuse(reason: str) -> int:

@@ -1,8 +1,9 @@
 """The mistakes a newcomer makes with the command line each end in one line on stderr naming what to fix,
-exit status 2 for `serve`/`spec` and 4 (pytest's usage error) for `conform`, and no traceback: a busy
-port, a missing world file, YAML that does not parse, a world naming an unknown owner, a misspelt key,
-and an unreachable or refusing conform target. Also: the CLI's own surface (--version, help texts with
-defaults, the banner only once the socket listens)."""
+exit status 2 (argparse's own for a bad flag) and no traceback: for `serve`, a busy port, a missing world
+file, YAML that does not parse, a world naming an unknown owner, a misspelt key; for `conform`, an
+unreachable or refusing target, a missing or malformed --spec file, a bad option value, a report path it
+cannot write. Also: the CLI's own surface (--version, help texts with defaults, the banner only once the
+socket listens)."""
 
 from __future__ import annotations
 
@@ -137,9 +138,47 @@ def test_conform_refuses_a_target_in_one_line_naming_its_flags(
         args = ["--base-url", served, *args]
     code = conform.main(args)
     out, err = capsys.readouterr()
-    assert code == conform.USAGE_ERROR
+    assert code == conform.USAGE_ERROR == 2
     assert one_line(err) == "paywall-emulator conform: " + said.format(url=served)
     assert "--paywall-" not in err.replace("--paywall-id", "") and "Traceback" not in out
+
+
+@pytest.mark.parametrize(("args", "said"), [
+    (["--spec", "{tmp}/nope.yaml"],
+     "--spec {tmp}/nope.yaml: no such file (leave it out to test against the bundled document)"),
+    (["--spec", "{tmp}/bad.yaml"], "--spec {tmp}/bad.yaml:3:14: not valid YAML: did not find expected node content "
+                                   "(while parsing a flow node)"),
+    (["--spec", "{tmp}/unnamed.yaml"], "--spec {tmp}/unnamed.yaml: GET /a has no operationId (the suite names every "
+                                       "operation by it)"),
+    (["--spec", "{tmp}/list.yaml"], "--spec {tmp}/list.yaml: not an OpenAPI document (it needs `openapi` and `paths`)"),
+    (["--hypothesis-seed", "abc"], "--hypothesis-seed takes a whole number, got 'abc'"),
+    (["--rate-limit", "20 per second"], "--rate-limit takes requests per unit, like 20/s, 600/m, 1000/h or 5000/d "
+                                        "(or none), got '20 per second'"),
+    (["--budget", "fast"], "unknown budget 'fast'; choose one of quick, default, thorough"),
+    (["--report-json", "{tmp}/a-file/report.json"], "--report-json {tmp}/a-file/report.json: {tmp}/a-file is a "
+                                                    "file, not a folder"),
+    (["--report-json", "{tmp}"], "--report-json {tmp} is a folder; name the file to write"),
+    (["--junit-xml", "{tmp}/a-file/x/junit.xml"], "--junit-xml {tmp}/a-file/x/junit.xml: {tmp}/a-file is a file, "
+                                                  "not a folder"),
+], ids=["missing spec", "bad YAML spec", "no operationId", "not OpenAPI", "bad seed", "bad rate", "bad budget",
+        "report under a file", "report is a folder", "junit under a file"])
+def test_conform_refuses_bad_files_and_values_before_starting_anything(
+        args: list[str], said: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The in-thread target (no --base-url): refused before the emulator starts or pytest runs, so nothing
+    is printed on stdout."""
+    for var in [v for v in os.environ if v.startswith("PAYWALL_")]:
+        monkeypatch.delenv(var)
+    (tmp_path / "bad.yaml").write_text("openapi: 3.1.0\npaths:\n  /a: {get: [}\n", encoding="utf-8")
+    (tmp_path / "unnamed.yaml").write_text("openapi: 3.1.0\npaths:\n  /a: {get: {}}\n", encoding="utf-8")
+    (tmp_path / "list.yaml").write_text("- openapi\n- paths\n", encoding="utf-8")
+    (tmp_path / "a-file").write_text("", encoding="utf-8")
+    code = conform.main([a.format(tmp=tmp_path) for a in args])
+    out, err = capsys.readouterr()
+    assert (code, out) == (2, "")
+    assert one_line(err) == "paywall-emulator conform: " + said.format(tmp=tmp_path)
+    written = sorted(p.name for p in tmp_path.iterdir())
+    assert written == ["a-file", "bad.yaml", "list.yaml", "unnamed.yaml"]  # the test's own files, nothing more
 
 
 def test_the_cli_surface(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
@@ -157,6 +196,15 @@ def test_the_cli_surface(capsys: pytest.CaptureFixture[str], monkeypatch: pytest
     for var in ("PAYWALL_BASE_URL", "PAYWALL_API_KEY", "PAYWALL_ID", "PAYWALL_ALLOW_WRITES", "PAYWALL_REPORT"):
         assert var in text
     assert "--paywall-" not in text.replace("--paywall-id", "")  # the CLI's own flag names only
+    # conform's options too: each says its default (the positional test names aside)
+    helps = {a.dest: a.help or "" for a in suite._actions if a.dest not in ("help", "pytest_args")}
+    assert [name for name, text in helps.items() if "(default: " not in text] == []
+    # the variables table is two aligned columns: every variable of the suite, each with its flag
+    table = text.split("(a flag wins over its variable):\n")[1].split("\nExit status")[0].splitlines()
+    assert len(table) == len(conform.VALUE_FLAGS) + len(conform.SWITCHES) + 1
+    assert len({len(re.match(r"  \S+ +", line).group(0)) for line in table}) == 1, table  # type: ignore[union-attr]
+    assert "  PAYWALL_REPORT            --report-json" in table
+    assert "2 refused before testing" in text
 
 
 def test_conform_names_its_flags_in_the_suite_texts() -> None:

@@ -124,6 +124,9 @@ def test_conform_passes_on_a_served_emulator_as_on_staging(tmp_path: Path, serve
     assert data["skips"] and all(reason.startswith("emulator_only: needs ") for reason in data["skips"])
     assert "webhook endpoint registered through POST /_emulator/webhooks/endpoints" in done.stdout
     assert ACME_KEY not in done.stdout
+    # Skip reasons name this command's flags, not the pytest options; the report's path is echoed.
+    assert "or pass --control" in done.stdout and "--paywall-" not in done.stdout.replace("--paywall-id", "")
+    assert f"JSON report: {report}\n" in done.stdout
 
 
 @pytest.fixture
@@ -170,7 +173,7 @@ def test_writes_are_refused_on_a_live_mode_paywall(tmp_path: Path, monkeypatch: 
     with ThreadedEmulator(EmulatorConfig(world=fixtures)) as emu:
         done = conform(tmp_path, "--base-url", emu.base_url, *TARGET_ARGS, "--allow-writes")
         sent = store_of(emu.world)
-    assert done.returncode == 4, done.stdout + done.stderr
+    assert done.returncode == 2, done.stdout + done.stderr
     assert "--allow-writes refused: paywall 3 reports settings.is_test_mode=False" in done.stderr
     assert not [u for u in sent.users.values() if (u.email or "").startswith("conform+")]
 
@@ -178,7 +181,7 @@ def test_writes_are_refused_on_a_live_mode_paywall(tmp_path: Path, monkeypatch: 
 @pytest.mark.slow
 def test_a_real_target_needs_a_key_and_a_paywall(tmp_path: Path) -> None:
     done = conform(tmp_path, "--base-url", "http://127.0.0.1:9")
-    assert done.returncode == 4
+    assert done.returncode == 2
     assert "needs --api-key and --paywall-id" in done.stderr
 
 
@@ -236,7 +239,7 @@ def test_conform_without_the_contract_extra_says_how_to_install_it(tmp_path: Pat
     shim = (f"import sys; sys.modules[{module!r}] = None; from paywall_emulator.cli import main; "
             "sys.exit(main(['conform']))")
     done = run(["-c", shim], tmp_path, timeout=120)
-    assert done.returncode == 4, done.stdout + done.stderr
+    assert done.returncode == 2, done.stdout + done.stderr
     assert done.stderr.strip().splitlines() == [
         f"paywall-emulator conform: the contract suite needs {module}, which is not installed; "
         "install the contract extra: pip install 'paywall-emulator[contract]'"], done.stderr
