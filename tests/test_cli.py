@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -79,3 +80,43 @@ def test_the_banner_gives_the_inspector_link_with_the_control_token() -> None:
     guarded = banner("http://127.0.0.1:8787", "", [], token="a b/c")
     assert guarded[1].endswith("(needs the X-Emulator-Token header)")
     assert guarded[2] == "  inspector    http://127.0.0.1:8787/_emulator/?token=a%20b%2Fc"
+
+
+def bundled_banner() -> list[str]:
+    from paywall_emulator.app import create_app
+    from paywall_emulator.cli import banner
+    from paywall_emulator.config import EmulatorConfig
+    from paywall_emulator.engine.keys import WORLD_KEY
+
+    world = create_app(EmulatorConfig())[WORLD_KEY]
+    return banner("http://127.0.0.1:8787", "", [(p.title, p.banner(world.states[p.name])) for p in world.products])
+
+
+def test_the_banner_columns_line_up() -> None:
+    """Each product's rows in the banner start every column at the same place, whatever the lengths of the
+    ids, names and keys of the world."""
+    lines = bundled_banner()
+
+    def starts(prefix: str, words: tuple[str, ...]) -> set[tuple[int, ...]]:
+        rows = [line for line in lines if line.startswith(prefix)]
+        assert len(rows) >= 2, lines
+        return {tuple(row.index(word) for word in words) for row in rows}
+
+    monetize = [re.match(r"      paywall +\d+  (\w+) +(?:tokenized)? +(\w)", line) for line in lines
+                if line.startswith("      paywall ")]
+    assert len(monetize) == 7 and {(m.start(1), m.start(2)) for m in monetize if m} == {(20, 42)}, lines
+    assert len(starts("    project ", ("(", "publishable ", "secret "))) == 1
+    assert len(starts("    paywall pw_", ("base URL", "key "))) == 1
+    modes = {re.match(r"    paywall \S+ +(\w)", line).start(1) for line in lines  # type: ignore[union-attr]
+             if line.startswith("    paywall pw_")}
+    assert len(modes) == 1
+    locked = next(line for line in lines if "proj_locked" in line)
+    assert locked.endswith("  secure metering")
+    assert not any(line != line.rstrip() for line in lines)  # no trailing blanks where a cell is empty
+
+
+def test_columns_pad_every_cell_but_the_last() -> None:
+    from paywall_emulator.engine.product import columns
+
+    assert columns([("a", "bb", "c"), ("ccc", "d", "")]) == ["  a    bb  c", "  ccc  d"]
+    assert columns([]) == []

@@ -119,6 +119,15 @@ def _no_dump(state: Any, now: datetime, page: Page) -> Any:
     return {}
 
 
+def columns(rows: Iterable[Sequence[str]], indent: str = "  ") -> list[str]:
+    """Banner lines whose columns line up: each cell padded to its column's widest, two spaces apart."""
+    table = [list(row) for row in rows]
+    widths = [max((len(row[i]) for row in table if i < len(row)), default=0)
+              for i in range(max((len(row) for row in table), default=0))]
+    return [(indent + "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False))).rstrip()
+            for row in table]
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Product:
     """One emulated product. `name` keys its section in the world file and its state in the `World`."""

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from ...engine.product import DueSource, Product, Transition, WorldError, WorldLoad
+from ...engine.product import DueSource, Product, Transition, WorldError, WorldLoad, columns
 from . import delivery, handlers
 from .domain import billing
 from .errors import render_error
@@ -48,11 +48,8 @@ def _events(state: PayKitState) -> Sequence[StripeEvent]:
 
 
 def _banner(state: PayKitState) -> list[str]:
-    lines = []
-    for project in state.projects.values():
-        lines.append(f"  project {project.id} ({project.name})  publishable {project.publishable_key}  "
-                     f"secret {project.secret_key}{'  secure metering' if project.secure_metering else ''}")
-    return lines
+    return columns((f"project {p.id}", f"({p.name})", f"publishable {p.publishable_key}", f"secret {p.secret_key}",
+                    "secure metering" if p.secure_metering else "") for p in state.projects.values())
 
 
 PRODUCT = Product(

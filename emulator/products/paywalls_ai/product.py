@@ -7,7 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ...engine.product import Page, Product
+from ...engine.product import Page, Product, columns
 from . import delivery, handlers, transport
 from .domain.identity import paywall_for_authorization
 from .errors import render_error
@@ -31,8 +31,8 @@ def _dump(state: PaywallsState, now: datetime, page: Page) -> Any:
 
 
 def _banner(state: PaywallsState) -> list[str]:
-    return [f"  paywalls-ai {p.id} ({p.mode} mode) {p.name}: base URL /v1, key {', '.join(p.keys)}"
-            for p in state.paywalls.values()]
+    return columns((f"paywall {p.id}", f"{p.mode} mode", p.name, "base URL /v1", f"key {', '.join(p.keys)}")
+                   for p in state.paywalls.values())
 
 
 PRODUCT = Product(
