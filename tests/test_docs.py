@@ -10,7 +10,9 @@ Each page is followed top to bottom, like a person would, in a fresh folder of i
 * a `js` block runs in headless Chromium on a page of another origin (so CORS is exercised for real);
 * untagged and `text` blocks are sample output and are not run.
 A block that cannot run here is preceded by `<!-- not run: why -->`; those are listed in NOT_RUN, so a new
-one is a deliberate decision.
+one is a deliberate decision. A `paywall-emulator ...` command that is shown but not run (in such a block, or
+inline in the text) must still parse, and the samples of what the CLI prints (README's banner, world.md's
+error line) are compared with what it prints.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shlex
 import signal
 import socket
 import subprocess
@@ -29,7 +32,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from paywall_emulator.cli import build_parser, main
+
 from .browser import CHROMIUM, CHROMIUM_ARGS, PLAYWRIGHT, local_site, static_site
+from .test_cli import bundled_banner
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -169,6 +175,54 @@ def test_the_quick_start_commands_are_the_ones_ci_runs() -> None:
     shown = {b.first for b in blocks(ROOT / "README.md") if b.why}
     assert "bash scripts/test" in shown
     assert "exec bash scripts/test" in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+
+
+def shown_commands(page: Path) -> list[str]:
+    """The `paywall-emulator ...` command lines a page shows but does not run: inline in the text, and in its
+    blocks marked not run (continuation lines joined, comments and `&&` chains split off)."""
+    text = page.read_text(encoding="utf-8")
+    found = re.findall(r"`((?:\.venv/bin/)?paywall-emulator (?!\w+: )[^`]*)`", text)  # not a quoted message
+    for block in blocks(page):
+        if block.why and block.lang == "bash":
+            for line in block.body.replace("\\\n", " ").splitlines():
+                for part in line.split("#", 1)[0].split("&&"):
+                    if "paywall-emulator " in part:
+                        found.append(part.strip())
+    return found
+
+
+@pytest.mark.parametrize("page", PAGES, ids=[p.name for p in PAGES])
+def test_commands_shown_but_not_run_name_real_options(page: Path) -> None:
+    """A command shown in the text or in a block that is not run still parses: a renamed flag or
+    subcommand fails here instead of rotting in the page."""
+    for command in shown_commands(page):
+        argv = shlex.split(command.replace("[", "").replace("]", ""))[1:]  # a synopsis' [optional] parts too
+        try:
+            build_parser(argv_command=argv[0]).parse_args(argv)
+        except SystemExit as exc:
+            assert exc.code == 0, f"{page.name}: `{command}` does not parse"  # --help/--version exit 0
+
+
+def test_the_readme_banner_sample_is_what_serve_prints() -> None:
+    [sample] = [b for b in blocks(ROOT / "README.md") if b.lang == "text"]
+    printed = bundled_banner()
+    shown = sample.body.splitlines()
+    assert shown == printed[:len(shown)]
+
+
+def test_the_world_mistake_sample_is_what_serve_says(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """docs/world.md quotes the line `serve` prints for an unknown owner in its own my-world.yaml."""
+    page = ROOT / "docs" / "world.md"
+    said = re.search(r"`(paywall-emulator serve: my-world\.yaml:\d+: .*?'(\w+)')`", page.read_text(encoding="utf-8"))
+    assert said is not None
+    [world] = [b for b in blocks(page) if b.first == "# my-world.yaml"]
+    assert "owner: own_me\n" in world.body
+    (tmp_path / "my-world.yaml").write_text(world.body.replace("owner: own_me\n", f"owner: {said.group(2)}\n"),
+                                            encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    assert main(["serve", "--world", "my-world.yaml", "--port", "0"]) == 2
+    assert capsys.readouterr().err == said.group(1) + "\n"
 
 
 @pytest.mark.slow
