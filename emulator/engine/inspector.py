@@ -86,9 +86,10 @@ def render_page(*, clock: Mapping[str, Any], faults: Sequence[Mapping[str, Any]]
     `sections` is (product name, title, tables) per product served. `token` (the page was opened with
     `?token=` on an emulator with a control token) goes with every call the page makes."""
     head = _HEAD
-    if token:
-        head = head.replace('<a href="/_emulator/state">',
-                            f'<a href="/_emulator/state?token={escape(quote(token, safe=""))}">')
+    if token:  # the page's own links keep it (a person opening a link cannot add a header)
+        query = f'?token={escape(quote(token, safe=""))}'
+        head = head.replace('<a href="/_emulator/state">', f'<a href="/_emulator/state{query}">')
+        head = head.replace('<a href="/_emulator/" ', f'<a href="/_emulator/{query}" ')
         head = head.replace("<body>", f'<body data-token="{escape(token)}">')
     parts = [head, "<main>", _clock(clock), _faults(faults)]
     for name, title, tables in sections:
