@@ -115,6 +115,42 @@ def test_pay_a_checkout_and_redeliver_its_webhook(open_page: Callable[..., Page]
         expect(shown.locator("td").nth(5)).to_contain_text(" 200")
 
 
+def test_decline_renew_expire_and_remove_fault_buttons(open_page: Callable[..., Page], emu: ThreadedEmulator,
+                                                       api: Api, tmp_path: Path) -> None:
+    """The page's other buttons each make their control call and the reloaded page shows the state after:
+    Decline on an open checkout, Renew now and Expire on a live subscription, Remove on an active fault."""
+    started = api.post(f"/api/v1/paywall/{STRIPE_PW}/start-checkout", key=ACME_KEY,
+                       json={"email": "declined@example.com", "priceId": "102"})
+    session = started.json()["checkoutUrl"].rsplit("/", 1)[-1]
+    fault = emu.control.add_fault("getBootstrap", status=503, times=3)
+    alice = "sub_seedAlicePro000000000001"
+    period_end = next(s["current_period_end"] for s in emu.control.state()["monetize"]["subscriptions"]
+                      if s["id"] == alice)
+    page = open_page()
+    with screenshot_on_failure(page, tmp_path / "buttons.png"):
+        page.goto(emu.base_url + "/_emulator/")
+        page.get_by_test_id(f"decline-{session}").click()
+        expect(page.get_by_test_id("status")).to_have_text(f"POST /_emulator/checkouts/{session}/decline -> 200")
+        assert cells(row(page, "checkouts", session))[4:7][0::2] == ["declined", "card_declined"]
+        assert page.get_by_test_id(f"pay-{session}").count() == 0
+
+        page.get_by_test_id(f"renew-{alice}").click()
+        expect(page.get_by_test_id("status")).to_have_text(f"POST /_emulator/subscriptions/{alice}/renew -> 200")
+        renewed = cells(row(page, "subscriptions", alice))
+        assert renewed[4] == "active" and renewed[5] > period_end
+
+        page.get_by_test_id(f"expire-{alice}").click()
+        expect(page.get_by_test_id("status")).to_have_text(f"POST /_emulator/subscriptions/{alice}/expire -> 200")
+        assert cells(row(page, "subscriptions", alice))[4] == "canceled"
+        assert page.get_by_test_id(f"expire-{alice}").count() == 0  # nothing left to act on
+
+        page.get_by_test_id(f"remove-fault-{fault['id']}").click()
+        expect(page.get_by_test_id("status")).to_have_text(f"DELETE /_emulator/faults/{fault['id']} -> 204")
+        assert row(page, "faults", fault["id"]).count() == 0 and emu.control.faults() == []
+    user = api.get(f"/api/v1/paywall/{STRIPE_PW}/user-state", headers={"X-User-Email": "alice@example.com"})
+    assert user.json()["has_active_subscription"] is False
+
+
 def test_clock_buttons_move_the_emulator_clock(open_page: Callable[..., Page], emu: ThreadedEmulator,
                                                tmp_path: Path) -> None:
     page = open_page()
