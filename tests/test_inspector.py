@@ -151,6 +151,45 @@ def test_decline_renew_expire_and_remove_fault_buttons(open_page: Callable[..., 
     assert user.json()["has_active_subscription"] is False
 
 
+def test_paykit_section_pays_a_session_redelivers_its_event_and_cancels(
+        open_page: Callable[..., Page], emu: ThreadedEmulator, api: Api, tmp_path: Path) -> None:
+    """PayKit's part of the page: an open fake-Stripe checkout session paid with Pay (the account turns
+    Pro), its webhook event sent again with Redeliver (a second attempt), the subscription cancelled with
+    Cancel now (the account back to free)."""
+    started = api.post("/api/v1/checkout", json={"userId": "inspected", "kind": "pro"})
+    assert started.status_code == 200, started.text
+    session = started.json()["url"].rsplit("/", 1)[-1]
+    page = open_page()
+    with screenshot_on_failure(page, tmp_path / "paykit.png"):
+        page.goto(emu.base_url + "/_emulator/")
+        shown = row(page, "paykit-checkouts", session)
+        assert cells(shown)[1:5] == ["default", "inspected", "pro", "open"]
+        page.get_by_test_id(f"paykit-pay-{session}").click()
+        expect(page.get_by_test_id("status")).to_have_text(
+            f"POST /_emulator/paykit/checkout/{session}/complete -> 200")
+        assert cells(shown)[4] == "complete" and page.get_by_test_id(f"paykit-pay-{session}").count() == 0
+        assert cells(row(page, "paykit-accounts", "default/inspected"))[2] == "pro"
+
+        dump = emu.control.state()["paykit"]
+        [event] = [e for e in dump["events"] if e["type"] == "checkout.session.completed"]
+        [subscription] = [s["id"] for s in dump["subscriptions"] if s["userId"] == "inspected"]
+        assert cells(row(page, "paykit-events", event["id"]))[4] == "delivered"
+        page.get_by_test_id(f"paykit-redeliver-{event['id']}").click()
+        expect(page.get_by_test_id("status")).to_have_text(
+            f"POST /_emulator/paykit/events/{event['id']}/redeliver -> 200")
+        attempts = cells(row(page, "paykit-events", event["id"]))[5]
+        assert attempts.count(" 200") == 2, attempts
+        [again] = [e for e in emu.control.state()["paykit"]["events"] if e["id"] == event["id"]]
+        assert len(again["attempts"]) == 2
+
+        page.get_by_test_id(f"paykit-cancel-{subscription}").click()
+        expect(page.get_by_test_id("status")).to_have_text(
+            f"POST /_emulator/paykit/subscriptions/{subscription}/cancel -> 200")
+        assert cells(row(page, "paykit-subscriptions", subscription))[3] == "canceled"
+        assert cells(row(page, "paykit-accounts", "default/inspected"))[2] == "free"
+        assert page.get_by_test_id(f"paykit-cancel-{subscription}").count() == 0
+
+
 def test_clock_buttons_move_the_emulator_clock(open_page: Callable[..., Page], emu: ThreadedEmulator,
                                                tmp_path: Path) -> None:
     page = open_page()
@@ -184,6 +223,7 @@ def test_every_value_is_escaped(emu: ThreadedEmulator) -> None:
     world = yaml.safe_load((ROOT / "fixtures" / "default.yaml").read_text(encoding="utf-8"))
     world["monetize"]["paywalls"][0]["name"] = "<script>alert('x')</script> & co"
     world["monetize"]["users"][0]["name"] = '"><img src=x onerror=alert(1)>'
+    world["paykit"]["projects"][0]["name"] = "</td><script>alert(2)</script>"
     try:
         emu.control.load_world(world)
         page = requests.get(emu.base_url + "/_emulator/", timeout=10)
@@ -193,6 +233,7 @@ def test_every_value_is_escaped(emu: ThreadedEmulator) -> None:
     assert "<script>alert" not in page.text and "<img src=x" not in page.text
     assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; co" in page.text
     assert "&quot;&gt;&lt;img src=x onerror=alert(1)&gt;" in page.text
+    assert "<script>alert(2)" not in page.text and "&lt;/td&gt;&lt;script&gt;alert(2)" in page.text  # PayKit's
     assert "http" not in page.text.split("<main>")[0].replace("http-equiv", "")  # nothing loaded from elsewhere
 
 

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from ...engine.product import DueSource, Product, Transition, WorldError, WorldLoad, columns
-from . import delivery, handlers
+from . import delivery, handlers, inspector
 from .domain import billing
 from .errors import render_error
 from .models import StripeEvent
@@ -66,5 +66,6 @@ PRODUCT = Product(
     setup=delivery.setup,
     dump=render_state,
     banner=_banner,
+    inspect=inspector.tables,
     cors_headers=("x-paykit-key",),
 )
