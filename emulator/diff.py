@@ -2,7 +2,7 @@
 against the bundled emulator (in a thread; or another target given with --reference-url) and a
 deployment, with the same identities, printing per operation the differences in status, machine code,
 fields and types side by side (`contract_tests.parity` does the work). Exit status 0 when both agree, 1
-when they differ, 4 on a usage error.
+when they differ, 2 when it is refused (one line on stderr, as every command of the CLI).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from .contract_tests.settings import EMULATOR_DEFAULTS, PAYWALLS_AI_DEFAULTS
 
-USAGE_ERROR = 4
+USAGE_ERROR = 2
 # The bundled world's key (the reference's, unless --reference-key) and end user, per product.
 REFERENCE_KEYS = {"monetize": EMULATOR_DEFAULTS["api_key"], "paykit": EMULATOR_DEFAULTS["paykit_publishable_key"],
                   "paywalls-ai": PAYWALLS_AI_DEFAULTS["api_key"]}
@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         import requests  # noqa: F401  (the contract extra)
     except ImportError:
-        sys.stderr.write("diff: needs the contract extra: pip install 'paywall-emulator[contract]'\n")
+        sys.stderr.write("paywall-emulator diff: needs the contract extra: pip install 'paywall-emulator[contract]'\n")
         return USAGE_ERROR
     from .contract_tests import parity
 
@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         diffs = parity.run(reference, (args.base_url, args.api_key), ids, product)
     except OSError as exc:
-        sys.stderr.write(f"diff: cannot reach a target: {exc}\n")
+        sys.stderr.write(f"paywall-emulator diff: {unreachable(exc, args)}\n")
         return USAGE_ERROR
     finally:
         if stop is not None:
@@ -76,6 +76,20 @@ def run(args: argparse.Namespace) -> int:
     names = (args.reference_url or "emulator", args.base_url)
     sys.stdout.write(parity.render(diffs, ids, names, product) + "\n")
     return 1 if diffs else 0
+
+
+def unreachable(exc: OSError, args: argparse.Namespace) -> str:
+    """One line for a target that did not answer: its origin, the operating system's reason (not the HTTP
+    library's nested repr) and the flag that named it."""
+    import re
+    from urllib.parse import urlsplit
+
+    url = str(getattr(getattr(exc, "request", None), "url", None) or args.base_url)
+    origin = "{0.scheme}://{0.netloc}".format(urlsplit(url))
+    flag = "--reference-url" if args.reference_url and url.startswith(args.reference_url.rstrip("/")) else "--base-url"
+    found = re.findall(r"\[Errno -?\d+\] ([^'\")\]]+)", str(exc))
+    reason = found[-1].strip() if found else type(exc).__name__
+    return f"cannot reach {origin} ({reason}); is it running, and is {flag} right?"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -143,6 +143,15 @@ def test_conform_refuses_a_target_in_one_line_naming_its_flags(
     assert "--paywall-" not in err.replace("--paywall-id", "") and "Traceback" not in out
 
 
+@pytest.mark.parametrize(("dead", "flag"), [("--base-url", "--reference-url"), ("--reference-url", "--base-url")])
+def test_diff_names_the_target_it_cannot_reach(dead: str, flag: str, served: str,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run_main(["diff", dead, "http://127.0.0.1:9", flag, served, "--api-key", ACME_KEY], capsys)
+    assert (code, out) == (2, "")
+    assert one_line(err) == (f"paywall-emulator diff: cannot reach http://127.0.0.1:9 (Connection refused); is it "
+                             f"running, and is {dead} right?")
+
+
 @pytest.mark.parametrize(("args", "said"), [
     (["--spec", "{tmp}/nope.yaml"],
      "--spec {tmp}/nope.yaml: no such file (leave it out to test against the bundled document)"),
