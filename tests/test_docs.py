@@ -170,6 +170,15 @@ def test_blocks_not_run_are_the_known_ones() -> None:
     assert odd == []
 
 
+@pytest.mark.parametrize("page", PAGES, ids=[p.name for p in PAGES])
+def test_every_fence_is_a_block_the_reader_sees(page: Path) -> None:
+    """No code block escapes the extraction: every fence line (indented, `~~~`, or with words after the
+    language) opens or closes one of the blocks found, so none is silently left unrun."""
+    fences = re.findall(r"^[ \t]*(?:```|~~~)", page.read_text(encoding="utf-8"), re.M)
+    assert len(fences) == 2 * len(blocks(page)), f"{page.name}: a code block the reader does not see"
+    assert sorted(p.name for p in (ROOT / "docs").rglob("*.md")) == sorted(p.name for p in PAGES[1:])
+
+
 def test_the_quick_start_commands_are_the_ones_ci_runs() -> None:
     """The README's two commands stay what `.ci/run` and a fresh clone need."""
     shown = {b.first for b in blocks(ROOT / "README.md") if b.why}
