@@ -127,6 +127,19 @@ def spec_document(which: str) -> Path:
     return spec_path(files[which])
 
 
+def is_origin(value: str) -> bool:
+    """`http(s)://host[:port]`, nothing after it but an optional slash (clients append the API's paths)."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018  (raises ValueError for a port that is not a number or out of range)
+    except ValueError:
+        return False
+    return (parts.scheme in ("http", "https") and bool(parts.hostname) and parts.path in ("", "/")
+            and not parts.query and not parts.fragment and "@" not in parts.netloc)
+
+
 def listen(host: str, port: int) -> socket.socket:
     """A socket bound to (host, port), before anything is announced: a busy port is one clear line."""
     try:
@@ -160,16 +173,23 @@ def serve(args: argparse.Namespace) -> int:
     from .engine.worldfile import describe_world_error
 
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.world is not None and args.world.is_dir():
+        raise CliError(f"world file {args.world} is a folder; --world takes a YAML file")
     if args.world is not None and not args.world.is_file():
         raise CliError(f"world file {args.world} does not exist (--world takes a YAML file; leave it out to "
                        "serve the bundled world)")
+    if not 0 <= args.port <= 65535:
+        raise CliError(f"--port takes a port from 1 to 65535 (0 picks a free one), got {args.port}")
+    if args.public_origin is not None and not is_origin(args.public_origin):
+        raise CliError("--public-origin takes the origin clients use, scheme and host with an optional port "
+                       f"(e.g. http://emulator:8787), got {args.public_origin!r}")
     sock = listen(args.host, args.port)
     port = int(sock.getsockname()[1])
     wildcard = args.host in ("0.0.0.0", "::", "")
     local = f"http://{'127.0.0.1' if wildcard else args.host}:{port}"
     # Listening on every interface, clients reach it under names only they know: the origin then
     # follows each request's Host header (checkout URLs, settings.custom_domain).
-    origin = args.public_origin or (None if wildcard else local)
+    origin = (args.public_origin or "").rstrip("/") or (None if wildcard else local)
     config = EmulatorConfig(world=args.world, id_seed=args.id_seed, public_origin=origin,
                             checkout_urls=args.checkout_urls, strict_responses=args.strict_responses,
                             control_token=args.control_token, state_file=args.state,

@@ -19,7 +19,7 @@ import pytest
 import requests
 import yaml
 
-from paywall_emulator import __version__, conform
+from paywall_emulator import __version__, cli, conform
 from paywall_emulator.app import PRODUCTS
 from paywall_emulator.cli import build_parser, main
 from paywall_emulator.testing import ThreadedEmulator
@@ -100,6 +100,41 @@ def test_a_busy_port_is_one_line_before_any_banner(capsys: pytest.CaptureFixture
     assert code == 2 and out == ""  # no "serving ..." banner for a server that never served
     assert one_line(err) == (f"paywall-emulator serve: port {port} on 127.0.0.1 is already in use (another "
                              "paywall-emulator?); stop that process or pick another port with --port")
+
+
+@pytest.mark.parametrize(("args", "said"), [
+    (["--port", "99999"], "--port takes a port from 1 to 65535 (0 picks a free one), got 99999"),
+    (["--port", "-5"], "--port takes a port from 1 to 65535 (0 picks a free one), got -5"),
+    (["--public-origin", "emulator:8787"], "--public-origin takes the origin clients use, scheme and host with an "
+                                           "optional port (e.g. http://emulator:8787), got 'emulator:8787'"),
+    (["--public-origin", "http://emulator:8787/api"], "--public-origin takes the origin clients use, scheme and host "
+                                                      "with an optional port (e.g. http://emulator:8787), got "
+                                                      "'http://emulator:8787/api'"),
+    (["--public-origin", "http://emulator:port"], "--public-origin takes the origin clients use, scheme and host "
+                                                  "with an optional port (e.g. http://emulator:8787), got "
+                                                  "'http://emulator:port'"),
+    (["--world", "{tmp}"], "world file {tmp} is a folder; --world takes a YAML file"),
+], ids=["port too high", "negative port", "origin without scheme", "origin with a path", "origin bad port",
+        "world is a folder"])
+def test_serve_refuses_a_bad_port_origin_or_world_path(args: list[str], said: str, tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture[str],
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before: --port 99999 served on port 34463 (the number modulo 65536), --port -5 blamed --host, any text
+    was taken as the public origin and printed as the URL, and a folder given as --world "did not exist"."""
+    def no_listening(host: str, port: int) -> None:
+        raise AssertionError("refused only after binding a socket")
+
+    monkeypatch.setattr(cli, "listen", no_listening)
+    code, out, err = run_main(["serve", *[a.format(tmp=tmp_path) for a in args]], capsys)
+    assert (code, out) == (2, "")
+    assert one_line(err) == "paywall-emulator serve: " + said.format(tmp=tmp_path)
+
+
+def test_a_public_origin_may_end_with_a_slash() -> None:
+    from paywall_emulator.cli import is_origin
+
+    assert is_origin("http://emulator:8787") and is_origin("https://billing.example/")
+    assert not is_origin("ftp://x") and not is_origin("http://") and not is_origin("http://u:p@host")
 
 
 def test_an_unknown_spec_document(capsys: pytest.CaptureFixture[str]) -> None:
