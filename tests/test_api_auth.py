@@ -576,3 +576,30 @@ def test_sign_in_state_survives_a_saved_world(tmp_path: Path) -> None:
         again = ok(auth(api, "email/signin", {"email": "xan@example.com", "password": PASSWORD}))
         assert again["user"]["id"] == signed["user"]["id"]
         assert ok(auth(api, "refresh", {"refresh_token": signed["refresh_token"]}))
+
+
+def test_user_meta_and_the_mailbox_show_in_the_state_dump_and_the_inspector(api: Api, control: ControlClient) -> None:
+    """`user_meta` given at sign-up, code sign-in or anonymous sign-in is kept on the account (merged, later
+    keys win); the state dump and the inspector page list the accounts (never a password hash) and the
+    mailbox with its codes."""
+    body = ok(auth(api, "email/signup", {"email": "yan@example.com", "password": PASSWORD,
+                                         "user_meta": {"plan": "pro", "src": "signup"}}))
+    code = control.mailbox("yan@example.com")[0]["code"]
+    ok(auth(api, "otp/verify", {"email": "yan@example.com", "token": code, "user_meta": {"src": "verify"}}))
+    anon = ok(auth(api, "anonymous/signin", {"user_meta": {"ref": "ad-42"}}))
+    dump = control.state()["monetize"]
+    accounts = {a["user_id"]: a for a in dump["accounts"]}
+    yan = accounts[body["user"]["id"]]
+    assert yan["user_meta"] == {"plan": "pro", "src": "verify"}
+    assert yan["has_password"] is True and yan["confirmed"] is True and yan["anonymous"] is False
+    assert accounts[anon["user"]["id"]]["user_meta"] == {"ref": "ad-42"}
+    assert accounts[anon["user"]["id"]]["anonymous"] is True and accounts[anon["user"]["id"]]["has_password"] is False
+    assert "password_hash" not in str(dump["accounts"])
+    [mail] = dump["mailbox"]
+    assert mail["to"] == "yan@example.com" and mail["code"] == code and mail["kind"] == "signup_confirmation"
+    page = api.get("/_emulator/")
+    assert page.status_code == 200
+    mailbox = page.text.split('data-table="mailbox"')[1].split("</table>")[0]
+    assert f'data-row="{mail["id"]}"' in mailbox and f"<td>{code}</td>" in mailbox
+    accounts_table = page.text.split('data-table="accounts"')[1].split("</table>")[0]
+    assert "yan@example.com" in accounts_table and "&quot;plan&quot;:&quot;pro&quot;" in accounts_table
