@@ -603,3 +603,34 @@ def test_user_meta_and_the_mailbox_show_in_the_state_dump_and_the_inspector(api:
     assert f'data-row="{mail["id"]}"' in mailbox and f"<td>{code}</td>" in mailbox
     accounts_table = page.text.split('data-table="accounts"')[1].split("</table>")[0]
     assert "yan@example.com" in accounts_table and "&quot;plan&quot;:&quot;pro&quot;" in accounts_table
+
+
+def _sign_in_by(api: Api, control: ControlClient, how: str, visitor: str) -> dict[str, Any]:
+    """Sign a new person in through one of the five routes that carry `visitor_id`."""
+    from .test_api_oauth import code_of, exchange, init, press
+
+    if how == "email/signup":
+        return ok(auth(api, how, {"email": "zed@example.com", "password": PASSWORD, "visitor_id": visitor}))
+    if how == "otp/verify":
+        ok(auth(api, "otp/send", {"email": "zed@example.com"}))
+        code = control.mailbox("zed@example.com")[0]["code"]
+        return ok(auth(api, how, {"email": "zed@example.com", "token": code, "visitor_id": visitor}))
+    if how == "anonymous/signin":
+        return ok(auth(api, how, {"visitor_id": visitor}))
+    code = code_of(press(api, init(api), "approve", email="zed@example.com"))
+    return ok(exchange(api, code, visitor_id=visitor))
+
+
+@pytest.mark.parametrize("how", ["email/signup", "otp/verify", "anonymous/signin", "oauth/exchange"])
+def test_every_sign_in_route_takes_over_the_visitors_guest_purchases(api: Api, control: ControlClient,
+                                                                      no_confirmation: None, how: str) -> None:
+    visitor = "pw-visitor-0123456789abcdef"
+    resp = api.post(f"/api/v1/paywall/{STRIPE_PW}/start-checkout", json={
+        "email": "guest.buyer@example.com", "priceId": 102, "visitorId": visitor})
+    control.complete_checkout(resp.json())
+    signed = _sign_in_by(api, control, how, visitor)
+    [moved] = purchases(api, signed["access_token"])
+    assert moved["status"] == "active" and moved["unit_amount"] == 9900
+    assert user_state(api, signed["access_token"])["has_active_subscription"] is True
+    guest = ok(api.get(f"/api/v1/paywall/{STRIPE_PW}/user", key=ACME_KEY, params={"email": "guest.buyer@example.com"}))
+    assert guest["purchases"] == []
