@@ -634,3 +634,38 @@ def test_every_sign_in_route_takes_over_the_visitors_guest_purchases(api: Api, c
     assert user_state(api, signed["access_token"])["has_active_subscription"] is True
     guest = ok(api.get(f"/api/v1/paywall/{STRIPE_PW}/user", key=ACME_KEY, params={"email": "guest.buyer@example.com"}))
     assert guest["purchases"] == []
+
+
+def test_a_double_clicked_resend_under_one_idempotency_key_is_ok_once(api: Api, control: ControlClient) -> None:
+    """The SDK passes the host's `Idempotency-Key` on resend against a double click: the repeat answers ok
+    (not 429) and mails nothing; the same key for another address is a 409."""
+    frozen(control)
+    ok(auth(api, "email/signup", {"email": "abe@example.com", "password": PASSWORD}))
+    control.clock.advance(seconds=61)
+    key = {"Idempotency-Key": "resend-abe-1"}
+    path = f"/api/v1/paywall/{STRIPE_PW}/auth/email/resend"
+    assert ok(api.post(path, json={"email": "abe@example.com"}, headers=key)) == {"ok": True}
+    assert ok(api.post(path, json={"email": "ABE@example.com"}, headers=key)) == {"ok": True}  # the double click
+    assert len(control.mailbox("abe@example.com")) == 2
+    assert error_of(api.post(path, json={"email": "abe@example.com"})) == (429, "over_email_send_rate_limit")
+    assert error_of(api.post(path, json={"email": "other@example.com"}, headers=key)) == (
+        409, "idempotency_key_reused")
+    assert error_of(api.post(path, json={"email": "abe@example.com"}, headers={"Idempotency-Key": "resend-abe-2"})) == (
+        429, "over_email_send_rate_limit")  # a new key is a new request
+    control.clock.advance(hours=25)
+    assert ok(api.post(path, json={"email": "other@example.com"}, headers=key)) == {"ok": True}  # key forgotten
+
+
+def test_a_double_clicked_sign_up_under_one_idempotency_key_signs_in_again(api: Api, control: ControlClient,
+                                                                         no_confirmation: None) -> None:
+    path = f"/api/v1/paywall/{STRIPE_PW}/auth/email/signup"
+    key = {"Idempotency-Key": "signup-bo-1"}
+    first = ok(api.post(path, json={"email": "bo@example.com", "password": PASSWORD}, headers=key))
+    again = ok(api.post(path, json={"email": "bo@example.com", "password": PASSWORD}, headers=key))
+    assert first["status"] == again["status"] == "signed_in" and again["user"] == first["user"]
+    assert me(api, again["access_token"])["id"] == first["user"]["id"]
+    assert error_of(api.post(path, json={"email": "bo@example.com", "password": PASSWORD})) == (422, "email_exists")
+    assert error_of(api.post(path, json={"email": "bo@example.com", "password": "other-password"}, headers=key)) == (
+        409, "idempotency_key_reused")
+    users = [u for u in control.state()["monetize"]["users"] if u["email"] == "bo@example.com"]
+    assert len(users) == 1

@@ -116,6 +116,15 @@ class OAuthFlow:
     identity: OAuthIdentity | None = None
 
 
+@dataclass(slots=True, kw_only=True)
+class AuthRequestKey:
+    """A sign-up or resend made under an `Idempotency-Key`: a repeat of it answers as the first did."""
+
+    scope: str  # route, paywall and key
+    fingerprint: str  # of the body: the same key with another body is refused
+    created_at: datetime
+
+
 @dataclass(slots=True)
 class AuthTables:
     accounts: dict[str, Account] = field(default_factory=dict)  # user id -> account
@@ -126,3 +135,4 @@ class AuthTables:
     mailbox: list[MailMessage] = field(default_factory=list)  # oldest first
     oauth_flows: dict[str, OAuthFlow] = field(default_factory=dict)
     oauth_codes: dict[str, str] = field(default_factory=dict)  # auth code -> flow id
+    idempotency: dict[str, AuthRequestKey] = field(default_factory=dict)  # scope -> record, oldest first

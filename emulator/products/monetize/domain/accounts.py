@@ -17,11 +17,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from ..errors import BadRequestError, EmulatorError, ForbiddenError, UnauthorizedError
+from ....engine.history import drop_leading
+from ..errors import BadRequestError, ConflictError, EmulatorError, ForbiddenError, UnauthorizedError
 from ..models import Paywall, User
-from ..models_auth import Account
+from ..models_auth import Account, AuthRequestKey
 from ..state import Store
 from . import mailbox, sessions
+from .checkout import IDEMPOTENCY_WINDOW, fingerprint_of
 from .identity import ensure_link
 
 MIN_PASSWORD = 6  # GoTrue's default minimum
@@ -117,14 +119,50 @@ def sign_in(store: Store, now: datetime, paywall: Paywall, user: User, account: 
                                                                              recovery=recovery))
 
 
+def _repeated(store: Store, now: datetime, scope: str | None, fingerprint: str) -> bool:
+    """Whether this call repeats one made under the same `Idempotency-Key` within 24 h; the same key
+    with another body is 409 `idempotency_key_reused`."""
+    record = store.auth.idempotency.get(scope) if scope else None
+    if record is None or now - record.created_at > IDEMPOTENCY_WINDOW:
+        return False
+    if record.fingerprint != fingerprint:
+        raise ConflictError("This Idempotency-Key was already used with a different request body",
+                            code="idempotency_key_reused", error="idempotency_key_reused")
+    return True
+
+
+def _remember(store: Store, now: datetime, scope: str | None, fingerprint: str) -> None:
+    if scope:
+        table = store.auth.idempotency
+        table.pop(scope, None)  # a reused, expired key goes to the back
+        table[scope] = AuthRequestKey(scope=scope, fingerprint=fingerprint, created_at=now)
+        drop_leading(table, lambda old: now - old.created_at > IDEMPOTENCY_WINDOW)
+
+
 def sign_up(store: Store, now: datetime, paywall: Paywall, *, email: str, password: str, visitor_id: str | None,
-            user_meta: dict[str, Any] | None, origin: str) -> SignUp:
+            user_meta: dict[str, Any] | None, origin: str, idempotency_key: str | None = None) -> SignUp:
+    """Sign up; a repeat under the same `Idempotency-Key` (a double click) answers as the first did, so a
+    sign-up that signed in signs in again instead of answering `email_exists`."""
+    scope = f"signup:{paywall.id}:{idempotency_key}" if idempotency_key else None
+    fingerprint = fingerprint_of(mailbox.normal(email), password)
+    repeat = _repeated(store, now, scope, fingerprint)
+    outcome = _sign_up(store, now, paywall, email=email, password=password, visitor_id=visitor_id,
+                       user_meta=user_meta, origin=origin, repeat=repeat)
+    _remember(store, now, scope, fingerprint)
+    return outcome
+
+
+def _sign_up(store: Store, now: datetime, paywall: Paywall, *, email: str, password: str, visitor_id: str | None,
+             user_meta: dict[str, Any] | None, origin: str, repeat: bool) -> SignUp:
     check_password(password)
     user = store.user_by_email(email)
     account = store.auth.accounts.get(user.id) if user is not None else None
     if user is not None and account is not None and (account.password_hash or account.identities
                                                       or account.confirmed):
         if not paywall.email_confirmation:
+            if repeat and account.confirmed and account.password_hash == password_hash(user.id, password):
+                signed = sign_in(store, now, paywall, user, account, visitor_id=visitor_id, user_meta=user_meta)
+                return SignUp(status="signed_in", email=email, user=user, signed_in=signed)
             raise _email_exists()
         if account.confirmed:
             return SignUp(status="already_registered", email=email)
@@ -174,9 +212,20 @@ def sign_in_with_password(store: Store, now: datetime, paywall: Paywall, *, emai
     return sign_in(store, now, paywall, user, account, visitor_id=visitor_id, user_meta=user_meta)
 
 
-def resend_confirmation(store: Store, now: datetime, paywall: Paywall, *, email: str, origin: str) -> None:
+def resend_confirmation(store: Store, now: datetime, paywall: Paywall, *, email: str, origin: str,
+                        idempotency_key: str | None = None) -> None:
     """Send a waiting confirmation again (sign-up, or an anonymous upgrade's new address); 429 within a
-    minute of the last one; any other address: nothing, and the same answer."""
+    minute of the last one; any other address: nothing, and the same answer. A repeat under the same
+    `Idempotency-Key` (a double click) answers ok again and sends nothing."""
+    scope = f"resend:{paywall.id}:{idempotency_key}" if idempotency_key else None
+    fingerprint = fingerprint_of(mailbox.normal(email))
+    if _repeated(store, now, scope, fingerprint):
+        return
+    _resend_confirmation(store, now, paywall, email=email, origin=origin)
+    _remember(store, now, scope, fingerprint)
+
+
+def _resend_confirmation(store: Store, now: datetime, paywall: Paywall, *, email: str, origin: str) -> None:
     user = store.user_by_email(email)
     account = store.auth.accounts.get(user.id) if user is not None else None
     purpose: Literal["signup", "email_change"] = "signup"
