@@ -100,6 +100,10 @@ class Store:
     payments_by_subscription: dict[str, list[str]] = field(default_factory=dict, metadata={"transient": True})
     # (paywall id, the integrator's `userId` in a link's meta) -> user id; checked against the link on use.
     external_ids: dict[tuple[str, str], str] = field(default_factory=dict, metadata={"transient": True})
+    # (paywall id, the SDK's `visitorId` a checkout started under) -> checkout ids in creation order, for
+    # re-attributing a visitor's guest purchases at sign-in without scanning every checkout.
+    checkouts_by_visitor: dict[tuple[str, str], list[str]] = field(default_factory=dict,
+                                                                   metadata={"transient": True})
 
     def __post_init__(self) -> None:
         self.reindex()
@@ -107,6 +111,9 @@ class Store:
     def reindex(self) -> None:
         """Rebuild every derived index from the tables (after a world load or a restore)."""
         self.rows_by_user, self.payments_by_subscription, self.external_ids = {}, {}, {}
+        self.checkouts_by_visitor = {}
+        for checkout in self.checkouts.values():
+            self._index_visitor(checkout)
         for sub in self.subscriptions.values():
             self._rows(sub.user_id, sub.paywall_id).subscriptions.append(sub.id)
         for payment in self.payments.values():
@@ -149,6 +156,10 @@ class Store:
     def payments_of(self, user_id: str, paywall_id: str) -> list[Payment]:
         rows = self.rows_by_user.get((user_id, paywall_id))
         return [self.payments[i] for i in rows.payments] if rows else []
+
+    def checkouts_of_visitor(self, paywall_id: str, visitor_id: str) -> list[CheckoutSession]:
+        """The checkouts started on `paywall_id` under the SDK's `visitorId`, oldest first."""
+        return [self.checkouts[i] for i in self.checkouts_by_visitor.get((paywall_id, visitor_id), ())]
 
     def payments_of_subscription(self, subscription_id: str) -> list[Payment]:
         return [self.payments[i] for i in self.payments_by_subscription.get(subscription_id, ())]
@@ -220,7 +231,13 @@ class Store:
     def add_checkout(self, session: CheckoutSession) -> CheckoutSession:
         self.checkouts[session.id] = session
         self.open_checkouts[session.id] = None
+        self._index_visitor(session)
         return session
+
+    def _index_visitor(self, session: CheckoutSession) -> None:
+        visitor = session.meta.get("visitorId")
+        if isinstance(visitor, str) and visitor:
+            self.checkouts_by_visitor.setdefault((session.paywall_id, visitor), []).append(session.id)
 
     def add_user(self, user: User) -> User:
         self.users[user.id] = user
