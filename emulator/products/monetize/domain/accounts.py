@@ -87,7 +87,8 @@ def adopt_email(store: Store, user: User, account: Account, email: str) -> None:
     """An anonymous user takes a proven address (a linked OAuth identity) and stops being anonymous."""
     if not user.email and not email_taken(store, email, by_other_than=user.id):
         _set_email(store, user, email)
-    account.anonymous, account.pending_email = False, None
+    account.anonymous = False
+    store.auth.set_pending(account, None)
 
 
 def _set_email(store: Store, user: User, email: str) -> None:
@@ -102,8 +103,14 @@ def email_taken(store: Store, email: str, *, by_other_than: str | None) -> bool:
     holder = store.user_by_email(email)
     if holder is not None and holder.id != by_other_than:
         return True
-    return any(a.pending_email == mailbox.normal(email) and a.user_id != by_other_than
-               for a in store.auth.accounts.values())
+    waiting = store.auth.pending_emails.get(mailbox.normal(email))
+    return waiting is not None and waiting != by_other_than
+
+
+def _waiting_for(store: Store, email: str) -> Account | None:
+    """The account of an anonymous upgrade waiting for `email` to be confirmed."""
+    user_id = store.auth.pending_emails.get(mailbox.normal(email))
+    return store.auth.accounts.get(user_id) if user_id is not None else None
 
 
 def sign_in(store: Store, now: datetime, paywall: Paywall, user: User, account: Account, *,
@@ -201,7 +208,7 @@ def sign_in_with_password(store: Store, now: datetime, paywall: Paywall, *, emai
     user = store.user_by_email(email)
     account = store.auth.accounts.get(user.id) if user is not None else None
     if user is None or account is None or account.password_hash != password_hash(user.id, password):
-        pending = next((a for a in store.auth.accounts.values() if a.pending_email == mailbox.normal(email)), None)
+        pending = _waiting_for(store, email)
         if pending is not None and pending.password_hash == password_hash(pending.user_id, password):
             raise BadRequestError("Confirm the e-mail address first", code="email_not_confirmed",
                                   error="email_not_confirmed")
@@ -230,7 +237,7 @@ def _resend_confirmation(store: Store, now: datetime, paywall: Paywall, *, email
     account = store.auth.accounts.get(user.id) if user is not None else None
     purpose: Literal["signup", "email_change"] = "signup"
     if account is None or account.confirmed:
-        account = next((a for a in store.auth.accounts.values() if a.pending_email == mailbox.normal(email)), None)
+        account = _waiting_for(store, email)
         user, purpose = (store.users.get(account.user_id) if account else None), "email_change"
     if user is None or account is None:
         return
@@ -304,7 +311,8 @@ def confirm_address(store: Store, now: datetime, token: str) -> User:
         if account.pending_email != code.email or email_taken(store, code.email, by_other_than=user.id):
             raise _email_exists()
         _set_email(store, user, code.email)
-        account.pending_email, account.anonymous = None, False
+        store.auth.set_pending(account, None)
+        account.anonymous = False
     code.used = True
     account.confirmed = True
     return user
@@ -336,9 +344,10 @@ def upgrade_anonymous(store: Store, now: datetime, paywall: Paywall, user: User,
         account.user_meta.update(user_meta)
     if not paywall.email_confirmation:
         _set_email(store, user, email)
-        account.anonymous, account.confirmed, account.pending_email = False, True, None
+        account.anonymous, account.confirmed = False, True
+        store.auth.set_pending(account, None)
         return Upgrade(status="updated", email=email, user=user, account=account)
-    account.pending_email = mailbox.normal(email)
+    store.auth.set_pending(account, mailbox.normal(email))
     _resend(store, now, paywall, user, "email_change", origin, email)
     return Upgrade(status="confirmation_required", email=email, user=user, account=account)
 

@@ -52,12 +52,12 @@ def send_code(store: Store, now: datetime, *, email: str, purpose: CodePurpose, 
               origin: str, paywall_name: str) -> MailMessage:
     """Issue a code (superseding older ones of the same purpose) and put its message in the mailbox."""
     address = normal(email)
-    for old in store.auth.codes:
-        if old.email == address and old.purpose == purpose and not old.used:
+    for old in store.auth.codes_by_email.get(address, ()):
+        if old.purpose == purpose and not old.used:
             old.superseded = True
     code = OneTimeCode(email=address, purpose=purpose, code=store.ids.digits(6), link_token=store.ids.token(16),
                        user_id=user_id, paywall_id=paywall_id, created_at=now, expires_at=now + CODE_TTL)
-    store.auth.codes.append(code)
+    store.auth.add_code(code)
     link = f"{origin}{_LINKS[purpose]}?{urlencode({'token': code.link_token, 'type': purpose})}"
     kind = _KINDS[purpose]
     text = (f"{_SUBJECTS[kind]} for {paywall_name}.\n\nYour code: {code.code}\n\nOr open this link: {link}\n\n"
@@ -71,7 +71,8 @@ def send_code(store: Store, now: datetime, *, email: str, purpose: CodePurpose, 
 def check_send_rate(store: Store, now: datetime, email: str, purposes: Iterable[CodePurpose]) -> None:
     """Refuse (429) a second e-mail of these purposes to one address within a minute."""
     address, wanted = normal(email), set(purposes)
-    last = max((c.created_at for c in store.auth.codes if c.email == address and c.purpose in wanted), default=None)
+    last = max((c.created_at for c in store.auth.codes_by_email.get(address, ()) if c.purpose in wanted),
+               default=None)
     if last is not None and now - last < RESEND_INTERVAL:
         wait = int((RESEND_INTERVAL - (now - last)).total_seconds()) + 1
         raise RateLimitedError(f"For security purposes, you can only request this after {wait} seconds",
@@ -83,8 +84,8 @@ def consume_code(store: Store, now: datetime, *, email: str, code: str,
     """The live code `code` sent to `email` for one of `purposes`, now used; else 400 `invalid_otp`
     (wrong, used or superseded) or `otp_expired`."""
     address = normal(email)
-    found = [c for c in store.auth.codes
-             if c.email == address and c.purpose in purposes and c.code == code.strip()]
+    found = [c for c in store.auth.codes_by_email.get(address, ())
+             if c.purpose in purposes and c.code == code.strip()]
     live = [c for c in found if not (c.used or c.superseded)]
     if not live:
         raise BadRequestError("The code is invalid or was already used", code="invalid_otp", error="invalid_otp")
@@ -98,8 +99,8 @@ def consume_code(store: Store, now: datetime, *, email: str, code: str,
 def consume_link(store: Store, now: datetime, token: str, purposes: tuple[CodePurpose, ...]) -> OneTimeCode:
     """The live code behind an e-mailed link; else `invalid_otp` (unknown, used, superseded) or
     `token_expired`."""
-    match = next((c for c in store.auth.codes if c.link_token == token and c.purpose in purposes), None)
-    if match is None or match.used or match.superseded:
+    match = store.auth.codes_by_link.get(token)
+    if match is None or match.purpose not in purposes or match.used or match.superseded:
         raise BadRequestError("This link is invalid or was already used", code="invalid_otp", error="invalid_otp")
     if match.expires_at <= now:
         raise BadRequestError("This link has expired; request a new one", code="token_expired",
