@@ -20,6 +20,7 @@ class Limits:
     deliveries: int = 100_000  # finished webhook deliveries with their attempts
     analytics: int = 200_000  # ingested analytics events
     ledger: int = 200_000  # ledger entries: PayKit's usage log, Paywalls.ai's balance activity
+    checkouts: int = 100_000  # checkout sessions that ended unpaid (expired, declined, cancelled)
 
 
 @dataclass(slots=True, kw_only=True)

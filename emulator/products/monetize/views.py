@@ -450,7 +450,7 @@ def render_state(store: Store, page: Page, balances: Iterable[BalanceRow],
         "webhook_endpoints": rows(store.webhook_endpoints.values()),
         "webhook_deliveries": [render_delivery(d) for d in deliveries],
         # Rows dropped from the front of capped tables (EmulatorConfig.limits), by table.
-        "evicted": {table: store.evicted.get(table, 0) for table in ("events", "deliveries", "analytics")},
+        "evicted": {table: store.evicted.get(table, 0) for table in ("events", "deliveries", "analytics", "checkouts")},
     }
 
 

@@ -120,5 +120,5 @@ def render_state(state: PayKitState, now: datetime, page: Page) -> dict[str, Any
         "events": [render_stripe_event(e) for e in page.rows(state.events.values())],
         "stripe": {"configured": state.stripe.configured, "toleranceSeconds": state.stripe.tolerance_seconds},
         # Rows dropped from the front of capped tables (EmulatorConfig.limits), by table.
-        "evicted": {table: state.evicted.get(table, 0) for table in ("usage", "events")},
+        "evicted": {table: state.evicted.get(table, 0) for table in ("usage", "events", "checkouts")},
     }
