@@ -5,10 +5,12 @@ Field names follow spec/paykit.openapi.yaml. No aiohttp.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
 from ...engine.product import Page
+from ...engine.views import render_page
 from .domain.analytics import Analytics, Stats
 from .domain.ledger import MeterResult
 from .models import Account, CheckoutSession, Project, StripeEvent, Subscription, UsageEvent
@@ -81,6 +83,10 @@ def render_secure_metering(project: Project) -> dict[str, Any]:
 
 
 # --- control API ---------------------------------------------------------------------------------
+
+
+def render_stripe_events(events: Iterable[StripeEvent], page: Page) -> dict[str, Any]:
+    return {"events": [render_stripe_event(e) for e in events], "page": render_page(page)}
 
 
 def render_stripe_event(event: StripeEvent) -> dict[str, Any]:
