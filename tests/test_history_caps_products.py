@@ -113,6 +113,8 @@ def test_paywalls_events_a_pending_delivery_waits_on_stay() -> None:
     assert state.events[0].id == "evt_000003"  # the three before it went, with their deliveries
     assert next(iter(state.deliveries)) == "dly_000003"
     assert state.evicted == {"events": 3, "deliveries": 3}
+    assert state.events_by_id == {event.id: event for event in state.events}  # the index lost the same three
+    assert PaywallsState(events=state.events).events_by_id == state.events_by_id  # and is rebuilt on construction
 
 
 def test_paywalls_idempotency_records_go_once_expired(emu: ThreadedEmulator) -> None:
