@@ -26,6 +26,9 @@ class Limits:
 @dataclass(slots=True, kw_only=True)
 class EmulatorConfig:
     world: Path | None = None  # the world file; None = the bundled fixtures/default.yaml
+    # The bundled products to serve, by name (`app.BUNDLED`); None = all of them. Sections of a world file
+    # naming a bundled product left out are skipped; the others' modules are never imported.
+    products: tuple[str, ...] | None = None
     id_seed: int = 0  # seed of every id factory (ids repeat exactly for the same seed and calls)
     # The origin clients use to reach the emulator; bootstrap's settings.custom_domain echoes it
     # (the SDK rejects a mismatch). None = derived from each request's Host.
