@@ -10,6 +10,8 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+import pytest
+
 from paywall_emulator.engine.openapi import load_document, spec_path
 
 SPEC = load_document(spec_path("monetize.openapi.yaml"))
@@ -118,3 +120,21 @@ def test_every_description_that_leans_on_an_undocumented_rule_says_it_is_the_emu
     assert len(leaning["top-up"]) >= 5 and leaning["attempts"] and leaning["in the order they happened"]
     hook = " ".join(SPEC["webhooks"]["refund.created"]["post"]["description"].split())
     assert "This order is the emulator's choice" in hook and "redirects are not followed (the emulator's" in hook
+
+
+@pytest.mark.parametrize(("where", "needle"), [
+    ("/paths/~1api~1v1~1paywall~1{id}~1auth~1email~1signup/post", "at most once a minute"),
+    ("/paths/~1api~1v1~1paywall~1{id}~1auth~1otp~1verify/post", "once, for 1 h"),
+    ("/paths/~1api~1v1~1paywall~1{id}~1auth~1oauth~1exchange/post", "older than 5 minutes"),
+    ("/paths/~1api~1v1~1paywall~1{id}~1auth~1password~1request-reset/post", "(valid 1 h, once"),
+    ("/components/securitySchemes/BearerAuth", "living 1 h"),
+    ("/components/schemas/TokenSet", "1 h on the emulator clock"),
+    ("/components/schemas/StartCheckoutRequest/properties/trial_days", "At most 730 days"),
+])
+def test_the_emulators_own_limits_and_lifetimes_say_so(where: str, needle: str) -> None:
+    node: Any = SPEC
+    for part in where.strip("/").split("/"):
+        node = node[part.replace("~1", "/")]
+    paragraphs = [" ".join(p.split()) for p in node["description"].split("\n\n")]
+    (paragraph,) = [p for p in paragraphs if needle in p]
+    assert "emulator's choice" in paragraph
