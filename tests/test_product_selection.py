@@ -37,7 +37,7 @@ def test_a_paykit_only_emulator_serves_paykit_alone() -> None:
         with pytest.raises(ControlError) as refused:
             emu.control.load_world({**document, "shop": {}})
         assert refused.value.status == 400 and "shop: unknown section" in str(refused.value.body)
-        with pytest.raises(LookupError, match="does not serve monetize.software"):
+        with pytest.raises(LookupError, match=r"does not serve monetize\.software"):
             _ = emu.paywalls
 
 
