@@ -64,7 +64,8 @@ def build_parser(*, conform: bool = True, argv_command: str | None = "diff") -> 
     for name, what in (("events", "events in the event log (the webhook outbox)"),
                        ("deliveries", "finished webhook deliveries"), ("analytics", "ingested analytics events"),
                        ("ledger", "ledger entries (PayKit's usage log, Paywalls.ai's balance activity)"),
-                       ("checkouts", "checkout sessions that ended unpaid (expired, declined, cancelled)")):
+                       ("checkouts", "checkout sessions that ended unpaid (expired, declined, cancelled)"),
+                       ("mailbox", "messages in the emulated mailbox (sign-in's codes and links)")):
         serve.add_argument(f"--max-{name}", type=_positive, default=getattr(limits, name), metavar="N",
                            help=f"keep at most about N {what}; the oldest are evicted and counted "
                                 f"(default: {getattr(limits, name)})")
@@ -195,7 +196,7 @@ def serve(args: argparse.Namespace) -> int:
                             control_token=args.control_token, state_file=args.state,
                             limits=Limits(events=args.max_events, deliveries=args.max_deliveries,
                                           analytics=args.max_analytics, ledger=args.max_ledger,
-                                          checkouts=args.max_checkouts))
+                                          checkouts=args.max_checkouts, mailbox=args.max_mailbox))
     if wildcard and not args.control_token:
         print(f"paywall-emulator: warning: listening on {args.host or 'every interface'}: anyone who can reach "
               "this port can reset the world and read its keys through the unauthenticated control API "

@@ -21,6 +21,7 @@ class Limits:
     analytics: int = 200_000  # ingested analytics events
     ledger: int = 200_000  # ledger entries: PayKit's usage log, Paywalls.ai's balance activity
     checkouts: int = 100_000  # checkout sessions that ended unpaid (expired, declined, cancelled)
+    mailbox: int = 100_000  # messages in monetize's emulated mailbox (sign-in's codes and links)
 
 
 @dataclass(slots=True, kw_only=True)

@@ -455,7 +455,8 @@ def render_state(store: Store, page: Page, balances: Iterable[BalanceRow],
         "accounts": [_account_row(a) for a in page.rows(store.auth.accounts.values())],
         "mailbox": rows(store.auth.mailbox),
         # Rows dropped from the front of capped tables (EmulatorConfig.limits), by table.
-        "evicted": {table: store.evicted.get(table, 0) for table in ("events", "deliveries", "analytics", "checkouts")},
+        "evicted": {table: store.evicted.get(table, 0)
+                    for table in ("events", "deliveries", "analytics", "checkouts", "mailbox")},
     }
 
 

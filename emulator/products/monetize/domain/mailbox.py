@@ -3,7 +3,8 @@
 
 Rules: a code and its link live 1 h; a newer code for the same address and purpose supersedes the
 older one; a code or link works once; a confirmation e-mail to one address at most once a minute
-(`over_email_send_rate_limit`). Links are built from the origin the request arrived on. No aiohttp.
+(`over_email_send_rate_limit`). Links are built from the origin the request arrived on. The mailbox is
+history, capped at `limits.mailbox` messages (the codes are kept apart). No aiohttp.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
+from ....engine.history import trim_list
 from ..errors import BadRequestError, RateLimitedError
 from ..models_auth import CodePurpose, MailKind, MailMessage, OneTimeCode
 from ..state import Store
@@ -65,6 +67,7 @@ def send_code(store: Store, now: datetime, *, email: str, purpose: CodePurpose, 
     message = MailMessage(id=f"mail_{store.ids.alnum(16)}", to=email.strip(), paywall_id=paywall_id, kind=kind,
                           subject=_SUBJECTS[kind], text=text, code=code.code, link=link, sent_at=now)
     store.auth.mailbox.append(message)
+    trim_list(store.auth.mailbox, store.limits.mailbox, store.evicted, "mailbox")  # its codes stay valid
     return message
 
 
