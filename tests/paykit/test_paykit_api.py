@@ -251,6 +251,19 @@ def test_accounts_and_analytics_of_a_project(pk: PayKit) -> None:
     assert demo["meteredThisMonth"] == 0  # scoped: the demo project saw nothing
 
 
+def test_recent_is_newest_first_on_a_frozen_clock(pk: PayKit, control: ControlClient) -> None:
+    """Every entry shares one instant when the clock is frozen: the log's own order decides, newest first."""
+    control.clock.freeze()
+    for name in ["e0", "e1", "e2", "e3", "e4", "e5"]:
+        pk.meter("frozen", name, key=STUDIO_SK)  # the sixth is blocked (5 credits) and not logged
+    pk.credits("frozen", key=STUDIO_SK, amount=10, plan="pro")
+    data = pk.request("GET", "/analytics", params={"key": STUDIO_SK}).json()
+    assert len({r["at"] for r in data["recent"]}) == 1
+    assert [(r["kind"], r["name"], r["amount"]) for r in data["recent"]] == [
+        ("grant", "credits", 10), ("plan", "pro", 0), ("meter", "e4", -1), ("meter", "e3", -1), ("meter", "e2", -1),
+        ("meter", "e1", -1)]
+
+
 # --- projects ------------------------------------------------------------------------------------------
 
 

@@ -174,8 +174,9 @@ def test_analytics_numbers() -> None:
     assert got.top_events == [("chat", 3), ("old_event", 1), ("image", 1), ("tts", 1), ("x", 1)]
     assert [d.day.day for d in got.series] == [18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31]
     assert [(d.metered, d.granted) for d in got.series[-2:]] == [(1, 0), (6, 100)]
-    assert [(e.kind, e.name) for e in got.recent] == [("meter", "chat"), ("meter", "chat"), ("meter", "tts"),
-                                                     ("meter", "chat"), ("meter", "x"), ("meter", "y")]
+    # newest first, also among the eight entries of the one instant NOW (the plan is set before the grant)
+    assert [(e.kind, e.name) for e in got.recent] == [("grant", "credits"), ("plan", "pro"), ("meter", "y"),
+                                                     ("meter", "x"), ("meter", "chat"), ("meter", "tts")]
     # pro_user (world: pro, 40), a (5 + 10 - 7), b (5 - 1 + 100, now pro)
     assert got.stats == analytics.Stats(total=3, pro=2, mrr=38, credits_outstanding=40 + 8 + 104)
 
