@@ -420,6 +420,22 @@ def test_webhook_verifies_the_signature(pk: PayKit, control: ControlClient) -> N
                                                       "entitlements": [], "stripeCustomerId": "cus_T"}
 
 
+def test_the_webhook_accepts_what_the_stripe_library_signs(pk: PayKit, control: ControlClient) -> None:
+    """A `Stripe-Signature` made by `stripe.WebhookSignature.generate_signature_header` (the library's own
+    signer) is verified and applied; the same header with a space after the comma names no `v1` for
+    Stripe's libraries, and is refused here too."""
+    now = int(control.clock.now().timestamp())
+    payload = _completed(f"{STUDIO}:lib_signed", packCredits="100")
+    header = stripe.WebhookSignature.generate_signature_header(payload.decode(), STUDIO_WHSEC, timestamp=now)
+    spaced = header.replace(",", ", ")
+    refused = pk.request("POST", "/webhook", data=payload, headers={"Stripe-Signature": spaced})
+    assert error(refused) == (400, {"error": "Invalid signature"})
+    assert account_row(control, STUDIO, "lib_signed") is None
+    resp = pk.request("POST", "/webhook", data=payload, headers={"Stripe-Signature": header})
+    assert (resp.status_code, resp.json()) == (200, {"received": True})
+    assert pk.credits_of("lib_signed", key=STUDIO_PK) == 105
+
+
 def test_webhook_that_cannot_be_applied_is_500_and_changes_nothing(pk: PayKit, control: ControlClient) -> None:
     now = int(control.clock.now().timestamp())
     payload = _completed(f"{STUDIO}:h", plan="gold")

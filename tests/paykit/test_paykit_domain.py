@@ -248,6 +248,52 @@ def test_signature_verified_by_the_stripe_library() -> None:
     assert signing.verify(payload, two, "whsec_abc", NOW)
 
 
+_PAYLOAD = json.dumps({"id": "evt_2", "object": "event", "type": "x", "data": {"object": {}}}).encode()
+_T = int(NOW.timestamp())
+_SIG = signing.signature(_PAYLOAD, "whsec_abc", _T)
+
+
+@pytest.mark.parametrize("header", [
+    f"t={_T},v1={_SIG}",
+    f"t={_T},v1={signing.signature(_PAYLOAD, 'whsec_other', _T)}",  # another secret
+    f"t={_T},v1={signing.signature(_PAYLOAD + b' ', 'whsec_abc', _T)}",  # another payload
+    f"t={_T - 300},v1={signing.signature(_PAYLOAD, 'whsec_abc', _T - 300)}",  # at the tolerance
+    f"t={_T - 301},v1={signing.signature(_PAYLOAD, 'whsec_abc', _T - 301)}",  # past it
+    f"t={_T + 3600},v1={signing.signature(_PAYLOAD, 'whsec_abc', _T + 3600)}",  # from the future
+    f"t={_T + 1},v1={_SIG}",  # the signature of another timestamp
+    f"t={_T},v1=00,v1={_SIG}",  # several v1 entries (a rotated secret)
+    f"v1={_SIG},t={_T}",  # any order
+    f"t={_T},v0={_SIG}",  # another scheme only
+    f"t={_T}, v1={_SIG}",  # a space: names no v1
+    f" t={_T},v1={_SIG}",
+    f"t={_T},v1={_SIG}=",  # a value ends at its next '='
+    f"t={_T},v1={_SIG.upper()}",
+    f"t={_T},v1={_SIG},junk",
+    f"v1={_SIG}",  # no timestamp
+    f"t={_T}",  # no signature
+    f"t=,v1={_SIG}",
+    f"t=now,v1={_SIG}",
+    "",
+    f"{_T},{_SIG}",
+])
+def test_signature_checks_agree_with_the_stripe_library(header: str) -> None:
+    """Whatever `stripe.Webhook.construct_event` accepts the webhook accepts, and nothing else."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("time.time", lambda: NOW.timestamp())
+        try:
+            stripe.Webhook.construct_event(_PAYLOAD.decode(), header, "whsec_abc")
+            library = True
+        except stripe.SignatureVerificationError:
+            library = False
+    assert signing.verify(_PAYLOAD, header, "whsec_abc", NOW) is library
+
+
+def test_headers_the_stripe_library_signs_are_accepted() -> None:
+    header = stripe.WebhookSignature.generate_signature_header(_PAYLOAD.decode(), "whsec_abc", timestamp=_T)
+    assert signing.verify(_PAYLOAD, header, "whsec_abc", NOW)
+    assert header == signing.header(_PAYLOAD, "whsec_abc", _T)
+
+
 def _paid(state: PayKitState, ids: IdFactory, kind: str) -> billing.CheckoutSession:
     caller = keys.resolve(state, "pk_live_acme")
     session = billing.start_checkout(state, ids, NOW, caller, "u", kind, origin="http://emu")  # type: ignore[arg-type]
