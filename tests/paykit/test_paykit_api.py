@@ -279,6 +279,10 @@ def test_projects_create_list_patch(pk: PayKit) -> None:
     resp = pk.request("PATCH", "/projects", json={"secureMetering": True, "key": created["secretKey"]})
     assert resp.json() == {"id": created["id"], "secureMetering": True}
     assert pk.meter("n", key=created["publishableKey"]).status_code == 403
+    assert pk.meter("n", key=created["secretKey"]).json() == {"ok": True, "remaining": 3}
+    off = pk.request("PATCH", "/projects", key=created["secretKey"], json={"secureMetering": False})
+    assert off.json() == {"id": created["id"], "secureMetering": False}
+    assert pk.meter("n", key=created["publishableKey"]).json() == {"ok": True, "remaining": 2}
     assert pk.request("POST", "/projects", data=b"not json").json()["name"] == "Untitled project"
     assert pk.request("POST", "/projects", json={"name": "x" * 100}).status_code == 200
     assert error(pk.request("POST", "/projects", json={"name": "x" * 101})) == (
