@@ -332,6 +332,28 @@ def test_cancel_returns_to_canceled_and_changes_nothing(pk: PayKit) -> None:
     assert pk.credits_of("quitter", key=STUDIO_PK) == 5
 
 
+def test_return_urls_use_the_projects_base_url_else_the_worlds_else_the_emulators(
+        pk: PayKit, emu: ThreadedEmulator, paykit_world: Callable[[dict[str, Any]], None]) -> None:
+    def returns(key: str) -> tuple[str, str, str]:
+        paid = pk.session.post(pk.checkout("ret", key=key).json()["url"], data={"action": "pay"},
+                               allow_redirects=False, timeout=30)
+        cancel = pk.session.post(pk.checkout("ret", key=key).json()["url"], data={"action": "cancel"},
+                                 allow_redirects=False, timeout=30)
+        portal_url = pk.request("POST", "/portal", key=key, json={"userId": "ret"}).json()["url"]
+        portal = pk.session.get(portal_url, timeout=30)
+        back = portal.text.split('data-testid="return-link" href="', 1)[1].split('"', 1)[0]
+        return paid.headers["Location"], cancel.headers["Location"], back
+
+    # the bundled world: the demo project has no base URL and the world none either
+    assert returns(DEMO_PK) == (f"{emu.base_url}/?paid=1", f"{emu.base_url}/?canceled=1", f"{emu.base_url}/?portal=1")
+    paykit_world({"baseUrl": "http://localhost:3000/", "projects": [
+        {"id": STUDIO, "publishableKey": STUDIO_PK, "secretKey": STUDIO_SK, "baseUrl": "https://studio.example"}]})
+    assert returns(DEMO_PK) == ("http://localhost:3000/?paid=1", "http://localhost:3000/?canceled=1",
+                                "http://localhost:3000/?portal=1")
+    assert returns(STUDIO_PK) == ("https://studio.example/?paid=1", "https://studio.example/?canceled=1",
+                                  "https://studio.example/?portal=1")
+
+
 def test_hosted_pages_open_from_another_site_but_the_control_api_does_not(pk: PayKit) -> None:
     url = pk.checkout("nav").json()["url"]
     navigate = {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate"}
