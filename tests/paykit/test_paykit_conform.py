@@ -81,7 +81,7 @@ def reasons(out: str) -> dict[str, str]:
 def test_conform_passes_on_the_emulator(tmp_path: Path) -> None:
     code, out = conform(tmp_path, "none", *WRITES)
     assert code == 0, out
-    assert "PASSED: 38 passed" in out  # 29 behavioural tests, 9 generated (one per operation)
+    assert "PASSED: 41 passed" in out  # 32 behavioural tests, 9 generated (one per operation)
 
 
 @pytest.mark.parametrize(("variant", "caught"), [
@@ -116,4 +116,4 @@ def test_a_read_only_run_sends_only_reads(tmp_path: Path) -> None:
     assert code == 0, out
     table = out[out.index("Contract report"):]
     assert "POST /api" not in table and "PATCH" not in table and "GET /api/v1/access" in table
-    assert "12 passed" in out and "22 skipped" in out  # 7 behavioural reads, 5 generated reads
+    assert "12 passed" in out and "25 skipped" in out  # 7 behavioural reads, 5 generated reads
