@@ -18,7 +18,7 @@ import stripe
 
 from paywall_emulator.config import EmulatorConfig
 from paywall_emulator.products.paykit import signing
-from paywall_emulator.testing import ControlClient, ThreadedEmulator
+from paywall_emulator.testing import ControlClient, ControlError, ThreadedEmulator
 
 from .support import (
     DEMO_PK,
@@ -352,6 +352,20 @@ def test_return_urls_use_the_projects_base_url_else_the_worlds_else_the_emulator
                                 "http://localhost:3000/?portal=1")
     assert returns(STUDIO_PK) == ("https://studio.example/?paid=1", "https://studio.example/?canceled=1",
                                   "https://studio.example/?portal=1")
+
+
+def test_a_world_whose_base_url_is_not_http_is_refused_whole(pk: PayKit, control: ControlClient) -> None:
+    """A base URL with a line break used to load, then broke the connection of every redirect to it; a
+    `javascript:` one was sent as the Location. Refused at load now, naming the entry; the world stays."""
+    for section in [{"baseUrl": "http://app.test/\nSet-Cookie: x=1"},
+                    {"projects": [{"id": "p", "publishableKey": "pk_p", "secretKey": "sk_p",
+                                   "baseUrl": "javascript:alert(1)"}]}]:
+        with pytest.raises(ControlError) as exc:
+            control.load_world({"paykit": section})
+        assert exc.value.status == 400 and "must be an absolute http(s) URL" in str(exc.value.body)
+    done = pk.session.post(pk.checkout("kept", key=STUDIO_PK).json()["url"], data={"action": "cancel"},
+                           allow_redirects=False, timeout=30)
+    assert done.status_code == 303 and done.headers["Location"] == "https://studio.example/?canceled=1"
 
 
 def test_hosted_pages_open_from_another_site_but_the_control_api_does_not(pk: PayKit) -> None:

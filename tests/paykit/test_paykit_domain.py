@@ -5,6 +5,7 @@ section loader."""
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -459,6 +460,25 @@ def test_world_section_loads_and_refuses_whole() -> None:
         build({"projets": []})
     load(state, None)
     assert set(state.projects) == {"default"} and state.accounts == {}
+
+
+@pytest.mark.parametrize(("section", "where"), [
+    ({"baseUrl": "javascript:alert(1)"}, "paykit.baseUrl"),
+    ({"baseUrl": "http://a.test/\nSet-Cookie: x=1"}, "paykit.baseUrl"),
+    ({"baseUrl": "localhost:3000"}, "paykit.baseUrl"),
+    ({"webhookUrl": "ftp://hooks.test/x"}, "paykit.webhookUrl"),
+    ({"webhookUrl": "http:///no-host"}, "paykit.webhookUrl"),
+    ({"projects": [{"id": "p", "publishableKey": "pk_p", "secretKey": "sk_p", "baseUrl": "not a url"}]},
+     "paykit.projects[0].baseUrl"),
+])
+def test_world_urls_must_be_http(section: dict[str, object], where: str) -> None:
+    """Base URLs become redirect targets and page links, the webhook URL a POST target: an absolute
+    http(s) URL or the section is refused, naming the entry."""
+    with pytest.raises(WorldSectionError, match=rf"^{re.escape(where)}: must be an absolute http\(s\) URL"):
+        build(section)
+    assert build({"baseUrl": "http://localhost:3000/", "webhookUrl": "https://hooks.test/paykit", "projects": [
+        {"id": "p", "publishableKey": "pk_p", "secretKey": "sk_p", "baseUrl": "https://p.test"}]}).base_url == (
+        "http://localhost:3000/")
 
 
 def test_outbox_retries_then_gives_up() -> None:
