@@ -289,6 +289,29 @@ def test_projects_create_list_patch(pk: PayKit) -> None:
         400, {"error": "name must be ≤ 100 characters"})
 
 
+def test_projects_with_emulated_sign_in(pk: PayKit, control: ControlClient,
+                                       paykit_world: Callable[[dict[str, Any]], None]) -> None:
+    """With `auth.required` the owner is the Bearer's: no owner is 401 (nothing created), each owner lists
+    only its own projects; PATCH stays authorised by the project's secret key alone."""
+    paykit_world({"auth": {"required": True}, "projects": [
+        {"id": "p_one", "publishableKey": "pk_live_one", "secretKey": "sk_live_one", "owner": "owner_1"}]})
+    assert error(pk.request("GET", "/projects")) == (401, {"error": "Not signed in"})
+    assert error(pk.request("GET", "/projects", headers={"Authorization": "Basic b3duZXJfMQ=="})) == (
+        401, {"error": "Not signed in"})
+    assert error(pk.request("POST", "/projects", json={"name": "x"})) == (
+        401, {"error": "Sign in to create a project"})
+    assert {p["id"] for p in paykit_state(control)["projects"]} == {"default", "p_one"}
+    mine = pk.request("GET", "/projects", headers={"Authorization": "Bearer owner_1"}).json()
+    assert mine["authConfigured"] is True and [p["id"] for p in mine["projects"]] == ["p_one"]
+    made = pk.request("POST", "/projects", headers={"Authorization": "Bearer owner_2"}, json={"name": "Two"}).json()
+    theirs = pk.request("GET", "/projects", headers={"Authorization": "Bearer owner_2"}).json()["projects"]
+    assert theirs == [made]
+    assert [p["id"] for p in pk.request("GET", "/projects", headers={"Authorization": "Bearer owner_1"}).json()[
+        "projects"]] == ["p_one"]
+    toggled = pk.request("PATCH", "/projects", json={"secureMetering": True, "key": made["secretKey"]})
+    assert toggled.json() == {"id": made["id"], "secureMetering": True}
+
+
 @pytest.mark.parametrize(("key", "body", "expected"), [
     (None, {"secureMetering": True}, (401, "Secret key required")),
     (STUDIO_PK, {"secureMetering": True}, (401, "Secret key required")),
