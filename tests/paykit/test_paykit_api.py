@@ -576,7 +576,8 @@ def test_checkout_kind_must_be_known(pk: PayKit, kind: Any) -> None:
 # --- concurrency ---------------------------------------------------------------------------------------
 
 
-def test_a_thousand_concurrent_meters_on_600_credits(pk: PayKit, emu: ThreadedEmulator) -> None:
+def test_a_thousand_concurrent_meters_on_600_credits(pk: PayKit, emu: ThreadedEmulator,
+                                                     control: ControlClient) -> None:
     assert pk.credits("crowd", key=STUDIO_SK, amount=595).json()["credits"] == 600
 
     async def storm() -> list[int]:
@@ -592,6 +593,9 @@ def test_a_thousand_concurrent_meters_on_600_credits(pk: PayKit, emu: ThreadedEm
     statuses = asyncio.run(storm())
     assert statuses.count(200) == 600 and statuses.count(402) == 400
     assert pk.credits_of("crowd", key=STUDIO_PK) == 0
+    # the log holds exactly the 600 deductions (a blocked meter logs nothing)
+    usage = paykit_state(control)["usage"]
+    assert len([u for u in usage if u["userId"] == "crowd" and u["kind"] == "meter"]) == 600
 
 
 class _Receiver:
