@@ -255,27 +255,27 @@ _SIG = signing.signature(_PAYLOAD, "whsec_abc", _T)
 
 
 @pytest.mark.parametrize("header", [
-    f"t={_T},v1={_SIG}",
-    f"t={_T},v1={signing.signature(_PAYLOAD, 'whsec_other', _T)}",  # another secret
-    f"t={_T},v1={signing.signature(_PAYLOAD + b' ', 'whsec_abc', _T)}",  # another payload
-    f"t={_T - 300},v1={signing.signature(_PAYLOAD, 'whsec_abc', _T - 300)}",  # at the tolerance
-    f"t={_T - 301},v1={signing.signature(_PAYLOAD, 'whsec_abc', _T - 301)}",  # past it
-    f"t={_T + 3600},v1={signing.signature(_PAYLOAD, 'whsec_abc', _T + 3600)}",  # from the future
-    f"t={_T + 1},v1={_SIG}",  # the signature of another timestamp
-    f"t={_T},v1=00,v1={_SIG}",  # several v1 entries (a rotated secret)
-    f"v1={_SIG},t={_T}",  # any order
-    f"t={_T},v0={_SIG}",  # another scheme only
-    f"t={_T}, v1={_SIG}",  # a space: names no v1
-    f" t={_T},v1={_SIG}",
-    f"t={_T},v1={_SIG}=",  # a value ends at its next '='
-    f"t={_T},v1={_SIG.upper()}",
-    f"t={_T},v1={_SIG},junk",
-    f"v1={_SIG}",  # no timestamp
-    f"t={_T}",  # no signature
-    f"t=,v1={_SIG}",
-    f"t=now,v1={_SIG}",
-    "",
-    f"{_T},{_SIG}",
+    pytest.param(f"t={_T},v1={_SIG}", id="valid"),
+    pytest.param(f"t={_T},v1={signing.signature(_PAYLOAD, 'whsec_other', _T)}", id="other-secret"),
+    pytest.param(f"t={_T},v1={signing.signature(_PAYLOAD + b' ', 'whsec_abc', _T)}", id="other-payload"),
+    pytest.param(f"t={_T - 300},v1={signing.signature(_PAYLOAD, 'whsec_abc', _T - 300)}", id="at-tolerance"),
+    pytest.param(f"t={_T - 301},v1={signing.signature(_PAYLOAD, 'whsec_abc', _T - 301)}", id="past-tolerance"),
+    pytest.param(f"t={_T + 3600},v1={signing.signature(_PAYLOAD, 'whsec_abc', _T + 3600)}", id="future"),
+    pytest.param(f"t={_T + 1},v1={_SIG}", id="other-timestamp"),  # the signature of another timestamp
+    pytest.param(f"t={_T},v1=00,v1={_SIG}", id="rotated-secret"),  # several v1 entries (a rotated secret)
+    pytest.param(f"v1={_SIG},t={_T}", id="any-order"),
+    pytest.param(f"t={_T},v0={_SIG}", id="v0-only"),
+    pytest.param(f"t={_T}, v1={_SIG}", id="space-after-comma"),  # a space: names no v1
+    pytest.param(f" t={_T},v1={_SIG}", id="leading-space"),
+    pytest.param(f"t={_T},v1={_SIG}=", id="value-then-equals"),  # a value ends at its next '='
+    pytest.param(f"t={_T},v1={_SIG.upper()}", id="upper-hex"),
+    pytest.param(f"t={_T},v1={_SIG},junk", id="stray-item"),
+    pytest.param(f"v1={_SIG}", id="no-timestamp"),
+    pytest.param(f"t={_T}", id="no-signature"),
+    pytest.param(f"t=,v1={_SIG}", id="empty-timestamp"),
+    pytest.param(f"t=now,v1={_SIG}", id="word-timestamp"),
+    pytest.param("", id="empty"),
+    pytest.param(f"{_T},{_SIG}", id="no-names"),
 ])
 def test_signature_checks_agree_with_the_stripe_library(header: str) -> None:
     """Whatever `stripe.Webhook.construct_event` accepts the webhook accepts, and nothing else."""
