@@ -109,3 +109,21 @@ def test_idempotency_keys_live_24_hours_of_emulator_time(emu: Any, pw: Pw) -> No
     emu.clock.advance(minutes=1)
     assert pw.post("/v1/user/balance/deposit", json=deposit, headers=key).json() == {"balanceFormatted": "2.00"}
     assert pw.balance("kim") == 2 * UNIT
+
+
+def test_a_charge_replayed_under_its_key_charges_once_for_24_hours(emu: Any, pw: Pw) -> None:
+    emu.clock.freeze()
+    key = {"Idempotency-Key": "order-42"}
+    first = pw.post("/v1/user/charge", json={"user": "alice", "amount": "0.3"}, headers=key)
+    assert first.status_code == 200 and first.json() == {"success": True, "message": "Charged 0.30 USDC."}
+    emu.clock.advance(hours=23, minutes=59)
+    again = pw.post("/v1/user/charge", json={"user": "alice", "amount": "0.3"}, headers=key)
+    assert again.status_code == 200 and again.json() == first.json()
+    assert pw.balance("alice") == 7 * UNIT // 10
+    clash = pw.post("/v1/user/charge", json={"user": "alice", "amount": "0.2"}, headers=key)
+    assert clash.status_code == 409 and error_of(clash)["code"] == "idempotency_key_reused"
+    other_user = pw.post("/v1/user/charge", json={"user": "bob", "amount": "0.3"}, headers=key)
+    assert other_user.status_code == 409 and pw.balance("alice") == 7 * UNIT // 10
+    emu.clock.advance(minutes=1)  # the key expired: the same request is a new charge
+    assert pw.post("/v1/user/charge", json={"user": "alice", "amount": "0.3"}, headers=key).json()["success"] is True
+    assert pw.balance("alice") == 4 * UNIT // 10
