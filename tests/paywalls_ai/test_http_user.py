@@ -8,6 +8,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+import requests
 
 from .http_support import DEMO_KEY, SHARED_KEY, UNIT, Pw, error_of, link_in
 
@@ -127,3 +128,15 @@ def test_a_charge_replayed_under_its_key_charges_once_for_24_hours(emu: Any, pw:
     emu.clock.advance(minutes=1)  # the key expired: the same request is a new charge
     assert pw.post("/v1/user/charge", json={"user": "alice", "amount": "0.3"}, headers=key).json()["success"] is True
     assert pw.balance("alice") == 4 * UNIT // 10
+
+
+def test_the_topup_page_refuses_an_amount_of_zero_with_the_page(pw: Pw) -> None:
+    page = pw.get("/v1/user/balance/topup", params={"user": "zed"}).json()["url"]
+    zero = requests.post(page, data={"action": "pay", "amount": "0.00"}, timeout=10)
+    assert zero.status_code == 400 and zero.headers["Content-Type"].startswith("text/html")
+    assert "amount must be greater than zero" in zero.text and "data-testid=pay" in zero.text  # still open
+    garbled = requests.post(page, data={"action": "pay", "amount": "ten"}, timeout=10)  # what the browser refuses
+    assert garbled.status_code == 400 and error_of(garbled)["code"] == "invalid_amount"
+    assert pw.balance("zed") == 0
+    paid = requests.post(page, data={"action": "pay", "amount": "0.5"}, timeout=10)
+    assert paid.status_code == 200 and "Payment received" in paid.text and pw.balance("zed") == UNIT // 2
