@@ -140,3 +140,23 @@ def test_the_topup_page_refuses_an_amount_of_zero_with_the_page(pw: Pw) -> None:
     assert pw.balance("zed") == 0
     paid = requests.post(page, data={"action": "pay", "amount": "0.5"}, timeout=10)
     assert paid.status_code == 200 and "Payment received" in paid.text and pw.balance("zed") == UNIT // 2
+
+
+def test_connect_approve_disconnect_values_on_the_emulator_clock(emu: Any) -> None:
+    shared = Pw(emu.base_url, SHARED_KEY)
+    emu.clock.set("2030-02-03T04:05:06Z")
+    first = shared.get("/v1/user/connect", params={"user": "dave"}).json()
+    assert first == {"connected": False, "message": "The user has not authorized Shared Wallet Demo yet.",
+                     "url": f"{emu.base_url}/_emulator/paywalls-ai/authorize/auth_000001"}
+    emu.clock.advance(minutes=5)
+    assert requests.post(first["url"], data={"action": "approve"}, timeout=10).status_code == 200
+    assert requests.post(first["url"], data={"action": "approve"}, timeout=10).status_code == 409  # decided
+    assert shared.get("/v1/user/connect", params={"user": "dave"}).json() == {
+        "connected": True, "message": "The user is connected to Shared Wallet Demo.",
+        "connectedUser": {"paywallKeyId": "pw_shared", "userId": "dave", "externalUserId": "dave",
+                          "createdAt": "2030-02-03T04:10:06.000Z"}}
+    assert shared.get("/v1/user/disconnect", params={"user": "dave"}).json()["success"] is True
+    assert shared.get("/v1/user/disconnect", params={"user": "dave"}).json()["success"] is False
+    again = shared.get("/v1/user/connect", params={"user": "dave"}).json()
+    assert again["connected"] is False and again["url"].endswith("/authorize/auth_000002")  # a new request
+    assert shared.balance("dave") == 2 * UNIT
