@@ -160,3 +160,18 @@ def test_connect_approve_disconnect_values_on_the_emulator_clock(emu: Any) -> No
     again = shared.get("/v1/user/connect", params={"user": "dave"}).json()
     assert again["connected"] is False and again["url"].endswith("/authorize/auth_000002")  # a new request
     assert shared.balance("dave") == 2 * UNIT
+
+
+def test_concurrent_deposits_under_one_key_credit_once(pw: Pw) -> None:
+    async def burst() -> list[tuple[int, Any]]:
+        headers = {"Authorization": f"Bearer {DEMO_KEY}", "Idempotency-Key": "webhook-evt-77"}
+        async with aiohttp.ClientSession(headers=headers) as session:
+            async def one() -> tuple[int, Any]:
+                async with session.post(f"{pw.base_url}/v1/user/balance/deposit",
+                                        json={"user": "burst", "amount": "1.5"}) as resp:
+                    return resp.status, await resp.json()
+            return await asyncio.gather(*(one() for _ in range(200)))
+
+    answers = asyncio.run(burst())
+    assert answers == [(200, {"balanceFormatted": "1.50"})] * 200
+    assert pw.balance("burst") == 3 * UNIT // 2
