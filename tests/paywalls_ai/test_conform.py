@@ -102,7 +102,7 @@ def _signs_reserialised_json(monkeypatch: pytest.MonkeyPatch) -> None:
     (_blocked_reply_charges, "test_a_paywall_required_reply_leaves_a_short_balance_untouched",
      "a paywall-required reply charged 1 base units"),
     (_signs_reserialised_json, "test_deliveries_are_signed_over_their_raw_bytes", "signature is not over the raw body"),
-])
+], ids=["deposit-replayed", "blocked-reply-charges", "signature-reserialised"])
 def test_conform_fails_on_each_broken_variant(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                               breakage: Callable[[pytest.MonkeyPatch], None], failing: str,
                                               reason: str) -> None:
