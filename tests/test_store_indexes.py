@@ -1,7 +1,7 @@
-"""Monetize's per-user indexes (`Store.rows_by_user`, `payments_by_subscription`, `external_ids`) stay
-true to the tables: after every kind of write (checkout, payment, renewal, refund, balance, re-attribution),
-a reset, a world load and a restore from a state file, reads through the public API see the new rows, and
-the indexes equal what a rebuild from the tables gives."""
+"""Monetize's indexes (`Store.rows_by_user`, `payments_by_subscription`, `external_ids`, checkouts by
+visitor and the unpaid checkouts) stay true to the tables: after every kind of write (checkout, payment,
+renewal, refund, balance, re-attribution), a reset, a world load and a restore from a state file, reads
+through the public API see the new rows, and the indexes equal what a rebuild from the tables gives."""
 
 from __future__ import annotations
 
@@ -29,11 +29,13 @@ def indexes_are_true(emu: ThreadedEmulator) -> None:
     def check() -> None:
         store: Store = emu.world.states["monetize"]
         rebuilt = Store(subscriptions=store.subscriptions, payments=store.payments, balances=store.balances,
-                        links=store.links)
+                        links=store.links, checkouts=store.checkouts)
         # A user whose rows all moved away keeps an empty entry; a rebuild has none.
         assert _without_empty(store.rows_by_user) == rebuilt.rows_by_user
         assert store.payments_by_subscription == rebuilt.payments_by_subscription
         assert store.external_ids == rebuilt.external_ids
+        assert {k: v for k, v in store.visitor_checkouts.items() if v} == rebuilt.visitor_checkouts
+        assert set(store.unpaid_checkouts) == set(rebuilt.unpaid_checkouts)
 
     emu.call(check)
 

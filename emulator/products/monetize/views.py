@@ -16,7 +16,7 @@ from ...engine.errors import EmulatorError
 from ...engine.errors import render_error as render_engine_error
 from ...engine.product import Page
 from ...engine.timestamps import iso as iso  # re-exported: the wire timestamp format
-from ...engine.views import render_transition
+from ...engine.views import render_page, render_transition
 from .domain.access import has_access
 from .domain.gateway import QuotaExceededError
 from .domain.identity import Reader
@@ -405,12 +405,12 @@ def render_delivery(delivery: WebhookDelivery) -> dict[str, Any]:
     }
 
 
-def render_deliveries(deliveries: Iterable[WebhookDelivery]) -> dict[str, Any]:
-    return {"deliveries": [render_delivery(d) for d in deliveries]}
+def render_deliveries(deliveries: Iterable[WebhookDelivery], page: Page) -> dict[str, Any]:
+    return {"deliveries": [render_delivery(d) for d in deliveries], "page": render_page(page)}
 
 
-def render_event_log(events: Iterable[DomainEvent]) -> dict[str, Any]:
-    return {"events": [render_webhook_envelope(e) for e in events]}
+def render_event_log(events: Iterable[DomainEvent], page: Page) -> dict[str, Any]:
+    return {"events": [render_webhook_envelope(e) for e in events], "page": render_page(page)}
 
 
 # --- control API answers ---------------------------------------------------------------------
@@ -450,7 +450,7 @@ def render_state(store: Store, page: Page, balances: Iterable[BalanceRow],
         "webhook_endpoints": rows(store.webhook_endpoints.values()),
         "webhook_deliveries": [render_delivery(d) for d in deliveries],
         # Rows dropped from the front of capped tables (EmulatorConfig.limits), by table.
-        "evicted": {table: store.evicted.get(table, 0) for table in ("events", "deliveries", "analytics")},
+        "evicted": {table: store.evicted.get(table, 0) for table in ("events", "deliveries", "analytics", "checkouts")},
     }
 
 

@@ -306,9 +306,8 @@ def reattribute(store: Store, now: datetime, paywall: Paywall, user: User, visit
     to `user`, with their subscriptions and payments; answers how many checkouts moved."""
     if not visitor_id or len(visitor_id) < MIN_VISITOR_ID:
         return 0
-    moved = [c for c in store.checkouts.values()
-             if c.paywall_id == paywall.id and c.meta.get("visitorId") == visitor_id and c.user_id != user.id
-             and c.user_id not in store.auth.accounts]
+    moved = [c for c in store.checkouts_of_visitor(paywall.id, visitor_id)
+             if c.user_id != user.id and c.user_id not in store.auth.accounts]
     for checkout in moved:
         old_link = store.link(checkout.user_id, paywall.id)
         subs = [store.subscriptions[checkout.subscription_id]] if checkout.subscription_id else []
