@@ -125,6 +125,11 @@ def test_a_signed_in_session_token_expires_after_one_hour(api: Api, clock: Contr
     expect_ok(api.get(balances_path, key=None, bearer=tokens["access_token"]))
     _advance(clock, timedelta(seconds=1))
     expect_error(api.get(balances_path, key=None, bearer=tokens["access_token"]), 401, "invalid_token")
+    # The SDK's recovery: refresh (a new pair), then the refused call once more with the new token.
+    fresh = expect_ok(api.post(f"/api/v1/paywall/{settings.paywall_id}/auth/refresh", key=None,
+                               json={"refresh_token": tokens["refresh_token"]}))
+    assert fresh["refresh_token"] != tokens["refresh_token"], "refresh did not rotate the refresh token"
+    expect_ok(api.get(balances_path, key=None, bearer=fresh["access_token"]))
 
 
 @pytest.mark.writes

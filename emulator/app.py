@@ -1,13 +1,14 @@
 """The app factory: the only module that knows every piece.
 
-`create_app(config)` composes the engine with the products it serves (monetize.software and PayKit by
-default), compiles every spec, builds the `World`, binds every operationId to its handler, installs the
+`create_app(config)` composes the engine with the products it serves (every bundled one by default),
+compiles every spec, builds the `World`, binds every operationId to its handler, installs the
 middleware and each product's background tasks, and returns the aiohttp app. Every app is
 independent: nothing is shared between two apps in one process.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Mapping, Sequence
 
 from aiohttp import web
@@ -20,20 +21,36 @@ from .engine.openapi import CONTROL_SPEC, ApiSpec, SpecError, compile_spec, load
 from .engine.product import Product
 from .engine.routing import MAX_BODY_BYTES, Handler, bind_routes, collect_handlers
 from .engine.world import World
-from .products.monetize.product import PRODUCT as MONETIZE
-from .products.paykit.product import PRODUCT as PAYKIT
-from .products.paywalls_ai.product import PRODUCT as PAYWALLS_AI
 
-PRODUCTS: tuple[Product, ...] = (MONETIZE, PAYKIT, PAYWALLS_AI)
+# The bundled products by name, each imported only when served: a server of one product never compiles
+# the others' modules (`EmulatorConfig.products`, `serve --products`).
+BUNDLED: dict[str, str] = {
+    "monetize": ".products.monetize.product",
+    "paykit": ".products.paykit.product",
+    "paywalls-ai": ".products.paywalls_ai.product",
+}
 
 
-def create_app(config: EmulatorConfig | None = None, *, products: Sequence[Product] = PRODUCTS,
+def bundled_products(names: Sequence[str] | None = None) -> tuple[Product, ...]:
+    """The bundled products named (all of them for None), in the order given; ValueError for a name that
+    is not one."""
+    chosen = list(BUNDLED) if names is None else list(dict.fromkeys(names))
+    for name in chosen:
+        if name not in BUNDLED:
+            raise ValueError(f"unknown product {name!r}; the bundled ones are {', '.join(BUNDLED)}")
+    products: list[Product] = [importlib.import_module(BUNDLED[name], __package__).PRODUCT for name in chosen]
+    return tuple(products)
+
+
+def create_app(config: EmulatorConfig | None = None, *, products: Sequence[Product] | None = None,
                handler_overrides: Mapping[str, Handler] | None = None) -> web.Application:
-    """`products`: what to serve (every bundled product by default); `handler_overrides` (operationId ->
-    handler) is a test seam for the pipeline's own tests."""
+    """`products`: what to serve (default: the bundled ones `config.products` names, all if None);
+    `handler_overrides` (operationId -> handler) is a test seam for the pipeline's own tests."""
     config = config or EmulatorConfig()
+    if products is None:
+        products = bundled_products(config.products)
     specs = load_specs(config, products)
-    world = World.create(config, products)
+    world = World.create(config, products, foreign=frozenset(BUNDLED) - {p.name for p in products})
     if config.state_file is not None and config.state_file.exists():
         world.resume(config.state_file)
     app = web.Application(middlewares=[error_boundary], client_max_size=MAX_BODY_BYTES)

@@ -40,6 +40,9 @@ def build_parser(*, conform: bool = True, argv_command: str | None = "diff") -> 
     serve.add_argument("--world", type=Path, default=None, metavar="FILE",
                        help="world file (YAML, one section per product; default: the bundled world)")
     serve.add_argument("--id-seed", type=int, default=0, metavar="N", help="seed of the id generators (default: 0)")
+    serve.add_argument("--products", default=None, metavar="NAMES",
+                       help="serve only these bundled products, comma-separated (monetize, paykit, paywalls-ai): "
+                            "faster to start; the world file's sections of the others are skipped (default: all)")
     serve.add_argument("--public-origin", default=None, metavar="URL",
                        help="origin clients use (bootstrap's settings.custom_domain; default: http://HOST:PORT, "
                             "or each request's Host header on a wildcard --host)")
@@ -60,7 +63,9 @@ def build_parser(*, conform: bool = True, argv_command: str | None = "diff") -> 
     limits = Limits()
     for name, what in (("events", "events in the event log (the webhook outbox)"),
                        ("deliveries", "finished webhook deliveries"), ("analytics", "ingested analytics events"),
-                       ("ledger", "ledger entries (PayKit's usage log, Paywalls.ai's balance activity)")):
+                       ("ledger", "ledger entries (PayKit's usage log, Paywalls.ai's balance activity)"),
+                       ("checkouts", "checkout sessions that ended unpaid (expired, declined, cancelled)"),
+                       ("mailbox", "messages in the emulated mailbox (sign-in's codes and links)")):
         serve.add_argument(f"--max-{name}", type=_positive, default=getattr(limits, name), metavar="N",
                            help=f"keep at most about N {what}; the oldest are evicted and counted "
                                 f"(default: {getattr(limits, name)})")
@@ -114,11 +119,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def spec_document(which: str) -> Path:
-    from .app import PRODUCTS
+    from .app import bundled_products
     from .engine.openapi import CONTROL_SPEC, spec_path
 
-    files = {"control": CONTROL_SPEC, "public": PRODUCTS[0].spec}
-    for product in PRODUCTS:
+    products = bundled_products()
+    files = {"control": CONTROL_SPEC, "public": products[0].spec}
+    for product in products:
         files[product.name] = product.spec
         if product.control_spec:
             files[f"{product.name}.control"] = product.control_spec
@@ -162,6 +168,20 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
+def product_names(option: str | None) -> tuple[str, ...] | None:
+    """`--products`: None (every bundled product) or the names it lists, each a bundled product."""
+    from .app import BUNDLED
+
+    if option is None:
+        return None
+    names = tuple(dict.fromkeys(n.strip() for n in option.split(",") if n.strip()))
+    wrong = [n for n in names if n not in BUNDLED] or ([] if names else [option])
+    if wrong:
+        raise CliError(f"--products: {wrong[0]!r} is not a bundled product; name one or more of "
+                       f"{', '.join(BUNDLED)}, comma-separated")
+    return names
+
+
 def serve(args: argparse.Namespace) -> int:
     from aiohttp import web
 
@@ -183,6 +203,7 @@ def serve(args: argparse.Namespace) -> int:
     if args.public_origin is not None and not is_origin(args.public_origin):
         raise CliError("--public-origin takes the origin clients use, scheme and host with an optional port "
                        f"(e.g. http://emulator:8787), got {args.public_origin!r}")
+    products = product_names(args.products)
     sock = listen(args.host, args.port)
     port = int(sock.getsockname()[1])
     wildcard = args.host in ("0.0.0.0", "::", "")
@@ -190,11 +211,12 @@ def serve(args: argparse.Namespace) -> int:
     # Listening on every interface, clients reach it under names only they know: the origin then
     # follows each request's Host header (checkout URLs, settings.custom_domain).
     origin = (args.public_origin or "").rstrip("/") or (None if wildcard else local)
-    config = EmulatorConfig(world=args.world, id_seed=args.id_seed, public_origin=origin,
+    config = EmulatorConfig(world=args.world, id_seed=args.id_seed, public_origin=origin, products=products,
                             checkout_urls=args.checkout_urls, strict_responses=args.strict_responses,
                             control_token=args.control_token, state_file=args.state,
                             limits=Limits(events=args.max_events, deliveries=args.max_deliveries,
-                                          analytics=args.max_analytics, ledger=args.max_ledger))
+                                          analytics=args.max_analytics, ledger=args.max_ledger,
+                                          checkouts=args.max_checkouts, mailbox=args.max_mailbox))
     if wildcard and not args.control_token:
         print(f"paywall-emulator: warning: listening on {args.host or 'every interface'}: anyone who can reach "
               "this port can reset the world and read its keys through the unauthenticated control API "

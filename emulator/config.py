@@ -20,11 +20,16 @@ class Limits:
     deliveries: int = 100_000  # finished webhook deliveries with their attempts
     analytics: int = 200_000  # ingested analytics events
     ledger: int = 200_000  # ledger entries: PayKit's usage log, Paywalls.ai's balance activity
+    checkouts: int = 100_000  # checkout sessions that ended unpaid (expired, declined, cancelled)
+    mailbox: int = 100_000  # messages in monetize's emulated mailbox (sign-in's codes and links)
 
 
 @dataclass(slots=True, kw_only=True)
 class EmulatorConfig:
     world: Path | None = None  # the world file; None = the bundled fixtures/default.yaml
+    # The bundled products to serve, by name (`app.BUNDLED`); None = all of them. Sections of a world file
+    # naming a bundled product left out are skipped; the others' modules are never imported.
+    products: tuple[str, ...] | None = None
     id_seed: int = 0  # seed of every id factory (ids repeat exactly for the same seed and calls)
     # The origin clients use to reach the emulator; bootstrap's settings.custom_domain echoes it
     # (the SDK rejects a mismatch). None = derived from each request's Host.

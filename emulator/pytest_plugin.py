@@ -51,16 +51,19 @@ class _Settings:
     world: Path | None
     start_time: datetime | None
     checkout_urls: str
+    products: tuple[str, ...] | None = None  # None: every bundled product
 
     def config(self) -> EmulatorConfig:
         from .config import EmulatorConfig
 
         mode: CheckoutUrlMode = "acquirer" if self.checkout_urls == "acquirer" else "hosted"
         return EmulatorConfig(world=self.world, start_time=self.start_time, checkout_urls=mode,
-                              strict_responses=True)
+                              strict_responses=True, products=self.products)
 
     def describe(self) -> str:
         parts = [f"world={self.world or 'bundled'}", f"checkout_urls={self.checkout_urls}"]
+        if self.products is not None:
+            parts.append(f"products={','.join(self.products)}")
         if self.start_time is not None:
             parts.append(f"start_time={self.start_time.isoformat()}")
         return ", ".join(parts)
@@ -81,9 +84,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--paywall-checkout-urls", dest="paywall_checkout_urls", choices=CHECKOUT_URL_MODES,
                     default=None, help="start-checkout returns the emulator's hosted page (default) or "
                                        "acquirer-shaped URLs")
+    group.addoption("--paywall-products", dest="paywall_products", metavar="NAMES", default=None,
+                    help="serve only these bundled products, comma-separated (default: all)")
     parser.addini("paywall_world", "world file (YAML) of the paywall_emulator fixture (relative to the ini file)")
     parser.addini("paywall_start_time", "freeze the emulator clock at this instant after every reset")
     parser.addini("paywall_checkout_urls", "hosted (default) or acquirer")
+    parser.addini("paywall_products", "the bundled products the fixture serves, comma-separated (default: all)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -100,8 +106,9 @@ def pytest_configure(config: pytest.Config) -> None:
     start = config.getoption("paywall_start_time") or str(config.getini("paywall_start_time") or "") or None
     mode = config.getoption("paywall_checkout_urls") or str(config.getini("paywall_checkout_urls") or "") or "hosted"
     try:
+        products = _products(config.getoption("paywall_products") or str(config.getini("paywall_products") or ""))
         config.stash[_DEFAULTS] = _Settings(world=world, start_time=_start_time(start),
-                                            checkout_urls=_checkout_urls(mode))
+                                            checkout_urls=_checkout_urls(mode), products=products)
     except ValueError as exc:
         raise pytest.UsageError(f"paywall-emulator: {exc}") from None
 
@@ -120,6 +127,17 @@ def _start_time(value: Any) -> datetime | None:
     if moment is not None and moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment
+
+
+def _products(value: str) -> tuple[str, ...] | None:
+    from .app import BUNDLED
+
+    names = tuple(dict.fromkeys(n.strip() for n in value.split(",") if n.strip()))
+    for name in names:
+        if name not in BUNDLED:
+            raise ValueError(f"{name!r} is not a bundled product (--paywall-products / paywall_products): name one "
+                             f"or more of {', '.join(BUNDLED)}")
+    return names or None
 
 
 def _checkout_urls(value: Any) -> str:
@@ -156,7 +174,7 @@ def _settings(request: pytest.FixtureRequest) -> _Settings:
                 mode = _checkout_urls(marker.kwargs["checkout_urls"])
         except ValueError as exc:
             pytest.fail(f"paywall_config: {exc}", pytrace=False)
-    return _Settings(world=world, start_time=start_time, checkout_urls=mode)
+    return _Settings(world=world, start_time=start_time, checkout_urls=mode, products=settings.products)
 
 
 class _EmulatorPool:

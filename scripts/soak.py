@@ -2,21 +2,21 @@
 """Soak: a dev server left running under steady traffic, its resident memory sampled as it goes.
 
 Starts `paywall-emulator serve` (or drives `--url`) and, for `--minutes`, has `--workers` keep-alive
-clients repeat one cycle: a monetize start-checkout for a fresh user with a fresh Idempotency-Key (every
-`--pay-every`-th checkout paid through the control API: a payment, a subscription, two events and their
-webhook deliveries to a local receiver that answers 200), a credit and a debit of 1 on the bundled
-tokenized paywall, a PayKit meter and a Paywalls.ai deposit. Every `--advance-every` seconds the
-emulator clock moves one day (idempotency records expire, open checkouts expire, subscriptions renew
-with more events). The history caps are passed to `serve` (`--max-*`; small by default so that they are
-reached within minutes).
+clients repeat one cycle: a monetize start-checkout with a fresh Idempotency-Key for one of `--users`
+users in turn (0: a new user every cycle), every `--pay-every`-th checkout paid through the control API
+(replacing that user's plan: a payment, a subscription, events and their webhook deliveries to a local
+receiver that answers 200), a credit and a debit of 1 on the bundled tokenized paywall, a PayKit meter
+and a Paywalls.ai deposit. Every `--advance-every` seconds the emulator clock moves one day (idempotency
+records expire, open checkouts expire, subscriptions renew with more events). The history caps are
+passed to `serve` (`--max-*`; small by default so that they are reached within minutes).
 
 Every `--sample` seconds it prints the server's RSS with the checkouts started so far; at the end, the
-series, the growth in the first and last thirds of the run with the growth per fresh checkout in each,
-and a verdict: "RSS plateaued" when the last third grew by at most 10% of the first third's growth (or
-under 4 MiB); else "history bounded" when the last third grew by no more than what its fresh checkouts
-keep for good (`--row-bytes`): users, links, checkouts, subscriptions and payments are not history and
-grow with the traffic by design, so this says nothing else grows with it; else "still growing". The end
-state's `evicted` counts show the caps at work. Exits 0 unless the soak itself fails.
+series, the growth in the first and last thirds of the run with the growth per checkout in each, and a
+verdict: "RSS plateaued" when the last third grew by at most 10% of the first third's growth (or under
+4 MiB); else "history bounded" when the last third grew by no more than what its checkouts keep for good
+(`--row-bytes`): users, links, subscriptions and payments are not history and grow with the traffic by
+design (unpaid checkouts are capped like history), so this says nothing else grows with it; else "still
+growing". The end state's `evicted` counts show the caps at work. Exits 0 unless the soak itself fails.
 """
 
 from __future__ import annotations
@@ -95,8 +95,8 @@ class Receiver(http.server.ThreadingHTTPServer):
 
 
 class Traffic:
-    def __init__(self, host: str, port: int, pay_every: int) -> None:
-        self.host, self.port, self.pay_every = host, port, pay_every
+    def __init__(self, host: str, port: int, pay_every: int, users: int) -> None:
+        self.host, self.port, self.pay_every, self.users = host, port, pay_every, users
         self.lock = threading.Lock()
         self.counter = 0
         self.counts = {"checkouts": 0, "paid": 0, "failed": 0, "requests": 0}
@@ -115,8 +115,10 @@ class Traffic:
         client = Client(self.host, self.port)
         while not self.stop.is_set():
             n = self.next_number()
+            user = n % self.users if self.users else n
             status, answer = client.call("POST", "/api/v1/paywall/3/start-checkout",
-                                         {"email": f"soak{n}@example.com", "priceId": "102"},
+                                         {"email": f"soak{user}@example.com", "priceId": "102",
+                                          "ignoreActivePurchase": True},
                                          {"X-Api-Key": ACME_KEY, "Idempotency-Key": f"soak-{n}"})
             calls = [status]
             if status == 200:
@@ -145,20 +147,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sample", type=float, default=5.0, help="seconds between RSS samples")
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--pay-every", type=int, default=10, help="pay every Nth checkout")
+    parser.add_argument("--users", type=int, default=1000,
+                        help="how many users the checkouts take turns on (0: a new user for every checkout)")
     parser.add_argument("--advance-every", type=float, default=60.0, help="seconds between one-day clock moves")
     parser.add_argument("--url", default=None, help="drive a running emulator instead (its pid via --pid)")
     parser.add_argument("--pid", type=int, default=None)
     parser.add_argument("--max", type=int, default=5000, help="every history cap given to serve (--max-*)")
     parser.add_argument("--row-bytes", type=int, default=2500,
-                        help="what one fresh checkout keeps for good (its user, link and session; a paid one its "
-                             "subscription and payment too), in bytes: about 2,000 by scripts/bench.py --only scale")
+                        help="what one checkout keeps for good (a paid one its subscription and payment; with "
+                             "--users 0 its user and link too), in bytes: about 2,000 by scripts/bench.py --only scale")
     args = parser.parse_args(argv)
     proc = None
     if args.url is None:
         port = free_port()
         script = Path(sys.executable).parent / "paywall-emulator"
         cmd = [str(script)] if script.exists() else [sys.executable, "-m", "emulator"]
-        cmd += ["serve", "--port", str(port), *[x for cap in ("events", "deliveries", "analytics", "ledger")
+        cmd += ["serve", "--port", str(port), *[x for cap in ("events", "deliveries", "analytics", "ledger",
+                                                                           "checkouts")
                                                  for x in (f"--max-{cap}", str(args.max))]]
         proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         host, pid = "127.0.0.1", proc.pid
@@ -179,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     if status != 201:
         raise SystemExit(f"registering the webhook endpoint answered {status}")
     probe.call("POST", "/api/v1/credits", {"userId": "soak", "amount": 1_000_000}, {"x-paykit-key": "sk_live_demo"})
-    traffic = Traffic(host, port, args.pay_every)
+    traffic = Traffic(host, port, args.pay_every, args.users)
     threads = [threading.Thread(target=traffic.worker, daemon=True) for _ in range(args.workers)]
     started = time.perf_counter()
     samples: list[tuple[float, float, int]] = [(0.0, rss_mib(pid), 0)]

@@ -576,3 +576,96 @@ def test_sign_in_state_survives_a_saved_world(tmp_path: Path) -> None:
         again = ok(auth(api, "email/signin", {"email": "xan@example.com", "password": PASSWORD}))
         assert again["user"]["id"] == signed["user"]["id"]
         assert ok(auth(api, "refresh", {"refresh_token": signed["refresh_token"]}))
+
+
+def test_user_meta_and_the_mailbox_show_in_the_state_dump_and_the_inspector(api: Api, control: ControlClient) -> None:
+    """`user_meta` given at sign-up, code sign-in or anonymous sign-in is kept on the account (merged, later
+    keys win); the state dump and the inspector page list the accounts (never a password hash) and the
+    mailbox with its codes."""
+    body = ok(auth(api, "email/signup", {"email": "yan@example.com", "password": PASSWORD,
+                                         "user_meta": {"plan": "pro", "src": "signup"}}))
+    code = control.mailbox("yan@example.com")[0]["code"]
+    ok(auth(api, "otp/verify", {"email": "yan@example.com", "token": code, "user_meta": {"src": "verify"}}))
+    anon = ok(auth(api, "anonymous/signin", {"user_meta": {"ref": "ad-42"}}))
+    dump = control.state()["monetize"]
+    accounts = {a["user_id"]: a for a in dump["accounts"]}
+    yan = accounts[body["user"]["id"]]
+    assert yan["user_meta"] == {"plan": "pro", "src": "verify"}
+    assert yan["has_password"] is True and yan["confirmed"] is True and yan["anonymous"] is False
+    assert accounts[anon["user"]["id"]]["user_meta"] == {"ref": "ad-42"}
+    assert accounts[anon["user"]["id"]]["anonymous"] is True and accounts[anon["user"]["id"]]["has_password"] is False
+    assert "password_hash" not in str(dump["accounts"])
+    [mail] = dump["mailbox"]
+    assert mail["to"] == "yan@example.com" and mail["code"] == code and mail["kind"] == "signup_confirmation"
+    page = api.get("/_emulator/")
+    assert page.status_code == 200
+    mailbox = page.text.split('data-table="mailbox"')[1].split("</table>")[0]
+    assert f'data-row="{mail["id"]}"' in mailbox and f"<td>{code}</td>" in mailbox
+    accounts_table = page.text.split('data-table="accounts"')[1].split("</table>")[0]
+    assert "yan@example.com" in accounts_table and "&quot;plan&quot;:&quot;pro&quot;" in accounts_table
+
+
+def _sign_in_by(api: Api, control: ControlClient, how: str, visitor: str) -> dict[str, Any]:
+    """Sign a new person in through one of the five routes that carry `visitor_id`."""
+    from .test_api_oauth import code_of, exchange, init, press
+
+    if how == "email/signup":
+        return ok(auth(api, how, {"email": "zed@example.com", "password": PASSWORD, "visitor_id": visitor}))
+    if how == "otp/verify":
+        ok(auth(api, "otp/send", {"email": "zed@example.com"}))
+        code = control.mailbox("zed@example.com")[0]["code"]
+        return ok(auth(api, how, {"email": "zed@example.com", "token": code, "visitor_id": visitor}))
+    if how == "anonymous/signin":
+        return ok(auth(api, how, {"visitor_id": visitor}))
+    code = code_of(press(api, init(api), "approve", email="zed@example.com"))
+    return ok(exchange(api, code, visitor_id=visitor))
+
+
+@pytest.mark.parametrize("how", ["email/signup", "otp/verify", "anonymous/signin", "oauth/exchange"])
+def test_every_sign_in_route_takes_over_the_visitors_guest_purchases(api: Api, control: ControlClient,
+                                                                      no_confirmation: None, how: str) -> None:
+    visitor = "pw-visitor-0123456789abcdef"
+    resp = api.post(f"/api/v1/paywall/{STRIPE_PW}/start-checkout", json={
+        "email": "guest.buyer@example.com", "priceId": 102, "visitorId": visitor})
+    control.complete_checkout(resp.json())
+    signed = _sign_in_by(api, control, how, visitor)
+    [moved] = purchases(api, signed["access_token"])
+    assert moved["status"] == "active" and moved["unit_amount"] == 9900
+    assert user_state(api, signed["access_token"])["has_active_subscription"] is True
+    guest = ok(api.get(f"/api/v1/paywall/{STRIPE_PW}/user", key=ACME_KEY, params={"email": "guest.buyer@example.com"}))
+    assert guest["purchases"] == []
+
+
+def test_a_double_clicked_resend_under_one_idempotency_key_is_ok_once(api: Api, control: ControlClient) -> None:
+    """The SDK passes the host's `Idempotency-Key` on resend against a double click: the repeat answers ok
+    (not 429) and mails nothing; the same key for another address is a 409."""
+    frozen(control)
+    ok(auth(api, "email/signup", {"email": "abe@example.com", "password": PASSWORD}))
+    control.clock.advance(seconds=61)
+    key = {"Idempotency-Key": "resend-abe-1"}
+    path = f"/api/v1/paywall/{STRIPE_PW}/auth/email/resend"
+    assert ok(api.post(path, json={"email": "abe@example.com"}, headers=key)) == {"ok": True}
+    assert ok(api.post(path, json={"email": "ABE@example.com"}, headers=key)) == {"ok": True}  # the double click
+    assert len(control.mailbox("abe@example.com")) == 2
+    assert error_of(api.post(path, json={"email": "abe@example.com"})) == (429, "over_email_send_rate_limit")
+    assert error_of(api.post(path, json={"email": "other@example.com"}, headers=key)) == (
+        409, "idempotency_key_reused")
+    assert error_of(api.post(path, json={"email": "abe@example.com"}, headers={"Idempotency-Key": "resend-abe-2"})) == (
+        429, "over_email_send_rate_limit")  # a new key is a new request
+    control.clock.advance(hours=25)
+    assert ok(api.post(path, json={"email": "other@example.com"}, headers=key)) == {"ok": True}  # key forgotten
+
+
+def test_a_double_clicked_sign_up_under_one_idempotency_key_signs_in_again(api: Api, control: ControlClient,
+                                                                         no_confirmation: None) -> None:
+    path = f"/api/v1/paywall/{STRIPE_PW}/auth/email/signup"
+    key = {"Idempotency-Key": "signup-bo-1"}
+    first = ok(api.post(path, json={"email": "bo@example.com", "password": PASSWORD}, headers=key))
+    again = ok(api.post(path, json={"email": "bo@example.com", "password": PASSWORD}, headers=key))
+    assert first["status"] == again["status"] == "signed_in" and again["user"] == first["user"]
+    assert me(api, again["access_token"])["id"] == first["user"]["id"]
+    assert error_of(api.post(path, json={"email": "bo@example.com", "password": PASSWORD})) == (422, "email_exists")
+    assert error_of(api.post(path, json={"email": "bo@example.com", "password": "other-password"}, headers=key)) == (
+        409, "idempotency_key_reused")
+    users = [u for u in control.state()["monetize"]["users"] if u["email"] == "bo@example.com"]
+    assert len(users) == 1

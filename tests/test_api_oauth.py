@@ -150,3 +150,29 @@ def test_the_provider_page_opens_from_another_site_but_posts_only_from_its_own(a
                               data={"flow": flow, "action": "approve", "email": "mallory@example.com"})
     assert error_of(forged) == (403, "cross_origin_forbidden")
     assert code_of(press(api, url, "approve", email="own@example.com"))  # the flow is still pending
+
+
+def test_an_oauth_only_account_has_no_password_and_is_already_registered(api: Api) -> None:
+    url = init(api)
+    body = exchange(api, code_of(press(api, url, "approve", name="Oli", email="oli@example.com"))).json()
+    path = f"/api/v1/paywall/{STRIPE_PW}/auth/email"
+    assert error_of(api.post(f"{path}/signin", json={"email": "oli@example.com", "password": "any-password"})) == (
+        400, "invalid_credentials")
+    again = api.post(f"{path}/signup", json={"email": "OLI@example.com", "password": "any-password"})
+    assert again.status_code == 200 and again.json() == {"status": "already_registered", "email": "OLI@example.com"}
+    # Still no password: the sign-up changed nothing.
+    assert error_of(api.post(f"{path}/signin", json={"email": "oli@example.com", "password": "any-password"})) == (
+        400, "invalid_credentials")
+    assert body["user"]["email"] == "oli@example.com"
+
+
+def test_pkce_is_s256_and_a_code_works_only_on_its_paywall(api: Api) -> None:
+    for method, challenge_value in (("plain", challenge(VERIFIER)), ("s256", "short")):
+        assert error_of(api.post(f"/api/v1/paywall/{STRIPE_PW}/auth/oauth/init", json={
+            "provider": "google", "code_challenge": challenge_value, "code_challenge_method": method})) == (
+            400, "invalid_request")
+    code = code_of(press(api, init(api), "approve", email="pat@example.com"))
+    other = api.post("/api/v1/paywall/7/auth/oauth/exchange", json={"auth_code": code, "code_verifier": VERIFIER})
+    assert error_of(other) == (400, "flow_state_not_found")
+    assert error_of(exchange(api, code, verifier=VERIFIER + "x")) == (400, "bad_code_verifier")
+    assert exchange(api, code).status_code == 200  # neither refusal used the code up

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 APP_PAGE = """<!doctype html>
 <html><head><meta charset="utf-8"><title>app</title></head><body>
 <button id="signin">Sign in with Google</button>
+<button id="link">Continue as a guest, then link Google</button>
 <pre id="result"></pre>
 <script>
 const API = %(api)s, PAYWALL = %(paywall)s;
@@ -52,14 +53,18 @@ function waitForResult(popup, state) {
     window.addEventListener('message', onMessage);
   });
 }
-document.getElementById('signin').addEventListener('click', async function () {
+async function signIn(linkAnonymous) {
   const out = document.getElementById('result');
+  // As the SDK after signInAnonymously(): oauth/init carries the session's Bearer, so the identity links.
+  const anon = linkAnonymous ? await call('POST', '/api/v1/paywall/' + PAYWALL + '/auth/anonymous/signin', {})
+    : null;
   const verifier = b64url(crypto.getRandomValues(new Uint8Array(64)));
   const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(verifier));
   const challenge = b64url(new Uint8Array(digest));
   const state = b64url(crypto.getRandomValues(new Uint8Array(16)));
   const init = await call('POST', '/api/v1/paywall/' + PAYWALL + '/auth/oauth/init',
-                          {provider: 'google', code_challenge: challenge, code_challenge_method: 's256'});
+                          {provider: 'google', code_challenge: challenge, code_challenge_method: 's256'},
+                          anon ? anon.body.access_token : undefined);
   const popup = window.open(init.body.authorize_url, 'pw-oauth-' + state, 'width=480,height=640');
   const result = await waitForResult(popup, state);
   try { popup.close(); } catch (e) { /* as the SDK: it closes the popup itself */ }
@@ -68,8 +73,11 @@ document.getElementById('signin').addEventListener('click', async function () {
                              {auth_code: result.code, code_verifier: verifier});
   const user = await call('GET', '/api/v1/paywall/' + PAYWALL + '/user', undefined, session.body.access_token);
   out.textContent = JSON.stringify({done: true, result: {kind: result.kind}, exchange: session.status,
-                                    user: session.body.user, bearerCall: user});
-});
+                                    user: session.body.user, bearerCall: user,
+                                    anonymousId: anon ? anon.body.user.id : null});
+}
+document.getElementById('signin').addEventListener('click', function () { signIn(false); });
+document.getElementById('link').addEventListener('click', function () { signIn(true); });
 </script></body></html>
 """
 
@@ -83,12 +91,12 @@ def app_origin(emulator: Any) -> Iterator[str]:
         yield f"http://localhost:{port}"  # another site than 127.0.0.1: a real cross-site popup
 
 
-def sign_in(app: Page, app_origin: str, button: str, **identity: str) -> dict[str, Any]:
+def sign_in(app: Page, app_origin: str, button: str, *, start: str = "#signin", **identity: str) -> dict[str, Any]:
     from playwright.sync_api import expect  # lazily: without playwright the `browser` fixture says what to install
 
     app.goto(f"{app_origin}/")
     with app.expect_popup() as info:
-        app.locator("#signin").click()
+        app.locator(start).click()
     popup = info.value
     popup.wait_for_load_state()
     assert popup.get_by_test_id("approve").is_visible()
@@ -120,3 +128,12 @@ def test_oauth_popup_provider_errors_reach_the_opener(page: Page, app_origin: st
     linked = sign_in(page, app_origin, "already-linked")
     assert linked["result"] == {"kind": "error", "error": "server_error", "errorCode": "identity_already_exists",
                                 "description": "Identity is already linked to another user"}
+
+
+def test_oauth_popup_links_the_anonymous_user(page: Page, app_origin: str, api: Api) -> None:  # noqa: F811
+    result = sign_in(page, app_origin, "approve", start="#link", name="Gus Guest", email="gus.guest@example.com")
+    assert result["exchange"] == 200 and result["anonymousId"]
+    user = result["user"]
+    assert user["id"] == result["anonymousId"]  # linked: the same user, no longer anonymous
+    assert user["email"] == "gus.guest@example.com" and user["is_anonymous"] is False
+    assert result["bearerCall"]["status"] == 200 and result["bearerCall"]["body"]["user"]["id"] == user["id"]

@@ -20,7 +20,7 @@ import requests
 import yaml
 
 from paywall_emulator import __version__, cli, conform
-from paywall_emulator.app import PRODUCTS
+from paywall_emulator.app import bundled_products
 from paywall_emulator.cli import build_parser, main
 from paywall_emulator.testing import ThreadedEmulator
 
@@ -88,7 +88,7 @@ def test_a_misspelt_key_or_section_names_its_line(tmp_path: Path, capsys: pytest
     code, _, err = run_main(["serve", "--world", str(path)], capsys)
     assert code == 2
     assert one_line(err) == (f"paywall-emulator serve: {path}:2: monetise: unknown section of the world document; "
-                             f"sections are product names: {', '.join(p.name for p in PRODUCTS)}")
+                             f"sections are product names: {', '.join(p.name for p in bundled_products())}")
 
 
 def test_a_busy_port_is_one_line_before_any_banner(capsys: pytest.CaptureFixture[str]) -> None:

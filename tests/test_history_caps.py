@@ -1,8 +1,8 @@
-"""History caps (`EmulatorConfig.limits`): the event log, the delivery history and the analytics events
-keep at most about their cap, the oldest evicted first (events only once turned into deliveries,
-deliveries only once finished), the evictions counted in the state dump, and a clock move that evicts
-still reports exactly the events it caused that are kept. Uses its own emulator with tiny caps.
-"""
+"""History caps (`EmulatorConfig.limits`): the event log, the delivery history, the analytics events, the
+checkouts that ended unpaid and the mailbox keep at most about their cap, the oldest evicted first (events
+only once turned into deliveries, deliveries only once finished, checkouts only unpaid; a mail's code
+outlives it), the evictions counted in the state dump, and a clock move that evicts still reports exactly
+the events it caused that are kept. Uses its own emulator with tiny caps."""
 
 from __future__ import annotations
 
@@ -14,13 +14,13 @@ import pytest
 import requests
 
 from paywall_emulator.config import EmulatorConfig, Limits
-from paywall_emulator.testing import ThreadedEmulator
+from paywall_emulator.testing import ControlError, ThreadedEmulator
 
 from .conftest import ACME_KEY, STRIPE_PW
 from .test_webhooks import SECRET, Receiver, deliveries, register, when
 
 START = datetime(2030, 1, 1, tzinfo=UTC)
-LIMITS = Limits(events=16, deliveries=16, analytics=32)
+LIMITS = Limits(events=16, deliveries=16, analytics=32, checkouts=8, mailbox=8)
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +50,8 @@ def test_analytics_keep_the_newest_and_count_the_rest(emu: ThreadedEmulator) -> 
     kept = [row["props"]["i"] for row in state["analytics"]]
     assert LIMITS.analytics <= len(kept) <= LIMITS.analytics + LIMITS.analytics // 16
     assert kept == list(range(100 - len(kept), 100))  # the newest, in order
-    assert state["evicted"] == {"events": 0, "deliveries": 0, "analytics": 100 - len(kept)}
+    assert state["evicted"] == {"events": 0, "deliveries": 0, "analytics": 100 - len(kept), "checkouts": 0,
+                                "mailbox": 0}
 
 
 def test_a_long_move_evicts_delivered_events_and_finished_deliveries(emu: ThreadedEmulator) -> None:
@@ -73,3 +74,55 @@ def test_a_long_move_evicts_delivered_events_and_finished_deliveries(emu: Thread
     reported = [e["id"] for e in move["events"]]
     assert reported == [e["id"] for e in state["events"]][-len(reported):]
     assert len(reported) > 0 and all(when(e["created_at"]) > START for e in move["events"])
+
+
+def _start(emu: ThreadedEmulator, email: str, **extra: Any) -> dict[str, Any]:
+    resp = requests.post(f"{emu.base_url}/api/v1/paywall/{STRIPE_PW}/start-checkout", headers={"X-Api-Key": ACME_KEY},
+                         json={"email": email, "priceId": "101", **extra}, timeout=10)
+    assert resp.status_code == 200, resp.text
+    return dict(resp.json())
+
+
+def test_checkouts_that_ended_unpaid_keep_the_newest_and_paid_ones_stay(emu: ThreadedEmulator) -> None:
+    control = emu.control
+    before = {c["id"] for c in _monetize(emu)["checkouts"]}
+    started = [_start(emu, f"guest{i}@example.com", visitorId=f"visitor-{i % 2:08d}") for i in range(30)]
+    ids = [control.checkout_session_id(c) for c in started]
+    control.complete_checkout(started[0])
+    control.decline_checkout(started[1])
+    control.cancel_checkout(started[2])
+    control.clock.advance(days=2)  # the other 27 expire, in the order they were started
+    state = _monetize(emu)
+    status = {c["id"]: c["status"] for c in state["checkouts"] if c["id"] not in before}
+    ended = ids[1:]  # in the order they ended: declined, cancelled, then the expired ones
+    evicted = state["evicted"]["checkouts"]
+    assert 0 < len(ended) - evicted <= LIMITS.checkouts + LIMITS.checkouts // 16 + 1
+    assert list(status) == [ids[0], *ended[evicted:]]  # the paid one stays; the newest unpaid ones stay
+    assert status[ids[0]] == "paid" and {status[i] for i in ended[evicted:]} == {"expired"}
+    gone = ids[1]
+    assert requests.get(started[1]["checkoutUrl"], timeout=10).status_code == 404  # its hosted page is gone too
+    with pytest.raises(ControlError) as refused:
+        control.complete_checkout(gone)
+    assert refused.value.status == 404
+    # Users and the paid checkout's purchase are not history: they stay.
+    user = requests.get(f"{emu.base_url}/api/v1/paywall/{STRIPE_PW}/user", headers={"X-Api-Key": ACME_KEY},
+                        params={"email": "guest1@example.com"}, timeout=10)
+    assert user.status_code == 200 and user.json()["paid"] is False
+    paid = requests.get(f"{emu.base_url}/api/v1/paywall/{STRIPE_PW}/user", headers={"X-Api-Key": ACME_KEY},
+                        params={"email": "guest0@example.com"}, timeout=10)
+    assert paid.json()["paid"] is True
+
+
+def test_the_mailbox_keeps_the_newest_and_its_codes_outlive_it(emu: ThreadedEmulator) -> None:
+    url = f"{emu.base_url}/api/v1/paywall/{STRIPE_PW}/auth/otp"
+    addresses = [f"cap{i}@example.com" for i in range(20)]
+    for address in addresses:
+        assert requests.post(f"{url}/send", json={"email": address}, timeout=10).status_code == 200
+    state = _monetize(emu)
+    kept = [m["to"] for m in state["mailbox"]]
+    assert state["evicted"]["mailbox"] == 20 - len(kept) > 0 and len(kept) <= LIMITS.mailbox + 1
+    assert kept == addresses[20 - len(kept):]  # the newest, oldest first
+    assert emu.control.mailbox(addresses[0]) == []
+    code = emu.call(lambda: emu.world.states["monetize"].auth.codes_by_email[addresses[0]][-1].code)
+    verified = requests.post(f"{url}/verify", json={"email": addresses[0], "token": code}, timeout=10)
+    assert verified.status_code == 200 and verified.json()["user"]["email"] == addresses[0]

@@ -1,7 +1,7 @@
-"""History caps of PayKit and Paywalls.ai (`Limits.ledger`, `Limits.events`): PayKit's usage log and
-Paywalls.ai's ledger and event log keep at most about their cap, newest kept, the evictions counted in the
-state dump; an event something still has to deliver is never evicted; Paywalls.ai's idempotency records
-go once expired. Uses its own emulator with tiny caps."""
+"""History caps of PayKit and Paywalls.ai (`Limits.ledger`, `.events`, `.checkouts`): PayKit's usage log
+and expired checkout sessions and Paywalls.ai's ledger and event log keep at most about their cap, newest
+kept, the evictions counted in the state dump; an event something still has to deliver is never evicted;
+Paywalls.ai's idempotency records go once expired. Uses its own emulator with tiny caps."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from paywall_emulator.products.paywalls_ai.state import PaywallsState
 from paywall_emulator.testing import ThreadedEmulator
 
 START = datetime(2030, 1, 1, tzinfo=UTC)
-LIMITS = Limits(events=16, deliveries=16, analytics=32, ledger=16)
+LIMITS = Limits(events=16, deliveries=16, analytics=32, ledger=16, checkouts=8)
 PAYKIT = {"Content-Type": "application/json", "x-paykit-key": "sk_live_demo"}
 PAYWALLS = {"Content-Type": "application/json", "Authorization": "Bearer sk-paywalls-v1-emulator-demo"}
 
@@ -55,7 +55,7 @@ def test_paykit_usage_log_keeps_the_newest(emu: ThreadedEmulator) -> None:
     kept = [row["name"] for row in state["usage"]]
     assert within_cap(len(kept), LIMITS.ledger)
     assert kept == [f"e{i}" for i in range(60 - len(kept), 60)]  # the newest, in order
-    assert state["evicted"] == {"usage": 61 - len(kept), "events": 0}  # the grant went too
+    assert state["evicted"] == {"usage": 61 - len(kept), "events": 0, "checkouts": 0}  # the grant went too
     # The balance is the account's, not the log's: all 60 meters counted.
     assert [a["credits"] for a in state["accounts"] if a["userId"] == "capped"] == [before[0] - 60]
 
@@ -113,6 +113,8 @@ def test_paywalls_events_a_pending_delivery_waits_on_stay() -> None:
     assert state.events[0].id == "evt_000003"  # the three before it went, with their deliveries
     assert next(iter(state.deliveries)) == "dly_000003"
     assert state.evicted == {"events": 3, "deliveries": 3}
+    assert state.events_by_id == {event.id: event for event in state.events}  # the index lost the same three
+    assert PaywallsState(events=state.events).events_by_id == state.events_by_id  # and is rebuilt on construction
 
 
 def test_paywalls_idempotency_records_go_once_expired(emu: ThreadedEmulator) -> None:
@@ -129,3 +131,25 @@ def test_paywalls_idempotency_records_go_once_expired(emu: ThreadedEmulator) -> 
     assert post(emu, "/v1/user/balance/deposit", {"user": "idem", "amount": "3"}, later).status_code == 200
     assert emu.call(keys) == ["later-key"]  # the expired record went as the new one came
     assert post(emu, "/v1/user/balance/deposit", {"user": "idem", "amount": "2"}, headers).status_code == 200
+
+
+def test_paykit_expired_checkouts_keep_the_newest_and_paid_ones_stay(emu: ThreadedEmulator) -> None:
+    def start(user: str) -> str:
+        resp = post(emu, "/api/v1/checkout", {"userId": user, "kind": "credits"}, PAYKIT)
+        assert resp.status_code == 200, resp.text
+        return str(resp.json()["url"]).rsplit("/", 1)[1]
+
+    sessions = [start(f"buyer{i}") for i in range(30)]
+    paid = requests.post(f"{emu.base_url}/_emulator/paykit/checkout/{sessions[0]}/complete", timeout=10)
+    assert paid.status_code == 200, paid.text
+    emu.control.clock.advance(days=2)  # the other 29 expire, in the order they were started
+    state = emu.control.state()["paykit"]
+    evicted = state["evicted"]["checkouts"]
+    assert within_cap(29 - evicted, LIMITS.checkouts)
+    kept = {c["id"]: c["status"] for c in state["checkoutSessions"]}
+    assert list(kept) == [sessions[0], *sessions[1 + evicted:]]  # the paid one, then the newest expired
+    assert kept[sessions[0]] == "complete" and set(list(kept.values())[1:]) == {"expired"}
+    page = requests.get(f"{emu.base_url}/_emulator/paykit/checkout/{sessions[1]}", timeout=10)
+    assert page.status_code == 404  # an evicted session's page is gone; the account keeps its pack
+    granted = [a["credits"] for a in state["accounts"] if a["userId"] == "buyer0"]
+    assert granted == [5 + 100]

@@ -15,7 +15,7 @@ import pytest
 import requests
 import yaml
 
-from paywall_emulator.app import MONETIZE, create_app
+from paywall_emulator.app import bundled_products, create_app
 from paywall_emulator.config import EmulatorConfig
 from paywall_emulator.engine.errors import NotFoundError
 from paywall_emulator.engine.openapi import SpecError
@@ -86,7 +86,7 @@ def test_a_new_product_is_served_beside_monetize_with_its_own_world_section_and_
                      encoding="utf-8")
     config = EmulatorConfig(world=world, spec_overrides={"notes.openapi.yaml": notes_spec})
     monkeypatch.setattr(sys.modules["paywall_emulator.testing.harness"], "create_app",
-                        lambda cfg: create_app(cfg, products=(MONETIZE, NOTES)))
+                        lambda cfg: create_app(cfg, products=(*bundled_products(["monetize"]), NOTES)))
     with ThreadedEmulator(config) as emu:
         base = emu.base_url
         assert requests.get(f"{base}/notes/v1/notes/n1", timeout=10).json() == {"id": "n1", "text": "hello"}
@@ -110,7 +110,7 @@ def test_a_product_whose_paths_collide_is_refused_at_startup(notes_spec: Path) -
     notes_spec.write_text(yaml.safe_dump(clash), encoding="utf-8")
     config = EmulatorConfig(spec_overrides={"notes.openapi.yaml": notes_spec})
     with pytest.raises(SpecError, match="collides"):
-        create_app(config, products=(MONETIZE, NOTES))
+        create_app(config, products=(*bundled_products(["monetize"]), NOTES))
 
 
 def test_the_engine_has_no_word_for_any_product() -> None:

@@ -14,7 +14,7 @@ import yaml
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from paywall_emulator.app import PRODUCTS, create_app, load_specs
+from paywall_emulator.app import bundled_products, create_app, load_specs
 from paywall_emulator.config import EmulatorConfig
 from paywall_emulator.engine import control
 from paywall_emulator.engine.openapi import SpecError, load_document, spec_path
@@ -227,10 +227,10 @@ async def test_a_handler_may_stream_its_own_response(aiohttp_client: ClientFacto
 
 
 def test_startup_fails_when_an_operation_has_no_handler() -> None:
-    handlers = collect_handlers([control, *(m for p in PRODUCTS for m in p.handlers)])
+    handlers = collect_handlers([control, *(m for p in bundled_products() for m in p.handlers)])
     del handlers["getBootstrap"]
     with pytest.raises(SpecError, match="operations without a handler: \\['getBootstrap'\\]"):
-        bind_routes(web.Application(), load_specs(EmulatorConfig(), PRODUCTS), handlers, {})
+        bind_routes(web.Application(), load_specs(EmulatorConfig(), bundled_products()), handlers, {})
 
 
 def test_startup_fails_for_a_handler_of_an_undeclared_operation() -> None:

@@ -324,6 +324,7 @@ def test_markers_choose_the_world_start_time_and_checkout_urls(pytester: pytest.
 @pytest.mark.parametrize(("option", "message"), [
     (["--paywall-world", "nowhere.yaml"], "*paywall-emulator: no world file *nowhere.yaml*"),
     (["--paywall-start-time", "next tuesday"], "*paywall-emulator: start time must be an ISO 8601 instant*"),
+    (["--paywall-products", "monetize,shop"], "*paywall-emulator: 'shop' is not a bundled product*"),
 ])
 def test_bad_options_stop_the_session(pytester: pytest.Pytester, option: list[str], message: str) -> None:
     downstream(pytester)
@@ -331,6 +332,23 @@ def test_bad_options_stop_the_session(pytester: pytest.Pytester, option: list[st
     result = pytester.runpytest_inprocess("-p", "no:randomly", "test_billing.py", *option)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([message])
+
+
+ONE_PRODUCT = '''
+import requests
+
+
+def test_only_paykit(paywall_emulator):
+    assert paywall_emulator.control.health()["products"] == ["paykit"]
+    meter = requests.post(paywall_emulator.url("/api/v1/meter"), json={"userId": "u", "event": "e"}, timeout=10)
+    assert meter.status_code == 200 and meter.json() == {"ok": True, "remaining": 4}
+'''
+
+
+@pytest.mark.slow
+def test_the_products_option_serves_a_subset(pytester: pytest.Pytester) -> None:
+    downstream(pytester, **{"test_one_product.py": ONE_PRODUCT})
+    run(pytester, "test_one_product.py", "--paywall-products", "paykit").assert_outcomes(passed=1)
 
 
 PLUGIN_OFF = '''

@@ -1,16 +1,19 @@
-"""Monetize's per-user indexes (`Store.rows_by_user`, `payments_by_subscription`, `external_ids`) stay
-true to the tables: after every kind of write (checkout, payment, renewal, refund, balance, re-attribution),
-a reset, a world load and a restore from a state file, reads through the public API see the new rows, and
-the indexes equal what a rebuild from the tables gives."""
+"""Monetize's indexes (`Store.rows_by_user`, `payments_by_subscription`, `external_ids`, checkouts by
+visitor, the unpaid checkouts, sign-in's lookups in `AuthTables`) stay true to the tables: after every
+kind of write (checkout, payment, renewal, refund, balance, re-attribution, sign-in), a reset, a world
+load and a restore from a state file, reads see the new rows, and the indexes equal a rebuild."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from paywall_emulator.config import EmulatorConfig
+from paywall_emulator.products.monetize.models_auth import AuthTables
 from paywall_emulator.products.monetize.state import Store
 from paywall_emulator.testing import ControlClient, ThreadedEmulator
 
@@ -29,11 +32,13 @@ def indexes_are_true(emu: ThreadedEmulator) -> None:
     def check() -> None:
         store: Store = emu.world.states["monetize"]
         rebuilt = Store(subscriptions=store.subscriptions, payments=store.payments, balances=store.balances,
-                        links=store.links)
+                        links=store.links, checkouts=store.checkouts)
         # A user whose rows all moved away keeps an empty entry; a rebuild has none.
         assert _without_empty(store.rows_by_user) == rebuilt.rows_by_user
         assert store.payments_by_subscription == rebuilt.payments_by_subscription
         assert store.external_ids == rebuilt.external_ids
+        assert {k: v for k, v in store.visitor_checkouts.items() if v} == rebuilt.visitor_checkouts
+        assert set(store.unpaid_checkouts) == set(rebuilt.unpaid_checkouts)
 
     emu.call(check)
 
@@ -171,3 +176,47 @@ def test_open_checkout_index_drops_what_expired_or_closed(api: Api, emu: Threade
 def session_id(answer: dict[str, Any]) -> str:
     """The checkout session id in a start-checkout answer (the hosted page's last path segment)."""
     return str(answer["checkoutUrl"]).rsplit("/", 1)[-1].split("?")[0]
+
+
+def sign_in_lookups_are_true(emu: ThreadedEmulator) -> None:
+    def check() -> None:
+        tables: AuthTables = emu.world.states["monetize"].auth
+        rebuilt = AuthTables(accounts=tables.accounts, sessions=tables.sessions, codes=tables.codes)
+        assert tables.codes_by_email == rebuilt.codes_by_email and tables.codes_by_link == rebuilt.codes_by_link
+        assert tables.pending_emails == rebuilt.pending_emails
+        assert tables.identity_owners == rebuilt.identity_owners
+        assert tables.sessions_by_user == rebuilt.sessions_by_user
+
+    emu.call(check)
+
+
+def test_sign_in_lookups_follow_every_write(api: Api, emu: ThreadedEmulator, control: ControlClient) -> None:
+    """Codes by address and link, addresses waiting for confirmation, OAuth identities and sessions by
+    user stay equal to a rebuild through sign-ups, resends, an upgrade waiting then confirmed, an OAuth
+    link, sign-outs and a restore."""
+    base = f"/api/v1/paywall/{STRIPE_PW}/auth"
+    assert api.post(f"{base}/email/signup", json={"email": "ix@example.com", "password": PASSWORD}).ok
+    anon = api.post(f"{base}/anonymous/signin", json={}).json()
+    assert api.post(f"{base}/anonymous/upgrade", bearer=anon["access_token"],
+                    json={"email": "waiting@example.com", "password": PASSWORD}).ok
+    sign_in_lookups_are_true(emu)
+    assert emu.world.states["monetize"].auth.pending_emails == {"waiting@example.com": anon["user"]["id"]}
+    assert api.session.get(control.mailbox("waiting@example.com")[0]["link"], timeout=30).ok  # confirmed
+    assert emu.world.states["monetize"].auth.pending_emails == {}
+    other = api.post(f"{base}/anonymous/signin", json={}).json()
+    verifier = "v" * 86
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")
+    for email in ("first.id@example.com", "second.id@example.com"):  # the second replaces the first
+        url = api.post(f"{base}/oauth/init", bearer=other["access_token"], json={
+            "provider": "google", "code_challenge": challenge, "code_challenge_method": "s256"}).json()["authorize_url"]
+        flow = url.split("flow=")[1]
+        answer = api.session.post(f"{api.base_url}/_emulator/oauth/authorize", allow_redirects=False, timeout=30,
+                                  data={"flow": flow, "action": "approve", "email": email})
+        code = answer.headers["Location"].split("code=")[1]
+        assert api.post(f"{base}/oauth/exchange", json={"auth_code": code, "code_verifier": verifier}).ok
+    owners = emu.world.states["monetize"].auth.identity_owners
+    assert owners == {("google", "second.id@example.com"): other["user"]["id"]}
+    assert api.post(f"{base}/signout", bearer=anon["access_token"]).ok
+    sign_in_lookups_are_true(emu)
+    control.reset()
+    sign_in_lookups_are_true(emu)

@@ -434,6 +434,32 @@ def test_failing_receiver_gets_every_event_after_retries(emu: ThreadedEmulator) 
         assert offsets == [timedelta(0), timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30)]
 
 
+class RedirectingReceiver(Receiver):
+    """A receiver whose non-2xx answers redirect to itself (`Location`: its own URL)."""
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        resp = await super()._handle(request)
+        if 300 <= resp.status < 400:
+            resp.headers["Location"] = self.url
+        return resp
+
+
+def test_a_redirect_is_a_failed_attempt_not_followed(emu: ThreadedEmulator) -> None:
+    """The emulator's choice (spec, webhooks' **Delivery**): a 3xx is not followed, even to the same URL
+    with the method kept (308); it is a failed attempt, retried on the schedule."""
+    with RedirectingReceiver(answer=lambda r: 308 if r.attempt == 1 else 200) as receiver:
+        register(emu.control, receiver.url, secret=SECRET)
+        [event_id] = emit(emu, ("subscription.updated", ALICE_SUB))
+        emu.control.clock.advance(minutes=2)
+        receiver.wait_for(2)
+        assert receiver.ids() == [event_id, event_id]
+    [delivery] = deliveries(emu.control)
+    assert delivery["status"] == "succeeded"
+    assert [a["status_code"] for a in delivery["attempts"]] == [308, 200]
+    start = when(delivery["attempts"][0]["at"])
+    assert [when(a["at"]) - start for a in delivery["attempts"]] == [timedelta(0), timedelta(minutes=1)]
+
+
 def test_gives_up_after_the_schedule_then_redelivers(emu: ThreadedEmulator, api: Api) -> None:
     accept = threading.Event()
     with Receiver(answer=lambda r: 200 if accept.is_set() else 500) as receiver:

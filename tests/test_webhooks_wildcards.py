@@ -79,8 +79,12 @@ def test_the_world_file_takes_wildcards(emu: ThreadedEmulator, receiver: Receive
     got = receiver.wait_for(3)
     assert sorted(by_id[r.event_id] for r in got) == ["subscription.cancelled", "subscription.created",
                                                       "subscription.updated"]
-    section["owners"][0]["webhooks"] = [{"url": receiver.url, "events": ["subscriptions.*"]}]
-    assert api.post("/_emulator/world", json={"monetize": section}).status_code == 400
+    for bad in (["subscriptions.*"], [], "subscription.*"):
+        # an empty list would read as "every type" if it were taken as absent; the control API refuses it too
+        section["owners"][0]["webhooks"] = [{"url": receiver.url, "events": bad}]
+        assert error_of(api.post("/_emulator/world", json={"monetize": section}))[0] == 400
+        assert error_of(api.post("/_emulator/webhooks/endpoints", json={"url": receiver.url, "events": bad}))[0] == 400
+    assert [e["events"] for e in emu.control.request("GET", "/webhooks/endpoints")["endpoints"]] == [["subscription.*"]]
 
 
 def test_subscribes() -> None:

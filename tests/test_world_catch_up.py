@@ -9,7 +9,7 @@ from typing import Any
 
 import requests
 
-from paywall_emulator.app import PRODUCTS
+from paywall_emulator.app import bundled_products
 from paywall_emulator.config import EmulatorConfig
 from paywall_emulator.engine.world import World
 from paywall_emulator.products.monetize.state import Store
@@ -37,7 +37,7 @@ class _Spy:
 
 
 def _world() -> tuple[World, _Spy]:
-    world = World.create(EmulatorConfig(start_time=T0), PRODUCTS)
+    world = World.create(EmulatorConfig(start_time=T0), bundled_products())
     spy = _Spy(T0 + timedelta(hours=1))
     world.sources[:] = [("monetize", spy)]
     world.changed()

@@ -15,7 +15,7 @@ import pytest
 import requests
 import yaml
 
-from paywall_emulator.app import PRODUCTS
+from paywall_emulator.app import bundled_products
 from paywall_emulator.config import EmulatorConfig
 from paywall_emulator.engine.product import WorldError
 from paywall_emulator.engine.world import World
@@ -225,7 +225,7 @@ def test_an_emulator_does_not_start_on_a_bad_world_file(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text(yaml.safe_dump({"monetize": mutated(_set("paywalls.0.owner", "own_nobody"))}), encoding="utf-8")
     with pytest.raises(WorldError, match="unknown owner"):
-        World.create(EmulatorConfig(world=bad), PRODUCTS)
+        World.create(EmulatorConfig(world=bad), bundled_products())
 
 
 def test_an_emulator_serves_a_world_file(tmp_path: Path) -> None:

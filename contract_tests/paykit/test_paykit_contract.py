@@ -112,7 +112,8 @@ def test_concurrent_meters_never_overdraw(paykit: PayKitTarget) -> None:
     answers = at_once(paykit, 30, lambda http: paykit.request(
         "POST", "/api/v1/meter", http=http, json={"userId": user, "event": "conform"}))
     statuses = sorted(r.status_code for r in answers)
-    assert statuses == [200] * 5 + [402] * 25, statuses
+    ok, blocked = statuses.count(200), statuses.count(402)
+    assert statuses == [200] * 5 + [402] * 25, f"{ok} of 30 concurrent meters on 5 credits answered 200, {blocked} 402"
     assert sorted(r.json()["remaining"] for r in answers if r.status_code == 200) == [0, 1, 2, 3, 4]
     assert paykit.credits(user) == 0
 
@@ -151,6 +152,29 @@ def test_a_publishable_key_never_grants_credits(paykit: PayKitTarget) -> None:
     sk = need(paykit.settings.paykit_secret_key, "--paykit-secret-key", "the project's secret key")
     resp = paykit.request("POST", "/api/v1/credits", key=sk, json={"userId": user, "amount": 100, "plan": "pro"})
     assert conforms(paykit, "grantCredits", resp, 200) == {"userId": user, "plan": "pro", "credits": 105,
+                                                            "entitlements": ["pro"]}
+
+
+@writes
+def test_the_body_key_wins_over_the_query_key(paykit: PayKitTarget) -> None:
+    pk = need(paykit.settings.paykit_publishable_key, "--paykit-publishable-key",
+              "a publishable key of a project other than the demo one")
+    user = paykit.user("body_key")
+    resp = paykit.request("POST", "/api/v1/meter", params={"key": "pk_conform_bad"},
+                          json={"userId": user, "event": "conform", "key": pk})
+    assert conforms(paykit, "meterUsage", resp, 200) == {"ok": True, "remaining": 4}, "the body key decides"
+    assert paykit.credits(user, key=pk) == 4
+    assert paykit.credits(user) == 5, "the demo project's account of that user id is untouched"
+
+
+@writes
+def test_the_demo_project_grants_without_the_secret_key(paykit: PayKitTarget) -> None:
+    user = paykit.user("demo_grant")
+    resp = paykit.request("POST", "/api/v1/credits", key="pk_live_demo", json={"userId": user, "amount": 10})
+    assert conforms(paykit, "grantCredits", resp, 200) == {"userId": user, "plan": "free", "credits": 15,
+                                                            "entitlements": []}
+    resp = paykit.request("POST", "/api/v1/credits", json={"userId": user, "plan": "pro"})
+    assert conforms(paykit, "grantCredits", resp, 200) == {"userId": user, "plan": "pro", "credits": 15,
                                                             "entitlements": ["pro"]}
 
 
@@ -197,6 +221,30 @@ def test_a_signed_webhook_grants_the_pack(paykit: PayKitTarget) -> None:
                           headers={"Stripe-Signature": stripe_signature(payload, secret)})
     assert conforms(paykit, "receiveStripeWebhook", resp, 200) == {"received": True}
     assert paykit.credits(user) == 105
+
+
+def _event(event_type: str, metadata: dict[str, str]) -> bytes:
+    return json.dumps({"id": "evt_conform", "object": "event", "type": event_type, "created": 0,
+                       "data": {"object": {"metadata": metadata}}}).encode()
+
+
+@writes
+def test_a_signed_webhook_sets_pro_and_a_deleted_subscription_reverts_to_free(paykit: PayKitTarget) -> None:
+    secret = need(paykit.settings.paykit_webhook_secret, "--paykit-webhook-secret",
+                  "the target's Stripe webhook secret (the emulator's: the demo project's)")
+    user = paykit.user("plan_hook")
+    for event_type, metadata, plan in [
+            ("checkout.session.completed", {"userId": f"default:{user}", "plan": "pro"}, "pro"),
+            ("customer.subscription.deleted", {"userId": f"default:{user}", "plan": "pro"}, "free")]:
+        payload = _event(event_type, metadata)
+        resp = paykit.request("POST", "/api/v1/webhook", data=payload,
+                              headers={"Stripe-Signature": stripe_signature(payload, secret)})
+        skip_unconfigured(resp)
+        assert conforms(paykit, "receiveStripeWebhook", resp, 200) == {"received": True}
+        account = conforms(paykit, "getAccess", paykit.request("GET", "/api/v1/access", params={"userId": user}),
+                           200)
+        assert (account["plan"], account["entitlements"], account["credits"]) == (
+            plan, ["pro"] if plan == "pro" else [], 5), f"after {event_type}"
 
 
 @writes

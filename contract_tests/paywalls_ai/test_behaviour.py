@@ -132,6 +132,34 @@ def test_a_paywall_required_reply_charges_nothing(pw: Client, settings: Settings
     assert pw.balance(who) == before
 
 
+def base_units(price: str) -> int:
+    """A decimal USDC string (`"0.0001"`) in base units of 10^-18."""
+    whole, _, fraction = price.partition(".")
+    return int(whole or "0") * 10**18 + int(fraction.ljust(18, "0")[:18] or "0")
+
+
+@pytest.mark.writes
+@pytest.mark.emulator_only("a balance short of the per-request fee: a deployment may forward it to a paid provider")
+def test_a_paywall_required_reply_leaves_a_short_balance_untouched(pw: Client, settings: Settings) -> None:
+    """A refusal with money on the balance (one base unit short of the model's per-request fee): a
+    refusal that takes what it can, never overdrawing, shows here and not at a zero balance."""
+    model = next(m for m in pw.request("GET", "/v1/models").json()["data"] if m["id"] == first_model(pw))
+    short = base_units(model["pricing"].get("request") or "0") - 1
+    if short < 1:
+        pytest.skip("the model has no per-request fee above one base unit: only a zero balance is refused")
+    who = user(settings, "short")
+    whole, fraction = divmod(short, 10**18)
+    assert _deposit(pw, who, f"{whole}.{fraction:018d}").status_code == 200
+    assert pw.balance(who) == short
+    response = pw.request("POST", "/v1/chat/completions",
+                          json={"model": model["id"], "user": who, "messages": [{"role": "user", "content": "hi"}]})
+    assert response.status_code == 200, response.text
+    choice = response.json()["choices"][0]
+    assert choice["finish_reason"] == "stop" and LINK.search(choice["message"]["content"] or ""), response.text
+    after = pw.balance(who)
+    assert after == short, f"a paywall-required reply charged {short - after} base units"
+
+
 class Inbox(ThreadingHTTPServer):
     def __init__(self) -> None:
         self.received: list[tuple[dict[str, str], bytes]] = []

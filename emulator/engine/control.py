@@ -8,7 +8,7 @@ from . import faults, travel
 from .errors import ConflictError
 from .inspector import generic_tables, render_page
 from .keys import OPERATIONS_KEY
-from .product import DUMP_PAGE, Page
+from .product import Page
 from .routing import Call, Reply, operation
 from .views import (
     render_clock,
@@ -59,7 +59,7 @@ async def load_world(call: Call) -> Reply:
 @operation("dumpState")
 async def dump_state(call: Call) -> Reply:
     world, now = call.world, call.world.now()
-    page = Page(offset=call.query.get("offset", 0), limit=call.query.get("limit", DUMP_PAGE))
+    page = Page.asked(call.query)
     dumps = {p.name: p.dump(world.states[p.name], now, page) for p in world.products}
     return Reply(body=render_state(world.id_seed, dumps, page))
 

@@ -5,7 +5,7 @@ is rare), its oldest rows are dropped and counted by table name, for the state d
 from __future__ import annotations
 
 from collections.abc import Callable
-from itertools import takewhile
+from itertools import islice, takewhile
 from typing import Any, TypeVar
 
 K = TypeVar("K")
@@ -32,3 +32,15 @@ def drop_leading(table: dict[K, V], done: Callable[[V], bool]) -> None:
     gone = [key for key, _ in takewhile(lambda item: done(item[1]), table.items())]
     for key in gone:
         del table[key]
+
+
+def trim_keys(keys: dict[K, None], cap: int, evicted: dict[str, int], table: str) -> list[K]:
+    """Like `trim_list` for an insertion-ordered set of keys: drops (in place) and answers the oldest keys
+    once there are more than `high_water(cap)`, for the caller to delete their rows."""
+    if len(keys) <= high_water(cap):
+        return []
+    gone = list(islice(keys, len(keys) - cap))
+    for key in gone:
+        del keys[key]
+    evicted[table] = evicted.get(table, 0) + len(gone)
+    return gone

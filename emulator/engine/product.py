@@ -107,6 +107,11 @@ class Page:
     limit: int = DUMP_PAGE
     more: bool = False
 
+    @classmethod
+    def asked(cls, query: Mapping[str, Any]) -> Page:
+        """The window a request's validated `offset` and `limit` query parameters ask for."""
+        return cls(offset=query.get("offset", 0), limit=query.get("limit", DUMP_PAGE))
+
     def rows(self, values: Iterable[T]) -> list[T]:
         window = list(islice(values, self.offset, self.offset + self.limit + 1))
         if len(window) > self.limit:

@@ -31,7 +31,12 @@ def render_snapshot(path: Path, now: datetime) -> dict[str, Any]:
 
 
 def render_state(id_seed: int, dumps: dict[str, Any], page: Page) -> dict[str, Any]:
-    return {"id_seed": id_seed, "page": {"offset": page.offset, "limit": page.limit, "more": page.more}, **dumps}
+    return {"id_seed": id_seed, "page": render_page(page), **dumps}
+
+
+def render_page(page: Page) -> dict[str, Any]:
+    """The window an answer holds of a longer list (`page.more`: ask again from `offset + limit`)."""
+    return {"offset": page.offset, "limit": page.limit, "more": page.more}
 
 
 def render_clock(now: datetime, *, frozen: bool) -> dict[str, Any]:

@@ -48,15 +48,19 @@ class World:
     # While a clock move runs: the `monotonic()` instant by which the outside work it drives (webhook
     # attempts) must have answered; senders cut what is still unanswered then (`moves.wait_or_cut`).
     move_deadline: float | None = field(default=None, repr=False)
+    # Names of products this emulator could serve but does not (left out on purpose): a world document's
+    # sections for them are skipped instead of refused as unknown.
+    foreign: frozenset[str] = frozenset()
 
     @classmethod
-    def create(cls, config: EmulatorConfig, products: Sequence[Product]) -> World:
+    def create(cls, config: EmulatorConfig, products: Sequence[Product], *,
+               foreign: frozenset[str] = frozenset()) -> World:
         names = [p.name for p in products]
         if len(set(names)) != len(names):
             raise WorldError(f"two products share a name: {names}")
         document = read_world(config.world) if config.world is not None else default_document(products)
         world = cls(config=config, clock=EmulatorClock(frozen_at=config.start_time), products=tuple(products),
-                    initial=document, document=document)
+                    initial=document, document=document, foreign=foreign - set(names))
         world.sources = [(p.name, s) for p in products for s in p.due_sources()]
         world.reset()
         return world
@@ -89,7 +93,7 @@ class World:
         self._install(dict(document))
 
     def _install(self, document: WorldDocument) -> None:
-        unknown = sorted(set(document) - {p.name for p in self.products})
+        unknown = sorted(set(document) - {p.name for p in self.products} - self.foreign)
         if unknown:
             raise WorldError(f"{unknown[0]}: unknown section of the world document; sections are product names: "
                              f"{', '.join(p.name for p in self.products)}")

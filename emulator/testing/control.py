@@ -58,6 +58,7 @@ class ControlClient:
     base_url: str
     timeout: float = 30.0
     token: str | None = None  # the emulator's control token (serve --control-token), if it has one
+    page_size: int = 10_000  # rows asked per request when reading a paged list (events, deliveries)
 
     def request(self, method: str, path: str, body: Any = None, *,
                 query: Mapping[str, str | None] | None = None) -> Any:
@@ -204,7 +205,7 @@ class ControlClient:
                    event_id: str | None = None) -> list[dict[str, Any]]:
         """The delivery log, every attempt included; filters combine with AND."""
         query = {"type": type, "status": status, "endpoint_id": endpoint_id, "event_id": event_id}
-        return list(self.request("GET", "/webhooks/deliveries", query=query)["deliveries"])
+        return self._all("/webhooks/deliveries", "deliveries", query)
 
     def redeliver(self, delivery_id: str) -> dict[str, Any]:
         """Send a delivery again now."""
@@ -212,7 +213,7 @@ class ControlClient:
 
     def events(self, *, type: str | None = None) -> list[dict[str, Any]]:
         """The event log as webhook envelopes, oldest first, whether or not any endpoint is registered."""
-        return list(self.request("GET", "/events", query={"type": type})["events"])
+        return self._all("/events", "events", {"type": type})
 
     # faults
 
@@ -241,6 +242,15 @@ class ControlClient:
         self.request("DELETE", "/faults")
 
     # helpers
+
+    def _all(self, path: str, key: str, query: Mapping[str, str | None]) -> list[dict[str, Any]]:
+        """Every row of a paged list, page after page."""
+        rows: list[dict[str, Any]] = []
+        while True:
+            answer = self.request("GET", path, query={**query, "offset": str(len(rows)), "limit": str(self.page_size)})
+            rows.extend(answer[key])
+            if not answer["page"]["more"]:
+                return rows
 
     def _act(self, path: str, extra: Mapping[str, Any]) -> Any:
         return self.request("POST", path, dict(extra) if extra else None)

@@ -14,10 +14,9 @@ from ..app import create_app
 from ..config import EmulatorConfig
 from ..engine.keys import WORLD_KEY
 from ..engine.world import World
-from ..products.monetize.state import store_of
 from .control import ControlClient, PaywallClock
 from .loop import LoopThread, ThreadedServer, serve
-from .monetize import Paywalls, paywalls_of
+from .monetize import Paywalls, monetize_store, paywalls_of
 
 T = TypeVar("T")
 
@@ -116,8 +115,8 @@ class ThreadedEmulator(ThreadedServer):
     @property
     def api_keys(self) -> Mapping[str, str]:
         """Owner id → that owner's first API key, in world-file order."""
-        return self.call(lambda world: {o.id: o.api_keys[0] for o in store_of(world).owners.values() if o.api_keys},
-                         self.world)
+        return self.call(lambda world: {o.id: o.api_keys[0] for o in monetize_store(world).owners.values()
+                                        if o.api_keys}, self.world)
 
     @property
     def paywalls(self) -> Paywalls:

@@ -10,7 +10,7 @@ from types import MappingProxyType
 from typing import NoReturn
 
 from ..engine.world import World
-from ..products.monetize.state import store_of
+from ..products.monetize.state import PRODUCT_NAME, Store, store_of
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -114,9 +114,17 @@ class Paywalls(Mapping[str, str]):
         raise KeyError(f"no paywall {what}; the world has: {known}")
 
 
+def monetize_store(world: World) -> Store:
+    """The world's monetize store; LookupError when this emulator does not serve monetize.software."""
+    if PRODUCT_NAME not in world.states:
+        raise LookupError(f"this emulator does not serve monetize.software (it serves {', '.join(world.states)}; "
+                          "see EmulatorConfig.products)")
+    return store_of(world)
+
+
 def paywalls_of(world: World) -> Paywalls:
     """The paywalls of the world's monetize store (call it on the emulator's loop thread)."""
-    store = store_of(world)
+    store = monetize_store(world)
     prices: dict[str, list[PriceInfo]] = {}
     for p in store.prices.values():
         prices.setdefault(p.paywall_id, []).append(PriceInfo(

@@ -18,7 +18,7 @@ import stripe
 
 from paywall_emulator.config import EmulatorConfig
 from paywall_emulator.products.paykit import signing
-from paywall_emulator.testing import ControlClient, ThreadedEmulator
+from paywall_emulator.testing import ControlClient, ControlError, ThreadedEmulator
 
 from .support import (
     DEMO_PK,
@@ -251,6 +251,19 @@ def test_accounts_and_analytics_of_a_project(pk: PayKit) -> None:
     assert demo["meteredThisMonth"] == 0  # scoped: the demo project saw nothing
 
 
+def test_recent_is_newest_first_on_a_frozen_clock(pk: PayKit, control: ControlClient) -> None:
+    """Every entry shares one instant when the clock is frozen: the log's own order decides, newest first."""
+    control.clock.freeze()
+    for name in ["e0", "e1", "e2", "e3", "e4", "e5"]:
+        pk.meter("frozen", name, key=STUDIO_SK)  # the sixth is blocked (5 credits) and not logged
+    pk.credits("frozen", key=STUDIO_SK, amount=10, plan="pro")
+    data = pk.request("GET", "/analytics", params={"key": STUDIO_SK}).json()
+    assert len({r["at"] for r in data["recent"]}) == 1
+    assert [(r["kind"], r["name"], r["amount"]) for r in data["recent"]] == [
+        ("grant", "credits", 10), ("plan", "pro", 0), ("meter", "e4", -1), ("meter", "e3", -1), ("meter", "e2", -1),
+        ("meter", "e1", -1)]
+
+
 # --- projects ------------------------------------------------------------------------------------------
 
 
@@ -266,10 +279,37 @@ def test_projects_create_list_patch(pk: PayKit) -> None:
     resp = pk.request("PATCH", "/projects", json={"secureMetering": True, "key": created["secretKey"]})
     assert resp.json() == {"id": created["id"], "secureMetering": True}
     assert pk.meter("n", key=created["publishableKey"]).status_code == 403
+    assert pk.meter("n", key=created["secretKey"]).json() == {"ok": True, "remaining": 3}
+    off = pk.request("PATCH", "/projects", key=created["secretKey"], json={"secureMetering": False})
+    assert off.json() == {"id": created["id"], "secureMetering": False}
+    assert pk.meter("n", key=created["publishableKey"]).json() == {"ok": True, "remaining": 2}
     assert pk.request("POST", "/projects", data=b"not json").json()["name"] == "Untitled project"
     assert pk.request("POST", "/projects", json={"name": "x" * 100}).status_code == 200
     assert error(pk.request("POST", "/projects", json={"name": "x" * 101})) == (
         400, {"error": "name must be ≤ 100 characters"})
+
+
+def test_projects_with_emulated_sign_in(pk: PayKit, control: ControlClient,
+                                       paykit_world: Callable[[dict[str, Any]], None]) -> None:
+    """With `auth.required` the owner is the Bearer's: no owner is 401 (nothing created), each owner lists
+    only its own projects; PATCH stays authorised by the project's secret key alone."""
+    paykit_world({"auth": {"required": True}, "projects": [
+        {"id": "p_one", "publishableKey": "pk_live_one", "secretKey": "sk_live_one", "owner": "owner_1"}]})
+    assert error(pk.request("GET", "/projects")) == (401, {"error": "Not signed in"})
+    assert error(pk.request("GET", "/projects", headers={"Authorization": "Basic b3duZXJfMQ=="})) == (
+        401, {"error": "Not signed in"})
+    assert error(pk.request("POST", "/projects", json={"name": "x"})) == (
+        401, {"error": "Sign in to create a project"})
+    assert {p["id"] for p in paykit_state(control)["projects"]} == {"default", "p_one"}
+    mine = pk.request("GET", "/projects", headers={"Authorization": "Bearer owner_1"}).json()
+    assert mine["authConfigured"] is True and [p["id"] for p in mine["projects"]] == ["p_one"]
+    made = pk.request("POST", "/projects", headers={"Authorization": "Bearer owner_2"}, json={"name": "Two"}).json()
+    theirs = pk.request("GET", "/projects", headers={"Authorization": "Bearer owner_2"}).json()["projects"]
+    assert theirs == [made]
+    assert [p["id"] for p in pk.request("GET", "/projects", headers={"Authorization": "Bearer owner_1"}).json()[
+        "projects"]] == ["p_one"]
+    toggled = pk.request("PATCH", "/projects", json={"secureMetering": True, "key": made["secretKey"]})
+    assert toggled.json() == {"id": made["id"], "secureMetering": True}
 
 
 @pytest.mark.parametrize(("key", "body", "expected"), [
@@ -313,6 +353,42 @@ def test_cancel_returns_to_canceled_and_changes_nothing(pk: PayKit) -> None:
     done = pk.session.post(url, data={"action": "cancel"}, allow_redirects=False, timeout=30)
     assert done.status_code == 303 and done.headers["Location"] == "https://studio.example/?canceled=1"
     assert pk.credits_of("quitter", key=STUDIO_PK) == 5
+
+
+def test_return_urls_use_the_projects_base_url_else_the_worlds_else_the_emulators(
+        pk: PayKit, emu: ThreadedEmulator, paykit_world: Callable[[dict[str, Any]], None]) -> None:
+    def returns(key: str) -> tuple[str, str, str]:
+        paid = pk.session.post(pk.checkout("ret", key=key).json()["url"], data={"action": "pay"},
+                               allow_redirects=False, timeout=30)
+        cancel = pk.session.post(pk.checkout("ret", key=key).json()["url"], data={"action": "cancel"},
+                                 allow_redirects=False, timeout=30)
+        portal_url = pk.request("POST", "/portal", key=key, json={"userId": "ret"}).json()["url"]
+        portal = pk.session.get(portal_url, timeout=30)
+        back = portal.text.split('data-testid="return-link" href="', 1)[1].split('"', 1)[0]
+        return paid.headers["Location"], cancel.headers["Location"], back
+
+    # the bundled world: the demo project has no base URL and the world none either
+    assert returns(DEMO_PK) == (f"{emu.base_url}/?paid=1", f"{emu.base_url}/?canceled=1", f"{emu.base_url}/?portal=1")
+    paykit_world({"baseUrl": "http://localhost:3000/", "projects": [
+        {"id": STUDIO, "publishableKey": STUDIO_PK, "secretKey": STUDIO_SK, "baseUrl": "https://studio.example"}]})
+    assert returns(DEMO_PK) == ("http://localhost:3000/?paid=1", "http://localhost:3000/?canceled=1",
+                                "http://localhost:3000/?portal=1")
+    assert returns(STUDIO_PK) == ("https://studio.example/?paid=1", "https://studio.example/?canceled=1",
+                                  "https://studio.example/?portal=1")
+
+
+def test_a_world_whose_base_url_is_not_http_is_refused_whole(pk: PayKit, control: ControlClient) -> None:
+    """A base URL with a line break used to load, then broke the connection of every redirect to it; a
+    `javascript:` one was sent as the Location. Refused at load now, naming the entry; the world stays."""
+    for section in [{"baseUrl": "http://app.test/\nSet-Cookie: x=1"},
+                    {"projects": [{"id": "p", "publishableKey": "pk_p", "secretKey": "sk_p",
+                                   "baseUrl": "javascript:alert(1)"}]}]:
+        with pytest.raises(ControlError) as exc:
+            control.load_world({"paykit": section})
+        assert exc.value.status == 400 and "must be an absolute http(s) URL" in str(exc.value.body)
+    done = pk.session.post(pk.checkout("kept", key=STUDIO_PK).json()["url"], data={"action": "cancel"},
+                           allow_redirects=False, timeout=30)
+    assert done.status_code == 303 and done.headers["Location"] == "https://studio.example/?canceled=1"
 
 
 def test_hosted_pages_open_from_another_site_but_the_control_api_does_not(pk: PayKit) -> None:
@@ -407,6 +483,22 @@ def test_webhook_verifies_the_signature(pk: PayKit, control: ControlClient) -> N
                                                       "entitlements": [], "stripeCustomerId": "cus_T"}
 
 
+def test_the_webhook_accepts_what_the_stripe_library_signs(pk: PayKit, control: ControlClient) -> None:
+    """A `Stripe-Signature` made by `stripe.WebhookSignature.generate_signature_header` (the library's own
+    signer) is verified and applied; the same header with a space after the comma names no `v1` for
+    Stripe's libraries, and is refused here too."""
+    now = int(control.clock.now().timestamp())
+    payload = _completed(f"{STUDIO}:lib_signed", packCredits="100")
+    header = stripe.WebhookSignature.generate_signature_header(payload.decode(), STUDIO_WHSEC, timestamp=now)
+    spaced = header.replace(",", ", ")
+    refused = pk.request("POST", "/webhook", data=payload, headers={"Stripe-Signature": spaced})
+    assert error(refused) == (400, {"error": "Invalid signature"})
+    assert account_row(control, STUDIO, "lib_signed") is None
+    resp = pk.request("POST", "/webhook", data=payload, headers={"Stripe-Signature": header})
+    assert (resp.status_code, resp.json()) == (200, {"received": True})
+    assert pk.credits_of("lib_signed", key=STUDIO_PK) == 105
+
+
 def test_webhook_that_cannot_be_applied_is_500_and_changes_nothing(pk: PayKit, control: ControlClient) -> None:
     now = int(control.clock.now().timestamp())
     payload = _completed(f"{STUDIO}:h", plan="gold")
@@ -484,7 +576,8 @@ def test_checkout_kind_must_be_known(pk: PayKit, kind: Any) -> None:
 # --- concurrency ---------------------------------------------------------------------------------------
 
 
-def test_a_thousand_concurrent_meters_on_600_credits(pk: PayKit, emu: ThreadedEmulator) -> None:
+def test_a_thousand_concurrent_meters_on_600_credits(pk: PayKit, emu: ThreadedEmulator,
+                                                     control: ControlClient) -> None:
     assert pk.credits("crowd", key=STUDIO_SK, amount=595).json()["credits"] == 600
 
     async def storm() -> list[int]:
@@ -500,6 +593,9 @@ def test_a_thousand_concurrent_meters_on_600_credits(pk: PayKit, emu: ThreadedEm
     statuses = asyncio.run(storm())
     assert statuses.count(200) == 600 and statuses.count(402) == 400
     assert pk.credits_of("crowd", key=STUDIO_PK) == 0
+    # the log holds exactly the 600 deductions (a blocked meter logs nothing)
+    usage = paykit_state(control)["usage"]
+    assert len([u for u in usage if u["userId"] == "crowd" and u["kind"] == "meter"]) == 600
 
 
 class _Receiver:

@@ -5,6 +5,7 @@ section loader."""
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -174,8 +175,9 @@ def test_analytics_numbers() -> None:
     assert got.top_events == [("chat", 3), ("old_event", 1), ("image", 1), ("tts", 1), ("x", 1)]
     assert [d.day.day for d in got.series] == [18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31]
     assert [(d.metered, d.granted) for d in got.series[-2:]] == [(1, 0), (6, 100)]
-    assert [(e.kind, e.name) for e in got.recent] == [("meter", "chat"), ("meter", "chat"), ("meter", "tts"),
-                                                     ("meter", "chat"), ("meter", "x"), ("meter", "y")]
+    # newest first, also among the eight entries of the one instant NOW (the plan is set before the grant)
+    assert [(e.kind, e.name) for e in got.recent] == [("grant", "credits"), ("plan", "pro"), ("meter", "y"),
+                                                     ("meter", "x"), ("meter", "chat"), ("meter", "tts")]
     # pro_user (world: pro, 40), a (5 + 10 - 7), b (5 - 1 + 100, now pro)
     assert got.stats == analytics.Stats(total=3, pro=2, mrr=38, credits_outstanding=40 + 8 + 104)
 
@@ -245,6 +247,52 @@ def test_signature_verified_by_the_stripe_library() -> None:
     assert not signing.verify(payload, "t=abc,v1=00", "whsec_abc", NOW)
     two = f"t={int(NOW.timestamp())},v1=00,v1={signing.signature(payload, 'whsec_abc', int(NOW.timestamp()))}"
     assert signing.verify(payload, two, "whsec_abc", NOW)
+
+
+_PAYLOAD = json.dumps({"id": "evt_2", "object": "event", "type": "x", "data": {"object": {}}}).encode()
+_T = int(NOW.timestamp())
+_SIG = signing.signature(_PAYLOAD, "whsec_abc", _T)
+
+
+@pytest.mark.parametrize("header", [
+    pytest.param(f"t={_T},v1={_SIG}", id="valid"),
+    pytest.param(f"t={_T},v1={signing.signature(_PAYLOAD, 'whsec_other', _T)}", id="other-secret"),
+    pytest.param(f"t={_T},v1={signing.signature(_PAYLOAD + b' ', 'whsec_abc', _T)}", id="other-payload"),
+    pytest.param(f"t={_T - 300},v1={signing.signature(_PAYLOAD, 'whsec_abc', _T - 300)}", id="at-tolerance"),
+    pytest.param(f"t={_T - 301},v1={signing.signature(_PAYLOAD, 'whsec_abc', _T - 301)}", id="past-tolerance"),
+    pytest.param(f"t={_T + 3600},v1={signing.signature(_PAYLOAD, 'whsec_abc', _T + 3600)}", id="future"),
+    pytest.param(f"t={_T + 1},v1={_SIG}", id="other-timestamp"),  # the signature of another timestamp
+    pytest.param(f"t={_T},v1=00,v1={_SIG}", id="rotated-secret"),  # several v1 entries (a rotated secret)
+    pytest.param(f"v1={_SIG},t={_T}", id="any-order"),
+    pytest.param(f"t={_T},v0={_SIG}", id="v0-only"),
+    pytest.param(f"t={_T}, v1={_SIG}", id="space-after-comma"),  # a space: names no v1
+    pytest.param(f" t={_T},v1={_SIG}", id="leading-space"),
+    pytest.param(f"t={_T},v1={_SIG}=", id="value-then-equals"),  # a value ends at its next '='
+    pytest.param(f"t={_T},v1={_SIG.upper()}", id="upper-hex"),
+    pytest.param(f"t={_T},v1={_SIG},junk", id="stray-item"),
+    pytest.param(f"v1={_SIG}", id="no-timestamp"),
+    pytest.param(f"t={_T}", id="no-signature"),
+    pytest.param(f"t=,v1={_SIG}", id="empty-timestamp"),
+    pytest.param(f"t=now,v1={_SIG}", id="word-timestamp"),
+    pytest.param("", id="empty"),
+    pytest.param(f"{_T},{_SIG}", id="no-names"),
+])
+def test_signature_checks_agree_with_the_stripe_library(header: str) -> None:
+    """Whatever `stripe.Webhook.construct_event` accepts the webhook accepts, and nothing else."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("time.time", lambda: NOW.timestamp())
+        try:
+            stripe.Webhook.construct_event(_PAYLOAD.decode(), header, "whsec_abc")
+            library = True
+        except stripe.SignatureVerificationError:
+            library = False
+    assert signing.verify(_PAYLOAD, header, "whsec_abc", NOW) is library
+
+
+def test_headers_the_stripe_library_signs_are_accepted() -> None:
+    header = stripe.WebhookSignature.generate_signature_header(_PAYLOAD.decode(), "whsec_abc", timestamp=_T)
+    assert signing.verify(_PAYLOAD, header, "whsec_abc", NOW)
+    assert header == signing.header(_PAYLOAD, "whsec_abc", _T)
 
 
 def _paid(state: PayKitState, ids: IdFactory, kind: str) -> billing.CheckoutSession:
@@ -412,6 +460,25 @@ def test_world_section_loads_and_refuses_whole() -> None:
         build({"projets": []})
     load(state, None)
     assert set(state.projects) == {"default"} and state.accounts == {}
+
+
+@pytest.mark.parametrize(("section", "where"), [
+    ({"baseUrl": "javascript:alert(1)"}, "paykit.baseUrl"),
+    ({"baseUrl": "http://a.test/\nSet-Cookie: x=1"}, "paykit.baseUrl"),
+    ({"baseUrl": "localhost:3000"}, "paykit.baseUrl"),
+    ({"webhookUrl": "ftp://hooks.test/x"}, "paykit.webhookUrl"),
+    ({"webhookUrl": "http:///no-host"}, "paykit.webhookUrl"),
+    ({"projects": [{"id": "p", "publishableKey": "pk_p", "secretKey": "sk_p", "baseUrl": "not a url"}]},
+     "paykit.projects[0].baseUrl"),
+])
+def test_world_urls_must_be_http(section: dict[str, object], where: str) -> None:
+    """Base URLs become redirect targets and page links, the webhook URL a POST target: an absolute
+    http(s) URL or the section is refused, naming the entry."""
+    with pytest.raises(WorldSectionError, match=rf"^{re.escape(where)}: must be an absolute http\(s\) URL"):
+        build(section)
+    assert build({"baseUrl": "http://localhost:3000/", "webhookUrl": "https://hooks.test/paykit", "projects": [
+        {"id": "p", "publishableKey": "pk_p", "secretKey": "sk_p", "baseUrl": "https://p.test"}]}).base_url == (
+        "http://localhost:3000/")
 
 
 def test_outbox_retries_then_gives_up() -> None:

@@ -1,6 +1,7 @@
 """The embed script in a real headless Chromium: a plain HTML page on a local site loads
 `/embed.js` from the emulator, meters until blocked, is sent to the fake Stripe Checkout, pays, comes
-back to `/?paid=1` with the meter repainted, then upgrades to Pro and sees the Pro-only element.
+back to `/?paid=1` with the meter repainted, then upgrades to Pro and sees the Pro-only element; a Pro
+user cancels in the fake billing portal and is back on free.
 Chromium and Playwright are required, never skipped."""
 
 from __future__ import annotations
@@ -106,9 +107,52 @@ def test_embed_with_data_user_and_data_base(browser: Browser, site: str, control
         expect(page.locator("[data-paykit-credits]")).to_have_text("5")
         assert page.evaluate("window.PayKit.user") == "site_user_7"
         assert page.evaluate("localStorage.getItem('paykit_uid')") is None  # no per-browser id was needed
+        border = page.locator("[data-paykit-widget]").evaluate("el => getComputedStyle(el).borderColor")
+        assert border == "rgb(52, 211, 153)"  # no data-accent: the default #34d399
         page.click("#generate")
         expect(page.locator("[data-paykit-credits]")).to_have_text("4")
         rows = [a for a in control.state()["paykit"]["accounts"] if a["userId"] == "site_user_7"]
         assert [(r["projectId"], r["credits"]) for r in rows] == [(STUDIO, 4)]
+    finally:
+        context.close()
+
+
+def test_embed_manage_billing_cancels_pro_in_the_portal(browser: Browser, site: str, emu: ThreadedEmulator,
+                                                       control: ControlClient,
+                                                       paykit_world: Callable[[dict[str, Any]], None]) -> None:
+    """A Pro user's meter offers Manage billing: the hosted fake portal lists the subscription, Cancel now
+    ends it (the signed `customer.subscription.deleted` reaches the webhook), and the way back to the app
+    shows the account on free, the Pro-only element hidden again."""
+    paykit_world({"projects": [{"id": STUDIO, "name": "Image Studio", "publishableKey": STUDIO_PK,
+                                "secretKey": STUDIO_SK, "webhookSecret": STUDIO_WHSEC, "baseUrl": site}]})
+    context = new_context(browser)
+    page = context.new_page()
+    try:
+        page.goto(f"{site}/")
+        expect(page.locator("[data-paykit-credits]")).to_have_text("5")
+        user = page.evaluate("window.PayKit.user")
+        url = requests.post(f"{emu.base_url}/api/v1/checkout",
+                            json={"userId": user, "kind": "pro", "key": STUDIO_PK}, timeout=30).json()["url"]
+        paid = control.request("POST", f"/paykit/checkout/{url.rsplit('/', 1)[1]}/complete")
+        page.evaluate("window.PayKit.refresh()")
+        expect(page.locator("[data-paykit-pro]")).to_be_visible()
+        expect(page.locator("#pro-only")).to_be_visible()
+        page.click("[data-paykit-portal]")
+        page.wait_for_url("**/_emulator/paykit/portal/bps_*")
+        row = page.locator(f"[data-subscription-id='{paid['subscription']}']")
+        expect(row.locator("[data-testid=status]")).to_have_text("active")
+        row.locator("[data-testid=cancel-now]").click()
+        expect(page.locator(f"[data-subscription-id='{paid['subscription']}'] [data-testid=status]")).to_have_text(
+            "canceled")
+        page.click("[data-testid=return-link]")
+        page.wait_for_url(f"{site}/?portal=1")
+        expect(page.locator("[data-paykit-upgrade]")).to_be_visible()
+        expect(page.locator("[data-paykit-pro]")).to_have_count(0)
+        expect(page.locator("#pro-only")).to_be_hidden()
+        assert page.evaluate("window.PayKit.account()") == {"userId": user, "plan": "free", "credits": 5,
+                                                            "entitlements": [], "stripeCustomerId": paid["customer"]}
+        events = control.state()["paykit"]["events"]
+        assert [(e["type"], e["status"]) for e in events] == [("checkout.session.completed", "delivered"),
+                                                              ("customer.subscription.deleted", "delivered")]
     finally:
         context.close()

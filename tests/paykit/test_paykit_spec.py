@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from openapi_spec_validator import OpenAPIV31SpecValidator
 
-from paywall_emulator.app import PRODUCTS
+from paywall_emulator.app import bundled_products
 from paywall_emulator.engine.openapi import CONTROL_SPEC, load_document, spec_path
 from paywall_emulator.engine.routing import collect_handlers
 from paywall_emulator.products.paykit import product as paykit_product
@@ -47,7 +47,7 @@ def test_every_operation_has_an_operation_id_and_one_declared_tag(name: str) -> 
 
 
 def test_operation_ids_are_unique_across_every_served_document() -> None:
-    files = [CONTROL_SPEC, *(f for p in PRODUCTS for f in (p.spec, p.control_spec) if f)]
+    files = [CONTROL_SPEC, *(f for p in bundled_products() for f in (p.spec, p.control_spec) if f)]
     ids = [op["operationId"] for f in files for _, _, op in operations(load_document(spec_path(f)))]
     assert len(ids) == len(set(ids))
 

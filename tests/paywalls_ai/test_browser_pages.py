@@ -21,6 +21,14 @@ def test_topup_page_then_the_retried_completion_succeeds(page: Page, emu: object
     assert page.get_by_test_id("merchant").inner_text() == "Demo Chat"
     assert page.get_by_test_id("balance").inner_text() == "0.00 USDC"
     assert page.get_by_test_id("card").input_value() == "4242 4242 4242 4242"
+    page.get_by_test_id("amount").fill("ten")
+    page.get_by_test_id("pay").click()  # the browser refuses to send it
+    assert page.get_by_test_id("amount").evaluate("e => e.validity.patternMismatch") is True
+    assert page.get_by_test_id("banner").count() == 0
+    page.get_by_test_id("amount").fill("0")
+    page.get_by_test_id("pay").click()
+    expect(page.get_by_test_id("banner")).to_contain_text("greater than zero")
+    assert pw.balance("broke") == 0
     page.get_by_test_id("card").fill("4000 0000 0000 0002")
     page.get_by_test_id("pay").click()
     expect(page.get_by_test_id("banner")).to_contain_text("declined")

@@ -62,7 +62,7 @@ def test_conform_passes_in_a_thread_and_read_only_against_a_url(tmp_path: Path, 
 def test_conform_passes_on_a_served_emulator_with_writes(tmp_path: Path, served: str) -> None:
     done = against(served, tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "PASSED: 28 passed" in done.stdout
+    assert "PASSED: 29 passed" in done.stdout
 
 
 def _replays_deposits(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -80,9 +80,9 @@ def _blocked_reply_charges(monkeypatch: pytest.MonkeyPatch) -> None:
 
     def charging(state: Any, paywall: Any, user_id: str, *args: Any, **kwargs: Any) -> Any:
         outcome = original(state, paywall, user_id, *args, **kwargs)
-        if isinstance(outcome, Blocked):  # the refusal charges anyway
-            key = (paywall.scope, user_id)
-            state.balances[key] = state.balances.get(key, 0) - 1
+        key = (paywall.scope, user_id)
+        if isinstance(outcome, Blocked) and state.balances.get(key, 0) > 0:  # the refusal takes what it can
+            state.balances[key] -= 1  # never overdrawn: invisible to a user with nothing on the balance
         return outcome
 
     monkeypatch.setattr(proxy, "admit", charging)
@@ -96,16 +96,20 @@ def _signs_reserialised_json(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(signing, "sign", sign)
 
 
-@pytest.mark.parametrize(("breakage", "failing"), [
-    (_replays_deposits, "test_a_deposit_replayed_with_its_key_credits_once"),
-    (_blocked_reply_charges, "test_a_paywall_required_reply_charges_nothing"),
-    (_signs_reserialised_json, "test_deliveries_are_signed_over_their_raw_bytes"),
-])
+@pytest.mark.parametrize(("breakage", "failing", "reason"), [
+    (_replays_deposits, "test_a_deposit_replayed_with_its_key_credits_once",
+     "{'balanceFormatted': '1.00'} == {'balanceFormatted': '0.50'}"),
+    (_blocked_reply_charges, "test_a_paywall_required_reply_leaves_a_short_balance_untouched",
+     "a paywall-required reply charged 1 base units"),
+    (_signs_reserialised_json, "test_deliveries_are_signed_over_their_raw_bytes", "signature is not over the raw body"),
+], ids=["deposit-replayed", "blocked-reply-charges", "signature-reserialised"])
 def test_conform_fails_on_each_broken_variant(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                              breakage: Callable[[pytest.MonkeyPatch], None], failing: str) -> None:
+                                              breakage: Callable[[pytest.MonkeyPatch], None], failing: str,
+                                              reason: str) -> None:
     breakage(monkeypatch)
     with ThreadedEmulator(EmulatorConfig(strict_responses=False)) as emu:  # the behavioural tests see these
         done = against(emu.base_url, tmp_path, "-k", "test_behaviour")
     assert done.returncode == 1, done.stdout + done.stderr
     failed = [line for line in done.stdout.splitlines() if line.startswith("[") and " FAIL " in line]
-    assert any(failing in line for line in failed), done.stdout
+    assert len(failed) == 1 and failing in failed[0], done.stdout  # that test alone, for the reason below
+    assert f"[{failing}]" in done.stdout and reason in done.stdout.split("Failures")[-1], done.stdout

@@ -3,9 +3,12 @@ unauthorized replies, a top-up then a retried completion, user-id precedence, ke
 
 from __future__ import annotations
 
+from typing import Any
+
 import openai
 import pytest
 import requests
+from openai import OpenAI
 
 from .http_support import (
     DEMO_KEY,
@@ -147,3 +150,16 @@ def test_a_bad_user_in_the_path_is_400_invalid_user_id(pw: Pw, path_user: str) -
     response = pw.post(f"/v1/{path_user}/chat/completions", json={"model": MODEL, "messages": HELLO})
     assert response.status_code == 400 and error_of(response)["code"] == "invalid_user_id"
     assert pw.balance("alice") == UNIT
+
+
+def test_the_openai_client_retries_a_transient_error_then_is_charged_once(emu: Any, pw: Pw) -> None:
+    emu.control.add_fault("createChatCompletion", status=503, times=1)  # 5xx: transient, the client retries
+    client = OpenAI(base_url=f"{emu.base_url}/v1", api_key=DEMO_KEY, max_retries=1)
+    raw = client.chat.completions.with_raw_response.create(model=MODEL, messages=HELLO, user="alice")  # type: ignore[arg-type]
+    assert raw.retries_taken == 1 and raw.parse().choices[0].message.content == "Echo: hello there"
+    assert pw.balance("alice") == UNIT - echo_cost("hello there")  # the refused attempt charged nothing
+    emu.control.add_fault("createChatCompletion", status=503, times=1)
+    with pytest.raises(openai.InternalServerError) as failed:
+        openai_client(emu.base_url).chat.completions.create(model=MODEL, messages=HELLO, user="alice")  # type: ignore[arg-type]
+    assert failed.value.status_code == 503 and isinstance(failed.value.body, dict)  # OpenAI-style, parsed
+    assert pw.balance("alice") == UNIT - echo_cost("hello there")

@@ -1,9 +1,8 @@
 """monetize's section of the inspector page (`GET /_emulator/`): tables built from its part of the state
-dump (the JSON `GET /_emulator/state` answers under `monetize`), with buttons that call its control
-operations (pay or decline an open checkout, renew or expire a subscription, redeliver a webhook).
-Reads the dump only, never the store. No aiohttp.
+dump (`GET /_emulator/state`, under `monetize`) with buttons that call its control operations (pay or
+decline a checkout, renew or expire a subscription, redeliver a webhook), and sign-in's accounts and
+mailbox. Reads the dump only, never the store. No aiohttp.
 """
-
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -27,7 +26,8 @@ def tables(dump: Mapping[str, Any]) -> list[Table]:
     return [_paywalls(rows("paywalls"), rows("prices"), linked), _users(rows("users"), rows("links")),
             _subscriptions(rows("subscriptions"), emails), _balances(rows("balances"), emails),
             _checkouts(rows("checkouts"), emails), _events(rows("events")),
-            _deliveries(rows("webhook_deliveries")), _endpoints(rows("webhook_endpoints"))]
+            _deliveries(rows("webhook_deliveries")), _endpoints(rows("webhook_endpoints")),
+            _accounts(rows("accounts"), emails), _mailbox(rows("mailbox"))]
 
 
 def _paywalls(paywalls: Sequence[Mapping[str, Any]], prices: Sequence[Mapping[str, Any]],
@@ -137,3 +137,30 @@ def _endpoints(endpoints: Sequence[Mapping[str, Any]]) -> Table:
                      cell(e.get("id")), cell(e.get("owner_id")), cell(e.get("url")),
                      ", ".join(e.get("events") or []) or "all", cell(e.get("enabled", True))))
                        for e in endpoints])
+
+
+def _accounts(accounts: Sequence[Mapping[str, Any]], emails: Mapping[str, str]) -> Table:
+    def signs_in_with(a: Mapping[str, Any]) -> str:
+        ways = (["anonymous"] if a.get("anonymous") else []) + (["password"] if a.get("has_password") else [])
+        identities = a.get("identities")
+        return ", ".join(ways + (sorted(identities) if isinstance(identities, Mapping) else [])) or "e-mail code"
+
+    return Table(title="Sign-in accounts", name="accounts",
+                 columns=("user", "signs in with", "confirmed", "waiting for", "user_meta", "last sign-in"),
+                 rows=[Row(key=str(a.get("user_id")), cells=(
+                     emails.get(str(a.get("user_id")), str(a.get("user_id"))), signs_in_with(a),
+                     cell(a.get("confirmed")), cell(a.get("pending_email")), cell(a.get("user_meta") or None),
+                     cell(a.get("last_sign_in_at"))))
+                       for a in accounts])
+
+
+def _mailbox(messages: Sequence[Mapping[str, Any]]) -> Table:
+    shown = list(reversed(messages))[:RECENT]
+    return Table(title="Mailbox", name="mailbox",
+                 note=f"What sign-in would have e-mailed, newest first (at most {RECENT}); "
+                      "GET /_emulator/mailbox?email=... reads it.",
+                 columns=("to", "kind", "code", "link", "paywall", "sent"),
+                 rows=[Row(key=str(m.get("id")), cells=(
+                     cell(m.get("to")), cell(m.get("kind")), cell(m.get("code")), cell(m.get("link")),
+                     cell(m.get("paywall_id")), cell(m.get("sent_at"))))
+                       for m in shown])

@@ -1,7 +1,7 @@
 """Entities of sign-in (the SDK's `AuthClient` routes): accounts, sessions and their refresh tokens,
-one-time codes, the emulated mailbox and OAuth flows, kept in `Store.auth` (`AuthTables`).
-Plain dataclasses, no behaviour; the rules live in `domain/accounts.py`, `domain/sessions.py`,
-`domain/mailbox.py` and `domain/oauth.py`. Imports no aiohttp.
+one-time codes, the emulated mailbox and OAuth flows, kept in `Store.auth` (`AuthTables`, which also
+keeps the lookups by address, identity and user). No rules: those live in `domain/accounts.py`,
+`domain/sessions.py`, `domain/mailbox.py` and `domain/oauth.py`. Imports no aiohttp.
 """
 
 from __future__ import annotations
@@ -116,6 +116,15 @@ class OAuthFlow:
     identity: OAuthIdentity | None = None
 
 
+@dataclass(slots=True, kw_only=True)
+class AuthRequestKey:
+    """A sign-up or resend made under an `Idempotency-Key`: a repeat of it answers as the first did."""
+
+    scope: str  # route, paywall and key
+    fingerprint: str  # of the body: the same key with another body is refused
+    created_at: datetime
+
+
 @dataclass(slots=True)
 class AuthTables:
     accounts: dict[str, Account] = field(default_factory=dict)  # user id -> account
@@ -126,3 +135,55 @@ class AuthTables:
     mailbox: list[MailMessage] = field(default_factory=list)  # oldest first
     oauth_flows: dict[str, OAuthFlow] = field(default_factory=dict)
     oauth_codes: dict[str, str] = field(default_factory=dict)  # auth code -> flow id
+    idempotency: dict[str, AuthRequestKey] = field(default_factory=dict)  # scope -> record, oldest first
+    # Lookups derived from the tables above (never saved; `reindex` rebuilds them on construction and a
+    # restore), kept by the methods below, so no sign-in call scans every account, session or code.
+    codes_by_email: dict[str, list[OneTimeCode]] = field(default_factory=dict, metadata={"transient": True})
+    codes_by_link: dict[str, OneTimeCode] = field(default_factory=dict, metadata={"transient": True})
+    pending_emails: dict[str, str] = field(default_factory=dict, metadata={"transient": True})  # -> user id
+    identity_owners: dict[tuple[str, str], str] = field(default_factory=dict,  # (provider, subject) -> user
+                                                        metadata={"transient": True})
+    sessions_by_user: dict[str, list[str]] = field(default_factory=dict, metadata={"transient": True})
+
+    def __post_init__(self) -> None:
+        self.reindex()
+
+    def reindex(self) -> None:
+        self.codes_by_email, self.codes_by_link, self.pending_emails = {}, {}, {}
+        self.identity_owners, self.sessions_by_user = {}, {}
+        for code in self.codes:
+            self._index_code(code)
+        for account in self.accounts.values():
+            if account.pending_email is not None:
+                self.pending_emails.setdefault(account.pending_email, account.user_id)
+            for provider, subject in account.identities.items():
+                self.identity_owners.setdefault((provider, subject), account.user_id)
+        for session in self.sessions.values():
+            self.sessions_by_user.setdefault(session.user_id, []).append(session.id)
+
+    def _index_code(self, code: OneTimeCode) -> None:
+        self.codes_by_email.setdefault(code.email, []).append(code)
+        self.codes_by_link[code.link_token] = code
+
+    def add_code(self, code: OneTimeCode) -> None:
+        self.codes.append(code)
+        self._index_code(code)
+
+    def add_session(self, session: AuthSession) -> None:
+        self.sessions[session.id] = session
+        self.sessions_by_user.setdefault(session.user_id, []).append(session.id)
+
+    def set_pending(self, account: Account, email: str | None) -> None:
+        """`account` waits for `email` (normalised) to be confirmed, or (None) for nothing."""
+        if account.pending_email is not None and self.pending_emails.get(account.pending_email) == account.user_id:
+            del self.pending_emails[account.pending_email]
+        account.pending_email = email
+        if email is not None:
+            self.pending_emails.setdefault(email, account.user_id)
+
+    def link_identity(self, account: Account, provider: str, subject: str) -> None:
+        old = account.identities.get(provider)
+        if old is not None and self.identity_owners.get((provider, old)) == account.user_id:
+            del self.identity_owners[(provider, old)]
+        account.identities[provider] = subject
+        self.identity_owners.setdefault((provider, subject), account.user_id)

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from ...config import Limits
+from ...engine.history import high_water, trim_keys
 from ...engine.ids import IdFactory
 from .models import (
     AccessToken,
@@ -37,6 +38,8 @@ from .models import (
 )
 from .models_auth import AuthTables
 
+# Statuses of a checkout that ended without a payment (`Store.end_checkout`).
+UNPAID_ENDS = frozenset({"expired", "declined", "cancelled"})
 PRODUCT_NAME = "monetize"  # the product's name: its world-file section and its key in the World
 
 
@@ -100,6 +103,12 @@ class Store:
     payments_by_subscription: dict[str, list[str]] = field(default_factory=dict, metadata={"transient": True})
     # (paywall id, the integrator's `userId` in a link's meta) -> user id; checked against the link on use.
     external_ids: dict[tuple[str, str], str] = field(default_factory=dict, metadata={"transient": True})
+    # (paywall id, the SDK's `visitorId` in a checkout's meta) -> ids of the checkouts started under it,
+    # so a sign-in that re-attributes guest purchases never scans every checkout.
+    visitor_checkouts: dict[tuple[str, str], list[str]] = field(default_factory=dict, metadata={"transient": True})
+    # Checkouts that ended unpaid, in the order they ended: past `limits.checkouts` the oldest are dropped
+    # (`end_checkout`); paid ones stay, since their payments and subscriptions name them.
+    unpaid_checkouts: dict[str, None] = field(default_factory=dict, metadata={"transient": True})
 
     def __post_init__(self) -> None:
         self.reindex()
@@ -107,6 +116,11 @@ class Store:
     def reindex(self) -> None:
         """Rebuild every derived index from the tables (after a world load or a restore)."""
         self.rows_by_user, self.payments_by_subscription, self.external_ids = {}, {}, {}
+        self.visitor_checkouts = {}
+        for session in self.checkouts.values():
+            self._index_visitor(session)
+        ended = [c for c in self.checkouts.values() if c.status in UNPAID_ENDS and c.completed_at is not None]
+        self.unpaid_checkouts = dict.fromkeys(c.id for c in sorted(ended, key=lambda c: c.completed_at or c.created_at))
         for sub in self.subscriptions.values():
             self._rows(sub.user_id, sub.paywall_id).subscriptions.append(sub.id)
         for payment in self.payments.values():
@@ -220,7 +234,31 @@ class Store:
     def add_checkout(self, session: CheckoutSession) -> CheckoutSession:
         self.checkouts[session.id] = session
         self.open_checkouts[session.id] = None
+        self._index_visitor(session)
         return session
+
+    def _index_visitor(self, session: CheckoutSession) -> None:
+        visitor = session.meta.get("visitorId")
+        if isinstance(visitor, str):
+            self.visitor_checkouts.setdefault((session.paywall_id, visitor), []).append(session.id)
+
+    def checkouts_of_visitor(self, paywall_id: str, visitor_id: str) -> list[CheckoutSession]:
+        ids = self.visitor_checkouts.get((paywall_id, visitor_id), ())
+        return [c for c in map(self.checkouts.get, ids) if c is not None]
+
+    def end_checkout(self, session: CheckoutSession) -> None:
+        """Call once `session` has ended unpaid: it joins the capped history of unpaid checkouts, whose
+        oldest are dropped past `limits.checkouts` (counted under `evicted["checkouts"]`)."""
+        self.unpaid_checkouts[session.id] = None
+        for session_id in trim_keys(self.unpaid_checkouts, self.limits.checkouts, self.evicted, "checkouts"):
+            dropped = self.checkouts.pop(session_id, None)
+            visitor = dropped.meta.get("visitorId") if dropped is not None else None
+            if dropped is not None and isinstance(visitor, str):
+                kept = self.visitor_checkouts.get((dropped.paywall_id, visitor), [])
+                if session_id in kept:
+                    kept.remove(session_id)
+                if not kept:
+                    self.visitor_checkouts.pop((dropped.paywall_id, visitor), None)
 
     def add_user(self, user: User) -> User:
         self.users[user.id] = user
@@ -236,7 +274,7 @@ class Store:
 
     def record_analytics(self, event: AnalyticsEvent) -> None:
         self.analytics.append(event)
-        if len(self.analytics) > _high_water(self.limits.analytics):
+        if len(self.analytics) > high_water(self.limits.analytics):
             self.evict("analytics", self.analytics, len(self.analytics) - self.limits.analytics)
 
     def evict(self, table: str, rows: list[Any], count: int) -> None:
@@ -253,8 +291,3 @@ class UserRows:
     subscriptions: list[str] = field(default_factory=list)
     payments: list[str] = field(default_factory=list)
     balance_types: list[str] = field(default_factory=list)
-
-
-def _high_water(cap: int) -> int:
-    """A capped table is trimmed back to its cap once it exceeds it by 1/16 (trimming is then rare)."""
-    return cap + max(cap // 16, 1)

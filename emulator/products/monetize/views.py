@@ -16,7 +16,7 @@ from ...engine.errors import EmulatorError
 from ...engine.errors import render_error as render_engine_error
 from ...engine.product import Page
 from ...engine.timestamps import iso as iso  # re-exported: the wire timestamp format
-from ...engine.views import render_transition
+from ...engine.views import render_page, render_transition
 from .domain.access import has_access
 from .domain.gateway import QuotaExceededError
 from .domain.identity import Reader
@@ -39,6 +39,7 @@ from .models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
+from .models_auth import Account
 from .state import Store
 
 
@@ -405,12 +406,12 @@ def render_delivery(delivery: WebhookDelivery) -> dict[str, Any]:
     }
 
 
-def render_deliveries(deliveries: Iterable[WebhookDelivery]) -> dict[str, Any]:
-    return {"deliveries": [render_delivery(d) for d in deliveries]}
+def render_deliveries(deliveries: Iterable[WebhookDelivery], page: Page) -> dict[str, Any]:
+    return {"deliveries": [render_delivery(d) for d in deliveries], "page": render_page(page)}
 
 
-def render_event_log(events: Iterable[DomainEvent]) -> dict[str, Any]:
-    return {"events": [render_webhook_envelope(e) for e in events]}
+def render_event_log(events: Iterable[DomainEvent], page: Page) -> dict[str, Any]:
+    return {"events": [render_webhook_envelope(e) for e in events], "page": render_page(page)}
 
 
 # --- control API answers ---------------------------------------------------------------------
@@ -449,9 +450,23 @@ def render_state(store: Store, page: Page, balances: Iterable[BalanceRow],
         "analytics": rows(store.analytics),
         "webhook_endpoints": rows(store.webhook_endpoints.values()),
         "webhook_deliveries": [render_delivery(d) for d in deliveries],
+        # Sign-in: accounts (what a user signed in with, their stored `user_meta`; no password hash) and
+        # the emulated mailbox, oldest first like every table.
+        "accounts": [_account_row(a) for a in page.rows(store.auth.accounts.values())],
+        "mailbox": rows(store.auth.mailbox),
         # Rows dropped from the front of capped tables (EmulatorConfig.limits), by table.
-        "evicted": {table: store.evicted.get(table, 0) for table in ("events", "deliveries", "analytics")},
+        "evicted": {table: store.evicted.get(table, 0)
+                    for table in ("events", "deliveries", "analytics", "checkouts", "mailbox")},
     }
+
+
+def _account_row(account: Account) -> dict[str, Any]:
+    return {"user_id": account.user_id, "anonymous": account.anonymous, "confirmed": account.confirmed,
+            "has_password": account.password_hash is not None, "pending_email": account.pending_email,
+            "identities": dict(account.identities), "avatar": account.avatar,
+            "user_meta": json.loads(json.dumps(account.user_meta, default=str)),
+            "created_at": iso(account.created_at),
+            "last_sign_in_at": iso(account.last_sign_in_at) if account.last_sign_in_at else None}
 
 
 def _event_row(event: DomainEvent) -> dict[str, Any]:

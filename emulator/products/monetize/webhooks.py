@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import islice
@@ -259,14 +259,15 @@ def redeliver(store: Store, delivery_id: str, now: datetime) -> WebhookDelivery:
 
 
 def list_deliveries(store: Store, *, type_: str | None = None, status: str | None = None,
-                    endpoint_id: str | None = None, event_id: str | None = None) -> list[WebhookDelivery]:
-    return [d for d in collect(store).deliveries.values()
+                    endpoint_id: str | None = None, event_id: str | None = None) -> Iterator[WebhookDelivery]:
+    """The deliveries matching every filter given, in creation order (lazily: a page stops early)."""
+    return (d for d in collect(store).deliveries.values()
             if (type_ is None or d.type == type_) and (status is None or d.status == status)
-            and (endpoint_id is None or d.endpoint_id == endpoint_id) and (event_id is None or d.event_id == event_id)]
+            and (endpoint_id is None or d.endpoint_id == endpoint_id) and (event_id is None or d.event_id == event_id))
 
 
-def list_events(store: Store, *, type_: str | None = None) -> list[DomainEvent]:
-    return [e for e in store.events if type_ is None or e.type == type_]
+def list_events(store: Store, *, type_: str | None = None) -> Iterator[DomainEvent]:
+    return (e for e in store.events if type_ is None or e.type == type_)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -350,12 +350,13 @@ def _fake_options(raw: Any, where: str) -> dict[str, Any]:
 
 
 def _event_subscriptions(raw: Any, where: str) -> list[str] | None:
-    """An endpoint's `events`: None (every type) or event types and wildcards (`*`, `subscription.*`)."""
-    if not raw:
+    """An endpoint's `events`: absent or null (every type) or event types and wildcards (`*`,
+    `subscription.*`); an empty list is refused, as the control API refuses it."""
+    if raw is None:
         return None
-    if not isinstance(raw, list) or any(e not in WEBHOOK_SUBSCRIPTIONS for e in raw):
-        raise WorldError(f"{where}: a list of event types or wildcards ({', '.join(sorted(WEBHOOK_SUBSCRIPTIONS))})"
-                         f", got {raw!r}")
+    if not isinstance(raw, list) or not raw or any(e not in WEBHOOK_SUBSCRIPTIONS for e in raw):
+        allowed = ", ".join(sorted(WEBHOOK_SUBSCRIPTIONS))
+        raise WorldError(f"{where}: a non-empty list of event types or wildcards ({allowed}), got {raw!r}")
     return list(dict.fromkeys(raw))
 
 

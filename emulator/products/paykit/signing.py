@@ -25,15 +25,18 @@ def verify(payload: bytes, header_value: str | None, secret: str, now: datetime,
            tolerance: int = DEFAULT_TOLERANCE) -> bool:
     """True when one `v1` entry signs the payload with `secret` and `t` is at most `tolerance` seconds old.
 
-    Like Stripe's libraries, a timestamp from the future is not refused (only a replayed old one is)."""
+    The header is read as Stripe's libraries read it: items split at commas and not trimmed (`t=1, v1=…`
+    names no `v1`), an item's value ends at its next `=`, and a timestamp from the future is not refused
+    (only a replayed old one is)."""
     if not header_value:
         return False
     timestamp: int | None = None
     candidates: list[str] = []
     for item in header_value.split(","):
-        name, sep, value = item.strip().partition("=")
-        if not sep:
+        name, *values = item.split("=")
+        if not values:
             continue
+        value = values[0]
         if name == "t":
             try:
                 timestamp = int(value)

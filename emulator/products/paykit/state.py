@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ...config import Limits
-from ...engine.history import high_water, trim_list
+from ...engine.history import high_water, trim_keys, trim_list
 from ...engine.ids import IdFactory
 from .models import Account, CheckoutSession, PortalSession, Project, StripeEvent, Subscription, UsageEvent
 
@@ -38,13 +38,15 @@ class PayKitState:
     open_checkouts: dict[str, CheckoutSession] = field(default_factory=dict, metadata={"transient": True})
     active_subscriptions: dict[str, Subscription] = field(default_factory=dict, metadata={"transient": True})
     pending: dict[str, StripeEvent] = field(default_factory=dict, metadata={"transient": True})
+    # Sessions that ended unpaid (expired), in the order they ended: past `limits.checkouts` the oldest go.
+    unpaid_checkouts: dict[str, None] = field(default_factory=dict, metadata={"transient": True})
     stripe: StripeSettings = field(default_factory=StripeSettings)
     base_url: str | None = None
     webhook_url: str | None = None  # where the fake Stripe posts events; None: the emulator's own /api/v1/webhook
     auth_required: bool = False  # emulated Clerk: /projects needs `Authorization: Bearer <owner>`
     # History caps (configuration, applied on every load; README "Memory"): the usage log keeps at most
-    # about `limits.ledger` entries, the event log about `limits.events` delivered events; `evicted` counts
-    # what each ("usage", "events") lost from its front.
+    # about `limits.ledger` entries, the event log about `limits.events` delivered events, the sessions that
+    # ended unpaid about `limits.checkouts`; `evicted` counts what each ("usage", "events", "checkouts") lost.
     limits: Limits = field(default_factory=Limits, metadata={"transient": True})
     evicted: dict[str, int] = field(default_factory=dict)
 
@@ -53,6 +55,9 @@ class PayKitState:
                                if c.status == "open"}
         self.active_subscriptions = {k: s for k, s in self.subscriptions.items() if s.status == "active"}
         self.pending = {k: e for k, e in self.events.items() if e.status == "pending"}
+        ended = sorted((c for c in self.checkouts.values() if c.status in ("expired", "canceled")),
+                       key=lambda c: c.expires_at)
+        self.unpaid_checkouts = dict.fromkeys(c.id for c in ended)
 
     def add_project(self, project: Project) -> None:
         self.projects[project.id] = project
@@ -65,6 +70,13 @@ class PayKitState:
 
     def accounts_of(self, project_id: str) -> list[Account]:
         return [a for a in self.accounts.values() if a.project_id == project_id]
+
+    def end_checkout(self, session: CheckoutSession) -> None:
+        """Call once `session` has ended unpaid: past `limits.checkouts` such sessions the oldest are dropped
+        (counted under `evicted["checkouts"]`); paid ones stay, like their subscriptions."""
+        self.unpaid_checkouts[session.id] = None
+        for session_id in trim_keys(self.unpaid_checkouts, self.limits.checkouts, self.evicted, "checkouts"):
+            del self.checkouts[session_id]
 
     def record_usage(self, entry: UsageEvent) -> None:
         self.usage.append(entry)

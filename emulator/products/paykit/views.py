@@ -5,10 +5,12 @@ Field names follow spec/paykit.openapi.yaml. No aiohttp.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
 from ...engine.product import Page
+from ...engine.views import render_page
 from .domain.analytics import Analytics, Stats
 from .domain.ledger import MeterResult
 from .models import Account, CheckoutSession, Project, StripeEvent, Subscription, UsageEvent
@@ -83,6 +85,10 @@ def render_secure_metering(project: Project) -> dict[str, Any]:
 # --- control API ---------------------------------------------------------------------------------
 
 
+def render_stripe_events(events: Iterable[StripeEvent], page: Page) -> dict[str, Any]:
+    return {"events": [render_stripe_event(e) for e in events], "page": render_page(page)}
+
+
 def render_stripe_event(event: StripeEvent) -> dict[str, Any]:
     """An event of the fake Stripe's outbox; `payload` is the bytes it is (or will be) sent with."""
     payload = event.payload if event.payload is not None else render_event_payload(event)
@@ -120,5 +126,5 @@ def render_state(state: PayKitState, now: datetime, page: Page) -> dict[str, Any
         "events": [render_stripe_event(e) for e in page.rows(state.events.values())],
         "stripe": {"configured": state.stripe.configured, "toleranceSeconds": state.stripe.tolerance_seconds},
         # Rows dropped from the front of capped tables (EmulatorConfig.limits), by table.
-        "evicted": {table: state.evicted.get(table, 0) for table in ("usage", "events")},
+        "evicted": {table: state.evicted.get(table, 0) for table in ("usage", "events", "checkouts")},
     }

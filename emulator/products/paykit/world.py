@@ -11,6 +11,7 @@ from typing import Any
 
 from ...config import Limits
 from ...engine.ids import IdFactory
+from ...engine.values import is_http_url
 from .errors import PayKitError
 from .models import DEMO_OWNER, DEMO_PROJECT_ID, DEMO_PUBLISHABLE_KEY, DEMO_SECRET_KEY, PLANS, Account, Project
 from .state import PayKitState, StripeSettings
@@ -41,8 +42,8 @@ def build(section: Mapping[str, Any], ids: IdFactory | None = None, limits: Limi
     if not isinstance(section, Mapping):
         raise _fail("", "must be a mapping")
     _keys(section, _SECTION_KEYS, "")
-    state = PayKitState(ids=ids or IdFactory(0), base_url=_opt_str(section, "baseUrl", ""),
-                        webhook_url=_opt_str(section, "webhookUrl", ""), stripe=_stripe(section.get("stripe")),
+    state = PayKitState(ids=ids or IdFactory(0), base_url=_opt_url(section, "baseUrl", ""),
+                        webhook_url=_opt_url(section, "webhookUrl", ""), stripe=_stripe(section.get("stripe")),
                         auth_required=_auth(section.get("auth")), limits=limits or Limits())
     demo_secret = _opt_str(section, "demoWebhookSecret", "") or DEMO_WEBHOOK_SECRET
     state.add_project(Project(id=DEMO_PROJECT_ID, name="Demo project", publishable_key=DEMO_PUBLISHABLE_KEY,
@@ -101,7 +102,7 @@ def _project(state: PayKitState, raw: Any, where: str) -> None:
         id=project_id, name=_opt_str(raw, "name", where) or project_id, publishable_key=pk, secret_key=sk,
         secure_metering=secure, owner_id=_opt_str(raw, "owner", where) or DEMO_OWNER,
         webhook_secret=_opt_str(raw, "webhookSecret", where) or f"whsec_{project_id}",
-        base_url=_opt_str(raw, "baseUrl", where)))
+        base_url=_opt_url(raw, "baseUrl", where)))
 
 
 def _account(state: PayKitState, raw: Any, where: str) -> None:
@@ -148,3 +149,12 @@ def _str(raw: Mapping[str, Any], name: str, where: str) -> str:
 
 def _opt_str(raw: Mapping[str, Any], name: str, where: str) -> str | None:
     return _str(raw, name, where) if raw.get(name) is not None else None
+
+
+def _opt_url(raw: Mapping[str, Any], name: str, where: str) -> str | None:
+    """An absolute http(s) URL: base URLs end up in redirects and on pages, the webhook URL is posted to."""
+    value = _opt_str(raw, name, where)
+    if value is not None and not is_http_url(value):
+        raise _fail(f"{where}.{name}" if where else name,
+                    f"must be an absolute http(s) URL without spaces or control characters, got {value!r}")
+    return value

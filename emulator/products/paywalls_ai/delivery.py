@@ -52,7 +52,7 @@ class PaywallsOutbox:
 
     def prepare(self, state: PaywallsState, delivery: Delivery, at: datetime) -> Post:
         subscription = state.subscriptions[delivery.subscription_id]
-        event = next(e for e in state.events if e.id == delivery.event_id)
+        event = state.events_by_id[delivery.event_id]
         body = render_delivery_body(delivery, event, attempt=len(delivery.attempts) + 1, at=at)
         headers = delivery_headers(event_type=event.type, secret=subscription.secret, body=body, at=at,
                                    custom=subscription.custom_headers)

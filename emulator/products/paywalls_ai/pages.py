@@ -11,6 +11,7 @@ from .models import AuthorizationRequest, Paywall, TopupSession
 from .money import format_price, format_units
 
 DEFAULT_CARD = "4242 4242 4242 4242"
+AMOUNT_PATTERN = r"[0-9]{1,30}(\.[0-9]{1,18})?"  # the browser refuses what the form schema would
 _CSS = """
 body{font-family:system-ui,sans-serif;margin:0;background:#f6f9fc;color:#1a1f36}
 header{background:#635bff;color:#fff;padding:14px 24px;font-weight:600}
@@ -35,7 +36,8 @@ def render_topup_page(*, session: TopupSession, paywall: Paywall, balance: int, 
     if session.status == "open":
         action = f"/_emulator/paywalls-ai/topup/{escape(session.id)}"
         form = (f'<form method=post action="{action}"><label for=amount>Amount (USD)</label>'
-                f'<input id=amount name=amount data-testid=amount value="{escape(format_price(session.amount))}">'
+                f'<input id=amount name=amount data-testid=amount inputmode=decimal required '
+                f'pattern="{AMOUNT_PATTERN}" value="{escape(format_price(session.amount))}">'
                 f'<label for=card>Card number</label><input id=card name=card data-testid=card value="{DEFAULT_CARD}">'
                 '<div class=buttons><button class=primary name=action value=pay data-testid=pay>Pay</button>'
                 '<button name=action value=cancel data-testid=cancel>Cancel</button></div></form>')

@@ -48,6 +48,11 @@ class PaywallsState:
     # one a delivery still waits on); `evicted` counts what each ("ledger", "events", "deliveries") lost.
     limits: Limits = field(default_factory=Limits, metadata={"transient": True})
     evicted: dict[str, int] = field(default_factory=dict)
+    # The events by id (derived, never saved: rebuilt on construction, so a restored state indexes its own).
+    events_by_id: dict[str, Event] = field(default_factory=dict, metadata={"transient": True})
+
+    def __post_init__(self) -> None:
+        self.events_by_id = {event.id: event for event in self.events}
 
     def record_ledger(self, entry: LedgerEntry) -> None:
         self.ledger.append(entry)
@@ -55,6 +60,7 @@ class PaywallsState:
 
     def record_event(self, event: Event) -> None:
         self.events.append(event)
+        self.events_by_id[event.id] = event
         if len(self.events) > high_water(self.limits.events):
             self._trim_events(len(self.events) - self.limits.events)
 
@@ -67,6 +73,8 @@ class PaywallsState:
             count += 1
         gone = {event.id for event in self.events[:count]}
         del self.events[:count]
+        for event_id in gone:
+            del self.events_by_id[event_id]
         dropped = [key for key, delivery in self.deliveries.items() if delivery.event_id in gone]
         for key in dropped:
             del self.deliveries[key]
@@ -76,10 +84,6 @@ class PaywallsState:
 
     def pending_deliveries(self) -> list[Delivery]:
         return [self.deliveries[i] for i in sorted(self.pending)]
-
-    @property
-    def events_by_id(self) -> dict[str, Event]:
-        return {event.id: event for event in self.events}
 
     def next_number(self, name: str) -> int:
         value = self.counters.get(name, 0) + 1

@@ -17,11 +17,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from ..errors import BadRequestError, EmulatorError, ForbiddenError, UnauthorizedError
+from ....engine.history import drop_leading
+from ..errors import BadRequestError, ConflictError, EmulatorError, ForbiddenError, UnauthorizedError
 from ..models import Paywall, User
-from ..models_auth import Account
+from ..models_auth import Account, AuthRequestKey
 from ..state import Store
 from . import mailbox, sessions
+from .checkout import IDEMPOTENCY_WINDOW, fingerprint_of
 from .identity import ensure_link
 
 MIN_PASSWORD = 6  # GoTrue's default minimum
@@ -85,7 +87,8 @@ def adopt_email(store: Store, user: User, account: Account, email: str) -> None:
     """An anonymous user takes a proven address (a linked OAuth identity) and stops being anonymous."""
     if not user.email and not email_taken(store, email, by_other_than=user.id):
         _set_email(store, user, email)
-    account.anonymous, account.pending_email = False, None
+    account.anonymous = False
+    store.auth.set_pending(account, None)
 
 
 def _set_email(store: Store, user: User, email: str) -> None:
@@ -100,8 +103,14 @@ def email_taken(store: Store, email: str, *, by_other_than: str | None) -> bool:
     holder = store.user_by_email(email)
     if holder is not None and holder.id != by_other_than:
         return True
-    return any(a.pending_email == mailbox.normal(email) and a.user_id != by_other_than
-               for a in store.auth.accounts.values())
+    waiting = store.auth.pending_emails.get(mailbox.normal(email))
+    return waiting is not None and waiting != by_other_than
+
+
+def _waiting_for(store: Store, email: str) -> Account | None:
+    """The account of an anonymous upgrade waiting for `email` to be confirmed."""
+    user_id = store.auth.pending_emails.get(mailbox.normal(email))
+    return store.auth.accounts.get(user_id) if user_id is not None else None
 
 
 def sign_in(store: Store, now: datetime, paywall: Paywall, user: User, account: Account, *,
@@ -117,14 +126,50 @@ def sign_in(store: Store, now: datetime, paywall: Paywall, user: User, account: 
                                                                              recovery=recovery))
 
 
+def _repeated(store: Store, now: datetime, scope: str | None, fingerprint: str) -> bool:
+    """Whether this call repeats one made under the same `Idempotency-Key` within 24 h; the same key
+    with another body is 409 `idempotency_key_reused`."""
+    record = store.auth.idempotency.get(scope) if scope else None
+    if record is None or now - record.created_at > IDEMPOTENCY_WINDOW:
+        return False
+    if record.fingerprint != fingerprint:
+        raise ConflictError("This Idempotency-Key was already used with a different request body",
+                            code="idempotency_key_reused", error="idempotency_key_reused")
+    return True
+
+
+def _remember(store: Store, now: datetime, scope: str | None, fingerprint: str) -> None:
+    if scope:
+        table = store.auth.idempotency
+        table.pop(scope, None)  # a reused, expired key goes to the back
+        table[scope] = AuthRequestKey(scope=scope, fingerprint=fingerprint, created_at=now)
+        drop_leading(table, lambda old: now - old.created_at > IDEMPOTENCY_WINDOW)
+
+
 def sign_up(store: Store, now: datetime, paywall: Paywall, *, email: str, password: str, visitor_id: str | None,
-            user_meta: dict[str, Any] | None, origin: str) -> SignUp:
+            user_meta: dict[str, Any] | None, origin: str, idempotency_key: str | None = None) -> SignUp:
+    """Sign up; a repeat under the same `Idempotency-Key` (a double click) answers as the first did, so a
+    sign-up that signed in signs in again instead of answering `email_exists`."""
+    scope = f"signup:{paywall.id}:{idempotency_key}" if idempotency_key else None
+    fingerprint = fingerprint_of(mailbox.normal(email), password)
+    repeat = _repeated(store, now, scope, fingerprint)
+    outcome = _sign_up(store, now, paywall, email=email, password=password, visitor_id=visitor_id,
+                       user_meta=user_meta, origin=origin, repeat=repeat)
+    _remember(store, now, scope, fingerprint)
+    return outcome
+
+
+def _sign_up(store: Store, now: datetime, paywall: Paywall, *, email: str, password: str, visitor_id: str | None,
+             user_meta: dict[str, Any] | None, origin: str, repeat: bool) -> SignUp:
     check_password(password)
     user = store.user_by_email(email)
     account = store.auth.accounts.get(user.id) if user is not None else None
     if user is not None and account is not None and (account.password_hash or account.identities
                                                       or account.confirmed):
         if not paywall.email_confirmation:
+            if repeat and account.confirmed and account.password_hash == password_hash(user.id, password):
+                signed = sign_in(store, now, paywall, user, account, visitor_id=visitor_id, user_meta=user_meta)
+                return SignUp(status="signed_in", email=email, user=user, signed_in=signed)
             raise _email_exists()
         if account.confirmed:
             return SignUp(status="already_registered", email=email)
@@ -163,7 +208,7 @@ def sign_in_with_password(store: Store, now: datetime, paywall: Paywall, *, emai
     user = store.user_by_email(email)
     account = store.auth.accounts.get(user.id) if user is not None else None
     if user is None or account is None or account.password_hash != password_hash(user.id, password):
-        pending = next((a for a in store.auth.accounts.values() if a.pending_email == mailbox.normal(email)), None)
+        pending = _waiting_for(store, email)
         if pending is not None and pending.password_hash == password_hash(pending.user_id, password):
             raise BadRequestError("Confirm the e-mail address first", code="email_not_confirmed",
                                   error="email_not_confirmed")
@@ -174,14 +219,25 @@ def sign_in_with_password(store: Store, now: datetime, paywall: Paywall, *, emai
     return sign_in(store, now, paywall, user, account, visitor_id=visitor_id, user_meta=user_meta)
 
 
-def resend_confirmation(store: Store, now: datetime, paywall: Paywall, *, email: str, origin: str) -> None:
+def resend_confirmation(store: Store, now: datetime, paywall: Paywall, *, email: str, origin: str,
+                        idempotency_key: str | None = None) -> None:
     """Send a waiting confirmation again (sign-up, or an anonymous upgrade's new address); 429 within a
-    minute of the last one; any other address: nothing, and the same answer."""
+    minute of the last one; any other address: nothing, and the same answer. A repeat under the same
+    `Idempotency-Key` (a double click) answers ok again and sends nothing."""
+    scope = f"resend:{paywall.id}:{idempotency_key}" if idempotency_key else None
+    fingerprint = fingerprint_of(mailbox.normal(email))
+    if _repeated(store, now, scope, fingerprint):
+        return
+    _resend_confirmation(store, now, paywall, email=email, origin=origin)
+    _remember(store, now, scope, fingerprint)
+
+
+def _resend_confirmation(store: Store, now: datetime, paywall: Paywall, *, email: str, origin: str) -> None:
     user = store.user_by_email(email)
     account = store.auth.accounts.get(user.id) if user is not None else None
     purpose: Literal["signup", "email_change"] = "signup"
     if account is None or account.confirmed:
-        account = next((a for a in store.auth.accounts.values() if a.pending_email == mailbox.normal(email)), None)
+        account = _waiting_for(store, email)
         user, purpose = (store.users.get(account.user_id) if account else None), "email_change"
     if user is None or account is None:
         return
@@ -255,7 +311,8 @@ def confirm_address(store: Store, now: datetime, token: str) -> User:
         if account.pending_email != code.email or email_taken(store, code.email, by_other_than=user.id):
             raise _email_exists()
         _set_email(store, user, code.email)
-        account.pending_email, account.anonymous = None, False
+        store.auth.set_pending(account, None)
+        account.anonymous = False
     code.used = True
     account.confirmed = True
     return user
@@ -287,9 +344,10 @@ def upgrade_anonymous(store: Store, now: datetime, paywall: Paywall, user: User,
         account.user_meta.update(user_meta)
     if not paywall.email_confirmation:
         _set_email(store, user, email)
-        account.anonymous, account.confirmed, account.pending_email = False, True, None
+        account.anonymous, account.confirmed = False, True
+        store.auth.set_pending(account, None)
         return Upgrade(status="updated", email=email, user=user, account=account)
-    account.pending_email = mailbox.normal(email)
+    store.auth.set_pending(account, mailbox.normal(email))
     _resend(store, now, paywall, user, "email_change", origin, email)
     return Upgrade(status="confirmation_required", email=email, user=user, account=account)
 
@@ -306,9 +364,8 @@ def reattribute(store: Store, now: datetime, paywall: Paywall, user: User, visit
     to `user`, with their subscriptions and payments; answers how many checkouts moved."""
     if not visitor_id or len(visitor_id) < MIN_VISITOR_ID:
         return 0
-    moved = [c for c in store.checkouts.values()
-             if c.paywall_id == paywall.id and c.meta.get("visitorId") == visitor_id and c.user_id != user.id
-             and c.user_id not in store.auth.accounts]
+    moved = [c for c in store.checkouts_of_visitor(paywall.id, visitor_id)
+             if c.user_id != user.id and c.user_id not in store.auth.accounts]
     for checkout in moved:
         old_link = store.link(checkout.user_id, paywall.id)
         subs = [store.subscriptions[checkout.subscription_id]] if checkout.subscription_id else []

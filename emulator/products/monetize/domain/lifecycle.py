@@ -209,19 +209,24 @@ def cancel_checkout(store: Store, now: datetime, session_id: str) -> Outcome:
     """The buyer leaves the checkout page: nothing is charged; back to the error URL, `cancelled`."""
     session = _require_open(store, now, session_id)
     session.status, session.completed_at = "cancelled", now
+    store.end_checkout(session)
     return Outcome(checkout=session, redirect_url=_return_url(session, "cancelled"))
 
 
 def expire_checkouts(store: Store, at: datetime) -> list[Transition]:
     """Open sessions older than `CHECKOUT_LIFETIME` expire (each as of its own expiry instant)."""
     done: list[Transition] = []
+    ended: list[CheckoutSession] = []
     for session in _open_checkouts(store):
         expired_at = session.created_at + CHECKOUT_LIFETIME
         if expired_at > at:
             break
         session.status, session.completed_at = "expired", expired_at
+        ended.append(session)
         done.append(CheckoutExpired(kind="checkout.expired", at=expired_at, checkout_id=session.id,
                                     paywall_id=session.paywall_id, status=session.status))
+    for session in ended:  # after the walk over the open ones: ending may drop old unpaid checkouts
+        store.end_checkout(session)
     return done
 
 
@@ -271,6 +276,7 @@ def _parties(store: Store, session: CheckoutSession) -> tuple[Paywall, Price, Us
 
 def _decline(store: Store, now: datetime, session: CheckoutSession, reason: str) -> Outcome:
     session.status, session.completed_at, session.outcome_reason = "declined", now, reason
+    store.end_checkout(session)
     return Outcome(checkout=session, redirect_url=_return_url(session, "failed"))
 
 

@@ -3,7 +3,8 @@
 
 Rules: a code and its link live 1 h; a newer code for the same address and purpose supersedes the
 older one; a code or link works once; a confirmation e-mail to one address at most once a minute
-(`over_email_send_rate_limit`). Links are built from the origin the request arrived on. No aiohttp.
+(`over_email_send_rate_limit`). Links are built from the origin the request arrived on. The mailbox is
+history, capped at `limits.mailbox` messages (the codes are kept apart). No aiohttp.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
+from ....engine.history import trim_list
 from ..errors import BadRequestError, RateLimitedError
 from ..models_auth import CodePurpose, MailKind, MailMessage, OneTimeCode
 from ..state import Store
@@ -52,12 +54,12 @@ def send_code(store: Store, now: datetime, *, email: str, purpose: CodePurpose, 
               origin: str, paywall_name: str) -> MailMessage:
     """Issue a code (superseding older ones of the same purpose) and put its message in the mailbox."""
     address = normal(email)
-    for old in store.auth.codes:
-        if old.email == address and old.purpose == purpose and not old.used:
+    for old in store.auth.codes_by_email.get(address, ()):
+        if old.purpose == purpose and not old.used:
             old.superseded = True
     code = OneTimeCode(email=address, purpose=purpose, code=store.ids.digits(6), link_token=store.ids.token(16),
                        user_id=user_id, paywall_id=paywall_id, created_at=now, expires_at=now + CODE_TTL)
-    store.auth.codes.append(code)
+    store.auth.add_code(code)
     link = f"{origin}{_LINKS[purpose]}?{urlencode({'token': code.link_token, 'type': purpose})}"
     kind = _KINDS[purpose]
     text = (f"{_SUBJECTS[kind]} for {paywall_name}.\n\nYour code: {code.code}\n\nOr open this link: {link}\n\n"
@@ -65,13 +67,15 @@ def send_code(store: Store, now: datetime, *, email: str, purpose: CodePurpose, 
     message = MailMessage(id=f"mail_{store.ids.alnum(16)}", to=email.strip(), paywall_id=paywall_id, kind=kind,
                           subject=_SUBJECTS[kind], text=text, code=code.code, link=link, sent_at=now)
     store.auth.mailbox.append(message)
+    trim_list(store.auth.mailbox, store.limits.mailbox, store.evicted, "mailbox")  # its codes stay valid
     return message
 
 
 def check_send_rate(store: Store, now: datetime, email: str, purposes: Iterable[CodePurpose]) -> None:
     """Refuse (429) a second e-mail of these purposes to one address within a minute."""
     address, wanted = normal(email), set(purposes)
-    last = max((c.created_at for c in store.auth.codes if c.email == address and c.purpose in wanted), default=None)
+    last = max((c.created_at for c in store.auth.codes_by_email.get(address, ()) if c.purpose in wanted),
+               default=None)
     if last is not None and now - last < RESEND_INTERVAL:
         wait = int((RESEND_INTERVAL - (now - last)).total_seconds()) + 1
         raise RateLimitedError(f"For security purposes, you can only request this after {wait} seconds",
@@ -83,8 +87,8 @@ def consume_code(store: Store, now: datetime, *, email: str, code: str,
     """The live code `code` sent to `email` for one of `purposes`, now used; else 400 `invalid_otp`
     (wrong, used or superseded) or `otp_expired`."""
     address = normal(email)
-    found = [c for c in store.auth.codes
-             if c.email == address and c.purpose in purposes and c.code == code.strip()]
+    found = [c for c in store.auth.codes_by_email.get(address, ())
+             if c.purpose in purposes and c.code == code.strip()]
     live = [c for c in found if not (c.used or c.superseded)]
     if not live:
         raise BadRequestError("The code is invalid or was already used", code="invalid_otp", error="invalid_otp")
@@ -98,8 +102,8 @@ def consume_code(store: Store, now: datetime, *, email: str, code: str,
 def consume_link(store: Store, now: datetime, token: str, purposes: tuple[CodePurpose, ...]) -> OneTimeCode:
     """The live code behind an e-mailed link; else `invalid_otp` (unknown, used, superseded) or
     `token_expired`."""
-    match = next((c for c in store.auth.codes if c.link_token == token and c.purpose in purposes), None)
-    if match is None or match.used or match.superseded:
+    match = store.auth.codes_by_link.get(token)
+    if match is None or match.purpose not in purposes or match.used or match.superseded:
         raise BadRequestError("This link is invalid or was already used", code="invalid_otp", error="invalid_otp")
     if match.expires_at <= now:
         raise BadRequestError("This link has expired; request a new one", code="token_expired",

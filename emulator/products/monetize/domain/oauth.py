@@ -75,8 +75,7 @@ def _error_url(flow: OAuthFlow, error: str, description: str, error_code: str | 
 
 
 def _belongs_elsewhere(store: Store, flow: OAuthFlow, identity: OAuthIdentity) -> bool:
-    owner = next((a.user_id for a in store.auth.accounts.values()
-                  if a.identities.get(identity.provider) == identity.subject), None)
+    owner = store.auth.identity_owners.get((identity.provider, identity.subject))
     if owner is not None and owner != flow.link_user_id:
         return True
     return accounts.email_taken(store, identity.email, by_other_than=flow.link_user_id)
@@ -120,7 +119,7 @@ def exchange(store: Store, now: datetime, paywall: Paywall, *, auth_code: str, c
     del store.auth.oauth_codes[auth_code]
     user = _user_for(store, now, flow, flow.identity)
     account = accounts.account_of(store, now, user)
-    account.identities[flow.identity.provider] = flow.identity.subject
+    store.auth.link_identity(account, flow.identity.provider, flow.identity.subject)
     account.avatar = flow.identity.avatar or account.avatar
     user.name = user.name or flow.identity.name
     if account.anonymous:  # linked: the anonymous user becomes the identity's person, same id
@@ -132,8 +131,7 @@ def exchange(store: Store, now: datetime, paywall: Paywall, *, auth_code: str, c
 def _user_for(store: Store, now: datetime, flow: OAuthFlow, identity: OAuthIdentity) -> User:
     if flow.link_user_id is not None and flow.link_user_id in store.users:
         return store.users[flow.link_user_id]
-    owner = next((a.user_id for a in store.auth.accounts.values()
-                  if a.identities.get(identity.provider) == identity.subject), None)
+    owner = store.auth.identity_owners.get((identity.provider, identity.subject))
     if owner is not None and owner in store.users:
         return store.users[owner]
     return store.user_by_email(identity.email) or accounts.new_user(store, now, identity.email, identity.name)

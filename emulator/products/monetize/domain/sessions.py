@@ -48,7 +48,7 @@ def _issue(store: Store, now: datetime, session: AuthSession, user: User) -> Iss
 def open_session(store: Store, now: datetime, user: User, paywall: Paywall, *, recovery: bool = False) -> Issued:
     session = AuthSession(id=f"sess_{store.ids.alnum(20)}", user_id=user.id, paywall_id=paywall.id,
                           created_at=now, recovery=recovery)
-    store.auth.sessions[session.id] = session
+    store.auth.add_session(session)
     return _issue(store, now, session, user)
 
 
@@ -84,7 +84,8 @@ def sign_out(store: Store, access_token: str) -> None:
 
 def revoke_all(store: Store, user: User) -> int:
     """End every session of `user` for refreshing; answers how many were still live."""
-    live = [s for s in store.auth.sessions.values() if s.user_id == user.id and not s.ended]
+    sessions = (store.auth.sessions[i] for i in store.auth.sessions_by_user.get(user.id, ()))
+    live = [s for s in sessions if not s.ended]
     for session in live:
         session.ended = True
     return len(live)

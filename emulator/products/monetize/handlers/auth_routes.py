@@ -36,14 +36,16 @@ async def email_sign_up(call: Call) -> Reply:
     body, now = call.body, call.world.now()
     outcome = accounts.sign_up(
         call.state, now, caller(call).require_paywall(), email=body["email"], password=body["password"],
-        visitor_id=body.get("visitor_id"), user_meta=body.get("user_meta"), origin=call.origin)
+        visitor_id=body.get("visitor_id"), user_meta=body.get("user_meta"), origin=call.origin,
+        idempotency_key=call.headers.get("Idempotency-Key"))
     return Reply(body=render_sign_up(outcome, now))
 
 
 @operation("authEmailResend")
 async def email_resend(call: Call) -> Reply:
     accounts.resend_confirmation(call.state, call.world.now(), caller(call).require_paywall(),
-                                 email=call.body["email"], origin=call.origin)
+                                 email=call.body["email"], origin=call.origin,
+                                 idempotency_key=call.headers.get("Idempotency-Key"))
     return Reply(body=render_ok())
 
 

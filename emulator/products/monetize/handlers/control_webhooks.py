@@ -3,6 +3,7 @@ redelivery, and the event log (`/_emulator/webhooks/*`, `/_emulator/events`)."""
 
 from __future__ import annotations
 
+from ....engine.product import Page
 from ....engine.routing import Call, Reply, operation
 from .. import webhooks
 from ..views import (
@@ -42,9 +43,10 @@ async def set_webhook_policy(call: Call) -> Reply:
 @operation("listWebhookDeliveries")
 async def list_webhook_deliveries(call: Call) -> Reply:
     q = call.query
-    found = webhooks.list_deliveries(call.state, type_=q.get("type"), status=q.get("status"),
-                                     endpoint_id=q.get("endpoint_id"), event_id=q.get("event_id"))
-    return Reply(body=render_deliveries(found))
+    page = Page.asked(q)
+    found = page.rows(webhooks.list_deliveries(call.state, type_=q.get("type"), status=q.get("status"),
+                                               endpoint_id=q.get("endpoint_id"), event_id=q.get("event_id")))
+    return Reply(body=render_deliveries(found, page))
 
 
 @operation("redeliverWebhook")
@@ -55,5 +57,6 @@ async def redeliver_webhook(call: Call) -> Reply:
 
 @operation("listEvents")
 async def list_events(call: Call) -> Reply:
-    found = webhooks.list_events(call.state, type_=call.query.get("type"))
-    return Reply(body=render_event_log(found))
+    page = Page.asked(call.query)
+    found = page.rows(webhooks.list_events(call.state, type_=call.query.get("type")))
+    return Reply(body=render_event_log(found, page))

@@ -75,7 +75,8 @@ def analytics(state: PayKitState, now: datetime, project_id: str) -> Analytics:
                           granted=sum(e.amount for e in granted if start <= e.at < end)))
     # Counter keeps first-seen order among equal counts, like PayKit's stable sort.
     top = sorted(Counter(e.name for e in metered).items(), key=lambda item: -item[1])[:TOP_EVENTS]
-    recent = sorted(scoped, key=lambda e: e.at, reverse=True)[:RECENT]
+    # newest first; entries of one instant (a frozen clock) newest first too, so sort the log reversed
+    recent = sorted(reversed(scoped), key=lambda e: e.at, reverse=True)[:RECENT]
     return Analytics(metered_this_month=len(metered_month), credits_sold_this_month=sold, cost_usd=cost,
                      revenue_usd=revenue, net_usd=net, margin_pct=_margin(net, revenue), top_events=top,
                      series=series, recent=recent, stats=stats(state.accounts_of(project_id)))

@@ -89,6 +89,8 @@ def current_checkout(state: PayKitState, now: datetime, session_id: str) -> Chec
 def _close(state: PayKitState, session: CheckoutSession, status: CheckoutStatus) -> None:
     session.status = status
     state.open_checkouts.pop(session.id, None)
+    if status != "complete":
+        state.end_checkout(session)
 
 
 def metadata(session_or_sub: CheckoutSession | Subscription, *, pack: bool) -> dict[str, str]:

@@ -4,16 +4,18 @@ resending an event. Each write delivers the resulting webhooks before it answers
 
 from __future__ import annotations
 
+from ....engine.product import Page
 from ....engine.routing import Call, Reply, operation
 from .. import delivery
 from ..domain import billing, outbox
 from ..request import body, state
-from ..views import render_checkout_session, render_stripe_event, render_subscription
+from ..views import render_checkout_session, render_stripe_event, render_stripe_events, render_subscription
 
 
 @operation("listPayKitEvents")
 async def list_paykit_events(call: Call) -> Reply:
-    return Reply(body={"events": [render_stripe_event(e) for e in state(call).events.values()]})
+    page = Page.asked(call.query)
+    return Reply(body=render_stripe_events(page.rows(state(call).events.values()), page))
 
 
 @operation("completePayKitCheckout")

@@ -1,13 +1,13 @@
 """The hosted pages: the fake Stripe Checkout page of a top-up session and the shared wallet's
-authorization page. A refused button (409, or 402 for the declined test card) answers the page again
-with the reason; the HTML lives in `pages`."""
+authorization page. A refused button (409, 402 for the declined test card, 400 for an amount of zero)
+answers the page again with the reason; the HTML lives in `pages`."""
 
 from __future__ import annotations
 
 from ....engine.routing import Call, Reply, operation
 from ..calls import body_of, state_of
 from ..domain import access, balances
-from ..errors import ConflictError
+from ..errors import ConflictError, InvalidAmountError
 from ..pages import render_authorization_page, render_topup_page
 
 HTML = "text/html"
@@ -36,7 +36,7 @@ async def submit_topup_page(call: Call) -> Reply:
                                now=call.world.now())
         else:
             balances.cancel_topup(state_of(call), session_id)
-    except ConflictError as err:
+    except (ConflictError, InvalidAmountError) as err:  # 409, 402 declined, 400 amount not above zero
         return _topup_page(call, status=err.http_status, message=err.message)
     return _topup_page(call)
 

@@ -1,0 +1,83 @@
+"""The control API's long lists answer one page at a time: monetize's event log and delivery log and
+PayKit's fake-Stripe events hold at most `limit` rows from `offset` on, say in `page.more` whether more
+follow, page over filtered matches, refuse a bad window with 400, and `ControlClient` reads every page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import requests
+
+from paywall_emulator.testing import ControlClient, ThreadedEmulator
+
+from .conftest import ACME_KEY, STRIPE_PW, Api
+from .test_webhooks import Receiver, register
+
+
+def _page(emu: ThreadedEmulator, path: str, **query: Any) -> dict[str, Any]:
+    resp = requests.get(f"{emu.base_url}/_emulator{path}", params=query, timeout=10)
+    assert resp.status_code == 200, resp.text
+    return dict(resp.json())
+
+
+def _walk(emu: ThreadedEmulator, path: str, key: str, size: int, **query: Any) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    while True:
+        answer = _page(emu, path, offset=len(rows), limit=size, **query)
+        assert answer["page"] == {"offset": len(rows), "limit": size, "more": answer["page"]["more"]}
+        assert len(answer[key]) == size or not answer["page"]["more"]
+        rows.extend(answer[key])
+        if not answer["page"]["more"]:
+            return rows
+
+
+def _buy(api: Api, emu: ThreadedEmulator, count: int) -> None:
+    for i in range(count):
+        resp = api.post(f"/api/v1/paywall/{STRIPE_PW}/start-checkout", key=ACME_KEY,
+                        json={"email": f"pager{i}@example.com", "priceId": "102"})
+        assert resp.status_code == 200, resp.text
+        emu.control.complete_checkout(resp.json())
+
+
+def test_monetize_event_and_delivery_logs_page(api: Api, emu: ThreadedEmulator) -> None:
+    with Receiver() as receiver:
+        endpoint = register(emu.control, receiver.url)
+        _buy(api, emu, 6)  # a payment and a subscription each: 12 events, 12 deliveries
+        whole = _page(emu, "/events", limit=100_000)
+        assert whole["page"] == {"offset": 0, "limit": 100_000, "more": False} and len(whole["events"]) >= 12
+        assert _walk(emu, "/events", "events", 5) == whole["events"]
+        assert _walk(emu, "/events", "events", 1, type="payment.completed") == \
+            [e for e in whole["events"] if e["type"] == "payment.completed"]
+        mine = _page(emu, "/webhooks/deliveries", endpoint_id=endpoint["id"])["deliveries"]
+        assert len(mine) == 12
+        assert _walk(emu, "/webhooks/deliveries", "deliveries", 5, endpoint_id=endpoint["id"]) == mine
+        past = _page(emu, "/events", offset=len(whole["events"]), limit=3)
+        assert past == {"events": [], "page": {"offset": len(whole["events"]), "limit": 3, "more": False}}
+        small = ControlClient(emu.base_url, page_size=5)  # the client reads every page
+        assert small.events() == whole["events"]
+        assert small.deliveries(endpoint_id=endpoint["id"]) == mine
+
+
+def test_a_bad_window_is_refused_and_changes_nothing(emu: ThreadedEmulator) -> None:
+    before = emu.control.state()
+    for path in ("/events", "/webhooks/deliveries", "/paykit/events"):
+        for query in ({"limit": 0}, {"limit": 100_001}, {"offset": -1}, {"limit": "ten"}):
+            resp = requests.get(f"{emu.base_url}/_emulator{path}", params=query, timeout=10)
+            assert resp.status_code == 400, (path, query, resp.text)
+            named = next(iter(query))  # each product's error shape names the parameter
+            assert f"query.{named}" in (resp.json().get("message") or resp.json()["error"]), (path, resp.text)
+    assert emu.control.state() == before
+
+
+def test_paykit_event_log_pages(emu: ThreadedEmulator) -> None:
+    headers = {"x-paykit-key": "sk_live_demo"}
+    for i in range(5):
+        started = requests.post(f"{emu.base_url}/api/v1/checkout", json={"userId": f"pager{i}", "kind": "credits"},
+                                headers=headers, timeout=10)
+        assert started.status_code == 200, started.text
+        session = str(started.json()["url"]).rsplit("/", 1)[1]
+        paid = requests.post(f"{emu.base_url}/_emulator/paykit/checkout/{session}/complete", timeout=10)
+        assert paid.status_code == 200, paid.text
+    whole = _page(emu, "/paykit/events")
+    assert whole["page"] == {"offset": 0, "limit": 10_000, "more": False} and len(whole["events"]) == 5
+    assert _walk(emu, "/paykit/events", "events", 2) == whole["events"]
