@@ -260,6 +260,21 @@ def test_the_pytest_plugin_registers_only_namespaced_options(pytester: pytest.Py
     bare.stderr.fnmatch_lines(["*unrecognized arguments: --allow-writes*"])
 
 
+def test_plain_pytest_refuses_a_bad_spec_file_as_a_usage_error(pytester: pytest.Pytester) -> None:
+    """The suite run as plain pytest: a --paywall-spec that is not YAML, or a bad option value, is pytest's
+    one-line usage error naming the file, line and column, not a collection error with a traceback."""
+    pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
+    bad = pytester.path / "bad.yaml"
+    bad.write_text("openapi: 3.1.0\npaths: [\n", encoding="utf-8")
+    for args, said in ((["--paywall-spec", str(bad)], f"--paywall-spec {bad}:3:1: not valid YAML: "),
+                       (["--paywall-budget", "fast"], "unknown budget 'fast'; choose one of quick, default, thorough")):
+        done = pytester.runpytest_inprocess("-p", "no:cacheprovider", "--pyargs", "paywall_emulator.contract_tests",
+                                            *args)
+        assert done.ret == pytest.ExitCode.USAGE_ERROR, done.stdout.str() + done.stderr.str()
+        assert done.stderr.str().startswith(f"ERROR: {said}"), done.stderr.str()
+        assert "Traceback" not in done.stdout.str() + done.stderr.str() and done.stdout.str() == ""
+
+
 # --- pieces --------------------------------------------------------------------------------
 
 
