@@ -130,6 +130,8 @@ def _start_time(value: Any) -> datetime | None:
 
 
 def _products(value: str) -> tuple[str, ...] | None:
+    if not value:
+        return None  # every product; and the app (with aiohttp) stays unimported until a fixture asks
     from .app import BUNDLED
 
     names = tuple(dict.fromkeys(n.strip() for n in value.split(",") if n.strip()))
@@ -137,7 +139,9 @@ def _products(value: str) -> tuple[str, ...] | None:
         if name not in BUNDLED:
             raise ValueError(f"{name!r} is not a bundled product (--paywall-products / paywall_products): name one "
                              f"or more of {', '.join(BUNDLED)}")
-    return names or None
+    if not names:
+        raise ValueError(f"{value!r} names no product (--paywall-products / paywall_products)")
+    return names
 
 
 def _checkout_urls(value: Any) -> str:
