@@ -23,7 +23,7 @@ import pytest
 import requests
 
 ROOT = Path(__file__).resolve().parents[2]
-BANNER_PROJECT = re.compile(r"project (?P<id>\S+) \(.*?\)\s+publishable (?P<pk>pk_\S+)\s+secret (?P<sk>sk_\S+)")
+BANNER_PROJECT = re.compile(r"project (?P<id>\S+)\s+\(.*?\)\s+publishable (?P<pk>pk_\S+)\s+secret (?P<sk>sk_\S+)")
 
 
 @dataclass(frozen=True)
