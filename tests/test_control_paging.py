@@ -4,6 +4,7 @@ follow, page over filtered matches, refuse a bad window with 400, and `ControlCl
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import requests
@@ -43,6 +44,12 @@ def test_monetize_event_and_delivery_logs_page(api: Api, emu: ThreadedEmulator) 
     with Receiver() as receiver:
         endpoint = register(emu.control, receiver.url)
         _buy(api, emu, 6)  # a payment and a subscription each: 12 events, 12 deliveries
+        receiver.wait_for(12)
+        deadline = time.monotonic() + 20
+        # Each attempt's record lands just after the receiver answered: the pages must not move under us.
+        while any(d["status"] == "pending" for d in _page(emu, "/webhooks/deliveries")["deliveries"]):
+            assert time.monotonic() < deadline, "deliveries still pending after 20 s"
+            time.sleep(0.01)
         whole = _page(emu, "/events", limit=100_000)
         assert whole["page"] == {"offset": 0, "limit": 100_000, "more": False} and len(whole["events"]) >= 12
         assert _walk(emu, "/events", "events", 5) == whole["events"]
