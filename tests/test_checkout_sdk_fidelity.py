@@ -138,6 +138,11 @@ def test_bearer_checkout_without_email_uses_the_tokens_user(api: Api, control: C
                      api_key=None, paywall=PADDLE_PW)
     assert other.status_code == 200 and other.json()["userId"] == resp.json()["userId"]
     assert "spoof@example.com" not in {u["email"] for u in control.state()["monetize"]["users"]}
+    # ... so a retry that differs only in that ignored email is the same request: it replays, not 409
+    again = sdk_post(api, {"priceId": 202, "email": "other.spoof@example.com"}, "idem-bearer-2", bearer=token,
+                     api_key=None, paywall=PADDLE_PW)
+    assert again.status_code == 200 and again.json() == other.json()
+    assert len(checkouts(control)) == 2
 
 
 def test_bearer_checkout_without_email_still_checks_the_price_and_active_purchase(

@@ -109,8 +109,10 @@ def fingerprint_of(*parts: Any) -> str:
 
 def request_fingerprint(paywall_id: str, principal: Any, body: dict[str, Any]) -> str:
     """What makes two start-checkout calls "the same request": the paywall, the caller and the body
-    without the SDK's attribution fields; `priceId` 101 and "101" name the same price."""
-    kept = {k: v for k, v in body.items() if k not in ATTRIBUTION_FIELDS}
+    without the SDK's attribution fields (nor `email` on the Bearer path, which ignores it); `priceId` 101
+    and "101" name the same price."""
+    ignored = ATTRIBUTION_FIELDS | ({"email"} if getattr(principal, "user_id", None) is not None else set())
+    kept = {k: v for k, v in body.items() if k not in ignored}
     if isinstance(kept.get("priceId"), (int, str)) and not isinstance(kept.get("priceId"), bool):
         kept["priceId"] = str(kept["priceId"]).strip()
     return fingerprint_of(paywall_id, principal, kept)
