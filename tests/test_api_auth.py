@@ -505,6 +505,33 @@ def test_visitor_id_moves_guest_purchases_to_the_signed_in_user(api: Api, contro
     assert len(still["purchases"]) == 1  # another visitor's purchase stays
 
 
+def test_the_tokens_a_guest_purchase_granted_move_with_it(api: Api, control: ControlClient,
+                                                           no_confirmation: None) -> None:
+    frozen(control)  # one day: the daily trial top-up (10 standard, 2 advanced) happens once
+    visitor = "t" * 8 + "0123456789abcdef"
+    resp = api.post(f"/api/v1/paywall/{TOKEN_PW}/start-checkout", json={
+        "email": "guest.tokens@example.com", "priceId": 401, "visitorId": visitor})
+    assert resp.status_code == 200, resp.text
+    control.complete_checkout(resp.json())  # a monthly plan: 1,000 standard and 100 advanced on top of the trial
+
+    def counts(email: str) -> dict[str, int]:
+        body = ok(balances(api, control.mint_token(TOKEN_PW, email=email)))
+        return {row["type"]: row["count"] for row in body["balances"] if row["type"] != "free"}
+
+    assert counts("guest.tokens@example.com") == {"standard": 1010, "advanced": 102}
+    spent = api.post(f"/api/v1/paywall/{TOKEN_PW}/balances", key=ACME_KEY, json={
+        "email": "guest.tokens@example.com", "type": "advanced", "amount": 60, "op": "debit"})
+    assert spent.status_code == 200, spent.text  # the guest used some before signing in: 42 advanced left
+    signed = ok(auth(api, "email/signup", {"email": "owner.tokens@example.com", "password": PASSWORD,
+                                           "visitor_id": visitor}, paywall=TOKEN_PW))
+    # The grant moves as far as the guest still holds it (all 1,000 standard; 42 of the 100 advanced);
+    # each keeps its own daily trial.
+    assert counts("owner.tokens@example.com") == {"standard": 1010, "advanced": 44}
+    assert counts("guest.tokens@example.com") == {"standard": 10, "advanced": 0}
+    rows = ok(balances(api, signed["access_token"]))["balances"]
+    assert {r["type"]: r["count"] for r in rows if r["type"] != "free"} == {"standard": 1010, "advanced": 44}
+
+
 # ---------------------------------------------------------------- the mailbox
 
 

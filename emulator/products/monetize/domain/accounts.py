@@ -23,6 +23,7 @@ from ..models import Paywall, User
 from ..models_auth import Account, AuthRequestKey
 from ..state import Store
 from . import mailbox, sessions
+from .balances import move_grants
 from .checkout import IDEMPOTENCY_WINDOW, fingerprint_of
 from .identity import ensure_link
 
@@ -361,16 +362,19 @@ def require_session_user(user: User | None) -> User:
 
 def reattribute(store: Store, now: datetime, paywall: Paywall, user: User, visitor_id: str | None) -> int:
     """Move this paywall's guest checkouts started under `visitor_id` (by a user without an account)
-    to `user`, with their subscriptions and payments; answers how many checkouts moved."""
+    to `user`, with their subscriptions, payments and the tokens those payments granted; answers how
+    many checkouts moved."""
     if not visitor_id or len(visitor_id) < MIN_VISITOR_ID:
         return 0
     moved = [c for c in store.checkouts_of_visitor(paywall.id, visitor_id)
              if c.user_id != user.id and c.user_id not in store.auth.accounts]
     for checkout in moved:
-        old_link = store.link(checkout.user_id, paywall.id)
+        guest = checkout.user_id
+        old_link = store.link(guest, paywall.id)
         subs = [store.subscriptions[checkout.subscription_id]] if checkout.subscription_id else []
-        payments = [p for p in store.payments_of(checkout.user_id, paywall.id)
+        payments = [p for p in store.payments_of(guest, paywall.id)
                     if p.checkout_id == checkout.id or any(p.subscription_id == s.id for s in subs)]
+        move_grants(store, now, paywall, payments, guest, user.id)
         checkout.user_id = user.id
         for sub in subs:
             store.move_subscription(sub, user.id)

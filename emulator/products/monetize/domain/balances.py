@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Literal
 
 from ..errors import BadRequestError, ForbiddenError, IdentityNotFoundError, NotFoundError, PaywallNotFoundError
-from ..models import BalanceRow, Paywall, TokenType, User
+from ..models import BalanceRow, Payment, Paywall, TokenType, User
 from ..state import Store
 from .identity import ensure_link, find_user, require_identity
 from .periods import MONTHS_PER_INTERVAL, local_date
@@ -186,6 +186,23 @@ def withdraw_as_owner(store: Store, now: datetime, *, owner_id: str | None, payw
     if owner_id is not None and paywall.owner_id != owner_id:
         raise ForbiddenError(LEGACY_NOT_OWNER, error=LEGACY_NOT_OWNER)
     return withdraw(store, now, paywall, user_ref, tokens, token_type or "standard")
+
+
+def move_grants(store: Store, now: datetime, paywall: Paywall, payments: Iterable[Payment], from_user: str,
+                to_user: str) -> None:
+    """Purchases re-attributed from one user to another take along the tokens their payments granted
+    (`grant_for_payment`), as far as the first user still holds them; a failed payment granted nothing."""
+    for ttype in paywall.token_types:
+        granted = sum(round(ttype.monthly * MONTHS_PER_INTERVAL.get(store.prices[p.price_id].interval or "", 1.0))
+                      for p in payments if p.status != "failed" and p.price_id in store.prices)
+        if granted <= 0:
+            continue
+        source = current(store, now, paywall, from_user, ttype)
+        moved = min(granted, source.count)
+        if moved:
+            target = current(store, now, paywall, to_user, ttype)
+            source.count -= moved
+            target.count = min(MAX_BALANCE, target.count + moved)
 
 
 def grant_for_payment(store: Store, now: datetime, paywall: Paywall, user_id: str, interval: str | None) -> None:
