@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import re
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +10,8 @@ import pytest
 import requests
 
 from paywall_emulator.cli import build_parser
+
+from .serving import free_port, start_serve, stop
 
 
 def test_serve_defaults() -> None:
@@ -25,33 +22,15 @@ def test_serve_defaults() -> None:
     assert (args.world, args.id_seed) == (None, 0)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def wildcard(tmp_path: Path) -> Iterator[tuple[int, Path]]:
     """`serve --host 0.0.0.0` in its own process; (port, its output)."""
-    port, out = _free_port(), tmp_path / "serve.log"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PAYWALL_")}
-    with out.open("w") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "paywall_emulator", "serve", "--host", "0.0.0.0",
-                                 "--port", str(port)],
-                                cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            for _ in range(300):
-                try:
-                    if requests.get(f"http://127.0.0.1:{port}/_emulator/health", timeout=1).ok:
-                        break
-                except requests.ConnectionError:
-                    time.sleep(0.1)
-                assert proc.poll() is None, out.read_text()
-            yield port, out
-        finally:
-            proc.terminate()
-            proc.wait(timeout=30)
+    port, out = free_port(), tmp_path / "serve.log"
+    proc = start_serve("--host", "0.0.0.0", port=port, log=out, cwd=tmp_path)
+    try:
+        yield port, out
+    finally:
+        stop(proc)
 
 
 def test_on_a_wildcard_host_urls_follow_the_request_host(wildcard: tuple[int, Path]) -> None:

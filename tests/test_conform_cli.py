@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,6 +30,8 @@ from paywall_emulator.contract_tests.settings import from_options
 from paywall_emulator.products.monetize.state import store_of
 from paywall_emulator.testing import ThreadedEmulator
 
+from .serving import serving, user_env
+
 pytest_plugins = ["pytester"]
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,12 +41,8 @@ TARGET_ARGS = ["--api-key", ACME_KEY, "--paywall-id", "3", "--email", "alice@exa
                "--provider-id", "3f6c1a52-7d2e-4b8f-9a10-5c4e2b7d9f01"]
 
 
-def _env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith("PAYWALL_")}
-
-
 def run(args: list[str], cwd: Path, *, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, *args], capture_output=True, text=True, cwd=cwd, env=_env(),
+    return subprocess.run([sys.executable, *args], capture_output=True, text=True, cwd=cwd, env=user_env(),
                           timeout=timeout, check=False)
 
 
@@ -54,36 +50,11 @@ def conform(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return run(["-m", "paywall_emulator", "conform", "--budget", "quick", "--hypothesis-seed", "3", *args], cwd)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[str]:
     """`paywall-emulator serve` on a free port, in its own process."""
-    port = _free_port()
-    log = (tmp_path / "serve.log").open("w")
-    proc = subprocess.Popen([sys.executable, "-m", "paywall_emulator", "serve", "--port", str(port)], cwd=tmp_path,
-                            env=_env(), stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if requests.get(f"{url}/_emulator/health", timeout=1).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            assert proc.poll() is None, (tmp_path / "serve.log").read_text()
-            assert time.monotonic() < deadline, "serve did not answer within 30 s"
-            time.sleep(0.1)
+    with serving(log=tmp_path / "serve.log", cwd=tmp_path) as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-        log.close()
 
 
 def _junit_counts(path: Path) -> dict[str, int]:

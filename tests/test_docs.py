@@ -22,7 +22,6 @@ import os
 import re
 import shlex
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -35,6 +34,7 @@ import yaml
 from paywall_emulator.cli import build_parser, main
 
 from .browser import CHROMIUM, CHROMIUM_ARGS, PLAYWRIGHT, local_site, static_site
+from .serving import free_port
 from .test_cli import bundled_banner
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -73,12 +73,6 @@ def blocks(page: Path) -> list[Block]:
     text = page.read_text(encoding="utf-8")
     return [Block(page.name, m.group("lang"), m.group("body"), text.count("\n", 0, m.start("body")) + 1, m.group("why"))
             for m in FENCE.finditer(text)]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Reader:

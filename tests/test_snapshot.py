@@ -5,17 +5,13 @@ happened since the last save and nothing else; a corrupt or foreign file is refu
 from __future__ import annotations
 
 import json
-import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 
 from paywall_emulator.app import create_app
 from paywall_emulator.config import EmulatorConfig
@@ -23,6 +19,7 @@ from paywall_emulator.engine.snapshot import SnapshotError
 from paywall_emulator.testing import ThreadedEmulator
 
 from .conftest import ACME_KEY, STRIPE_PW, Api, error_of
+from .serving import free_port, start_serve
 
 
 def checkout(api: Api, email: str) -> dict[str, Any]:
@@ -71,34 +68,13 @@ def test_a_corrupt_or_foreign_state_file_is_refused_whole(tmp_path: Path, conten
         create_app(EmulatorConfig(state_file=state))
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _serve(state: Path, port: int) -> subprocess.Popen[bytes]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PAYWALL_")}
-    log = state.with_suffix(".log")
-    with log.open("ab") as out:  # the child keeps its own copy of the descriptor
-        proc = subprocess.Popen([sys.executable, "-m", "paywall_emulator", "serve", "--port", str(port), "--state",
-                                 str(state)], env=env, stdout=out, stderr=subprocess.STDOUT)
-    for _ in range(300):
-        try:
-            if requests.get(f"http://127.0.0.1:{port}/_emulator/health", timeout=1).ok:
-                return proc
-        except requests.ConnectionError:
-            time.sleep(0.05)
-        if proc.poll() is not None:
-            break
-    proc.kill()
-    proc.wait()
-    raise AssertionError(log.read_text(encoding="utf-8", errors="replace"))
+    return start_serve("--state", str(state), port=port, log=state.with_suffix(".log"))
 
 
 @pytest.mark.slow
 def test_serve_keeps_the_world_across_restarts_and_a_kill_loses_only_the_unsaved(tmp_path: Path) -> None:
-    state, port = tmp_path / "dev.json", _free_port()
+    state, port = tmp_path / "dev.json", free_port()
     api = Api(f"http://127.0.0.1:{port}")
     proc = _serve(state, port)
     checkout(api, "before-restart@example.com")

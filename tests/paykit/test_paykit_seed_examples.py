@@ -8,12 +8,8 @@ followed by a `# <answer>` line, run here and compared)."""
 from __future__ import annotations
 
 import json
-import os
 import re
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +17,8 @@ from typing import Any
 
 import pytest
 import requests
+
+from ..serving import serving, user_env
 
 ROOT = Path(__file__).resolve().parents[2]
 BANNER_PROJECT = re.compile(r"project (?P<id>\S+)\s+\(.*?\)\s+publishable (?P<pk>pk_\S+)\s+secret (?P<sk>sk_\S+)")
@@ -41,34 +39,13 @@ class Served:
         return found[project]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     """`paywall-emulator serve --port P` with the bundled world, as a user starts it."""
     folder = tmp_path_factory.mktemp("serve")
-    port, out = _free_port(), folder / "serve.log"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PAYWALL_", "PAYKIT_"))}
-    with out.open("w") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "paywall_emulator", "serve", "--port", str(port)], cwd=folder,
-                                env=env, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            origin = f"http://127.0.0.1:{port}"
-            for _ in range(300):
-                try:
-                    if requests.get(f"{origin}/_emulator/health", timeout=1).ok:
-                        break
-                except requests.ConnectionError:
-                    time.sleep(0.1)
-                assert proc.poll() is None, out.read_text()
-            yield Served(origin=origin, banner=out.read_text())
-        finally:
-            proc.terminate()
-            proc.wait(timeout=30)
+    log = folder / "serve.log"
+    with serving(log=log, cwd=folder, env=user_env("PAYKIT_")) as origin:
+        yield Served(origin=origin, banner=log.read_text())
 
 
 @pytest.fixture
