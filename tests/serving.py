@@ -42,9 +42,10 @@ def start_serve(*args: str, port: int, log: Path, cwd: Path | None = None,
                 return proc
         except requests.ConnectionError:
             time.sleep(0.05)
+    why = f"exited with status {proc.returncode}" if proc.poll() is not None else "did not answer within 30 s"
     proc.kill()
     proc.wait()
-    raise AssertionError(f"serve did not answer within 30 s:\n{log.read_text(encoding='utf-8', errors='replace')}")
+    raise AssertionError(f"serve {why}:\n{log.read_text(encoding='utf-8', errors='replace')}")
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:
