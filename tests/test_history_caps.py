@@ -20,7 +20,8 @@ from .conftest import ACME_KEY, STRIPE_PW
 from .test_webhooks import SECRET, Receiver, deliveries, register, when
 
 START = datetime(2030, 1, 1, tzinfo=UTC)
-LIMITS = Limits(events=16, deliveries=16, analytics=32, checkouts=8, mailbox=8)
+# Tiny caps for every product's tables (test_history_caps_products shares the fixtures below).
+LIMITS = Limits(events=16, deliveries=16, analytics=32, ledger=16, checkouts=8, mailbox=8)
 
 
 @pytest.fixture(scope="module")

@@ -5,36 +5,23 @@ Paywalls.ai's idempotency records go once expired. Uses its own emulator with ti
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
-import pytest
 import requests
 
-from paywall_emulator.config import EmulatorConfig, Limits
 from paywall_emulator.products.paykit.models import StripeEvent, StripeSnapshot
 from paywall_emulator.products.paykit.state import PayKitState
 from paywall_emulator.products.paywalls_ai.models import Delivery, Event
 from paywall_emulator.products.paywalls_ai.state import PaywallsState
 from paywall_emulator.testing import ThreadedEmulator
 
-START = datetime(2030, 1, 1, tzinfo=UTC)
-LIMITS = Limits(events=16, deliveries=16, analytics=32, ledger=16, checkouts=8)
+from .test_history_caps import LIMITS, START
+from .test_history_caps import capped as capped  # the fixtures: one emulator with tiny caps per module
+from .test_history_caps import emu as emu
+
 PAYKIT = {"Content-Type": "application/json", "x-paykit-key": "sk_live_demo"}
 PAYWALLS = {"Content-Type": "application/json", "Authorization": "Bearer sk-paywalls-v1-emulator-demo"}
-
-
-@pytest.fixture(scope="module")
-def capped() -> Iterator[ThreadedEmulator]:
-    with ThreadedEmulator(EmulatorConfig(strict_responses=True, start_time=START, limits=LIMITS)) as emu:
-        yield emu
-
-
-@pytest.fixture
-def emu(capped: ThreadedEmulator) -> ThreadedEmulator:
-    capped.control.reset()
-    return capped
 
 
 def post(emu: ThreadedEmulator, path: str, body: dict[str, Any], headers: dict[str, str]) -> requests.Response:
