@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 import requests
-from playwright.sync_api import Browser, expect
+from playwright.sync_api import Browser, Page, expect
 
 from paywall_emulator.testing import ControlClient, ThreadedEmulator
 
@@ -56,47 +56,53 @@ def site(emu: ThreadedEmulator) -> Iterator[str]:
         yield f"http://localhost:{port}"
 
 
-def test_embed_meters_buys_and_upgrades(browser: Browser, site: str, control: ControlClient,
-                                        paykit_world: Callable[[dict[str, Any]], None]) -> None:
+@pytest.fixture
+def studio(browser: Browser, site: str, paykit_world: Callable[[dict[str, Any]], None]) -> Iterator[Page]:
+    """The site's `/` in a fresh browser context, its project (Image Studio) returning buyers to the site."""
     paykit_world({"projects": [{"id": STUDIO, "name": "Image Studio", "publishableKey": STUDIO_PK,
                                 "secretKey": STUDIO_SK, "webhookSecret": STUDIO_WHSEC, "baseUrl": site}]})
     context = new_context(browser)
-    page = context.new_page()
     try:
+        page = context.new_page()
         page.goto(f"{site}/")
-        credits = page.locator("[data-paykit-credits]")
-        expect(credits).to_have_text("5")
-        user = page.evaluate("window.PayKit.user")
-        assert user.startswith("web_") and page.evaluate("localStorage.getItem('paykit_uid')") == user
-        assert page.evaluate("window.PayKit.account().credits") == 5
-        expect(page.locator("#pro-only")).to_be_hidden()
-        widget = page.locator("[data-paykit-widget]")
-        assert "rgb(255, 0, 170)" in widget.evaluate("el => getComputedStyle(el).borderColor")
-        for left in ["4", "3", "2", "1", "0"]:
-            page.click("#generate")
-            expect(credits).to_have_text(left)
-        page.click("#generate")  # blocked: the embed opens checkout for a pack
-        page.wait_for_url("**/_emulator/paykit/checkout/cs_test_*")
-        expect(page.locator("[data-testid=amount]")).to_have_text("$9.00 USD")
-        page.click("[data-testid=pay]")
-        page.wait_for_url(f"{site}/?paid=1")
-        expect(page.locator("[data-paykit-credits]")).to_have_text("100")
-        blocked = page.evaluate("window.PayKit.meter('image_gen', 4)")
-        assert blocked == {"ok": True, "remaining": 96}
-        expect(page.locator("[data-paykit-credits]")).to_have_text("96")
-        page.click("[data-paykit-upgrade]")
-        page.wait_for_url("**/_emulator/paykit/checkout/cs_test_*")
-        expect(page.locator("[data-testid=amount]")).to_have_text("$19.00 USD")
-        page.click("[data-testid=pay]")
-        page.wait_for_url(f"{site}/?paid=1")
-        expect(page.locator("[data-paykit-pro]")).to_be_visible()
-        expect(page.locator("#pro-only")).to_be_visible()
-        assert page.evaluate("window.PayKit.account().entitlements") == ["pro"]
-        # the same browser keeps its id; the ledger agrees with the page
-        accounts = {a["userId"]: a for a in control.state()["paykit"]["accounts"] if a["projectId"] == STUDIO}
-        assert accounts[user]["credits"] == 96 and accounts[user]["plan"] == "pro"
+        yield page
     finally:
         context.close()
+
+
+def test_embed_meters_buys_and_upgrades(studio: Page, site: str, control: ControlClient) -> None:
+    page = studio
+    credits = page.locator("[data-paykit-credits]")
+    expect(credits).to_have_text("5")
+    user = page.evaluate("window.PayKit.user")
+    assert user.startswith("web_") and page.evaluate("localStorage.getItem('paykit_uid')") == user
+    assert page.evaluate("window.PayKit.account().credits") == 5
+    expect(page.locator("#pro-only")).to_be_hidden()
+    widget = page.locator("[data-paykit-widget]")
+    assert "rgb(255, 0, 170)" in widget.evaluate("el => getComputedStyle(el).borderColor")
+    for left in ["4", "3", "2", "1", "0"]:
+        page.click("#generate")
+        expect(credits).to_have_text(left)
+    page.click("#generate")  # blocked: the embed opens checkout for a pack
+    page.wait_for_url("**/_emulator/paykit/checkout/cs_test_*")
+    expect(page.locator("[data-testid=amount]")).to_have_text("$9.00 USD")
+    page.click("[data-testid=pay]")
+    page.wait_for_url(f"{site}/?paid=1")
+    expect(page.locator("[data-paykit-credits]")).to_have_text("100")
+    blocked = page.evaluate("window.PayKit.meter('image_gen', 4)")
+    assert blocked == {"ok": True, "remaining": 96}
+    expect(page.locator("[data-paykit-credits]")).to_have_text("96")
+    page.click("[data-paykit-upgrade]")
+    page.wait_for_url("**/_emulator/paykit/checkout/cs_test_*")
+    expect(page.locator("[data-testid=amount]")).to_have_text("$19.00 USD")
+    page.click("[data-testid=pay]")
+    page.wait_for_url(f"{site}/?paid=1")
+    expect(page.locator("[data-paykit-pro]")).to_be_visible()
+    expect(page.locator("#pro-only")).to_be_visible()
+    assert page.evaluate("window.PayKit.account().entitlements") == ["pro"]
+    # the same browser keeps its id; the ledger agrees with the page
+    accounts = {a["userId"]: a for a in control.state()["paykit"]["accounts"] if a["projectId"] == STUDIO}
+    assert accounts[user]["credits"] == 96 and accounts[user]["plan"] == "pro"
 
 
 def test_embed_with_data_user_and_data_base(browser: Browser, site: str, control: ControlClient) -> None:
@@ -117,42 +123,34 @@ def test_embed_with_data_user_and_data_base(browser: Browser, site: str, control
         context.close()
 
 
-def test_embed_manage_billing_cancels_pro_in_the_portal(browser: Browser, site: str, emu: ThreadedEmulator,
-                                                       control: ControlClient,
-                                                       paykit_world: Callable[[dict[str, Any]], None]) -> None:
+def test_embed_manage_billing_cancels_pro_in_the_portal(studio: Page, site: str, emu: ThreadedEmulator,
+                                                       control: ControlClient) -> None:
     """A Pro user's meter offers Manage billing: the hosted fake portal lists the subscription, Cancel now
     ends it (the signed `customer.subscription.deleted` reaches the webhook), and the way back to the app
     shows the account on free, the Pro-only element hidden again."""
-    paykit_world({"projects": [{"id": STUDIO, "name": "Image Studio", "publishableKey": STUDIO_PK,
-                                "secretKey": STUDIO_SK, "webhookSecret": STUDIO_WHSEC, "baseUrl": site}]})
-    context = new_context(browser)
-    page = context.new_page()
-    try:
-        page.goto(f"{site}/")
-        expect(page.locator("[data-paykit-credits]")).to_have_text("5")
-        user = page.evaluate("window.PayKit.user")
-        url = requests.post(f"{emu.base_url}/api/v1/checkout",
-                            json={"userId": user, "kind": "pro", "key": STUDIO_PK}, timeout=30).json()["url"]
-        paid = control.request("POST", f"/paykit/checkout/{url.rsplit('/', 1)[1]}/complete")
-        page.evaluate("window.PayKit.refresh()")
-        expect(page.locator("[data-paykit-pro]")).to_be_visible()
-        expect(page.locator("#pro-only")).to_be_visible()
-        page.click("[data-paykit-portal]")
-        page.wait_for_url("**/_emulator/paykit/portal/bps_*")
-        row = page.locator(f"[data-subscription-id='{paid['subscription']}']")
-        expect(row.locator("[data-testid=status]")).to_have_text("active")
-        row.locator("[data-testid=cancel-now]").click()
-        expect(page.locator(f"[data-subscription-id='{paid['subscription']}'] [data-testid=status]")).to_have_text(
-            "canceled")
-        page.click("[data-testid=return-link]")
-        page.wait_for_url(f"{site}/?portal=1")
-        expect(page.locator("[data-paykit-upgrade]")).to_be_visible()
-        expect(page.locator("[data-paykit-pro]")).to_have_count(0)
-        expect(page.locator("#pro-only")).to_be_hidden()
-        assert page.evaluate("window.PayKit.account()") == {"userId": user, "plan": "free", "credits": 5,
-                                                            "entitlements": [], "stripeCustomerId": paid["customer"]}
-        events = control.state()["paykit"]["events"]
-        assert [(e["type"], e["status"]) for e in events] == [("checkout.session.completed", "delivered"),
-                                                              ("customer.subscription.deleted", "delivered")]
-    finally:
-        context.close()
+    page = studio
+    expect(page.locator("[data-paykit-credits]")).to_have_text("5")
+    user = page.evaluate("window.PayKit.user")
+    url = requests.post(f"{emu.base_url}/api/v1/checkout",
+                        json={"userId": user, "kind": "pro", "key": STUDIO_PK}, timeout=30).json()["url"]
+    paid = control.request("POST", f"/paykit/checkout/{url.rsplit('/', 1)[1]}/complete")
+    page.evaluate("window.PayKit.refresh()")
+    expect(page.locator("[data-paykit-pro]")).to_be_visible()
+    expect(page.locator("#pro-only")).to_be_visible()
+    page.click("[data-paykit-portal]")
+    page.wait_for_url("**/_emulator/paykit/portal/bps_*")
+    row = page.locator(f"[data-subscription-id='{paid['subscription']}']")
+    expect(row.locator("[data-testid=status]")).to_have_text("active")
+    row.locator("[data-testid=cancel-now]").click()
+    expect(page.locator(f"[data-subscription-id='{paid['subscription']}'] [data-testid=status]")).to_have_text(
+        "canceled")
+    page.click("[data-testid=return-link]")
+    page.wait_for_url(f"{site}/?portal=1")
+    expect(page.locator("[data-paykit-upgrade]")).to_be_visible()
+    expect(page.locator("[data-paykit-pro]")).to_have_count(0)
+    expect(page.locator("#pro-only")).to_be_hidden()
+    assert page.evaluate("window.PayKit.account()") == {"userId": user, "plan": "free", "credits": 5,
+                                                        "entitlements": [], "stripeCustomerId": paid["customer"]}
+    events = control.state()["paykit"]["events"]
+    assert [(e["type"], e["status"]) for e in events] == [("checkout.session.completed", "delivered"),
+                                                          ("customer.subscription.deleted", "delivered")]
