@@ -8,13 +8,15 @@ a read-only report and its buttons stay disabled. No aiohttp.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from html import escape
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 CONTROL = "/_emulator"
+T = TypeVar("T")
+RECENT = 200  # rows of a log (events, deliveries, mail, usage) a product's section shows, newest first
 
 
 def control_path(*parts: str) -> str:
@@ -67,6 +69,18 @@ def generic_tables(dump: Any) -> list[Table]:
         tables.append(Table(title=str(name).replace("_", " "), name=str(name), columns=columns,
                             rows=[Row(cells=tuple(cell(r.get(c)) for c in columns)) for r in rows]))
     return tables
+
+
+def newest(rows: Sequence[T]) -> list[T]:
+    """A log's last `RECENT` rows, newest first."""
+    return list(reversed(rows[-RECENT:]))
+
+
+def attempts_cell(value: Any, outcome: Callable[[Mapping[str, Any]], Any]) -> str:
+    """A delivery's attempts as one cell: `<at> <outcome>` each, `; `-separated, or "none yet"."""
+    if not isinstance(value, list):
+        return "none yet"
+    return "; ".join(f"{a.get('at')} {outcome(a)}" for a in value if isinstance(a, Mapping)) or "none yet"
 
 
 def cell(value: Any) -> str:

@@ -8,10 +8,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ...engine.inspector import Action, Row, Table, cell, control_path
+from ...engine.inspector import RECENT, Action, Row, Table, attempts_cell, cell, control_path, newest
 
 LIVE = ("trialing", "active", "past_due")
-RECENT = 200  # events and deliveries shown, newest first
 
 
 def tables(dump: Mapping[str, Any]) -> list[Table]:
@@ -102,7 +101,7 @@ def _checkouts(checkouts: Sequence[Mapping[str, Any]], emails: Mapping[str, str]
 
 
 def _events(events: Sequence[Mapping[str, Any]]) -> Table:
-    shown = list(reversed(events))[:RECENT]
+    shown = newest(events)
     return Table(title="Event log", name="events", note=f"Newest first (at most {RECENT}).",
                  columns=("id", "type", "paywall", "subject", "at"),
                  rows=[Row(key=str(e.get("id")), cells=(cell(e.get("id")), cell(e.get("type")),
@@ -111,20 +110,18 @@ def _events(events: Sequence[Mapping[str, Any]]) -> Table:
                        for e in shown])
 
 
-def _deliveries(deliveries: Sequence[Mapping[str, Any]]) -> Table:
-    def attempts(d: Mapping[str, Any]) -> str:
-        found = d.get("attempts")
-        if not isinstance(found, list):
-            return "none yet"
-        return "; ".join(f"{a.get('at')} {a.get('status_code') or a.get('error') or '?'}"
-                         for a in found if isinstance(a, Mapping)) or "none yet"
+def _attempt_outcome(attempt: Mapping[str, Any]) -> Any:
+    return attempt.get("status_code") or attempt.get("error") or "?"
 
-    shown = list(reversed(deliveries))[:RECENT]
+
+def _deliveries(deliveries: Sequence[Mapping[str, Any]]) -> Table:
+    shown = newest(deliveries)
     return Table(title="Webhook deliveries", name="deliveries", note=f"Newest first (at most {RECENT}).",
                  columns=("id", "event", "type", "url", "status", "attempts", "next attempt"),
                  rows=[Row(key=str(d.get("id")), cells=(
                      cell(d.get("id")), cell(d.get("event_id")), cell(d.get("type")), cell(d.get("url")),
-                     cell(d.get("status")), attempts(d), cell(d.get("next_attempt_at"))),
+                     cell(d.get("status")), attempts_cell(d.get("attempts"), _attempt_outcome),
+                     cell(d.get("next_attempt_at"))),
                      actions=(Action(label="Redeliver", path=control_path("webhooks", "deliveries", str(d.get("id")),
                                                                           "redeliver"),
                                      test_id=f"redeliver-{d.get('id')}"),))
@@ -155,7 +152,7 @@ def _accounts(accounts: Sequence[Mapping[str, Any]], emails: Mapping[str, str]) 
 
 
 def _mailbox(messages: Sequence[Mapping[str, Any]]) -> Table:
-    shown = list(reversed(messages))[:RECENT]
+    shown = newest(messages)
     return Table(title="Mailbox", name="mailbox",
                  note=f"What sign-in would have e-mailed, newest first (at most {RECENT}); "
                       "GET /_emulator/mailbox?email=... reads it.",

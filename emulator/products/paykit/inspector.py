@@ -9,9 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ...engine.inspector import Action, Row, Table, cell, control_path
-
-RECENT = 200  # events and usage entries shown, newest first
+from ...engine.inspector import RECENT, Action, Row, Table, attempts_cell, cell, control_path, newest
 
 
 def tables(dump: Mapping[str, Any]) -> list[Table]:
@@ -77,21 +75,15 @@ def _subscriptions(subscriptions: Sequence[Mapping[str, Any]]) -> Table:
 
 
 def _events(events: Sequence[Mapping[str, Any]]) -> Table:
-    def attempts(e: Mapping[str, Any]) -> str:
-        found = e.get("attempts")
-        if not isinstance(found, list):
-            return "none yet"
-        return "; ".join(f"{a.get('at')} {a.get('status')}" for a in found if isinstance(a, Mapping)) or "none yet"
-
     return Table(title="Webhook events (fake Stripe)", name="paykit-events", note=f"Newest first (at most {RECENT}).",
                  columns=("id", "type", "project", "created", "status", "attempts"),
                  rows=[Row(key=str(e.get("id")), cells=(
                      cell(e.get("id")), cell(e.get("type")), cell(e.get("projectId")), cell(e.get("created")),
-                     cell(e.get("status")), attempts(e)),
+                     cell(e.get("status")), attempts_cell(e.get("attempts"), lambda a: a.get("status"))),
                      actions=(Action(label="Redeliver", path=control_path("paykit", "events", str(e.get("id")),
                                                                           "redeliver"),
                                      test_id=f"paykit-redeliver-{e.get('id')}"),))
-                       for e in list(reversed(events))[:RECENT]])
+                       for e in newest(events)])
 
 
 def _usage(usage: Sequence[Mapping[str, Any]]) -> Table:
@@ -99,4 +91,4 @@ def _usage(usage: Sequence[Mapping[str, Any]]) -> Table:
                  columns=("at", "project", "user", "kind", "name", "amount"),
                  rows=[Row(cells=(cell(u.get("at")), cell(u.get("projectId")), cell(u.get("userId")),
                                   cell(u.get("kind")), cell(u.get("name")), cell(u.get("amount"))))
-                       for u in list(reversed(usage))[:RECENT]])
+                       for u in newest(usage)])
