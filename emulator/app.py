@@ -31,6 +31,17 @@ BUNDLED: dict[str, str] = {
 }
 
 
+def product_names(text: str) -> tuple[str, ...]:
+    """A comma-separated list of bundled product names (`serve --products`, `--paywall-products`), each
+    once, in order; ValueError naming the first that is not one, or when it names none."""
+    names = tuple(dict.fromkeys(n.strip() for n in text.split(",") if n.strip()))
+    wrong = [n for n in names if n not in BUNDLED] or ([] if names else [text])
+    if wrong:
+        raise ValueError(f"{wrong[0]!r} is not a bundled product; name one or more of {', '.join(BUNDLED)}, "
+                         "comma-separated")
+    return names
+
+
 def bundled_products(names: Sequence[str] | None = None) -> tuple[Product, ...]:
     """The bundled products named (all of them for None), in the order given; ValueError for a name that
     is not one."""

@@ -168,18 +168,14 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-def product_names(option: str | None) -> tuple[str, ...] | None:
-    """`--products`: None (every bundled product) or the names it lists, each a bundled product."""
-    from .app import BUNDLED
+def _products(option: str | None) -> tuple[str, ...] | None:
+    """`--products`: None (every bundled product) or the names it lists."""
+    from .app import product_names
 
-    if option is None:
-        return None
-    names = tuple(dict.fromkeys(n.strip() for n in option.split(",") if n.strip()))
-    wrong = [n for n in names if n not in BUNDLED] or ([] if names else [option])
-    if wrong:
-        raise CliError(f"--products: {wrong[0]!r} is not a bundled product; name one or more of "
-                       f"{', '.join(BUNDLED)}, comma-separated")
-    return names
+    try:
+        return None if option is None else product_names(option)
+    except ValueError as exc:
+        raise CliError(f"--products: {exc}") from None
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -203,7 +199,7 @@ def serve(args: argparse.Namespace) -> int:
     if args.public_origin is not None and not is_origin(args.public_origin):
         raise CliError("--public-origin takes the origin clients use, scheme and host with an optional port "
                        f"(e.g. http://emulator:8787), got {args.public_origin!r}")
-    products = product_names(args.products)
+    products = _products(args.products)
     sock = listen(args.host, args.port)
     port = int(sock.getsockname()[1])
     wildcard = args.host in ("0.0.0.0", "::", "")

@@ -132,16 +132,12 @@ def _start_time(value: Any) -> datetime | None:
 def _products(value: str) -> tuple[str, ...] | None:
     if not value:
         return None  # every product; and the app (with aiohttp) stays unimported until a fixture asks
-    from .app import BUNDLED
+    from .app import product_names
 
-    names = tuple(dict.fromkeys(n.strip() for n in value.split(",") if n.strip()))
-    for name in names:
-        if name not in BUNDLED:
-            raise ValueError(f"{name!r} is not a bundled product (--paywall-products / paywall_products): name one "
-                             f"or more of {', '.join(BUNDLED)}")
-    if not names:
-        raise ValueError(f"{value!r} names no product (--paywall-products / paywall_products)")
-    return names
+    try:
+        return product_names(value)
+    except ValueError as exc:
+        raise ValueError(f"{exc} (--paywall-products / paywall_products)") from None
 
 
 def _checkout_urls(value: Any) -> str:
