@@ -237,6 +237,21 @@ def test_every_value_is_escaped(emu: ThreadedEmulator) -> None:
     assert "http" not in page.text.split("<main>")[0].replace("http-equiv", "")  # nothing loaded from elsewhere
 
 
+def test_a_long_log_shows_its_newest_rows(emu: ThreadedEmulator) -> None:
+    """Past the page's 500 rows per table, a log still shows its newest entries first, not its oldest."""
+    key = {"x-paykit-key": "sk_live_demo"}
+    url = f"{emu.base_url}/api/v1"
+    assert requests.post(f"{url}/credits", json={"userId": "longlog", "amount": 1000}, headers=key, timeout=10).ok
+    for i in range(520):
+        assert requests.post(f"{url}/meter", json={"userId": "longlog", "event": f"ev{i:03d}"}, headers=key,
+                             timeout=10).ok
+    page = requests.get(emu.base_url + "/_emulator/", timeout=10).text
+    usage = page[page.index("Usage log"):]
+    shown = [f"ev{i:03d}" for i in range(520) if f">ev{i:03d}<" in usage]
+    assert shown == [f"ev{i:03d}" for i in range(320, 520)]  # the newest 200
+    assert usage.index(">ev519<") < usage.index(">ev518<")  # newest first
+
+
 def test_a_product_without_a_layout_gets_one_table_per_table() -> None:
     tables = generic_tables({"seed": 1, "meters": [{"id": "m1", "used": 3, "limits": {"day": 5}}, {"id": "m2"}]})
     assert tables == [Table(title="meters", name="meters", columns=("id", "used", "limits"), rows=[

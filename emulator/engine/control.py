@@ -22,13 +22,13 @@ from .views import (
     render_world_loaded,
 )
 
-INSPECTOR_ROWS = 500  # rows per table on the inspector page (the state dump pages through the rest)
+INSPECTOR_ROWS = 500  # the newest rows of each table on the inspector page (the state dump pages through all)
 
 
 @operation("getInspector")
 async def get_inspector(call: Call) -> Reply:
     world, now = call.world, call.world.now()
-    window = Page(limit=INSPECTOR_ROWS)
+    window = Page(limit=INSPECTOR_ROWS, tail=True)
     sections = [(p.name, p.title, (p.inspect or generic_tables)(p.dump(world.states[p.name], now, window)))
                 for p in world.products]
     page = render_page(clock=render_clock(now, frozen=world.clock.frozen), sections=sections,

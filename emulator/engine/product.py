@@ -5,6 +5,7 @@ background tasks). The engine reads `Product` values only; it never imports a pr
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -106,6 +107,9 @@ class Page:
     offset: int = 0
     limit: int = DUMP_PAGE
     more: bool = False
+    # The last `limit` rows instead (the inspector's window: a log's newest rows); `more` then says that
+    # older rows exist.
+    tail: bool = False
 
     @classmethod
     def asked(cls, query: Mapping[str, Any]) -> Page:
@@ -113,6 +117,12 @@ class Page:
         return cls(offset=query.get("offset", 0), limit=query.get("limit", DUMP_PAGE))
 
     def rows(self, values: Iterable[T]) -> list[T]:
+        if self.tail:
+            window = list(deque(values, maxlen=self.limit + 1))
+            if len(window) > self.limit:
+                self.more = True
+                del window[0]
+            return window
         window = list(islice(values, self.offset, self.offset + self.limit + 1))
         if len(window) > self.limit:
             self.more = True
