@@ -90,12 +90,12 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant("cancel-other-paywall", f"{D}/subscriptions.py",
            "if sub is None or sub.user_id != user.id or sub.paywall_id != paywall.id:",
            "if sub is None or sub.user_id != user.id:", "a subscription of another paywall can be cancelled"),
-    # domain/checkout.py: offers, idempotency, prices, trials
+    # domain/checkout.py, idempotency.py: offers, idempotency, prices, trials
     Mutant("offer-expired-applies", f"{D}/checkout.py", "and (o.expires_at is None or o.expires_at > now))",
            "and (o.expires_at is None or o.expires_at > now - timedelta(days=3650)))", "expired offers apply"),
     Mutant("offer-other-price", f"{D}/checkout.py", "o.price_id in (None, price.id)", "True",
            "an offer for another price applies"),
-    Mutant("idempotency-fingerprint-ignored", f"{D}/checkout.py", "    if record.fingerprint != fingerprint:",
+    Mutant("idempotency-fingerprint-ignored", f"{D}/idempotency.py", "    if record.fingerprint != fingerprint:",
            "    if False:", "a reused Idempotency-Key with another body answers the first checkout"),
     Mutant("price-inactive-buyable", f"{D}/checkout.py",
            "if price is None or price.paywall_id != paywall.id or not price.active:",

@@ -17,14 +17,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from ....engine.history import drop_leading
-from ..errors import BadRequestError, ConflictError, EmulatorError, ForbiddenError, UnauthorizedError
+from ..errors import BadRequestError, EmulatorError, ForbiddenError, UnauthorizedError
 from ..models import Paywall, User
 from ..models_auth import Account, AuthRequestKey
 from ..state import Store
 from . import mailbox, sessions
 from .balances import move_grants
-from .checkout import IDEMPOTENCY_WINDOW, fingerprint_of
+from .idempotency import fingerprint_of, keep, replayed
 from .identity import ensure_link
 
 MIN_PASSWORD = 6  # GoTrue's default minimum
@@ -128,23 +127,14 @@ def sign_in(store: Store, now: datetime, paywall: Paywall, user: User, account: 
 
 
 def _repeated(store: Store, now: datetime, scope: str | None, fingerprint: str) -> bool:
-    """Whether this call repeats one made under the same `Idempotency-Key` within 24 h; the same key
-    with another body is 409 `idempotency_key_reused`."""
-    record = store.auth.idempotency.get(scope) if scope else None
-    if record is None or now - record.created_at > IDEMPOTENCY_WINDOW:
-        return False
-    if record.fingerprint != fingerprint:
-        raise ConflictError("This Idempotency-Key was already used with a different request body",
-                            code="idempotency_key_reused", error="idempotency_key_reused")
-    return True
+    """Whether this call repeats one made under the same `Idempotency-Key` within 24 h (409 for the same
+    key with another body)."""
+    return scope is not None and replayed(store.auth.idempotency, scope, now, fingerprint) is not None
 
 
 def _remember(store: Store, now: datetime, scope: str | None, fingerprint: str) -> None:
     if scope:
-        table = store.auth.idempotency
-        table.pop(scope, None)  # a reused, expired key goes to the back
-        table[scope] = AuthRequestKey(scope=scope, fingerprint=fingerprint, created_at=now)
-        drop_leading(table, lambda old: now - old.created_at > IDEMPOTENCY_WINDOW)
+        keep(store.auth.idempotency, scope, AuthRequestKey(scope=scope, fingerprint=fingerprint, created_at=now), now)
 
 
 def sign_up(store: Store, now: datetime, paywall: Paywall, *, email: str, password: str, visitor_id: str | None,

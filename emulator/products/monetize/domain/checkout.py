@@ -11,23 +11,20 @@ no hosted portal; a portal needs an active subscription. No aiohttp.
 from __future__ import annotations
 
 import copy
-import hashlib
-import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from ....engine.history import drop_leading
 from ..acquirers import acquirer_for
 from ..errors import BadRequestError, ConflictError, ForbiddenError, NotFoundError
 from ..models import CheckoutSession, IdempotencyRecord, Offer, Paywall, PortalSession, Price, User
 from ..state import Store
 from .access import has_access
+from .idempotency import fingerprint_of, keep, replayed
 from .identity import ensure_link, find_or_create_user
 from .periods import add_interval
 
-IDEMPOTENCY_WINDOW = timedelta(hours=24)
 # Attribution the SDK resolves asynchronously and per client instance (each BillingClient has its own
 # visitor id, and a retry may carry an id the first attempt did not have yet): two attempts of one call
 # may differ only in these, so they are left out of the idempotency fingerprint.
@@ -82,29 +79,12 @@ def applicable_offer(store: Store, now: datetime, paywall: Paywall, price: Price
 def idempotent_replay(store: Store, now: datetime, scope: str, key: str | None,
                       fingerprint: str) -> CheckoutSession | None:
     """The checkout answered first for a repeated key, or None; a reused key with another body is a 409."""
-    if not key:
-        return None
-    record = store.idempotency.get((scope, key))
-    if record is None or now - record.created_at > IDEMPOTENCY_WINDOW:
-        return None
-    if record.fingerprint != fingerprint:
-        raise ConflictError("This Idempotency-Key was already used with a different request body",
-                            code="idempotency_key_reused", error="idempotency_key_reused")
-    return record.checkout
+    record = replayed(store.idempotency, (scope, key), now, fingerprint) if key else None
+    return record.checkout if record is not None else None
 
 
 def remember(store: Store, now: datetime, record: IdempotencyRecord) -> None:
-    """Keep an answer for its key for `IDEMPOTENCY_WINDOW`; records past it are dropped as new ones come
-    (they are kept in creation order, so only the oldest are ever looked at): memory stays bounded by
-    the keys of the last 24 h."""
-    table = store.idempotency
-    table.pop((record.scope, record.key), None)  # a reused, expired key goes to the back
-    table[(record.scope, record.key)] = record
-    drop_leading(table, lambda old: now - old.created_at > IDEMPOTENCY_WINDOW)
-
-
-def fingerprint_of(*parts: Any) -> str:
-    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+    keep(store.idempotency, (record.scope, record.key), record, now)
 
 
 def request_fingerprint(paywall_id: str, principal: Any, body: dict[str, Any]) -> str:
