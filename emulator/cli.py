@@ -137,13 +137,12 @@ def is_origin(value: str) -> bool:
     """`http(s)://host[:port]`, nothing after it but an optional slash (clients append the API's paths)."""
     from urllib.parse import urlsplit
 
-    try:
-        parts = urlsplit(value)
-        parts.port  # noqa: B018  (raises ValueError for a port that is not a number or out of range)
-    except ValueError:
+    from .engine.values import is_http_url
+
+    if not is_http_url(value):
         return False
-    return (parts.scheme in ("http", "https") and bool(parts.hostname) and parts.path in ("", "/")
-            and not parts.query and not parts.fragment and "@" not in parts.netloc)
+    parts = urlsplit(value)
+    return parts.path in ("", "/") and not parts.query and not parts.fragment and "@" not in parts.netloc
 
 
 def listen(host: str, port: int) -> socket.socket:

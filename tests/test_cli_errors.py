@@ -135,6 +135,7 @@ def test_a_public_origin_may_end_with_a_slash() -> None:
 
     assert is_origin("http://emulator:8787") and is_origin("https://billing.example/")
     assert not is_origin("ftp://x") and not is_origin("http://") and not is_origin("http://u:p@host")
+    assert not is_origin("http://a b:8787") and not is_origin("http://exa\nmple.com") and not is_origin("http://h:0")
 
 
 def test_an_unknown_spec_document(capsys: pytest.CaptureFixture[str]) -> None:
