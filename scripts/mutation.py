@@ -109,8 +109,9 @@ MUTANTS: tuple[Mutant, ...] = (
            "        if row.count + 1 < amount:", "a debit may overdraw by one"),
     Mutant("topup-lowers", f"{D}/balances.py", "        return max(row.count, ttype.daily_trial)",
            "        return ttype.daily_trial", "the daily top-up lowers balances above the allowance"),
-    Mutant("grant-yearly-as-monthly", f"{D}/balances.py", "    months = MONTHS_PER_INTERVAL.get(interval or \"\", 1.0)",
-           "    months = 1.0", "a yearly payment grants one month of tokens"),
+    Mutant("grant-yearly-as-monthly", f"{D}/balances.py",
+           "    return round(ttype.monthly * MONTHS_PER_INTERVAL.get(interval or \"\", 1.0))",
+           "    return ttype.monthly", "a yearly payment grants one month of tokens"),
     Mutant("withdraw-overdraw", f"{D}/balances.py", "    if row.count < tokens:", "    if row.count < tokens - 1:",
            "the legacy withdraw may overdraw by one"),
     # domain/tickets.py, analytics.py

@@ -188,12 +188,17 @@ def withdraw_as_owner(store: Store, now: datetime, *, owner_id: str | None, payw
     return withdraw(store, now, paywall, user_ref, tokens, token_type or "standard")
 
 
+def granted_tokens(ttype: TokenType, interval: str | None) -> int:
+    """What one payment of a price with `interval` grants of `ttype` (`grant_for_payment`)."""
+    return round(ttype.monthly * MONTHS_PER_INTERVAL.get(interval or "", 1.0))
+
+
 def move_grants(store: Store, now: datetime, paywall: Paywall, payments: Iterable[Payment], from_user: str,
                 to_user: str) -> None:
     """Purchases re-attributed from one user to another take along the tokens their payments granted
     (`grant_for_payment`), as far as the first user still holds them; a failed payment granted nothing."""
     for ttype in paywall.token_types:
-        granted = sum(round(ttype.monthly * MONTHS_PER_INTERVAL.get(store.prices[p.price_id].interval or "", 1.0))
+        granted = sum(granted_tokens(ttype, store.prices[p.price_id].interval)
                       for p in payments if p.status != "failed" and p.price_id in store.prices)
         if granted <= 0:
             continue
@@ -209,9 +214,8 @@ def grant_for_payment(store: Store, now: datetime, paywall: Paywall, user_id: st
     """A subscription payment (initial or renewal) grants each token type its monthly count,
     scaled by the price interval (week 0.25, month 1, year 12); lifetime grants one month's worth.
     A payment cannot be refused, so a grant stops at MAX_BALANCE."""
-    months = MONTHS_PER_INTERVAL.get(interval or "", 1.0)
     for ttype in paywall.token_types:
-        grant = round(ttype.monthly * months)
+        grant = granted_tokens(ttype, interval)
         if grant:
             row = current(store, now, paywall, user_id, ttype)
             row.count = min(MAX_BALANCE, row.count + grant)
