@@ -1,6 +1,6 @@
 """Shared pieces of the token and gateway tests: a seed with extra providers and a second, non-UTC
-tokenized paywall, loading it for one test, a local aiohttp server thread (a "real" upstream), and
-the SDK's own reading of gateway errors."""
+tokenized paywall, loading it for one test, the broken-upstream world and its `tokens` fixture, a local
+aiohttp server thread (a "real" upstream), and the SDK's own reading of gateway errors."""
 
 from __future__ import annotations
 
@@ -12,9 +12,11 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 import requests
 from aiohttp import web
 
+from paywall_emulator.products.monetize.upstream import UPSTREAMS_KEY, Upstreams
 from paywall_emulator.testing import ControlClient, ThreadedEmulator
 from tests.worlds import monetize_section
 
@@ -37,6 +39,13 @@ NY_ADVANCED = "16000000-0000-4000-8000-000000000002"
 NY_FREE = "16000000-0000-4000-8000-000000000003"
 NY_FAIL = "16000000-0000-4000-8000-000000000503"
 CHAT = {"model": "fake-gpt", "messages": [{"role": "user", "content": "tell me a story"}]}
+# fake providers on paywall 15 that go wrong after their status line (broken_upstreams_world())
+BREAK_2 = "b4e00000-0000-4000-8000-000000000002"
+BREAK_0 = "b4e00000-0000-4000-8000-000000000000"
+BREAK_LATE = "b4e00000-0000-4000-8000-000000000100"
+STALL_1 = "57a10000-0000-4000-8000-000000000001"
+FAIL_BREAK = "f5030000-0000-4000-8000-0000000b4e00"
+FAIL_STALL = "f5000000-0000-4000-8000-00000057a100"
 
 
 def token_seed(*, remote_url: str = "http://127.0.0.1:9",
@@ -72,6 +81,22 @@ def token_seed(*, remote_url: str = "http://127.0.0.1:9",
     return doc
 
 
+def broken_upstreams_world() -> dict[str, Any]:
+    """token_seed() plus paywall-15 fake providers whose bodies break off or stall (after N chunks),
+    some after a 5xx status line."""
+    doc = token_seed()
+    pw15 = next(p for p in doc["paywalls"] if str(p["id"]) == TOKEN_PW)
+    pw15["providers"] += [
+        {"id": BREAK_2, "type": "standard", "fake": {"break_after_chunks": 2}},
+        {"id": BREAK_0, "type": "standard", "fake": {"break_after_chunks": 0}},
+        {"id": BREAK_LATE, "type": "standard", "fake": {"break_after_chunks": 100}},
+        {"id": STALL_1, "type": "standard", "fake": {"stall_after_chunks": 1}},
+        {"id": FAIL_BREAK, "type": "standard", "fake": {"fail_status": 503, "break_after_chunks": 0}},
+        {"id": FAIL_STALL, "type": "standard", "fake": {"fail_status": 500, "stall_after_chunks": 0}},
+    ]
+    return doc
+
+
 @contextmanager
 def seeded(emu: ThreadedEmulator, doc: dict[str, Any]) -> Iterator[ControlClient]:
     """Load `doc` (through the control API) for one test; the bundled seed is back afterwards."""
@@ -80,6 +105,22 @@ def seeded(emu: ThreadedEmulator, doc: dict[str, Any]) -> Iterator[ControlClient
         yield emu.control
     finally:
         emu.restore()
+
+
+@pytest.fixture
+def tokens(emu: ThreadedEmulator) -> Iterator[ThreadedEmulator]:
+    """The broken-upstream world, bob on paywall 15 with 5 `standard` tokens (a credit on top of his 0).
+    A module uses it with `from .gateway_support import tokens as tokens`."""
+    with seeded(emu, broken_upstreams_world()):
+        adjust(emu.base_url, "standard", 5, "credit")
+        assert balances(emu.base_url)["standard"] == 5
+        yield emu
+
+
+def upstreams(emu: ThreadedEmulator) -> Upstreams:
+    """The running app's upstream registry (its relay counters and the fake provider)."""
+    assert emu.app is not None
+    return emu.app[UPSTREAMS_KEY]
 
 
 def freeze(control: ControlClient) -> datetime:

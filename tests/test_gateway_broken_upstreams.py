@@ -8,54 +8,37 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import requests
 
 from paywall_emulator.engine.fake_provider import FakeBrokenStreamError, FakeOptions, FakeProvider
-from paywall_emulator.products.monetize.upstream import UPSTREAMS_KEY, Upstreams
 from paywall_emulator.testing import ThreadedEmulator
 
 from .conftest import error_of
-from .gateway_support import BOB, CHAT, STANDARD, adjust, balances, gateway, seeded, token_seed, wait_until
+from .gateway_support import (
+    BOB,
+    BREAK_0,
+    BREAK_2,
+    BREAK_LATE,
+    CHAT,
+    FAIL_BREAK,
+    FAIL_STALL,
+    STALL_1,
+    STANDARD,
+    adjust,
+    balances,
+    gateway,
+    token_seed,
+    upstreams,
+    wait_until,
+)
+from .gateway_support import tokens as tokens  # the fixture
 
-BREAK_2 = "b4e00000-0000-4000-8000-000000000002"
-BREAK_0 = "b4e00000-0000-4000-8000-000000000000"
-BREAK_LATE = "b4e00000-0000-4000-8000-000000000100"
-STALL_1 = "57a10000-0000-4000-8000-000000000001"
-FAIL_BREAK = "f5030000-0000-4000-8000-0000000b4e00"
-FAIL_STALL = "f5000000-0000-4000-8000-00000057a100"
 STREAM = {**CHAT, "stream": True}
 HEADERS = {"X-User-ID": BOB, "X-Paywall-Id": "15", "Content-Type": "application/json"}
 ALL_EVENTS = 8  # the fake's stream for CHAT: role, "Echo: ", "tell ", "me ", "a ", "story", stop, [DONE]
-
-
-def world() -> dict[str, Any]:
-    doc = token_seed()
-    pw15 = next(p for p in doc["paywalls"] if str(p["id"]) == "15")
-    pw15["providers"] += [
-        {"id": BREAK_2, "type": "standard", "fake": {"break_after_chunks": 2}},
-        {"id": BREAK_0, "type": "standard", "fake": {"break_after_chunks": 0}},
-        {"id": BREAK_LATE, "type": "standard", "fake": {"break_after_chunks": 100}},
-        {"id": STALL_1, "type": "standard", "fake": {"stall_after_chunks": 1}},
-        {"id": FAIL_BREAK, "type": "standard", "fake": {"fail_status": 503, "break_after_chunks": 0}},
-        {"id": FAIL_STALL, "type": "standard", "fake": {"fail_status": 500, "stall_after_chunks": 0}},
-    ]
-    return doc
-
-
-@pytest.fixture
-def tokens(emu: ThreadedEmulator) -> Iterator[ThreadedEmulator]:
-    with seeded(emu, world()):
-        adjust(emu.base_url, "standard", 5, "credit")
-        yield emu
-
-
-def upstreams(emu: ThreadedEmulator) -> Upstreams:
-    assert emu.app is not None
-    return emu.app[UPSTREAMS_KEY]
 
 
 def call(emu: ThreadedEmulator, provider: str, body: dict[str, Any]) -> requests.Response:

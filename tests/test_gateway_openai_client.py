@@ -7,7 +7,6 @@ call is the SDK's quota error)."""
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterator
 from typing import Any
 
 import openai
@@ -15,8 +14,18 @@ import pytest
 
 from paywall_emulator.testing import ThreadedEmulator
 
-from .gateway_support import BOB, STANDARD, TOKEN_PW, adjust, balances, sdk_gateway_error, seeded
-from .test_gateway_broken_upstreams import BREAK_2, FAIL_BREAK, upstreams, world
+from .gateway_support import (
+    BOB,
+    BREAK_2,
+    FAIL_BREAK,
+    STANDARD,
+    TOKEN_PW,
+    adjust,
+    balances,
+    sdk_gateway_error,
+    upstreams,
+)
+from .gateway_support import tokens as tokens  # the fixture
 
 MESSAGES = [{"role": "user", "content": "tell me a story"}]
 
@@ -28,15 +37,6 @@ def http_library() -> Any:
 
 
 HTTP = http_library()
-
-
-@pytest.fixture
-def tokens(emu: ThreadedEmulator) -> Iterator[ThreadedEmulator]:
-    """Bob on paywall 15 with 5 `standard` tokens (the fixture's credit on top of his 0)."""
-    with seeded(emu, world()):
-        adjust(emu.base_url, "standard", 5, "credit")
-        assert balances(emu.base_url)["standard"] == 5
-        yield emu
 
 
 def client(emu: ThreadedEmulator, provider: str, *, max_retries: int = 0) -> openai.OpenAI:
