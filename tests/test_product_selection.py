@@ -7,17 +7,15 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import requests
-import yaml
 
 from paywall_emulator.app import BUNDLED, bundled_products
 from paywall_emulator.config import EmulatorConfig
 from paywall_emulator.testing import ControlError, ThreadedEmulator
 
-ROOT = Path(__file__).resolve().parent.parent
+from .worlds import bundled
 
 
 def test_a_paykit_only_emulator_serves_paykit_alone() -> None:
@@ -31,7 +29,7 @@ def test_a_paykit_only_emulator_serves_paykit_alone() -> None:
         state = emu.control.state()
         assert [k for k in state if k not in ("id_seed", "page")] == ["paykit"]
         # The bundled world (all three sections) loads: the other products' sections are skipped.
-        document = yaml.safe_load((ROOT / "fixtures" / "default.yaml").read_text())
+        document = bundled()
         assert set(document) == set(BUNDLED)
         emu.control.load_world(document)
         with pytest.raises(ControlError) as refused:

@@ -10,22 +10,15 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from paywall_emulator.config import EmulatorConfig
 from paywall_emulator.products.monetize.models_auth import AuthTables
 from paywall_emulator.products.monetize.state import Store
 from paywall_emulator.testing import ControlClient, ThreadedEmulator
 
 from .conftest import ACME_KEY, STRIPE_PW, TOKEN_PW, Api
+from .worlds import bundled
 
 PASSWORD = "correct horse battery staple"
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def bundled() -> dict[str, Any]:
-    document: dict[str, Any] = yaml.safe_load((ROOT / "fixtures" / "default.yaml").read_text())
-    return document
 
 
 def indexes_are_true(emu: ThreadedEmulator) -> None:
@@ -164,18 +157,14 @@ def test_open_checkout_index_drops_what_expired_or_closed(api: Api, emu: Threade
     control.clock.advance(days=2)
     later = checkout(api, {"email": "later@example.com", "priceId": "102"})
     statuses = {c["id"]: c["status"] for c in control.state()["monetize"]["checkouts"]}
-    ids = [session_id(c) for c in started]
+    ids = [control.checkout_session_id(c) for c in started]
+    later_id = control.checkout_session_id(later)
     assert [statuses[i] for i in ids] == ["paid" if n in (0, 20) else "expired" for n in range(40)]
-    assert statuses[session_id(later)] == "open"
-    assert emu.call(lambda: list(emu.world.states["monetize"].open_checkouts)) == [session_id(later)]
+    assert statuses[later_id] == "open"
+    assert emu.call(lambda: list(emu.world.states["monetize"].open_checkouts)) == [later_id]
     control.clock.advance(days=2)
-    assert {c["id"]: c["status"] for c in control.state()["monetize"]["checkouts"]}[session_id(later)] == "expired"
+    assert {c["id"]: c["status"] for c in control.state()["monetize"]["checkouts"]}[later_id] == "expired"
     assert emu.call(lambda: list(emu.world.states["monetize"].open_checkouts)) == []
-
-
-def session_id(answer: dict[str, Any]) -> str:
-    """The checkout session id in a start-checkout answer (the hosted page's last path segment)."""
-    return str(answer["checkoutUrl"]).rsplit("/", 1)[-1].split("?")[0]
 
 
 def sign_in_lookups_are_true(emu: ThreadedEmulator) -> None:
