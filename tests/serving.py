@@ -1,5 +1,6 @@
 """`paywall-emulator serve` in its own process, as a user starts it, for the tests that need the real entry
-point: a free port, the child's output in a log file, the wait for its first health answer, and the stop."""
+point: a free port, the child's output in a log file, the wait for its first health answer, and the stop;
+and the banner `serve` prints for the bundled world."""
 
 from __future__ import annotations
 
@@ -62,3 +63,14 @@ def serving(*args: str, log: Path, cwd: Path | None = None, env: dict[str, str] 
         yield f"http://127.0.0.1:{port}"
     finally:
         stop(proc)
+
+
+def bundled_banner() -> list[str]:
+    """The lines of the start-up banner `serve` prints for the bundled world (on port 8787, no token)."""
+    from paywall_emulator.app import create_app
+    from paywall_emulator.cli import banner
+    from paywall_emulator.config import EmulatorConfig
+    from paywall_emulator.engine.keys import WORLD_KEY
+
+    world = create_app(EmulatorConfig())[WORLD_KEY]
+    return banner("http://127.0.0.1:8787", "", [(p.title, p.banner(world.states[p.name])) for p in world.products])

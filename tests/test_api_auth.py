@@ -16,29 +16,9 @@ import requests
 from paywall_emulator.config import EmulatorConfig
 from paywall_emulator.testing import ControlClient, ThreadedEmulator
 
+from .auth_support import PASSWORD, auth, code_of, exchange, frozen, init, ok, press
 from .conftest import ACME_KEY, PADDLE_PW, STRIPE_PW, TOKEN_PW, Api, error_of
 from .worlds import bundled
-
-PASSWORD = "correct-horse"
-
-
-def auth(api: Api, route: str, body: dict[str, Any] | None = None, *, paywall: str = STRIPE_PW,
-         bearer: str | None = None) -> requests.Response:
-    return api.post(f"/api/v1/paywall/{paywall}/auth/{route}", json=body, bearer=bearer)
-
-
-def ok(resp: requests.Response) -> dict[str, Any]:
-    assert resp.status_code == 200, resp.text
-    assert resp.headers["Content-Type"].startswith("application/json")
-    body: dict[str, Any] = resp.json()
-    return body
-
-
-def frozen(control: ControlClient) -> datetime:
-    """Freeze the emulator clock where it is (exact expiry values) and answer that instant."""
-    now = (control.clock.now() + timedelta(seconds=5)).replace(microsecond=0)  # ahead, however slow the machine
-    control.clock.set(now, frozen=True)
-    return now
 
 
 def balances(api: Api, token: str, paywall: str = TOKEN_PW) -> requests.Response:
@@ -634,8 +614,6 @@ def test_user_meta_and_the_mailbox_show_in_the_state_dump_and_the_inspector(api:
 
 def _sign_in_by(api: Api, control: ControlClient, how: str, visitor: str) -> dict[str, Any]:
     """Sign a new person in through one of the five routes that carry `visitor_id`."""
-    from .test_api_oauth import code_of, exchange, init, press
-
     if how == "email/signup":
         return ok(auth(api, how, {"email": "zed@example.com", "password": PASSWORD, "visitor_id": visitor}))
     if how == "otp/verify":

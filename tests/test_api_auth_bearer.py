@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -17,6 +16,7 @@ import requests
 from paywall_emulator.engine.openapi import load_document, spec_path
 from paywall_emulator.testing import ControlClient
 
+from .auth_support import frozen
 from .conftest import ALICE, STRIPE_PW, TOKEN_PW, Api, error_of
 
 ALICE_SUB = "sub_seedAlicePro000000000001"
@@ -90,7 +90,7 @@ def sign_in_alice(api: Api, control: ControlClient, paywall: str) -> dict[str, A
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_sign_in_tokens_on_every_bearer_route(api: Api, control: ControlClient, name: str) -> None:
     case = CASES[name]
-    control.clock.set((control.clock.now() + timedelta(seconds=5)).replace(microsecond=0), frozen=True)
+    frozen(control)
     signed = sign_in_alice(api, control, case.paywall)
     control.clock.advance(minutes=61)  # the token's hour is over
     other = sign_in_alice(api, control, case.paywall)

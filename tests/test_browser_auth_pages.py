@@ -12,21 +12,12 @@ from typing import TYPE_CHECKING
 
 from paywall_emulator.testing import ControlClient
 
+from .auth_support import PASSWORD, auth, ok
 from .browser import browser, page  # noqa: F401  (fixtures: one Chromium per module)
 from .conftest import STRIPE_PW, Api
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
-
-PASSWORD = "correct-horse"
-
-
-def auth(api: Api, route: str, body: dict[str, str]) -> dict[str, object]:
-    resp = api.post(f"/api/v1/paywall/{STRIPE_PW}/auth/{route}", json=body)
-    assert resp.status_code == 200, resp.text
-    found: dict[str, object] = resp.json()
-    return found
-
 
 def signs_in(api: Api, email: str, password: str) -> int:
     return api.post(f"/api/v1/paywall/{STRIPE_PW}/auth/email/signin",
@@ -37,7 +28,7 @@ def test_the_confirmation_link_confirms_and_closes_its_tab(page: Page, api: Api,
                                                           control: ControlClient) -> None:
     from playwright.sync_api import expect
 
-    auth(api, "email/signup", {"email": "cora@example.com", "password": PASSWORD})
+    ok(auth(api, "email/signup", {"email": "cora@example.com", "password": PASSWORD}))
     assert signs_in(api, "cora@example.com", PASSWORD) == 400  # email_not_confirmed
     link = html.escape(str(control.mailbox("cora@example.com")[0]["link"]))
     page.set_content(f'<a id="link" href="{link}" target="_blank">Confirm</a>')  # a webmail's link
@@ -53,9 +44,9 @@ def test_the_confirmation_link_confirms_and_closes_its_tab(page: Page, api: Api,
 def test_the_reset_link_sets_a_password_once(page: Page, api: Api, control: ControlClient) -> None:  # noqa: F811
     from playwright.sync_api import expect
 
-    auth(api, "otp/send", {"email": "rita@example.com"})
-    auth(api, "otp/verify", {"email": "rita@example.com", "token": control.mailbox("rita@example.com")[0]["code"]})
-    auth(api, "password/request-reset", {"email": "rita@example.com"})
+    ok(auth(api, "otp/send", {"email": "rita@example.com"}))
+    ok(auth(api, "otp/verify", {"email": "rita@example.com", "token": control.mailbox("rita@example.com")[0]["code"]}))
+    ok(auth(api, "password/request-reset", {"email": "rita@example.com"}))
     link = str(control.mailbox("rita@example.com")[0]["link"])
     page.goto(link)
     expect(page.locator("body")).to_have_attribute("data-status", "form")

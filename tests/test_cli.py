@@ -11,7 +11,7 @@ import requests
 
 from paywall_emulator.cli import build_parser
 
-from .serving import free_port, start_serve, stop
+from .serving import bundled_banner, free_port, start_serve, stop
 
 
 def test_serve_defaults() -> None:
@@ -59,16 +59,6 @@ def test_the_banner_gives_the_inspector_link_with_the_control_token() -> None:
     guarded = banner("http://127.0.0.1:8787", "", [], token="a b/c")
     assert guarded[1].endswith("(needs the X-Emulator-Token header)")
     assert guarded[2] == "  inspector    http://127.0.0.1:8787/_emulator/?token=a%20b%2Fc"
-
-
-def bundled_banner() -> list[str]:
-    from paywall_emulator.app import create_app
-    from paywall_emulator.cli import banner
-    from paywall_emulator.config import EmulatorConfig
-    from paywall_emulator.engine.keys import WORLD_KEY
-
-    world = create_app(EmulatorConfig())[WORLD_KEY]
-    return banner("http://127.0.0.1:8787", "", [(p.title, p.banner(world.states[p.name])) for p in world.products])
 
 
 def test_the_banner_columns_line_up() -> None:

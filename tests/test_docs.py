@@ -34,8 +34,7 @@ import yaml
 from paywall_emulator.cli import build_parser, main
 
 from .browser import CHROMIUM, CHROMIUM_ARGS, PLAYWRIGHT, local_site, static_site
-from .serving import free_port
-from .test_cli import bundled_banner
+from .serving import bundled_banner, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
