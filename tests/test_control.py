@@ -1,5 +1,5 @@
-"""The minimal control API: health, reset, state dump and minting Bearer tokens (seed loading and
-the clock have their own test modules)."""
+"""The minimal control API: health, reset, state dump and minting Bearer tokens (seed loading, the clock
+and the paging of the long lists, the state dump's included, have their own test modules)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from paywall_emulator import __version__
 from paywall_emulator.testing import ControlClient
 
-from .conftest import ACME_KEY, ALICE, PADDLE_PW, STRIPE_PW, Api, error_of
+from .conftest import ALICE, PADDLE_PW, STRIPE_PW, Api, error_of
 
 
 def mint(api: Api, body: Any) -> Any:
@@ -32,37 +32,6 @@ def test_reset_answers_the_instant_and_drops_everything_created(api: Api, contro
     assert answer["reset"] is True and answer["now"].endswith("Z")
     state = control.state()["monetize"]
     assert state["checkouts"] == [] and {u["email"] for u in state["users"]} == {u["email"] for u in seeded["users"]}
-
-
-def test_state_dump_pages_through_every_table(api: Api, control: ControlClient) -> None:
-    for i in range(5):
-        resp = api.post(f"/api/v1/paywall/{STRIPE_PW}/start-checkout", key=ACME_KEY,
-                        json={"email": f"pager{i}@example.com", "priceId": "101"})
-        assert resp.status_code == 200, resp.text
-    whole = control.state()
-    assert whole["page"]["more"] is False and len(whole["monetize"]["checkouts"]) == 5
-    pages, offset = [], 0
-    while True:
-        page = control.request("GET", f"/state?offset={offset}&limit=2")
-        assert page["page"]["offset"] == offset and page["page"]["limit"] == 2
-        assert all(len(rows) <= 2 for section in ("monetize", "paykit", "paywalls-ai")
-                   for rows in page[section].values() if isinstance(rows, list))
-        pages.append(page)
-        if not page["page"]["more"]:
-            break
-        offset += 2
-    longest = max(len(rows) for section in ("monetize", "paykit", "paywalls-ai")
-                  for rows in whole[section].values() if isinstance(rows, list))
-    assert len(pages) == (longest + 1) // 2  # the last page is the first with nothing past it
-    for section in ("monetize", "paykit", "paywalls-ai"):
-        for table, rows in whole[section].items():
-            if isinstance(rows, list):  # the pages, put together, are the whole table, in order
-                assert [r for page in pages for r in page[section][table]] == rows, (section, table)
-
-
-@pytest.mark.parametrize("query", ["limit=0", "limit=100001", "offset=-1", "limit=many"])
-def test_a_state_page_out_of_range_is_refused(api: Api, query: str) -> None:
-    assert error_of(api.get(f"/_emulator/state?{query}")) == (400, "invalid_request")
 
 
 def test_state_dump_lists_every_table(control: ControlClient) -> None:

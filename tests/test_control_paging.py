@@ -1,6 +1,7 @@
-"""The control API's long lists answer one page at a time: monetize's event log and delivery log and
-PayKit's fake-Stripe events hold at most `limit` rows from `offset` on, say in `page.more` whether more
-follow, page over filtered matches, refuse a bad window with 400, and `ControlClient` reads every page."""
+"""The control API's long lists answer one page at a time: the state dump (every table of every product at
+once), monetize's event log and delivery log and PayKit's fake-Stripe events hold at most `limit` rows
+from `offset` on, say in `page.more` whether more follow, page over filtered matches, refuse a bad window
+with 400, and `ControlClient` reads every page."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ import requests
 
 from paywall_emulator.testing import ControlClient, ThreadedEmulator
 
-from .conftest import ACME_KEY, STRIPE_PW, Api
+from .conftest import ACME_KEY, STRIPE_PW, Api, error_of
 from .test_webhooks import Receiver, register
+
+SECTIONS = ("monetize", "paykit", "paywalls-ai")
 
 
 def _page(emu: ThreadedEmulator, path: str, **query: Any) -> dict[str, Any]:
@@ -30,6 +33,19 @@ def _walk(emu: ThreadedEmulator, path: str, key: str, size: int, **query: Any) -
         rows.extend(answer[key])
         if not answer["page"]["more"]:
             return rows
+
+
+def _walk_state(emu: ThreadedEmulator, size: int) -> list[dict[str, Any]]:
+    """The state dump's pages of `size`: every table of every product pages together, on one window."""
+    pages: list[dict[str, Any]] = []
+    while True:
+        answer = _page(emu, "/state", offset=len(pages) * size, limit=size)
+        assert answer["page"] == {"offset": len(pages) * size, "limit": size, "more": answer["page"]["more"]}
+        longest = max(len(rows) for section in SECTIONS for rows in answer[section].values() if isinstance(rows, list))
+        assert longest <= size and (longest == size or not answer["page"]["more"])
+        pages.append(answer)
+        if not answer["page"]["more"]:
+            return pages
 
 
 def _buy(api: Api, emu: ThreadedEmulator, count: int) -> None:
@@ -65,12 +81,30 @@ def test_monetize_event_and_delivery_logs_page(api: Api, emu: ThreadedEmulator) 
         assert small.deliveries(endpoint_id=endpoint["id"]) == mine
 
 
+def test_the_state_dump_pages_through_every_table(api: Api, emu: ThreadedEmulator) -> None:
+    for i in range(5):
+        resp = api.post(f"/api/v1/paywall/{STRIPE_PW}/start-checkout", key=ACME_KEY,
+                        json={"email": f"pager{i}@example.com", "priceId": "101"})
+        assert resp.status_code == 200, resp.text
+    whole = emu.control.state()
+    assert whole["page"]["more"] is False and len(whole["monetize"]["checkouts"]) == 5
+    pages = _walk_state(emu, 2)
+    longest = max(len(rows) for section in SECTIONS for rows in whole[section].values() if isinstance(rows, list))
+    assert len(pages) == (longest + 1) // 2  # the last page is the first with nothing past it
+    for section in SECTIONS:
+        for table, rows in whole[section].items():
+            if isinstance(rows, list):  # the pages, put together, are the whole table, in order
+                assert [r for page in pages for r in page[section][table]] == rows, (section, table)
+
+
 def test_a_bad_window_is_refused_and_changes_nothing(emu: ThreadedEmulator) -> None:
     before = emu.control.state()
-    for path in ("/events", "/webhooks/deliveries", "/paykit/events"):
-        for query in ({"limit": 0}, {"limit": 100_001}, {"offset": -1}, {"limit": "ten"}):
+    for path in ("/state", "/events", "/webhooks/deliveries", "/paykit/events"):
+        for query in ({"limit": 0}, {"limit": 100_001}, {"offset": -1}, {"limit": "ten"}, {"limit": "many"}):
             resp = requests.get(f"{emu.base_url}/_emulator{path}", params=query, timeout=10)
             assert resp.status_code == 400, (path, query, resp.text)
+            if not path.startswith("/paykit/"):  # the control API's own error shape
+                assert error_of(resp) == (400, "invalid_request"), (path, query)
             named = next(iter(query))  # each product's error shape names the parameter
             assert f"query.{named}" in (resp.json().get("message") or resp.json()["error"]), (path, resp.text)
     assert emu.control.state() == before
