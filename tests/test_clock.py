@@ -253,7 +253,8 @@ def test_a_move_lists_at_most_its_first_transitions_and_counts_the_rest() -> Non
         move = emu.control.clock.advance(days=1)
         expired = [t for t in move["transitions"] if t["type"] == "checkout.expired"]
     assert len(move["transitions"]) == MOVE_LISTED and len(expired) == MOVE_LISTED
-    assert move["omitted"]["transitions"] == 1 and move["omitted"]["events"] >= 0
+    assert move["omitted"] == {"transitions": 1, "events": 0}
+    assert move["events"] == []  # an expired checkout emits no event: nothing of that list was left out
     with ThreadedEmulator(EmulatorConfig(strict_responses=True)) as fresh:  # an ordinary move lists it all
         ordinary = fresh.control.clock.advance(days=40)
     assert "omitted" not in ordinary and ordinary["transitions"]
