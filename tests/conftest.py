@@ -20,7 +20,7 @@ ALICE = "a11ce000-0000-4000-8000-000000000001"
 
 
 class Api:
-    """A thin requests wrapper: `api.get("/api/v1/...", key=ACME_KEY)` etc."""
+    """A thin requests wrapper: `api.get("/api/v1/...", key=ACME_KEY)` etc., and a checkout started."""
 
     def __init__(self, base_url: str) -> None:
         self.base_url = base_url
@@ -40,6 +40,13 @@ class Api:
 
     def post(self, path: str, **kwargs: Any) -> requests.Response:
         return self.request("POST", path, **kwargs)
+
+    def start_checkout(self, body: dict[str, Any], *, paywall: str = STRIPE_PW,
+                       key: str | None = ACME_KEY) -> dict[str, Any]:
+        """Start a monetize checkout that must succeed (as the owner by default): its 200 answer."""
+        resp = self.post(f"/api/v1/paywall/{paywall}/start-checkout", key=key, json=body)
+        assert resp.status_code == 200, resp.text
+        return dict(resp.json())
 
 
 @pytest.fixture(scope="session")

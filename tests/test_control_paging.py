@@ -12,7 +12,7 @@ import requests
 
 from paywall_emulator.testing import ControlClient, ThreadedEmulator
 
-from .conftest import ACME_KEY, STRIPE_PW, Api, error_of
+from .conftest import Api, error_of
 from .test_webhooks import Receiver, register
 
 SECTIONS = ("monetize", "paykit", "paywalls-ai")
@@ -50,10 +50,7 @@ def _walk_state(emu: ThreadedEmulator, size: int) -> list[dict[str, Any]]:
 
 def _buy(api: Api, emu: ThreadedEmulator, count: int) -> None:
     for i in range(count):
-        resp = api.post(f"/api/v1/paywall/{STRIPE_PW}/start-checkout", key=ACME_KEY,
-                        json={"email": f"pager{i}@example.com", "priceId": "102"})
-        assert resp.status_code == 200, resp.text
-        emu.control.complete_checkout(resp.json())
+        emu.control.complete_checkout(api.start_checkout({"email": f"pager{i}@example.com", "priceId": "102"}))
 
 
 def test_monetize_event_and_delivery_logs_page(api: Api, emu: ThreadedEmulator) -> None:
@@ -83,9 +80,7 @@ def test_monetize_event_and_delivery_logs_page(api: Api, emu: ThreadedEmulator) 
 
 def test_the_state_dump_pages_through_every_table(api: Api, emu: ThreadedEmulator) -> None:
     for i in range(5):
-        resp = api.post(f"/api/v1/paywall/{STRIPE_PW}/start-checkout", key=ACME_KEY,
-                        json={"email": f"pager{i}@example.com", "priceId": "101"})
-        assert resp.status_code == 200, resp.text
+        api.start_checkout({"email": f"pager{i}@example.com", "priceId": "101"})
     whole = emu.control.state()
     assert whole["page"]["more"] is False and len(whole["monetize"]["checkouts"]) == 5
     pages = _walk_state(emu, 2)

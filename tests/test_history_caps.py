@@ -16,7 +16,7 @@ import requests
 from paywall_emulator.config import EmulatorConfig, Limits
 from paywall_emulator.testing import ControlError, ThreadedEmulator
 
-from .conftest import ACME_KEY, STRIPE_PW
+from .conftest import ACME_KEY, STRIPE_PW, Api
 from .test_webhooks import SECRET, Receiver, deliveries, register, when
 
 START = datetime(2030, 1, 1, tzinfo=UTC)
@@ -77,17 +77,12 @@ def test_a_long_move_evicts_delivered_events_and_finished_deliveries(emu: Thread
     assert len(reported) > 0 and all(when(e["created_at"]) > START for e in move["events"])
 
 
-def _start(emu: ThreadedEmulator, email: str, **extra: Any) -> dict[str, Any]:
-    resp = requests.post(f"{emu.base_url}/api/v1/paywall/{STRIPE_PW}/start-checkout", headers={"X-Api-Key": ACME_KEY},
-                         json={"email": email, "priceId": "101", **extra}, timeout=10)
-    assert resp.status_code == 200, resp.text
-    return dict(resp.json())
-
-
 def test_checkouts_that_ended_unpaid_keep_the_newest_and_paid_ones_stay(emu: ThreadedEmulator) -> None:
     control = emu.control
     before = {c["id"] for c in _monetize(emu)["checkouts"]}
-    started = [_start(emu, f"guest{i}@example.com", visitorId=f"visitor-{i % 2:08d}") for i in range(30)]
+    api = Api(emu.base_url)
+    started = [api.start_checkout({"email": f"guest{i}@example.com", "priceId": "101",
+                                   "visitorId": f"visitor-{i % 2:08d}"}) for i in range(30)]
     ids = [control.checkout_session_id(c) for c in started]
     control.complete_checkout(started[0])
     control.decline_checkout(started[1])

@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -22,18 +21,11 @@ from .conftest import ACME_KEY, STRIPE_PW, Api, error_of
 from .serving import free_port, start_serve
 
 
-def checkout(api: Api, email: str) -> dict[str, Any]:
-    resp = api.post(f"/api/v1/paywall/{STRIPE_PW}/start-checkout", key=ACME_KEY,
-                    json={"email": email, "priceId": "102"})
-    assert resp.status_code == 200, resp.text
-    return dict(resp.json())
-
-
 def test_a_saved_world_reads_back_exactly(tmp_path: Path) -> None:
     state = tmp_path / "world.json"
     with ThreadedEmulator(EmulatorConfig(state_file=state)) as emu:
         api = Api(emu.base_url)
-        emu.control.complete_checkout(checkout(api, "kept@example.com"))
+        emu.control.complete_checkout(api.start_checkout({"email": "kept@example.com", "priceId": "102"}))
         emu.control.clock.advance(days=3)
         saved = api.post("/_emulator/snapshot").json()
         assert saved["saved"] is True and saved["path"] == str(state)
@@ -77,15 +69,15 @@ def test_serve_keeps_the_world_across_restarts_and_a_kill_loses_only_the_unsaved
     state, port = tmp_path / "dev.json", free_port()
     api = Api(f"http://127.0.0.1:{port}")
     proc = _serve(state, port)
-    checkout(api, "before-restart@example.com")
+    api.start_checkout({"email": "before-restart@example.com", "priceId": "102"})
     proc.send_signal(signal.SIGINT)  # a clean shutdown saves
     assert proc.wait(timeout=30) == 0 and state.exists()
     proc = _serve(state, port)
     emails = {u["email"] for u in api.get("/_emulator/state").json()["monetize"]["users"]}
     assert "before-restart@example.com" in emails
-    checkout(api, "snapshotted@example.com")
+    api.start_checkout({"email": "snapshotted@example.com", "priceId": "102"})
     assert api.post("/_emulator/snapshot").status_code == 200
-    checkout(api, "unsaved@example.com")
+    api.start_checkout({"email": "unsaved@example.com", "priceId": "102"})
     proc.kill()  # kill -9: no shutdown, no save
     proc.wait(timeout=30)
     proc = _serve(state, port)

@@ -40,12 +40,6 @@ def _without_empty(rows: dict[Any, Any]) -> dict[Any, Any]:
     return {k: v for k, v in rows.items() if v.subscriptions or v.payments or v.balance_types}
 
 
-def checkout(api: Api, body: dict[str, Any], pw: str = STRIPE_PW) -> dict[str, Any]:
-    resp = api.post(f"/api/v1/paywall/{pw}/start-checkout", key=ACME_KEY, json=body)
-    assert resp.status_code == 200, resp.text
-    return dict(resp.json())
-
-
 def user(api: Api, **params: str) -> dict[str, Any]:
     resp = api.get(f"/api/v1/paywall/{STRIPE_PW}/user", key=ACME_KEY, params=params)
     assert resp.status_code == 200, resp.text
@@ -65,9 +59,9 @@ def adjust(api: Api, email: str, op: str, amount: int) -> None:
 
 
 def test_every_write_is_read_back_and_indexed(api: Api, emu: ThreadedEmulator, control: ControlClient) -> None:
-    sub_checkout = checkout(api, {"email": "ivy@example.com", "priceId": "102", "userMeta": {"userId": "ext_ivy"}})
+    sub_checkout = api.start_checkout({"email": "ivy@example.com", "priceId": "102", "userMeta": {"userId": "ext_ivy"}})
     control.complete_checkout(sub_checkout)
-    control.complete_checkout(checkout(api, {"email": "ivy.life@example.com", "priceId": "103"}))
+    control.complete_checkout(api.start_checkout({"email": "ivy.life@example.com", "priceId": "103"}))
     assert [p["interval"] for p in user(api, email="ivy.life@example.com")["purchases"]] == ["lifetime"]
     ivy = user(api, user_id="ext_ivy")  # found through the external-id index
     assert ivy["paid"] is True
@@ -93,10 +87,8 @@ def test_re_attributed_purchases_move_in_the_index(api: Api, emu: ThreadedEmulat
             paywall["auth"] = {"email_confirmation": False}
     emu.control.load_world(document)
     visitor = "v" * 8 + "fedcba9876543210"
-    resp = api.post(f"/api/v1/paywall/{STRIPE_PW}/start-checkout", json={
-        "email": "guest.two@example.com", "priceId": 102, "visitorId": visitor})
-    assert resp.status_code == 200, resp.text
-    emu.control.complete_checkout(resp.json())
+    emu.control.complete_checkout(api.start_checkout(
+        {"email": "guest.two@example.com", "priceId": 102, "visitorId": visitor}, key=None))
     assert user(api, email="guest.two@example.com")["paid"] is True
     for route in ("signup", "signin"):
         signed = api.post(f"/api/v1/paywall/{STRIPE_PW}/auth/email/{route}",
@@ -110,8 +102,8 @@ def test_re_attributed_purchases_move_in_the_index(api: Api, emu: ThreadedEmulat
 
 
 def test_reset_and_world_load_rebuild_the_indexes(api: Api, emu: ThreadedEmulator, control: ControlClient) -> None:
-    control.complete_checkout(checkout(api, {"email": "gone@example.com", "priceId": "102",
-                                             "userMeta": {"userId": "ext_gone"}}))
+    control.complete_checkout(api.start_checkout({"email": "gone@example.com", "priceId": "102",
+                                                  "userMeta": {"userId": "ext_gone"}}))
     assert user(api, email="gone@example.com")["paid"] is True
     control.reset()
     indexes_are_true(emu)
@@ -120,7 +112,7 @@ def test_reset_and_world_load_rebuild_the_indexes(api: Api, emu: ThreadedEmulato
     alice = user(api, user_id="ext_alice")  # the world file's users and purchases, indexed on load
     assert alice == user(api, email="alice@example.com") and alice["purchases"]
     document = bundled()
-    control.complete_checkout(checkout(api, {"email": "gone@example.com", "priceId": "102"}))
+    control.complete_checkout(api.start_checkout({"email": "gone@example.com", "priceId": "102"}))
     control.load_world(document)
     assert [p["id"] for p in user(api, user_id="ext_alice")["purchases"]] == [p["id"] for p in alice["purchases"]]
     assert api.get(f"/api/v1/paywall/{STRIPE_PW}/user", key=ACME_KEY,
@@ -132,8 +124,8 @@ def test_a_restored_world_is_indexed(tmp_path: Path) -> None:
     state = tmp_path / "world.json"
     with ThreadedEmulator(EmulatorConfig(state_file=state)) as emu:
         api = Api(emu.base_url)
-        emu.control.complete_checkout(checkout(api, {"email": "kept.ix@example.com", "priceId": "102",
-                                                     "userMeta": {"userId": "ext_kept"}}))
+        emu.control.complete_checkout(api.start_checkout({"email": "kept.ix@example.com", "priceId": "102",
+                                                          "userMeta": {"userId": "ext_kept"}}))
         token = emu.control.mint_token(TOKEN_PW, email="kept.ix@example.com")
         adjust(api, "kept.ix@example.com", "credit", 7)
         kept_balances = balances(api, token)
@@ -151,11 +143,11 @@ def test_a_restored_world_is_indexed(tmp_path: Path) -> None:
 
 def test_open_checkout_index_drops_what_expired_or_closed(api: Api, emu: ThreadedEmulator,
                                                           control: ControlClient) -> None:
-    started = [checkout(api, {"email": f"exp{i}@example.com", "priceId": "102"}) for i in range(40)]
+    started = [api.start_checkout({"email": f"exp{i}@example.com", "priceId": "102"}) for i in range(40)]
     control.complete_checkout(started[0])  # closed at the front of the index
     control.complete_checkout(started[20])  # and in the middle
     control.clock.advance(days=2)
-    later = checkout(api, {"email": "later@example.com", "priceId": "102"})
+    later = api.start_checkout({"email": "later@example.com", "priceId": "102"})
     statuses = {c["id"]: c["status"] for c in control.state()["monetize"]["checkouts"]}
     ids = [control.checkout_session_id(c) for c in started]
     later_id = control.checkout_session_id(later)
