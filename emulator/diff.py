@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
         from .config import EmulatorConfig
         from .testing import ThreadedEmulator
 
-        emu = ThreadedEmulator(EmulatorConfig()).start()
+        emu = ThreadedEmulator(EmulatorConfig(products=(product,))).start()
         stop = emu.stop
         reference = (emu.base_url, args.reference_key or REFERENCE_KEYS[product])
     try:
