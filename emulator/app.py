@@ -61,7 +61,7 @@ def create_app(config: EmulatorConfig | None = None, *, products: Sequence[Produ
     if products is None:
         products = bundled_products(config.products)
     specs = load_specs(config, products)
-    world = World.create(config, products, foreign=frozenset(BUNDLED) - {p.name for p in products})
+    world = World.create(config, products, foreign=frozenset(BUNDLED))
     if config.state_file is not None and config.state_file.exists():
         world.resume(config.state_file)
     app = web.Application(middlewares=[error_boundary], client_max_size=MAX_BODY_BYTES)

@@ -15,6 +15,10 @@ from pathlib import Path
 
 from .config import EmulatorConfig, Limits
 
+# Every refusal of the command line exits with it (argparse's own status for a bad flag): serve, spec,
+# conform and diff alike.
+USAGE_ERROR = 2
+
 
 def _positive(value: str) -> int:
     number = int(value)
@@ -59,9 +63,11 @@ def build_parser(*, conform: bool = True, argv_command: str | None = "diff") -> 
                             "clean shutdown and on POST /_emulator/snapshot; default: none (a restart loses the world)")
     serve.add_argument("--control-token", default=None, metavar="TOKEN",
                        help="require this value in the X-Emulator-Token header of every control API call "
-                            "(the hosted pages excepted); default: none")
+                            "(the hosted pages excepted; the inspector and the state dump also take ?token=); "
+                            "default: none")
     limits = Limits()
-    for name, what in (("events", "events in the event log (the webhook outbox)"),
+    for name, what in (("events", "events in each product's event log (monetize's webhook outbox, PayKit's and "
+                                  "Paywalls.ai's events)"),
                        ("deliveries", "finished webhook deliveries"), ("analytics", "ingested analytics events"),
                        ("ledger", "ledger entries (PayKit's usage log, Paywalls.ai's balance activity)"),
                        ("checkouts", "checkout sessions that ended unpaid (expired, declined, cancelled)"),
@@ -115,7 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return serve(args)
     except CliError as exc:
         print(f"paywall-emulator {args.command}: {exc}", file=sys.stderr)
-        return 2
+        return USAGE_ERROR
 
 
 def spec_document(which: str) -> Path:

@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TextIO
 
+from .cli import USAGE_ERROR
 from .contract_tests.settings import FLAGS as SUITE_FLAGS
 from .contract_tests.settings import OPTIONS as SUITE_OPTIONS
 
@@ -30,7 +31,6 @@ SUITE = f"{__package__}.contract_tests"  # the suite's import name, as installed
 # What the suite imports beyond the emulator's own dependencies (the `contract` extra of pyproject.toml).
 CONTRACT_MODULES = ("pytest", "hypothesis", "schemathesis", "requests")
 INSTALL_HINT = "pip install 'paywall-emulator[contract]'"
-USAGE_ERROR = 2  # every refusal of the command line exits with it (argparse's own status for a bad flag)
 
 # CLI flag -> pytest option of the suite, derived from the suite's own option table
 # (contract_tests/settings.py, stdlib only): the option without its `--paywall-` prefix (`--paywall-id` keeps

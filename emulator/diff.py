@@ -11,9 +11,9 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from .cli import USAGE_ERROR
 from .contract_tests.settings import EMULATOR_DEFAULTS, PAYWALLS_AI_DEFAULTS
 
-USAGE_ERROR = 2
 # The bundled world's key (the reference's, unless --reference-key) and end user, per product.
 REFERENCE_KEYS = {"monetize": EMULATOR_DEFAULTS["api_key"], "paykit": EMULATOR_DEFAULTS["paykit_publishable_key"],
                   "paywalls-ai": PAYWALLS_AI_DEFAULTS["api_key"]}
@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
         from .config import EmulatorConfig
         from .testing import ThreadedEmulator
 
-        emu = ThreadedEmulator(EmulatorConfig()).start()
+        emu = ThreadedEmulator(EmulatorConfig(products=(product,))).start()
         stop = emu.stop
         reference = (emu.base_url, args.reference_key or REFERENCE_KEYS[product])
     try:

@@ -140,7 +140,6 @@ MUTANTS: tuple[Mutant, ...] = (
            "a lifetime purchase grants no access"),
     Mutant("periods-week-is-6-days", f"{D}/periods.py", "        return start + timedelta(weeks=n)",
            "        return start + timedelta(days=6 * n)", "a weekly period lasts 6 days"),
-    # (periods.next_local_midnight, once mutated here, is called by nothing: that mutant was equivalent)
     Mutant("periods-month-end-28", f"{D}/periods.py", "day = min(start.day, calendar.monthrange(year, month)[1])",
            "day = min(start.day, 28)", "a month started on the 29th to 31st ends on the 28th"),
     # domain/events.py, scheduler.py

@@ -36,7 +36,8 @@ NAMES = ("paywall_emulator",)  # the installed import name; the repository's fol
 # Engine modules (relative to the package) that must never load aiohttp.
 ENGINE_PURE = ("config", "engine", "engine.call", "engine.clock", "engine.ids", "engine.errors", "engine.product",
                "engine.world", "engine.worldfile", "engine.yamlfile", "engine.faults", "engine.travel",
-               "engine.timestamps", "engine.views", "engine.openapi")
+               "engine.timestamps", "engine.views", "engine.openapi", "engine.cache", "engine.history",
+               "engine.values", "engine.snapshot", "engine.moves", "engine.inspector")
 # In every product (relative to `products.<name>`): what must never load aiohttp (a trailing `.*` covers a
 # subpackage), what counts as its domain, and its HTTP entry points.
 # A bare trailing `*` is a name prefix (`views*`: views, views_auth, views_stripe, a views/ package).
@@ -51,7 +52,8 @@ PRODUCT_SHARED = ("errors",)
 HELPERS = "DOMAIN_HELPERS"
 PRODUCT_HANDLERS = ("handlers.*",)
 # The HTTP layer the domain and the views never reach (besides every product's handlers).
-HTTP = ("app", "engine.routing", "engine.middleware", "engine.control", "engine.keys")
+HTTP = ("app", "engine.routing", "engine.middleware", "engine.control", "engine.keys", "engine.delivery",
+        "engine.fake_provider")
 # The tools on top: the harness, the CLI, the contract-kit runner, the pytest plugin.
 TOOLS = ("testing.*", "cli", "conform", "pytest_plugin", "__main__")
 MAX_HANDLER_STATEMENTS = 12  # one domain call and one view, plus reading the input
@@ -414,6 +416,14 @@ def test_the_engine_model_names_no_http_module_even_for_typing() -> None:
     found = sorted(f"{name} -> {target}" for name, m in modules.items() if _matches(name, ENGINE_PURE)
                    for target in m.typing if _matches(target, HTTP))
     assert found == []
+
+
+def test_every_engine_module_has_a_layer() -> None:
+    """A new engine module is placed on the model side (never loads aiohttp) or in the HTTP layer, so no
+    rule skips it."""
+    engine = sorted(name for name in load_tree(ROOT, "emulator") if name.startswith("engine."))
+    assert [name for name in engine if not (_matches(name, ENGINE_PURE) or _matches(name, HTTP))] == []
+    assert [name for name in engine if _matches(name, ENGINE_PURE) and _matches(name, HTTP)] == []
 
 
 def test_every_product_and_handler_module_is_checked() -> None:

@@ -48,8 +48,8 @@ class World:
     # While a clock move runs: the `monotonic()` instant by which the outside work it drives (webhook
     # attempts) must have answered; senders cut what is still unanswered then (`moves.wait_or_cut`).
     move_deadline: float | None = field(default=None, repr=False)
-    # Names of products this emulator could serve but does not (left out on purpose): a world document's
-    # sections for them are skipped instead of refused as unknown.
+    # Names of products this emulator could serve but does not (left out on purpose; `create` takes every
+    # name it could serve): a world document's sections for them are skipped instead of refused as unknown.
     foreign: frozenset[str] = frozenset()
 
     @classmethod

@@ -99,7 +99,8 @@ class ControlClient:
         return self.request("POST", "/world", dict(document))
 
     def state(self) -> Any:
-        """Every table (for inspection; row shapes are not a stable API)."""
+        """The state dump's first page: up to 10,000 rows of every table (for inspection; row shapes are
+        not a stable API; `request("GET", "/state", query={"offset": ...})` pages on)."""
         return self.request("GET", "/state")
 
     @property

@@ -13,8 +13,9 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from paywall_emulator.engine.delivery import Sender
 from paywall_emulator.products.paywalls_ai import signing
-from paywall_emulator.products.paywalls_ai.delivery import PaywallsDispatcher
+from paywall_emulator.products.paywalls_ai.delivery import PaywallsOutbox
 from paywall_emulator.products.paywalls_ai.domain import balances, webhooks
 from paywall_emulator.products.paywalls_ai.domain.webhooks import NewSubscription
 from paywall_emulator.products.paywalls_ai.state import PaywallsState
@@ -50,7 +51,7 @@ async def drive(st: PaywallsState, until: datetime) -> list[datetime]:
     """Run every attempt due up to `until`, each at its own due instant; the instants used."""
     instants = []
     async with aiohttp.ClientSession() as session:
-        dispatcher = PaywallsDispatcher(lambda: st, lambda: until, session)
+        dispatcher = Sender(PaywallsOutbox(), session, state=lambda: st, now=lambda: until, name="test-sender")
         while (due := dispatcher.next_due()) is not None and due <= until:
             instants.append(due)
             await dispatcher.run_due(st, due)

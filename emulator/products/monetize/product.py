@@ -12,7 +12,7 @@ from aiohttp import web
 from ...engine.product import Page, Product
 from . import delivery, handlers, inspector, upstream, webhooks
 from .auth import authenticate_call
-from .domain.balances import top_up_all
+from .domain.balances import topped_up_rows
 from .domain.scheduler import billing_sources
 from .state import PRODUCT_NAME, Store
 from .views import render_error, render_state
@@ -26,7 +26,7 @@ def _setup(app: web.Application) -> None:
 
 
 def _dump(store: Store, now: datetime, page: Page) -> dict[str, Any]:
-    return render_state(store, page, top_up_all(store, now, page.rows(store.balances)),
+    return render_state(store, page, topped_up_rows(store, now, page.rows(store.balances)),
                         page.rows(webhooks.list_deliveries(store)))
 
 

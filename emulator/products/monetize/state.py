@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from ...config import Limits
-from ...engine.history import high_water, trim_keys
+from ...engine.history import trim_keys, trim_list
 from ...engine.ids import IdFactory
 from .models import (
     AccessToken,
@@ -274,8 +274,7 @@ class Store:
 
     def record_analytics(self, event: AnalyticsEvent) -> None:
         self.analytics.append(event)
-        if len(self.analytics) > high_water(self.limits.analytics):
-            self.evict("analytics", self.analytics, len(self.analytics) - self.limits.analytics)
+        trim_list(self.analytics, self.limits.analytics, self.evicted, "analytics")
 
     def evict(self, table: str, rows: list[Any], count: int) -> None:
         """Drop the `count` oldest rows of a capped list, counting them in `evicted[table]`."""

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from itertools import islice
 from typing import Any
 
+from ...engine.history import high_water
 from ...engine.product import Transition
 from ...engine.values import is_http_url
 from .errors import BadRequestError, ConflictError, NotFoundError
@@ -133,12 +134,12 @@ def _trim(store: Store, log_: DeliveryLog) -> None:
     never inside a domain operation, so an operation's own slice of the event log stays put."""
     limits = store.limits
     extra = len(store.events) - limits.events
-    if extra > max(limits.events // 16, 0):
+    if len(store.events) > high_water(limits.events):
         count = min(extra, log_.cursor)
         store.evict("events", store.events, count)
         log_.cursor -= count
     extra = len(log_.deliveries) - limits.deliveries
-    if extra > max(limits.deliveries // 16, 0):
+    if len(log_.deliveries) > high_water(limits.deliveries):
         gone = list(islice((key for key, d in log_.deliveries.items() if d.status != "pending"), extra))
         for key in gone:
             del log_.deliveries[key]

@@ -5,13 +5,11 @@ to the pure scheme (`domain.webhooks.record_attempt`), which decides success, re
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
-import aiohttp
-
-from ...engine.delivery import AttemptOutcome, Post, Sender, describe, sender_context
+from ...engine.delivery import AttemptOutcome, Post, describe, sender_context
 from ...engine.product import Transition
 from ...engine.world import World
 from .domain import webhooks
@@ -67,14 +65,6 @@ class PaywallsOutbox:
         return PaywallsWebhookAttempt(kind="paywalls-ai.webhook.attempt", at=at, delivery_id=delivery.id,
                                       event_type=delivery.event_type, status_code=status, error=error,
                                       delivery_status=delivery.status)
-
-
-class PaywallsDispatcher(Sender[PaywallsState, Delivery]):
-    """A sender of one state outside a World (a test drives it with explicit instants)."""
-
-    def __init__(self, state: Callable[[], PaywallsState], now: Callable[[], datetime],
-                 session: aiohttp.ClientSession, *, timeout: float = TIMEOUT_SECONDS) -> None:
-        super().__init__(PaywallsOutbox(timeout), session, state=state, now=now, name="paywalls-ai-webhooks")
 
 
 def _outbox(world: World) -> PaywallsOutbox:

@@ -71,7 +71,7 @@ def current(store: Store, now: datetime, paywall: Paywall, user_id: str, ttype: 
     return row
 
 
-def top_up_all(store: Store, now: datetime, keys: Iterable[tuple[str, str, str]]) -> list[BalanceRow]:
+def topped_up_rows(store: Store, now: datetime, keys: Iterable[tuple[str, str, str]]) -> list[BalanceRow]:
     """The balance rows of `keys` with every due top-up applied (for whole-table views such as the state
     dump); the lazy per-row rule gives the same counts, so this never changes what a later read sees."""
     rows = []

@@ -30,11 +30,3 @@ def add_interval(start: datetime, interval: str | None, count: int | None = 1) -
 def local_date(instant: datetime, timezone: str) -> date:
     """The calendar date of `instant` in `timezone` (the daily-trial day)."""
     return instant.astimezone(ZoneInfo(timezone)).date()
-
-
-def next_local_midnight(instant: datetime, timezone: str) -> datetime:
-    """The first instant of the next calendar day in `timezone`, as an aware datetime."""
-    zone = ZoneInfo(timezone)
-    local = instant.astimezone(zone)
-    tomorrow = local.date() + timedelta(days=1)
-    return datetime(tomorrow.year, tomorrow.month, tomorrow.day, tzinfo=zone)
