@@ -15,7 +15,7 @@ from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 Maker = Callable[[], Any]
-_IMMUTABLE = (str, int, float, bool, bytes, datetime, date, timedelta, Decimal, Fraction, type(None))
+_IMMUTABLE = frozenset({str, int, float, bool, bytes, datetime, date, timedelta, Decimal, Fraction, type(None)})
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,37 +26,45 @@ class Template(Generic[T]):
     kind: type[T]
     values: dict[str, Any]  # never handed out: `make` unpacks it
     parts: tuple[tuple[str, Maker], ...]
+    given: frozenset[str] = frozenset()  # fields `make` is given each time instead
 
-    def make(self) -> T:
-        """A new entity equal to the one the template was taken from, sharing nothing mutable with it."""
+    def make(self, **given: Any) -> T:
+        """A new entity equal to the one the template was taken from, sharing nothing mutable with it
+        (with the `given` fields the template was taken without)."""
+        if given.keys() != self.given:
+            raise TypeError(f"{self.kind.__name__} is made with {sorted(self.given)}, got {sorted(given)}")
         if not self.parts:
-            return self.kind(**self.values)
-        return self.kind(**self.values, **{name: make() for name, make in self.parts})
+            return self.kind(**self.values, **given)
+        return self.kind(**self.values, **{name: make() for name, make in self.parts}, **given)
 
 
-def template(entity: T) -> Template[T]:
+def template(entity: T, *, given: frozenset[str] = frozenset()) -> Template[T]:
     """The template of `entity`, a dataclass instance whose fields hold immutable values (strings,
-    numbers, datetimes, tuples of them), lists, dicts, sets and other such entities. Fields left out
-    of `__init__` are refused: an entity built by its constructor alone is what a template rebuilds."""
+    numbers, datetimes, tuples of them), lists, dicts, sets and other such entities, except the fields
+    named in `given` (`make` takes them each time). Fields left out of `__init__` are refused: an entity
+    built by its constructor alone is what a template rebuilds."""
     kind = type(entity)
     values: dict[str, Any] = {}
     parts: list[tuple[str, Maker]] = []
     for f in dataclasses.fields(entity):  # type: ignore[arg-type]
+        name = f.name
+        if name in given:
+            continue
         if not f.init:
-            raise TypeError(f"{kind.__name__}.{f.name} is not an __init__ field: it cannot be templated")
-        value = getattr(entity, f.name)
-        make = maker(value)
+            raise TypeError(f"{kind.__name__}.{name} is not an __init__ field: it cannot be templated")
+        value = getattr(entity, name)
+        make = None if type(value) in _IMMUTABLE else maker(value)
         if make is None:
-            values[f.name] = value
+            values[name] = value
         else:
-            parts.append((f.name, make))
-    return Template(kind=kind, values=values, parts=tuple(parts))
+            parts.append((name, make))
+    return Template(kind=kind, values=values, parts=tuple(parts), given=given)
 
 
 def maker(value: Any) -> Maker | None:
     """A function returning a fresh copy of `value` (a JSON-like tree, entities allowed), or None when
     `value` is immutable and can be shared as it is."""
-    if isinstance(value, _IMMUTABLE):
+    if type(value) in _IMMUTABLE or isinstance(value, str | int | float | bytes | date | timedelta | Decimal):
         return None
     if isinstance(value, tuple | frozenset):
         if any(maker(item) is not None for item in value):
