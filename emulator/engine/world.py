@@ -6,7 +6,6 @@ time). Products get their state and `now` from it. No aiohttp.
 from __future__ import annotations
 
 import asyncio
-import copy
 import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -96,7 +95,7 @@ class World:
     def load(self, document: Mapping[str, Any]) -> None:
         """Rebuild every product's state from `document`, as of now (refused whole, nothing changed, if any
         section is invalid); later resets return to it."""
-        self._install(copy.deepcopy(dict(document)))  # its own copy: the caller may change theirs
+        self._install({name: _copied(section) for name, section in document.items()})  # the caller may change theirs
 
     def _install(self, document: WorldDocument) -> None:
         now = self.clock.now()
@@ -249,6 +248,15 @@ class World:
         found = [e for p in self.products for state in (self.states[p.name],)
                  for e in p.events(state)[max(marks.get(p.name, 0) - p.evicted_events(state), 0):]]
         return sorted(found, key=lambda e: e.created_at)
+
+
+def _copied(value: Any) -> Any:
+    """A copy of a world document's tree of dicts and lists (its other values are immutable)."""
+    if isinstance(value, Mapping):
+        return {key: _copied(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_copied(item) for item in value]
+    return value
 
 
 def _section(document: Mapping[str, Any], name: str) -> Mapping[str, Any] | None:
