@@ -170,3 +170,12 @@ def test_templates_refuse_what_they_cannot_copy() -> None:
         template(Odd(handle=object()))
     with pytest.raises(TypeError, match="tuple holding mutable values"):
         template(Odd(handle=([1],)))
+
+
+def test_plans_are_checked_again_for_another_id_seed() -> None:
+    w = world(document=richer())
+    w.config.id_seed = 12
+    w.reset()
+    fresh = World.create(EmulatorConfig(start_time=T0, id_seed=12), bundled_products(), foreign=frozenset(BUNDLED))
+    fresh.load(richer())
+    assert dumps(w) == dumps(fresh) != dumps(world(document=richer()))

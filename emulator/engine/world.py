@@ -52,10 +52,11 @@ class World:
     # Names of products this emulator could serve but does not (left out on purpose; `create` takes every
     # name it could serve): a world document's sections for them are skipped instead of refused as unknown.
     foreign: frozenset[str] = frozenset()
-    # The checked plans of the world documents a reset or a restore returns to (`document`, `initial`),
-    # each with its products' plans: a reset builds fresh states from them instead of checking the
-    # document again. Keyed by the document object itself (`is`): a loaded document is this world's own copy.
-    _plans: list[tuple[WorldDocument, dict[str, WorldPlan]]] = field(default_factory=list, repr=False)
+    # The checked plans of the world documents a reset or a restore returns to (`document`, `initial`):
+    # (document, the id seed it was checked with, each product's plan). A reset builds fresh states from
+    # them instead of checking the document again. Keyed by the document object itself (`is`): a loaded
+    # document is this world's own copy, never changed.
+    _plans: list[tuple[WorldDocument, int, dict[str, WorldPlan]]] = field(default_factory=list, repr=False)
 
     @classmethod
     def create(cls, config: EmulatorConfig, products: Sequence[Product], *,
@@ -99,7 +100,8 @@ class World:
 
     def _install(self, document: WorldDocument) -> None:
         now = self.clock.now()
-        plans = next((plans for planned, plans in self._plans if planned is document), None)
+        plans = next((plans for planned, seed, plans in self._plans
+                      if planned is document and seed == self.id_seed), None)
         if plans is None:
             plans = self._plan(document, now)
         staged = {}
@@ -111,8 +113,8 @@ class World:
                 raise
         self.states = staged
         self.document = document
-        self._plans = [(document, plans), *[(d, ps) for d, ps in self._plans
-                                            if d is self.initial and d is not document]]
+        self._plans = [(document, self.id_seed, plans),
+                       *[kept for kept in self._plans if kept[0] is self.initial and kept[0] is not document]]
         self.ids = IdFactory(self.id_seed)
         self.faults = FaultTable()
         self.changed()
