@@ -179,3 +179,23 @@ def test_plans_are_checked_again_for_another_id_seed() -> None:
     fresh = World.create(EmulatorConfig(start_time=T0, id_seed=12), bundled_products(), foreign=frozenset(BUNDLED))
     fresh.load(richer())
     assert dumps(w) == dumps(fresh) != dumps(world(document=richer()))
+
+
+def test_the_monetize_plan_builds_every_table_the_check_filled() -> None:
+    """The plan copies the tables it knows; the store the section's check filled (every table the loader
+    writes) is the reference, so a table the loader learns to fill cannot be left out of the plan."""
+    from paywall_emulator.engine.ids import IdFactory
+    from paywall_emulator.engine.product import WorldLoad
+    from paywall_emulator.products.monetize.state import Store
+    from paywall_emulator.products.monetize.worldfile import _Loader, plan_section
+
+    section = richer()["monetize"]
+    checked = _Loader(Store(seed=11, ids=IdFactory(11)), T0)
+    checked.load(section)
+    checked.store.reindex()
+    built = plan_section(section, WorldLoad(now=T0, ids=IdFactory(11), id_seed=11))(
+        WorldLoad(now=T0, ids=IdFactory(11), id_seed=11))
+    assert snapshot.encode(built) == snapshot.encode(checked.store)
+    assert {name for name, value in snapshot.encode(built).items() if value} >= {
+        "owners", "api_keys", "webhook_endpoints", "paywalls", "prices", "offers", "providers", "users",
+        "users_by_email", "links", "balances", "subscriptions", "payments", "subscription_due", "auth"}
