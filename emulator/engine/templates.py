@@ -6,6 +6,7 @@ each time: two copies share nothing mutable). No aiohttp.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -71,17 +72,19 @@ def maker(value: Any) -> Maker | None:
             raise TypeError(f"a {type(value).__name__} holding mutable values cannot be templated")
         return None
     if isinstance(value, list | set):
-        items = [(item, maker(item)) for item in value]
         kind: Callable[[Any], Any] = type(value)
+        if all(type(item) in _IMMUTABLE for item in value):  # the usual case, checked first: cheaper
+            return functools.partial(kind, tuple(value))
+        items = [(item, maker(item)) for item in value]
         if all(make is None for _, make in items):
-            frozen = tuple(value)
-            return lambda: kind(frozen)
-        return lambda: kind(make() if make is not None else item for item, make in items)
+            return functools.partial(kind, tuple(value))
+        return lambda: kind([make() if make is not None else item for item, make in items])
     if type(value) is dict:
+        if all(type(item) in _IMMUTABLE for item in value.values()):
+            return dict(value).copy
         pairs = [(key, item, maker(item)) for key, item in value.items()]
         if all(make is None for _, _, make in pairs):
-            kept = dict(value)
-            return kept.copy
+            return dict(value).copy
         return lambda: {key: make() if make is not None else item for key, item, make in pairs}
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return template(value).make

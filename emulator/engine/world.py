@@ -254,6 +254,9 @@ class World:
 
 def _copied(value: Any) -> Any:
     """A copy of a world document's tree of dicts and lists (its other values are immutable)."""
+    kind = type(value)
+    if kind is str or kind is int or kind is float or kind is bool or value is None:
+        return value
     if isinstance(value, Mapping):
         return {key: _copied(item) for key, item in value.items()}
     if isinstance(value, list):
