@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from enum import Enum
 from fractions import Fraction
 from typing import Any, Generic, TypeVar
 
@@ -65,7 +66,7 @@ def template(entity: T, *, given: frozenset[str] = frozenset()) -> Template[T]:
 def maker(value: Any) -> Maker | None:
     """A function returning a fresh copy of `value` (a JSON-like tree, entities allowed), or None when
     `value` is immutable and can be shared as it is."""
-    if type(value) in _IMMUTABLE or isinstance(value, str | int | float | bytes | date | timedelta | Decimal):
+    if type(value) in _IMMUTABLE or isinstance(value, str | int | float | bytes | date | timedelta | Decimal | Enum):
         return None
     if isinstance(value, tuple | frozenset):
         if any(maker(item) is not None for item in value):
