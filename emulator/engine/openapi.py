@@ -214,6 +214,7 @@ class Operation:
     raw: dict[str, Any]
     # Hot-path indexes, derived once from the fields above (scripts/bench.py):
     params_in: dict[str, tuple[Parameter, ...]] = field(init=False, repr=False, compare=False)
+    public: bool = field(init=False, repr=False, compare=False)  # some security alternative is empty (none needed)
     json_responses: dict[int, tuple[bool, SchemaValidator | None]] = field(
         init=False, repr=False, compare=False, default_factory=dict)  # status -> (declared, validator)
     valid_replies: dict[tuple[int, bytes], None] = field(
@@ -222,6 +223,7 @@ class Operation:
         init=False, repr=False, compare=False, default_factory=dict)  # id(reused body) -> (body, its JSON)
 
     def __post_init__(self) -> None:
+        self.public = self.security is None or not self.security or any(not alt for alt in self.security)
         self.params_in = {where: tuple(p for p in self.parameters if p.location == where)
                           for where in ("path", "query", "header")}
 
@@ -238,11 +240,6 @@ class Operation:
 
     def allows(self, scheme: str) -> bool:
         return self.security is None or any(scheme in alt for alt in self.security)
-
-    @property
-    def public(self) -> bool:
-        """True when some security alternative is empty (no credentials needed)."""
-        return self.security is None or not self.security or any(not alt for alt in self.security)
 
     def response_validator(self, status: int, media_type: str) -> SchemaValidator | None:
         for key in (str(status), f"{str(status)[0]}XX", "default"):

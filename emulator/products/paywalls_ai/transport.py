@@ -17,6 +17,7 @@ from aiohttp import web
 
 from ...engine.errors import UpstreamError
 from ...engine.fake_provider import FakeConnectionError, FakeOptions, FakeProvider
+from ...engine.middleware import answer_headers
 from ...engine.routing import Reply
 from .domain import proxy
 from .domain.access import Blocked
@@ -132,7 +133,7 @@ async def relay_stream(request: web.Request, runtime: ProxyRuntime, answer: Answ
     """Relay SSE events as they arrive; the usage chunk is read (and passed on only if the client asked
     for it); `on_usage` runs once the stream ended with a usage. A client gone mid-stream stops the
     relay, not the stream: the rest is read from the provider, whose usage is charged at its end."""
-    response = web.StreamResponse(status=answer.status, headers=SSE_HEADERS)
+    response = web.StreamResponse(status=answer.status, headers={**answer_headers(request), **SSE_HEADERS})
     usage: Usage | None = None
     buffer = b""
     client_gone = False
@@ -193,7 +194,7 @@ def _usage_event(event: bytes) -> Usage | None:
 
 async def send_events(request: web.Request, events: list[bytes]) -> web.StreamResponse:
     """A paywall-required reply as a stream (the client asked for SSE)."""
-    response = web.StreamResponse(status=200, headers=SSE_HEADERS)
+    response = web.StreamResponse(status=200, headers={**answer_headers(request), **SSE_HEADERS})
     await response.prepare(request)
     await response.write(b"".join(events))
     await response.write_eof()
