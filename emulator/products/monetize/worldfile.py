@@ -1,5 +1,5 @@
 """The monetize section of a world file: its format (`MonetizeWorld` in spec/monetize.control.openapi.yaml)
-and its checks, and building a `Store` from it: checked once into a `WorldPlan` that builds a fresh store
+and its checks, and building a `Store` from it: checked once into a `SectionPlan` that builds a fresh store
 on every reset. A malformed section is refused with a `WorldError` naming the offending entry, and nothing
 changes. Times are relative to the instant of loading. No aiohttp.
 """
@@ -52,7 +52,7 @@ def load_section(section: Mapping[str, Any] | None, load: WorldLoad) -> Store:
     return plan_section(section, load)(load)
 
 
-def plan_section(section: Mapping[str, Any] | None, load: WorldLoad) -> WorldPlan:
+def plan_section(section: Mapping[str, Any] | None, load: WorldLoad) -> SectionPlan:
     """The world `section` checked whole as of `load.now` (as `load_section` checks it), as a plan that
     builds a new store for any later load of the same world."""
     loader = _Loader(Store(seed=load.id_seed, ids=load.ids, limits=load.limits), load.now)
@@ -60,7 +60,7 @@ def plan_section(section: Mapping[str, Any] | None, load: WorldLoad) -> WorldPla
     store = loader.store
     static = tuple((name, tuple((key, template(value)) for key, value in getattr(store, name).items()))
                    for name in ("owners", "webhook_endpoints", "paywalls", "prices", "providers"))
-    return WorldPlan(id_seed=load.id_seed, ids=store.ids.position(), static=static,
+    return SectionPlan(id_seed=load.id_seed, ids=store.ids.position(), static=static,
                      api_keys=tuple(store.api_keys.items()), steps=tuple(loader.steps))
 
 
@@ -74,7 +74,7 @@ class _Step(Protocol):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class WorldPlan:
+class SectionPlan:
     """A checked monetize section: the tables that do not depend on the instant of loading as entity
     templates, the others as steps run as of each load's `now`, and where the id factory stood after
     the ids the section drew (generated secrets, purchase ids, Freemius references)."""
