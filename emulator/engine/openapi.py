@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from pathlib import Path
 from typing import Any
 
@@ -373,12 +374,22 @@ def coerce_parameter(value: str, schema: Mapping[str, Any]) -> Any:
     return value
 
 
-# The encoder `json.dumps(body, separators=(",", ":"), ensure_ascii=False)` builds on every call.
-_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+def _compact_encoder() -> Callable[[Any], str]:
+    """What `json.dumps(body, separators=(",", ":"), ensure_ascii=False)` does, without building an
+    encoder on every call: the C encoder is made once (every answer pays for it otherwise), with no
+    circular-reference check (answers are trees). The pure-Python encoder where `_json` is missing."""
+    fallback = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+    if c_make_encoder is None:
+        return fallback.encode
+    iterencode = c_make_encoder(None, fallback.default, encode_basestring, None, ":", ",", False, False, True)
+    return lambda body: "".join(iterencode(body, 0))
+
+
+_ENCODE = _compact_encoder()
 
 
 def dumps(body: Any) -> bytes:
-    return _ENCODER.encode(body).encode()
+    return _ENCODE(body).encode()
 
 
 __all__ = [
