@@ -59,6 +59,8 @@ class Reply:
     # The body is a memoised object that is never mutated (bootstrap's guest answer): its JSON is
     # encoded once and reused while the same object comes back.
     reused_body: bool = False
+    # The JSON text `body` was parsed from, sent as it is (a relayed upstream answer); still validated.
+    encoded: bytes | None = None
 
 
 Handler = Callable[[Call], Awaitable[Reply | web.StreamResponse]]
@@ -394,6 +396,8 @@ def render(op: Operation | None, reply: Reply, *, strict: bool,
 
 
 def _encoded(op: Operation | None, reply: Reply) -> bytes:
+    if reply.encoded is not None:
+        return reply.encoded
     if op is None or not reply.reused_body:
         return dumps(reply.body)
     known = op.encoded.get(id(reply.body))

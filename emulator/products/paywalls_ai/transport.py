@@ -104,8 +104,9 @@ async def open_upstream(runtime: ProxyRuntime, paywall: Paywall, payload: bytes,
                   chunks=resp.content.iter_any(), release=close_http)
 
 
-async def read_all(answer: Answer) -> tuple[int, Any]:
-    """A non-streamed answer: (status, parsed JSON); a non-JSON answer is a broken provider (502)."""
+async def read_all(answer: Answer) -> tuple[int, Any, bytes]:
+    """A non-streamed answer: (status, parsed JSON, its bytes); a non-JSON answer is a broken provider
+    (502)."""
     try:
         raw = b"".join([chunk async for chunk in answer.chunks])
     except (aiohttp.ClientError, OSError) as exc:
@@ -113,7 +114,7 @@ async def read_all(answer: Answer) -> tuple[int, Any]:
     finally:
         await answer.release()
     try:
-        return answer.status, json.loads(raw)
+        return answer.status, json.loads(raw), raw
     except ValueError as exc:
         raise UpstreamError(f"The provider answered {answer.status} without JSON", code="upstream_error") from exc
 
@@ -245,9 +246,9 @@ async def complete(request: web.Request, runtime: ProxyRuntime, state: PaywallsS
         options = body.get("stream_options")
         keep = isinstance(options, dict) and options.get("include_usage") is True
         return await relay_stream(request, runtime, answer, keep_usage=keep, on_usage=settle)
-    status, reply = await read_all(answer)
+    status, reply, raw = await read_all(answer)
     usage = usage_of(reply) if 200 <= status < 300 else None
     if usage is not None:
         settle(usage)
-    return Reply(status=status, body=reply)
+    return Reply(status=status, body=reply, encoded=raw)  # the provider's answer, relayed as it came
 
