@@ -78,6 +78,7 @@ def test_a_change_to_one_product_asks_only_its_sources_again() -> None:
     world.changed()
     asyncio.run(world.catch_up())
     asked, other_asked = spy.asked, other.asked
+    world.states["monetize"].due_filed += 1  # the write filed work (a checkout, a period end)
     world.changed("monetize")
     assert asyncio.run(world.catch_up()) == []
     assert spy.asked > asked and other.asked == other_asked  # paykit's next instant still holds
@@ -86,6 +87,81 @@ def test_a_change_to_one_product_asks_only_its_sources_again() -> None:
                                              for h in (1, 2)]
     world.changed("monetize")
     assert asyncio.run(world.catch_up()) == []
+
+
+def test_a_write_that_filed_no_work_keeps_the_remembered_instant_of_a_product_with_a_stamp() -> None:
+    """monetize stamps what it files (`due_filed`): a write that filed nothing (a balance change) keeps
+    what its sources answered last, without asking them; one that filed work asks them again. PayKit has
+    no stamp: every write through it asks its sources again."""
+    world, spy = _world()
+    other = _Spy(T0 + timedelta(hours=2))
+    world.sources.append(("paykit", other))
+    world.changed()
+    asyncio.run(world.catch_up())
+    asked, other_asked = spy.asked, other.asked
+    world.changed("monetize")
+    assert asyncio.run(world.catch_up()) == [] and spy.asked == asked
+    world.changed("paykit")
+    assert asyncio.run(world.catch_up()) == [] and spy.asked == asked and other.asked > other_asked
+    spy.at = T0 + timedelta(minutes=30)  # work filed earlier than what was remembered
+    world.states["monetize"].due_filed += 1
+    world.changed("monetize")
+    world.clock.set(T0 + timedelta(minutes=30))
+    assert asyncio.run(world.catch_up()) == [{"type": "spy.ran", "at": (T0 + timedelta(minutes=30)).isoformat()}]
+
+
+def test_writes_that_file_work_are_seen_after_writes_that_file_none() -> None:
+    """Balance changes (nothing filed) before and after each checkout: every checkout still expires 24 h
+    after it was started when the clock jumps past them all directly (no control call in between)."""
+    with ThreadedEmulator(EmulatorConfig(start_time=T0)) as emu:
+        headers = {"X-Api-Key": emu.api_key}
+        credit = {"email": "alice@example.com", "type": "standard", "amount": 1, "op": "credit"}
+        started = []
+        for hour in range(3):
+            emu.call(lambda h=hour: emu.world.clock.set(T0 + timedelta(hours=h)))
+            for _ in range(2):
+                resp = requests.post(emu.url("/api/v1/paywall/15/balances"), json=credit, headers=headers,
+                                     timeout=10)
+                assert resp.status_code == 200
+            resp = requests.post(emu.url("/api/v1/paywall/3/start-checkout"), headers=headers, timeout=10,
+                                 json={"email": f"buyer{hour}@example.com", "priceId": "102"})
+            assert resp.status_code == 200, resp.text
+            started.append(emu.control.checkout_session_id(resp.json()))
+            resp = requests.post(emu.url("/api/v1/paywall/15/balances"), json=credit, headers=headers, timeout=10)
+            assert resp.status_code == 200
+        emu.call(lambda: emu.world.clock.set(T0 + timedelta(hours=24, minutes=30)))
+        assert requests.get(emu.url("/api/v1/paywall/3/bootstrap"), timeout=10).status_code == 200
+        checkouts = {c["id"]: c["status"] for c in emu.control.state()["monetize"]["checkouts"]}
+        assert [checkouts[s] for s in started] == ["expired", "open", "open"]
+        emu.call(lambda: emu.world.clock.set(T0 + timedelta(hours=26, minutes=30)))
+        assert requests.get(emu.url("/api/v1/paywall/3/bootstrap"), timeout=10).status_code == 200
+        checkouts = {c["id"]: c["status"] for c in emu.control.state()["monetize"]["checkouts"]}
+        assert [checkouts[s] for s in started] == ["expired"] * 3
+
+
+def test_a_write_that_files_a_period_end_earlier_than_any_known_is_seen() -> None:
+    """Carol's renewal fails now (a control write): her retry, 3 days on, is due before anything the
+    scheduler knew of (Erin's period end, about 5 days on); a balance change after it files nothing. The
+    retry runs when the clock jumps to it directly."""
+    carol = "sub_01hseedcarol00000000000001"
+    start = datetime(2026, 5, 10, 12, tzinfo=UTC)  # Erin's period ends 5 days on (from T0, only 3)
+    with ThreadedEmulator(EmulatorConfig(start_time=start)) as emu:
+        assert requests.get(emu.url("/api/v1/paywall/3/bootstrap"), timeout=10).status_code == 200  # quiet now
+        emu.control.fail_next_renewal(carol)
+        emu.control.renew_subscription(carol)
+        resp = requests.post(emu.url("/api/v1/paywall/15/balances"), headers={"X-Api-Key": emu.api_key},
+                             timeout=10, json={"email": "alice@example.com", "type": "standard", "amount": 1,
+                                               "op": "credit"})
+        assert resp.status_code == 200
+
+        def status() -> str:
+            [sub] = [s for s in emu.control.state()["monetize"]["subscriptions"] if s["id"] == carol]
+            return str(sub["status"])
+
+        assert status() == "past_due"
+        emu.call(lambda: emu.world.clock.set(start + timedelta(days=3, hours=1)))
+        assert requests.get(emu.url("/api/v1/paywall/3/bootstrap"), timeout=10).status_code == 200
+        assert status() == "active"  # the retry ran and was paid
 
 
 def test_work_scheduled_by_a_write_is_run_when_due() -> None:

@@ -172,6 +172,11 @@ class Product:
     authenticate: Callable[[Call], Any] | None = None
     # Fresh foreground due sources for one world (renewals, expiries); they get the state on each call.
     due_sources: Callable[[], Sequence[DueSource]] = _no_sources
+    # Optional: a value of the state that changes whenever work is filed that could fall due earlier than
+    # its foreground sources last reported (a new checkout, a period end filed); work that only moves later
+    # or ends needs no change. While it is unchanged, a write through the product's operations keeps the
+    # world's remembered due instant (`World.changed`). None: every such write asks its sources again.
+    due_stamp: Callable[[Any], object] | None = None
     # The product's event log, oldest first (a clock move reports the events it caused), and how many
     # events were evicted from its front so far (the log's first entry is event number `evicted`).
     events: Callable[[Any], Sequence[EventRef]] = _no_events

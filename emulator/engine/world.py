@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -46,6 +46,9 @@ class World:
     # that product's sources are asked again.
     _due: dict[str, datetime] = field(default_factory=dict, repr=False)
     _due_sources: int = field(default=0, repr=False)
+    # Each product's `due_stamp` as it was when its `_due` entry was computed: a write after which the
+    # stamp is the same filed no earlier work, and the entry (and `_quiet`) stand.
+    _stamps: dict[str, object] = field(default_factory=dict, repr=False)
     # While a clock move runs: the `monotonic()` instant by which the outside work it drives (webhook
     # attempts) must have answered; senders cut what is still unanswered then (`moves.wait_or_cut`).
     move_deadline: float | None = field(default=None, repr=False)
@@ -181,6 +184,10 @@ class World:
         every source again, or only the sources of `product` when the change was confined to its state
         (a write through one of its operations; products never touch each other's state). Reads never
         schedule work, so only writes call this."""
+        if product is not None and product in self._due and product in self._stamps:
+            stamp = self._stamper(product)
+            if stamp is not None and stamp(self.states[product]) == self._stamps[product]:
+                return  # it filed nothing that could fall due earlier: what was remembered stands
         self._quiet = None
         if product is None:
             self._due.clear()
@@ -239,6 +246,11 @@ class World:
             due[name] = at if at is not None and at < known else known
         self._due, self._due_sources = due, len(self.sources)
         self._quiet = (min(due.values(), default=_MAX_DATETIME), len(self.sources))
+        self._stamps = {p.name: p.due_stamp(self.states[p.name]) for p in self.products
+                        if p.due_stamp is not None and p.name in due}
+
+    def _stamper(self, product: str) -> Callable[[Any], object] | None:
+        return next((p.due_stamp for p in self.products if p.name == product), None)
 
     def event_marks(self) -> dict[str, int]:
         """How many events each product has logged so far, evicted ones included (see `events_since`)."""

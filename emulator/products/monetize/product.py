@@ -52,6 +52,7 @@ PRODUCT = Product(
     render_error=render_error,
     authenticate=authenticate_call,
     due_sources=billing_sources,
+    due_stamp=lambda store: store.due_filed,
     events=lambda store: store.events,
     evicted_events=lambda store: store.evicted.get("events", 0),
     setup=_setup,

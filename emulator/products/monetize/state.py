@@ -85,6 +85,9 @@ class Store:
     # are dropped when reached).
     subscription_due: list[tuple[datetime, datetime, str]] = field(default_factory=list)
     open_checkouts: dict[str, None] = field(default_factory=dict)
+    # How many entries were filed in those two indexes: nothing can fall due earlier than the scheduler
+    # last found while it is unchanged (`Product.due_stamp`).
+    due_filed: int = 0
     auth: AuthTables = field(default_factory=AuthTables)  # accounts, sessions, codes, mailbox, OAuth flows
     # History caps (configuration, applied on every load) and how many rows each capped table has lost
     # from its front so far: "events", "deliveries", "analytics" (`evict`; shown in the state dump).
@@ -234,6 +237,7 @@ class Store:
     def add_checkout(self, session: CheckoutSession) -> CheckoutSession:
         self.checkouts[session.id] = session
         self.open_checkouts[session.id] = None
+        self.due_filed += 1
         self._index_visitor(session)
         return session
 

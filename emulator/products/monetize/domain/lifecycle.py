@@ -361,6 +361,7 @@ def schedule(store: Store, sub: Subscription) -> None:
     due = due_at(sub)
     if due is not None:
         heapq.heappush(store.subscription_due, (due, sub.created, sub.id))
+        store.due_filed += 1
 
 
 def next_period_end(store: Store) -> datetime | None:
