@@ -16,7 +16,7 @@ from aiohttp import web
 from .config import EmulatorConfig
 from .engine import control
 from .engine.keys import OPERATIONS_KEY, SPECS_KEY, WORLD_KEY
-from .engine.middleware import CONTROL_PREFIX, ERROR_SHAPES_KEY, ErrorShapes, cors_headers, error_boundary
+from .engine.middleware import CONTROL_PREFIX, ERROR_SHAPES_KEY, ErrorShapes, error_boundary
 from .engine.openapi import CONTROL_SPEC, ApiSpec, SpecError, compile_spec, load_document, spec_path
 from .engine.product import Product
 from .engine.routing import MAX_BODY_BYTES, Handler, bind_routes, collect_handlers
@@ -68,10 +68,10 @@ def create_app(config: EmulatorConfig | None = None, *, products: Sequence[Produ
     app[WORLD_KEY] = world
     app[SPECS_KEY] = specs
     app[OPERATIONS_KEY] = {op.operation_id: op for spec in specs for op in spec.operations}
-    app[ERROR_SHAPES_KEY] = ErrorShapes.of(specs, {p.name: p for p in products})
-    app.on_response_prepare.append(cors_headers)
+    shapes = app[ERROR_SHAPES_KEY] = ErrorShapes.of(specs, {p.name: p for p in products})
     handlers = collect_handlers([control, *(m for p in products for m in p.handlers)])
-    bind_routes(app, specs, {**handlers, **(handler_overrides or {})}, {p.name: p for p in products})
+    bind_routes(app, specs, {**handlers, **(handler_overrides or {})}, {p.name: p for p in products},
+                shapes.answer_headers)
     for product in products:
         if product.setup is not None:
             product.setup(app)

@@ -5,6 +5,7 @@ successes and errors alike."""
 from __future__ import annotations
 
 import pytest
+import requests
 
 from .conftest import STRIPE_PW, Api
 
@@ -56,3 +57,38 @@ def test_options_without_a_preflight_request_is_not_a_preflight(api: Api) -> Non
     resp = api.request("OPTIONS", f"/api/v1/paywall/{STRIPE_PW}/bootstrap")
     assert resp.status_code == 405
     assert resp.json()["code"] == "method_not_allowed"
+
+
+PAYWALLS_HEADERS = {"Authorization": "Bearer sk-paywalls-v1-emulator-demo", "Origin": "https://app.example.com"}
+CHAT = {"model": "fake-gpt-emulator", "messages": [{"role": "user", "content": "hi"}]}
+
+
+def cors_of(resp: requests.Response) -> tuple[str | None, set[str]]:
+    exposed = listed(resp.headers.get("Access-Control-Expose-Headers", ""))
+    return resp.headers.get("Access-Control-Allow-Origin"), exposed
+
+
+@pytest.mark.parametrize(("user", "stream"), [("alice", False), ("alice", True), ("broke", False), ("broke", True)])
+def test_every_kind_of_product_answer_carries_cors_headers(api: Api, user: str, stream: bool) -> None:
+    """Relayed and paywall-required Paywalls.ai answers, JSON and streamed (a stream's headers are sent
+    by its handler, not by the pipeline), carry the same CORS headers as every other product answer."""
+    resp = api.post("/v1/chat/completions", json={**CHAT, "user": user, "stream": stream}, headers=PAYWALLS_HEADERS)
+    assert resp.status_code == 200
+    assert resp.headers["Content-Type"].startswith("text/event-stream" if stream else "application/json")
+    origin, exposed = cors_of(resp)
+    assert origin == "*" and {"x-query-type", "x-emulator-spec-violation"} <= exposed
+
+
+def test_paykit_errors_injected_faults_and_preflights_carry_cors_headers_the_control_api_none(api: Api) -> None:
+    refused = api.post("/api/v1/meter", json={"userId": "u", "event": "e"}, headers={"x-paykit-key": "sk_live_nope"})
+    assert refused.status_code == 401 and cors_of(refused)[0] == "*"
+    fault = api.post("/_emulator/faults", json={"operation_id": "getBootstrap", "status": 503})
+    assert fault.status_code == 201 and cors_of(fault) == (None, set())  # the control API: same origin only
+    injected = api.get(f"/api/v1/paywall/{STRIPE_PW}/bootstrap")
+    assert injected.status_code == 503 and injected.headers["X-Emulator-Fault"] == fault.json()["id"]
+    assert cors_of(injected)[0] == "*" and "x-query-type" in cors_of(injected)[1]
+    assert cors_of(api.get("/_emulator/health")) == (None, set())
+    preflight = api.request("OPTIONS", "/api/v1/meter", headers={
+        "Origin": "https://app.example.com", "Access-Control-Request-Method": "POST"})
+    assert preflight.status_code == 204 and cors_of(preflight)[0] == "*"
+    assert "x-paykit-key" in listed(preflight.headers["Access-Control-Allow-Headers"])

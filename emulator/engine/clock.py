@@ -39,7 +39,11 @@ class EmulatorClock:
         return self._frozen is not None
 
     def now(self) -> datetime:
-        current = self._frozen if self._frozen is not None else datetime.now(UTC) + self._offset
+        current = self._frozen
+        if current is None:
+            current = datetime.now(UTC)
+            if self._offset:
+                current += self._offset
         if self._high_water is not None and current < self._high_water:
             # Wall time (or a test's freezegun) went backwards: time never runs backwards in the
             # emulator, it waits for the wall to catch up.

@@ -9,16 +9,48 @@ from __future__ import annotations
 import random
 import string
 import uuid
+from dataclasses import dataclass
+from typing import Any
 
 _ALNUM = string.ascii_letters + string.digits
 _LOWER_ALNUM = string.ascii_lowercase + string.digits
 
 
+@dataclass(frozen=True, slots=True)
+class IdPosition:
+    """Where an id factory stands: its generator's state (None: untouched since seeding) and its
+    counters. Immutable, so one position can start any number of factories."""
+
+    rng: tuple[Any, ...] | None = None
+    counters: tuple[tuple[str, int], ...] = ()
+
+
 class IdFactory:
-    def __init__(self, seed: int) -> None:
+    def __init__(self, seed: int, *, at: IdPosition | None = None) -> None:
         self.seed = seed
-        self._rng = random.Random(seed)
-        self._counters: dict[str, int] = {}
+        # The generator is made on the first draw (seeding costs as much as a small world's reset, and
+        # most resets are followed by few draws or none): from the seed, or from `at` when given.
+        self._start = at.rng if at is not None else None
+        self._generator: random.Random | None = None
+        self._counters: dict[str, int] = dict(at.counters) if at is not None else {}
+
+    @property
+    def _rng(self) -> random.Random:
+        rng = self._generator
+        if rng is None:
+            rng = self._generator = random.Random(self.seed) if self._start is None else random.Random()
+            if self._start is not None:
+                rng.setstate(self._start)
+        return rng
+
+    def position(self) -> IdPosition:
+        """Where this factory stands now: `IdFactory(seed, at=...)` goes on from here."""
+        rng = self._generator.getstate() if self._generator is not None else self._start
+        return IdPosition(rng=rng, counters=tuple(self._counters.items()))
+
+    def rng_state(self) -> tuple[Any, ...]:
+        """The generator's state (what `random.Random.getstate` gives), for the state file."""
+        return self._rng.getstate()
 
     def alnum(self, length: int, *, lower: bool = False) -> str:
         alphabet = _LOWER_ALNUM if lower else _ALNUM

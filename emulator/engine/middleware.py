@@ -3,7 +3,8 @@
 `error_boundary` answers CORS preflights (listing every header the products' SDKs send explicitly; a
 `*` does not cover Authorization), then turns routing misses (404/405) and any unexpected exception
 into the error shape of the product whose paths the request was aimed at — a handler bug answers 500
-`internal_error`, never an HTML page; `cors_headers` (`on_response_prepare`) marks every response.
+`internal_error`, never an HTML page. `ErrorShapes.answer_headers` are the CORS headers every answer on
+a product path carries (the pipeline, this boundary and the products' streams add them).
 """
 
 from __future__ import annotations
@@ -35,7 +36,13 @@ class ErrorShapes:
 
     routes: tuple[tuple[tuple[str, ...], Shape], ...]  # (template segments, shape) of each public operation
     allowed_headers: str
-    exposed_headers: str
+    cors: Mapping[str, str]  # the CORS headers of every answer on a product path
+
+    def answer_headers(self, path: str) -> Mapping[str, str]:
+        """The headers every answer at `path` carries: the CORS headers, except on the control API (for
+        same-origin use only). Set on each response directly, not by an `on_response_prepare` hook: a
+        signal costs every request more than the headers themselves."""
+        return {} if path.startswith(CONTROL_PREFIX) else self.cors
 
     @classmethod
     def of(cls, specs: Sequence[ApiSpec], products: Mapping[str, Product]) -> ErrorShapes:
@@ -45,7 +52,8 @@ class ErrorShapes:
                                  *(h for p in products.values() for h in p.cors_headers)])
         exposed = dict.fromkeys([*(h for p in products.values() for h in p.exposed_headers),
                                  "X-Emulator-Spec-Violation"])
-        return cls(routes=routes, allowed_headers=", ".join(allowed), exposed_headers=", ".join(exposed))
+        cors = {"Access-Control-Allow-Origin": "*", "Access-Control-Expose-Headers": ", ".join(exposed)}
+        return cls(routes=routes, allowed_headers=", ".join(allowed), cors=cors)
 
     def for_path(self, path: str) -> Shape:
         segments = path.strip("/").split("/")
@@ -66,9 +74,16 @@ class ErrorShapes:
 ERROR_SHAPES_KEY = web.AppKey("error_shapes", ErrorShapes)
 
 
+def answer_headers(request: web.Request) -> dict[str, str]:
+    """A copy of the headers every answer to `request` carries (`ErrorShapes.answer_headers`): what a
+    handler that streams its answer starts its response's headers from."""
+    return dict(request.app[ERROR_SHAPES_KEY].answer_headers(request.path))
+
+
 def _json_error(request: web.Request, err: EmulatorError) -> web.Response:
-    shape = request.app[ERROR_SHAPES_KEY].for_path(request.path)
-    return web.Response(status=err.http_status, body=dumps(shape(err)), content_type="application/json")
+    shapes = request.app[ERROR_SHAPES_KEY]
+    return web.Response(status=err.http_status, body=dumps(shapes.for_path(request.path)(err)),
+                        content_type="application/json", headers=shapes.answer_headers(request.path))
 
 
 @web.middleware
@@ -79,7 +94,7 @@ async def error_boundary(request: web.Request, handler: Handler) -> web.StreamRe
         if request.path.startswith(CONTROL_PREFIX):  # the control API is for same-origin use only
             return _json_error(request, ForbiddenError("the control API answers no cross-origin browser request",
                                                        code="cross_origin_forbidden"))
-        return _preflight(request.app[ERROR_SHAPES_KEY].allowed_headers)
+        return _preflight(request.app[ERROR_SHAPES_KEY])
     try:
         return await handler(request)
     except EmulatorError as err:
@@ -99,23 +114,13 @@ async def error_boundary(request: web.Request, handler: Handler) -> web.StreamRe
         return _json_error(request, InternalError("the emulator hit an unexpected error; see its log"))
 
 
-def _preflight(allowed_headers: str) -> web.Response:
-    """The answer to a CORS preflight, for any path."""
-    response = web.Response(status=204)
+def _preflight(shapes: ErrorShapes) -> web.Response:
+    """The answer to a CORS preflight, for any product path."""
+    response = web.Response(status=204, headers=shapes.cors)
     response.headers["Access-Control-Allow-Methods"] = ALLOWED_METHODS
-    response.headers["Access-Control-Allow-Headers"] = allowed_headers
+    response.headers["Access-Control-Allow-Headers"] = shapes.allowed_headers
     response.headers["Access-Control-Max-Age"] = "600"
     return response
-
-
-async def cors_headers(request: web.Request, response: web.StreamResponse) -> None:
-    """`on_response_prepare`: every answer of the products' APIs is readable cross-origin (the browser SDKs
-    call from the app's origin): errors built by the boundary and streamed answers included. The control
-    API's answers are not."""
-    if request.path.startswith(CONTROL_PREFIX):
-        return
-    response.headers.setdefault("Access-Control-Allow-Origin", "*")
-    response.headers.setdefault("Access-Control-Expose-Headers", request.app[ERROR_SHAPES_KEY].exposed_headers)
 
 
 class ProtocolErrorLog(logging.LoggerAdapter):  # type: ignore[type-arg]

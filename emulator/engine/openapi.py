@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from pathlib import Path
 from typing import Any
 
@@ -214,6 +215,7 @@ class Operation:
     raw: dict[str, Any]
     # Hot-path indexes, derived once from the fields above (scripts/bench.py):
     params_in: dict[str, tuple[Parameter, ...]] = field(init=False, repr=False, compare=False)
+    public: bool = field(init=False, repr=False, compare=False)  # some security alternative is empty (none needed)
     json_responses: dict[int, tuple[bool, SchemaValidator | None]] = field(
         init=False, repr=False, compare=False, default_factory=dict)  # status -> (declared, validator)
     valid_replies: dict[tuple[int, bytes], None] = field(
@@ -222,6 +224,7 @@ class Operation:
         init=False, repr=False, compare=False, default_factory=dict)  # id(reused body) -> (body, its JSON)
 
     def __post_init__(self) -> None:
+        self.public = self.security is None or not self.security or any(not alt for alt in self.security)
         self.params_in = {where: tuple(p for p in self.parameters if p.location == where)
                           for where in ("path", "query", "header")}
 
@@ -238,11 +241,6 @@ class Operation:
 
     def allows(self, scheme: str) -> bool:
         return self.security is None or any(scheme in alt for alt in self.security)
-
-    @property
-    def public(self) -> bool:
-        """True when some security alternative is empty (no credentials needed)."""
-        return self.security is None or not self.security or any(not alt for alt in self.security)
 
     def response_validator(self, status: int, media_type: str) -> SchemaValidator | None:
         for key in (str(status), f"{str(status)[0]}XX", "default"):
@@ -376,12 +374,22 @@ def coerce_parameter(value: str, schema: Mapping[str, Any]) -> Any:
     return value
 
 
-# The encoder `json.dumps(body, separators=(",", ":"), ensure_ascii=False)` builds on every call.
-_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+def _compact_encoder() -> Callable[[Any], str]:
+    """What `json.dumps(body, separators=(",", ":"), ensure_ascii=False)` does, without building an
+    encoder on every call: the C encoder is made once (every answer pays for it otherwise), with no
+    circular-reference check (answers are trees). The pure-Python encoder where `_json` is missing."""
+    fallback = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+    if c_make_encoder is None:
+        return fallback.encode
+    iterencode = c_make_encoder(None, fallback.default, encode_basestring, None, ":", ",", False, False, True)
+    return lambda body: "".join(iterencode(body, 0))
+
+
+_ENCODE = _compact_encoder()
 
 
 def dumps(body: Any) -> bytes:
-    return _ENCODER.encode(body).encode()
+    return _ENCODE(body).encode()
 
 
 __all__ = [

@@ -86,6 +86,11 @@ class WorldLoad:
     limits: Limits = field(default_factory=Limits)  # history caps (a state keeps them as `limits`)
 
 
+# A world section checked once, building a fresh state for each `WorldLoad` it is given (see
+# `Product.plan_world`).
+WorldPlan = Callable[[WorldLoad], Any]
+
+
 def _no_sources() -> Sequence[DueSource]:
     return ()
 
@@ -155,6 +160,11 @@ class Product:
     # Build the product's state for a world section (None: the world file has no such section), as of
     # `load.now`. Validate the whole section before returning; raise WorldError naming the place.
     load_world: Callable[[Mapping[str, Any] | None, WorldLoad], Any]
+    # Optional, for fast resets: check a section once, as `load_world` would with that `WorldLoad` (same
+    # refusals, same ids drawn), and return a plan that builds the same state from entities made afresh
+    # on every call, for any later `WorldLoad` of the same world (same id seed and limits; relative times
+    # count from its `now`, and checks that depend on `now` run again). None: `load_world` on each reset.
+    plan_world: Callable[[Mapping[str, Any] | None, WorldLoad], WorldPlan] | None = None
     # The product's error body for any engine error (routing misses, validation, faults).
     render_error: Callable[[EmulatorError], Any] = render_error
     # Runs for each of its public operations before parameters and body are validated; the result is

@@ -15,6 +15,7 @@ import logging
 import warnings
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from itertools import chain
 from types import ModuleType
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl
@@ -58,6 +59,8 @@ class Reply:
     # The body is a memoised object that is never mutated (bootstrap's guest answer): its JSON is
     # encoded once and reused while the same object comes back.
     reused_body: bool = False
+    # The JSON text `body` was parsed from, sent as it is (a relayed upstream answer); still validated.
+    encoded: bytes | None = None
 
 
 Handler = Callable[[Call], Awaitable[Reply | web.StreamResponse]]
@@ -86,7 +89,10 @@ def collect_handlers(modules: Iterable[ModuleType]) -> dict[str, Handler]:
 
 
 def bind_routes(app: web.Application, specs: Iterable[ApiSpec], handlers: dict[str, Handler],
-                products: Mapping[str, Product]) -> None:
+                products: Mapping[str, Product],
+                answer_headers: Callable[[str], Mapping[str, str]] = lambda path: {}) -> None:
+    """Route every operation of `specs` to its pipeline; `answer_headers(path template)`: the headers
+    every answer of that operation carries (the CORS headers of product paths)."""
     operations = [op for spec in specs for op in spec.operations]
     known = {op.operation_id for op in operations}
     stray = sorted(set(handlers) - known)
@@ -98,7 +104,8 @@ def bind_routes(app: web.Application, specs: Iterable[ApiSpec], handlers: dict[s
         raise SpecError(f"operations without a handler: {missing}")
     for op in sorted(operations, key=_route_order):
         handler = handlers.get(op.operation_id) or _unimplemented
-        app.router.add_route(op.method, _aiohttp_path(op.path), _pipeline(op, handler, products.get(op.product)))
+        app.router.add_route(op.method, _aiohttp_path(op.path),
+                             _pipeline(op, handler, products.get(op.product), answer_headers(op.path)))
 
 
 def _route_order(op: Operation) -> tuple[bool, bool, int, str]:
@@ -121,8 +128,8 @@ async def _unimplemented(call: Call) -> Reply:
     raise NotImplementedOperationError(f"{call.op.operation_id} is declared but not implemented yet")
 
 
-def _pipeline(op: Operation, handler: Handler,
-              product: Product | None) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+def _pipeline(op: Operation, handler: Handler, product: Product | None,
+              answer_headers: Mapping[str, str]) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     # Reset, world loading and health never run due work first: they must answer whatever state the world is in.
     catch_up = not op.extension("x-emulator-skip-catch-up")
     writes = op.method not in ("GET", "HEAD", "OPTIONS")
@@ -144,21 +151,21 @@ def _pipeline(op: Operation, handler: Handler,
                     world.changed(op.product or None)  # it may have scheduled work (a checkout to expire)
         except EmulatorError as err:
             result = Reply(status=err.http_status, body=shape(err))
-        if isinstance(result, web.StreamResponse):
+        if not isinstance(result, Reply):  # a stream the handler answered itself
             return result
-        return render(op, result, strict=world.config.strict_responses, shape=shape)
+        return render(op, result, strict=world.config.strict_responses, shape=shape, base_headers=answer_headers)
 
     async def run(request: web.Request) -> web.StreamResponse:
         world = request.app[WORLD_KEY]
         # Fault injection (control API): before anything else, or after the handler committed its write.
         fault = faults.pick(world.faults, op)
         if fault is not None and not fault.after_commit:
-            early = await inject(fault, request, shape)
+            early = await inject(fault, request, shape, answer_headers)
             if early is not None:
                 return early
         response = await serve(request, world)
         if fault is not None and fault.after_commit and not response.prepared:
-            late = await inject(fault, request, shape)
+            late = await inject(fault, request, shape, answer_headers)
             if late is not None:
                 return late
         return response
@@ -167,8 +174,8 @@ def _pipeline(op: Operation, handler: Handler,
     return run
 
 
-async def inject(fault: faults.Fault, request: web.Request,
-                 shape: Callable[[EmulatorError], Any]) -> web.StreamResponse | None:
+async def inject(fault: faults.Fault, request: web.Request, shape: Callable[[EmulatorError], Any],
+                 answer_headers: Mapping[str, str]) -> web.StreamResponse | None:
     """Apply a hit fault: wait, then fail the answer; None when only latency was asked for."""
     if fault.latency_ms:
         await asyncio.sleep(fault.latency_ms / 1000)
@@ -184,7 +191,7 @@ async def inject(fault: faults.Fault, request: web.Request,
         if isinstance(body, dict) and fault.body:
             body = {**body, **fault.body}
         return web.Response(status=fault.status, body=dumps(body), content_type=JSON_CT,
-                            headers={"X-Emulator-Fault": fault.id})
+                            headers={**answer_headers, "X-Emulator-Fault": fault.id})
     return None
 
 
@@ -225,11 +232,15 @@ def _control_guard(op: Operation) -> Callable[[web.Request, World], None]:
 async def _prepare(op: Operation, request: web.Request, world: World,
                    authenticate: Callable[[Call], Any] | None) -> Call:
     path = dict(request.match_info)
-    for where, values in (("header", request.headers), ("query", request.query), ("path", path)):
-        for name, value in values.items():
-            if not (name.isascii() and value.isascii()):  # ASCII holds no lone surrogate: the usual case
-                check_text(name, f"a {where} name", "invalid_request")
-                check_text(value, f"{where} value {name!r}", "invalid_request")
+    # ASCII holds no lone surrogate: the usual case is settled by one look at the decoded path and query
+    # and the raw header bytes (a header's non-ASCII byte is what decodes to a surrogate escape).
+    if not (request.path.isascii() and request.query_string.isascii()
+            and b"".join(chain.from_iterable(request.raw_headers)).isascii()):
+        for where, values in (("header", request.headers), ("query", request.query), ("path", path)):
+            for name, value in values.items():
+                if not (name.isascii() and value.isascii()):
+                    check_text(name, f"a {where} name", "invalid_request")
+                    check_text(value, f"{where} value {name!r}", "invalid_request")
     call = Call(op=op, request=request, world=world, path=path, query={}, headers=request.headers, body=None,
                 files=[])
     if authenticate is not None:
@@ -359,8 +370,11 @@ async def _parse_multipart(request: web.Request) -> tuple[dict[str, Any], list[U
 
 
 def render(op: Operation | None, reply: Reply, *, strict: bool,
-           shape: Callable[[EmulatorError], Any] = render_error) -> web.Response:
-    headers = dict(reply.headers)
+           shape: Callable[[EmulatorError], Any] = render_error,
+           base_headers: Mapping[str, str] | None = None) -> web.Response:
+    """The response of a handler's reply (`base_headers` under the reply's own), its JSON checked
+    against the operation's declared response (strict: a violation answers 500)."""
+    headers = {**base_headers, **reply.headers} if base_headers else dict(reply.headers)
     if reply.status == 204:
         return web.Response(status=204, headers=headers)
     if reply.content_type != JSON_CT:  # pages and redirects: the handler's text as is
@@ -375,12 +389,15 @@ def render(op: Operation | None, reply: Reply, *, strict: bool,
             if strict:
                 err = EmulatorError(f"{op.operation_id} answered {reply.status} violating the spec: {problem}",
                                     status=500, code="response_validation_failed")
-                return web.Response(status=500, body=dumps(shape(err)), content_type=JSON_CT)
+                return web.Response(status=500, body=dumps(shape(err)), content_type=JSON_CT,
+                                    headers=base_headers)
             headers["X-Emulator-Spec-Violation"] = problem[:500]
     return web.Response(status=reply.status, body=payload, headers=headers, content_type=reply.content_type)
 
 
 def _encoded(op: Operation | None, reply: Reply) -> bytes:
+    if reply.encoded is not None:
+        return reply.encoded
     if op is None or not reply.reused_body:
         return dumps(reply.body)
     known = op.encoded.get(id(reply.body))

@@ -11,7 +11,6 @@ import dataclasses
 import functools
 import json
 import os
-import random
 import types
 import typing
 from collections.abc import Mapping
@@ -19,7 +18,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from .ids import IdFactory
+from .ids import IdFactory, IdPosition
 
 FORMAT = "paywall-emulator-state/1"
 PAIRS = "__pairs__"  # a mapping whose keys are not all strings is saved as its (key, value) pairs
@@ -40,7 +39,8 @@ def encode(value: Any) -> Any:
     if isinstance(value, bytes):
         return base64.b64encode(value).decode("ascii")
     if isinstance(value, IdFactory):
-        return {"seed": value.seed, "counters": dict(value._counters), "rng": encode(value._rng.getstate())}
+        position = value.position()
+        return {"seed": value.seed, "counters": dict(position.counters), "rng": encode(value.rng_state())}
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: encode(getattr(value, f.name)) for f in dataclasses.fields(value)
                 if not f.metadata.get("transient")}
@@ -79,11 +79,8 @@ def decode(raw: Any, annotation: Any) -> Any:
     if annotation is bytes:
         return base64.b64decode(raw)
     if annotation is IdFactory:
-        ids = IdFactory(int(raw["seed"]))
-        ids._counters = {str(k): int(v) for k, v in raw["counters"].items()}
-        ids._rng = random.Random()
-        ids._rng.setstate(_tuples(raw["rng"]))
-        return ids
+        counters = tuple((str(k), int(v)) for k, v in raw["counters"].items())
+        return IdFactory(int(raw["seed"]), at=IdPosition(rng=_tuples(raw["rng"]), counters=counters))
     if isinstance(annotation, type) and dataclasses.is_dataclass(annotation):
         hints = _hints(annotation)
         # A field the file lacks (saved before the field existed) takes its default, if it has one.

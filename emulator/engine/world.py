@@ -6,6 +6,7 @@ time). Products get their state and `now` from it. No aiohttp.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -17,7 +18,7 @@ from . import snapshot
 from .clock import EmulatorClock, monotonic
 from .faults import FaultTable
 from .ids import IdFactory
-from .product import DueSource, EventRef, Product, Transition, WorldError, WorldLoad
+from .product import DueSource, EventRef, Product, Transition, WorldError, WorldLoad, WorldPlan
 from .worldfile import WorldDocument, read_world
 
 _MAX_DATETIME = datetime.max.replace(tzinfo=UTC)
@@ -51,6 +52,11 @@ class World:
     # Names of products this emulator could serve but does not (left out on purpose; `create` takes every
     # name it could serve): a world document's sections for them are skipped instead of refused as unknown.
     foreign: frozenset[str] = frozenset()
+    # The checked plans of the world documents a reset or a restore returns to (`document`, `initial`):
+    # (document, the id seed it was checked with, each product's plan). A reset builds fresh states from
+    # them instead of checking the document again. Keyed by the document object itself (`is`): a loaded
+    # document is this world's own copy, never changed.
+    _plans: list[tuple[WorldDocument, int, dict[str, WorldPlan]]] = field(default_factory=list, repr=False)
 
     @classmethod
     def create(cls, config: EmulatorConfig, products: Sequence[Product], *,
@@ -90,28 +96,50 @@ class World:
     def load(self, document: Mapping[str, Any]) -> None:
         """Rebuild every product's state from `document`, as of now (refused whole, nothing changed, if any
         section is invalid); later resets return to it."""
-        self._install(dict(document))
+        self._install({name: _copied(section) for name, section in document.items()})  # the caller may change theirs
 
     def _install(self, document: WorldDocument) -> None:
-        unknown = sorted(set(document) - {p.name for p in self.products} - self.foreign)
-        if unknown:
-            raise WorldError(f"{unknown[0]}: unknown section of the world document; sections are product names: "
-                             f"{', '.join(p.name for p in self.products)}")
         now = self.clock.now()
+        plans = next((plans for planned, seed, plans in self._plans
+                      if planned is document and seed == self.id_seed), None)
+        if plans is None:
+            plans = self._plan(document, now)
         staged = {}
         for p in self.products:
             try:
-                staged[p.name] = p.load_world(_section(document, p.name),
-                                              WorldLoad(now=now, ids=IdFactory(self.id_seed), id_seed=self.id_seed,
-                                                        limits=self.config.limits))
+                staged[p.name] = plans[p.name](self._load(now))
             except WorldError as exc:
                 exc.section = exc.section or p.name
                 raise
         self.states = staged
         self.document = document
+        self._plans = [(document, self.id_seed, plans),
+                       *[kept for kept in self._plans if kept[0] is self.initial and kept[0] is not document]]
         self.ids = IdFactory(self.id_seed)
         self.faults = FaultTable()
         self.changed()
+
+    def _load(self, now: datetime) -> WorldLoad:
+        return WorldLoad(now=now, ids=IdFactory(self.id_seed), id_seed=self.id_seed, limits=self.config.limits)
+
+    def _plan(self, document: WorldDocument, now: datetime) -> dict[str, WorldPlan]:
+        """Check `document` whole (every section, as of `now`) into one plan per product."""
+        unknown = sorted(set(document) - {p.name for p in self.products} - self.foreign)
+        if unknown:
+            raise WorldError(f"{unknown[0]}: unknown section of the world document; sections are product names: "
+                             f"{', '.join(p.name for p in self.products)}")
+        plans: dict[str, WorldPlan] = {}
+        for p in self.products:
+            try:
+                section = _section(document, p.name)
+                if p.plan_world is not None:
+                    plans[p.name] = p.plan_world(section, self._load(now))
+                else:
+                    plans[p.name] = functools.partial(p.load_world, section)
+            except WorldError as exc:
+                exc.section = exc.section or p.name
+                raise
+        return plans
 
     def save(self, path: Path) -> None:
         """Write the whole world (every product's state, both world documents, the clock) to `path`."""
@@ -222,6 +250,18 @@ class World:
         found = [e for p in self.products for state in (self.states[p.name],)
                  for e in p.events(state)[max(marks.get(p.name, 0) - p.evicted_events(state), 0):]]
         return sorted(found, key=lambda e: e.created_at)
+
+
+def _copied(value: Any) -> Any:
+    """A copy of a world document's tree of dicts and lists (its other values are immutable)."""
+    kind = type(value)
+    if kind is str or kind is int or kind is float or kind is bool or value is None:
+        return value
+    if isinstance(value, Mapping):
+        return {key: _copied(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_copied(item) for item in value]
+    return value
 
 
 def _section(document: Mapping[str, Any], name: str) -> Mapping[str, Any] | None:

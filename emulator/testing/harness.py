@@ -88,11 +88,7 @@ class ThreadedEmulator(ThreadedServer):
     def call(self, fn: Callable[..., T], *args: Any) -> T:
         """Run `fn(*args)` on the emulator's loop thread and return its result (for state access
         from tests without racing the server). Unstable, like `world`."""
-
-        async def run() -> T:
-            return fn(*args)
-
-        return self._thread.run(run())
+        return self._thread.call(fn, *args)
 
     def reset(self) -> None:
         """What `POST /_emulator/reset` does: back to the world loaded last, the configured start time

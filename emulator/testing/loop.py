@@ -7,6 +7,7 @@ clock, whatever freezegun patches), `LoopThread` (one such loop run from other t
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import functools
 import threading
 import time
@@ -80,6 +81,25 @@ class LoopThread:
             coro.close()
             raise RuntimeError(f"{self.name} is not running")
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout=timeout)
+
+    def call(self, fn: Callable[..., T], *args: Any, timeout: float = START_TIMEOUT) -> T:
+        """Run the plain function `fn(*args)` on the loop and wait for its result (its exception is raised
+        here). Cheaper than `run`: one callback, no task and no chained future."""
+        loop = self.loop
+        if loop is None:
+            raise RuntimeError(f"{self.name} is not running")
+        done: concurrent.futures.Future[T] = concurrent.futures.Future()
+
+        def on_loop() -> None:
+            if not done.set_running_or_notify_cancel():
+                return
+            try:
+                done.set_result(fn(*args))
+            except BaseException as exc:  # handed to the waiting thread, as run_coroutine_threadsafe does
+                done.set_exception(exc)
+
+        loop.call_soon_threadsafe(on_loop)
+        return done.result(timeout=timeout)
 
     def stop(self) -> None:
         loop, thread = self.loop, self._thread

@@ -13,7 +13,7 @@ from aiohttp import web
 from paywall_emulator.engine.fake_provider import create_app
 
 from ..gateway_support import ServedApp
-from .http_support import MODEL, UNIT, Pw, echo_cost, error_of, openai_client
+from .http_support import MODEL, UNIT, Pw, cost, echo_cost, error_of, openai_client
 
 HELLO = [{"role": "user", "content": "over the wire"}]
 
@@ -74,3 +74,26 @@ def test_unreachable_provider_is_502_and_charges_nothing(emu: Any) -> None:
     response = pw.post("/v1/chat/completions", json={"model": MODEL, "messages": HELLO, "user": "alice"})
     assert response.status_code == 502 and error_of(response)["code"] == "upstream_error"
     assert pw.balance("alice") == UNIT
+
+
+def test_a_json_answer_is_relayed_byte_for_byte_and_still_charged(emu: Any) -> None:
+    """The provider's own JSON text reaches the client (indentation, key order, escapes), not a
+    re-encoding of it; the usage in it is still what is charged, and the answer is still checked
+    against the spec."""
+    answer = {"id": "chatcmpl-up", "object": "chat.completion", "created": 1, "model": MODEL,
+              "choices": [{"index": 0, "message": {"role": "assistant", "content": "héllo \u2028 wire"},
+                           "finish_reason": "stop"}],
+              "usage": {"prompt_tokens": 3, "completion_tokens": 3, "total_tokens": 6}}
+    text = json.dumps(answer, indent=2).encode()  # pretty, ASCII-escaped: unlike the emulator's own JSON
+
+    async def complete(request: web.Request) -> web.Response:
+        return web.Response(body=text, content_type="application/json")
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", complete)
+    with ServedApp(app) as upstream:
+        emu.control.load_world(world(f"{upstream.url}/v1"))
+        pw = Pw(emu.base_url, "sk-paywalls-v1-up")
+        resp = pw.request("POST", "/v1/chat/completions", json={"model": MODEL, "messages": HELLO, "user": "alice"})
+    assert resp.status_code == 200 and resp.content == text
+    assert pw.balance("alice") == UNIT - cost(3, 3)

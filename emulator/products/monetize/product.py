@@ -16,7 +16,7 @@ from .domain.balances import topped_up_rows
 from .domain.scheduler import billing_sources
 from .state import PRODUCT_NAME, Store
 from .views import render_error, render_state
-from .worldfile import load_section
+from .worldfile import load_section, plan_section
 
 
 def _setup(app: web.Application) -> None:
@@ -48,6 +48,7 @@ PRODUCT = Product(
     control_spec="monetize.control.openapi.yaml",
     handlers=handlers.MODULES,
     load_world=load_section,
+    plan_world=plan_section,
     render_error=render_error,
     authenticate=authenticate_call,
     due_sources=billing_sources,

@@ -23,7 +23,7 @@ from multidict import CIMultiDict
 from yarl import URL
 
 from ...engine.fake_provider import FakeConnectionError, FakeOptions, FakeProvider
-from ...engine.middleware import ERROR_SHAPES_KEY
+from ...engine.middleware import answer_headers
 from ...engine.world import World
 from .domain import gateway
 from .domain.gateway import Charge
@@ -208,15 +208,12 @@ def _refund(world: World, upstreams: Upstreams, charge: Charge) -> None:
 
 async def _relay(request: web.Request, stats: GatewayStats, answer: UpstreamAnswer,
                  query_type: str | None) -> web.StreamResponse:
-    response = web.StreamResponse(status=answer.status, reason=answer.reason)
+    # The upstream's own CORS headers are dropped: browsers get the emulator's.
+    response = web.StreamResponse(status=answer.status, reason=answer.reason, headers=answer_headers(request))
     for name, value in answer.headers:
         lower = name.lower()
         if lower not in HOP_BY_HOP and not lower.startswith("access-control-"):
             response.headers.add(name, value)
-    # The upstream's own CORS headers were dropped above: browsers get the emulator's (set here
-    # explicitly rather than left to the on_response_prepare hook, which only fills in missing ones).
-    response.headers["Access-Control-Allow-Origin"] = "*"
-    response.headers["Access-Control-Expose-Headers"] = request.app[ERROR_SHAPES_KEY].exposed_headers
     if query_type is not None:
         response.headers["X-Query-Type"] = query_type
     client_gone = upstream_broken = False

@@ -1,16 +1,20 @@
 """The monetize section of a world file: its format (`MonetizeWorld` in spec/monetize.control.openapi.yaml)
-and its checks, and building a `Store` from it. A malformed section is refused with a `WorldError`
-naming the offending entry, and nothing changes. Times are relative to the instant of loading. No aiohttp.
+and its checks, and building a `Store` from it: checked once into a `SectionPlan` that builds a fresh store
+on every reset. A malformed section is refused with a `WorldError` naming the offending entry, and nothing
+changes. Times are relative to the instant of loading. No aiohttp.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
+from ...engine.ids import IdFactory, IdPosition
 from ...engine.product import WorldError, WorldLoad
+from ...engine.templates import Template, template
 from ...engine.values import is_http_url
 from .domain.accounts import password_hash
 from .domain.balances import MAX_BALANCE
@@ -45,16 +49,166 @@ MAX_DAYS = 36_525  # relative times reach at most 100 years from the instant of 
 
 def load_section(section: Mapping[str, Any] | None, load: WorldLoad) -> Store:
     """A new store holding the world `section` describes (None: an empty world), as of `load.now`."""
-    store = Store(seed=load.id_seed, ids=load.ids, limits=load.limits)
-    _Loader(store, load.now).load(section or {})
-    store.reindex()  # the loader fills the tables directly
-    return store
+    return plan_section(section, load)(load)
+
+
+def plan_section(section: Mapping[str, Any] | None, load: WorldLoad) -> SectionPlan:
+    """The world `section` checked whole as of `load.now` (as `load_section` checks it), as a plan that
+    builds a new store for any later load of the same world."""
+    loader = _Loader(Store(seed=load.id_seed, ids=load.ids, limits=load.limits), load.now)
+    loader.load(section or {})
+    store = loader.store
+    static = tuple((name, tuple((key, template(value)) for key, value in getattr(store, name).items()))
+                   for name in ("owners", "webhook_endpoints", "paywalls", "prices", "providers"))
+    return SectionPlan(id_seed=load.id_seed, ids=store.ids.position(), static=static,
+                     api_keys=tuple(store.api_keys.items()), steps=tuple(loader.steps))
+
+
+class _Step(Protocol):
+    """One entry's rows whose values depend on the instant of loading, put into a store as of `now`."""
+
+    @property
+    def entry(self) -> str: ...
+
+    def apply(self, store: Store, now: datetime) -> None: ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SectionPlan:
+    """A checked monetize section: the tables that do not depend on the instant of loading as entity
+    templates, the others as steps run as of each load's `now`, and where the id factory stood after
+    the ids the section drew (generated secrets, purchase ids, Freemius references)."""
+
+    id_seed: int
+    ids: IdPosition
+    static: tuple[tuple[str, tuple[tuple[str, Template[Any]], ...]], ...]  # (table, ((key, row), ...))
+    api_keys: tuple[tuple[str, str], ...]
+    steps: tuple[_Step, ...]
+
+    def __call__(self, load: WorldLoad) -> Store:
+        if load.id_seed != self.id_seed:
+            raise ValueError("a world plan builds states for the id seed it was checked with")
+        store = Store(seed=self.id_seed, ids=IdFactory(self.id_seed, at=self.ids), limits=load.limits)
+        for name, rows in self.static:
+            table = getattr(store, name)
+            for key, row in rows:
+                table[key] = row.make()
+        store.api_keys = dict(self.api_keys)
+        step: _Step | None = None
+        try:
+            for step in self.steps:
+                step.apply(store, load.now)
+        except (AttributeError, KeyError, TypeError, ValueError, OverflowError) as exc:
+            raise WorldError(f"{step.entry if step else ''}: malformed entry ({type(exc).__name__}: {exc})") from exc
+        store.reindex()  # the plan fills the tables directly
+        return store
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _OfferStep:
+    entry: str
+    offer: Template[Offer]
+    expires_in_days: float | None
+
+    def apply(self, store: Store, now: datetime) -> None:
+        offer = self.offer.make()
+        offer.expires_at = now + timedelta(days=self.expires_in_days) if self.expires_in_days is not None else None
+        store.offers[offer.id] = offer
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _UserStep:
+    """A user and their account, created `days_ago`."""
+
+    entry: str
+    user: Template[User]
+    account: Template[Account] | None
+    days_ago: float
+
+    def apply(self, store: Store, now: datetime) -> None:
+        user = store.add_user(self.user.make())
+        user.created_at = now - timedelta(days=self.days_ago)
+        if self.account is not None:
+            account = store.auth.accounts[user.id] = self.account.make()
+            account.created_at = user.created_at
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _LinkStep:
+    """A user's link to a paywall (made when the user was created) and its balance rows, topped up today
+    in the paywall's time zone."""
+
+    entry: str
+    link: Template[Link]
+    days_ago: float
+    balances: tuple[Template[BalanceRow], ...]
+    timezone: str
+
+    def apply(self, store: Store, now: datetime) -> None:
+        link = self.link.make()
+        link.linked_at = now - timedelta(days=self.days_ago)
+        store.links[(link.user_id, link.paywall_id)] = link
+        today = local_date(now, self.timezone).isoformat() if self.balances else None
+        for template_row in self.balances:
+            row = template_row.make()
+            row.topped_up_on = today
+            store.balances[(row.user_id, row.paywall_id, row.type)] = row
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _PurchaseStep:
+    """A lifetime payment, or a subscription in its current period with the payment of that period."""
+
+    entry: str
+    where: str
+    started_days_ago: float | None  # or started at `started_at`
+    started_at: datetime | None
+    payment: Template[Payment]
+    subscription: Template[Subscription] | None
+    interval: Interval | None
+    interval_count: int | None
+
+    def apply(self, store: Store, now: datetime) -> None:
+        if self.started_at is not None:
+            started = _within_range(self.started_at, now, self.where)
+        else:
+            started = now - timedelta(days=self.started_days_ago or 0)
+        payment = self.payment.make()
+        payment.created = started
+        if self.subscription is not None:
+            sub = self.subscription.make()
+            period_start = started
+            while (end := add_interval(period_start, self.interval, self.interval_count)) <= now:
+                period_start = end
+            sub.created, sub.current_period_start, sub.current_period_end = started, period_start, end
+            if sub.cancel_at_period_end:
+                sub.cancel_at = end
+            if sub.status == "canceled":
+                sub.ended_at = sub.canceled_at = period_start
+            store.subscriptions[sub.id] = sub
+            schedule(store, sub)
+            payment.created = period_start
+        store.payments[payment.id] = payment
+
+
+def _within_range(started: datetime, now: datetime, where: str) -> datetime:
+    if started > now or now - started > timedelta(days=MAX_DAYS):
+        raise WorldError(f"{where}: started_at must lie within the {MAX_DAYS} days before now")
+    return started
 
 
 class _Loader:
     def __init__(self, store: Store, now: datetime) -> None:
         self.store = store
         self.now = now
+        self.steps: list[_Step] = []
+        self.entry = ""
+
+    def _apply(self, step: _Step) -> None:
+        """Keep `step` for the plan and fill the store being checked with it (later entries are checked
+        against it)."""
+        self.steps.append(step)
+        step.apply(self.store, self.now)
 
     def load(self, doc: Mapping[str, Any]) -> None:
         unknown = sorted(set(doc) - {"owners", "paywalls", "users"})
@@ -64,9 +218,11 @@ class _Loader:
             with _entry(f"owners[{i}]"):
                 self._owner(_map(raw, f"owners[{i}]"), f"owners[{i}]")
         for i, raw in enumerate(_list(doc, "paywalls")):
+            self.entry = f"paywalls[{i}]"
             with _entry(f"paywalls[{i}]"):
                 self._paywall(_map(raw, f"paywalls[{i}]"), f"paywalls[{i}]")
         for i, raw in enumerate(_list(doc, "users")):
+            self.entry = f"users[{i}]"
             with _entry(f"users[{i}]"):
                 self._user(_map(raw, f"users[{i}]"), f"users[{i}]")
 
@@ -152,7 +308,7 @@ class _Loader:
                 price_id=str(o["price_id"]) if o.get("price_id") is not None else None,
                 label=o.get("label"),
             )
-            self.store.offers[offer.id] = offer
+            self._apply(_OfferStep(entry=self.entry, offer=template(offer), expires_in_days=expires))
         for k, pr in enumerate(_list(raw, "providers")):
             pw = f"{where}.providers[{k}]"
             pr = _map(pr, pw)
@@ -214,15 +370,18 @@ class _Loader:
         email = raw.get("email")
         if uid in self.store.users or (email and self.store.user_by_email(email)):
             raise WorldError(f"{where}: duplicate user {uid!r}/{email!r}")
-        created = self.now - timedelta(days=_days(raw, "created_days_ago", 30, where))
-        self.store.add_user(User(id=uid, email=email, name=raw.get("name"), created_at=created,
-                                 country=str(raw.get("country") or "US")))
+        days_ago = _days(raw, "created_days_ago", 30, where)
+        created = self.now - timedelta(days=days_ago)
+        user = User(id=uid, email=email, name=raw.get("name"), created_at=created,
+                    country=str(raw.get("country") or "US"))
+        account = None
         if raw.get("password") is not None:
             password = raw["password"]
             if not isinstance(password, str) or not email:
                 raise WorldError(f"{where}: password must be a string, on a user with an email")
-            self.store.auth.accounts[uid] = Account(user_id=uid, password_hash=password_hash(uid, password),
-                                                    confirmed=True, created_at=created)
+            account = template(Account(user_id=uid, password_hash=password_hash(uid, password), confirmed=True,
+                                       created_at=created))
+        self._apply(_UserStep(entry=self.entry, user=template(user), account=account, days_ago=days_ago))
         for k, link_raw in enumerate(_list(raw, "paywalls")):
             lw = f"{where}.paywalls[{k}]"
             link_raw = _map(link_raw, lw)
@@ -232,20 +391,18 @@ class _Loader:
                 raise WorldError(f"{lw}: unknown paywall {pid!r}")
             if (uid, pid) in self.store.links:
                 raise WorldError(f"{lw}: user {uid!r} is linked twice to paywall {pid!r}")
-            self.store.links[(uid, pid)] = Link(
-                user_id=uid, paywall_id=pid, linked_at=created, meta=dict(link_raw.get("meta") or {})
-            )
+            link = Link(user_id=uid, paywall_id=pid, linked_at=created, meta=dict(link_raw.get("meta") or {}))
             given = _map(link_raw.get("balances") or {}, f"{lw}.balances")
+            rows = []
             for ttype in paywall.token_types:
                 count = _int(given, ttype.type, ttype.daily_trial, f"{lw}.balances")
                 if count > MAX_BALANCE:
                     raise WorldError(f"{lw}.balances: {ttype.type!r} must be at most {MAX_BALANCE}")
-                self.store.balances[(uid, pid, ttype.type)] = BalanceRow(
-                    user_id=uid, paywall_id=pid, type=ttype.type, count=count,
-                    topped_up_on=local_date(self.now, paywall.timezone).isoformat(),
-                )
+                rows.append(template(BalanceRow(user_id=uid, paywall_id=pid, type=ttype.type, count=count)))
             for name in set(given) - {t.type for t in paywall.token_types}:
                 raise WorldError(f"{lw}: balance type {name!r} is not a token type of paywall {pid}")
+            self._apply(_LinkStep(entry=self.entry, link=template(link), days_ago=days_ago, balances=tuple(rows),
+                                  timezone=paywall.timezone))
             for j, purchase in enumerate(_list(link_raw, "purchases")):
                 self._purchase(_map(purchase, f"{lw}.purchases[{j}]"), uid, paywall, f"{lw}.purchases[{j}]")
 
@@ -253,7 +410,8 @@ class _Loader:
         price = self.store.prices.get(str(raw.get("price")))
         if price is None or price.paywall_id != paywall.id:
             raise WorldError(f"{where}: price {raw.get('price')!r} is not a price of paywall {paywall.id}")
-        started = self._started(raw, where)
+        started_at, days_ago = self._started(raw, where)
+        started = started_at or self.now - timedelta(days=days_ago or 0)  # the step sets it as of each load
         status = str(raw.get("status") or "active")
         pid = str(raw.get("id") or self.store.ids.prefixed("sub_"))
         if pid in self.store.subscriptions or pid in self.store.payments:
@@ -261,51 +419,45 @@ class _Loader:
         if price.is_lifetime:
             if status not in ("paid", "refunded"):
                 raise WorldError(f"{where}: a lifetime purchase is 'paid' or 'refunded'")
-            self.store.payments[pid] = Payment(
+            lifetime = Payment(
                 id=pid, paywall_id=paywall.id, user_id=user_id, price_id=price.id, amount=price.unit_amount,
                 currency=price.currency, status="succeeded" if status == "paid" else "refunded",
                 created=started, refunded_amount=price.unit_amount if status == "refunded" else 0,
             )
+            self._apply(_PurchaseStep(entry=self.entry, where=where, started_days_ago=days_ago, started_at=started_at,
+                                      payment=template(lifetime), subscription=None, interval=price.interval,
+                                      interval_count=price.interval_count))
             return
         if status not in _SUB_STATUSES:
             raise WorldError(f"{where}: subscription status must be one of {list(_SUB_STATUSES)}")
-        period_start = started
-        while (end := add_interval(period_start, price.interval, price.interval_count)) <= self.now:
-            period_start = end
-        sub = Subscription(
-            id=pid, paywall_id=paywall.id, user_id=user_id, price_id=price.id,
-            status=cast(SubscriptionStatus, status), created=started,
-            current_period_start=period_start, current_period_end=end,
-        )
+        # Its instants (and the payment's) are the step's to set, as of each load.
+        sub = Subscription(id=pid, paywall_id=paywall.id, user_id=user_id, price_id=price.id,
+                           status=cast(SubscriptionStatus, status), created=started, current_period_start=started,
+                           current_period_end=started)
         if raw.get("cancel_at_period_end"):
             sub.cancel_at_period_end = True
-            sub.cancel_at = end
             sub.cancellation_reason = str(raw.get("cancellation_reason") or "seeded")
-        if status == "canceled":
-            sub.ended_at = sub.canceled_at = period_start
-        self.store.subscriptions[sub.id] = sub
-        schedule(self.store, sub)
         pay_id = f"pi_{pid.removeprefix('sub_')}"[:40]
-        self.store.payments[pay_id] = Payment(
-            id=pay_id, paywall_id=paywall.id, user_id=user_id, price_id=price.id, amount=price.unit_amount,
-            currency=price.currency, status="succeeded", created=period_start, subscription_id=sub.id,
-        )
+        payment = Payment(id=pay_id, paywall_id=paywall.id, user_id=user_id, price_id=price.id,
+                          amount=price.unit_amount, currency=price.currency, status="succeeded", created=started,
+                          subscription_id=sub.id)
+        self._apply(_PurchaseStep(entry=self.entry, where=where, started_days_ago=days_ago, started_at=started_at,
+                                  payment=template(payment), subscription=template(sub), interval=price.interval,
+                                  interval_count=price.interval_count))
 
-
-    def _started(self, raw: Mapping[str, Any], where: str) -> datetime:
-        """When a purchase started: `started_at` (ISO 8601), else `started_days_ago` before now."""
+    def _started(self, raw: Mapping[str, Any], where: str) -> tuple[datetime | None, float | None]:
+        """When a purchase started: `started_at` (ISO 8601; the first item), else `started_days_ago`
+        before now (the second)."""
         at = raw.get("started_at")
         if at is None:
-            return self.now - timedelta(days=_days(raw, "started_days_ago", 0, where))
+            return None, _days(raw, "started_days_ago", 0, where)
         try:
             started = datetime.fromisoformat(str(at).replace("Z", "+00:00"))
         except ValueError as exc:
             raise WorldError(f"{where}: started_at must be an ISO 8601 date-time, got {at!r}") from exc
         if started.tzinfo is None:
             raise WorldError(f"{where}: started_at needs a UTC offset, got {at!r}")
-        if started > self.now or self.now - started > timedelta(days=MAX_DAYS):
-            raise WorldError(f"{where}: started_at must lie within the {MAX_DAYS} days before now")
-        return started
+        return _within_range(started, self.now, where), None
 
 
 @contextmanager

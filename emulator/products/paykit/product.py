@@ -4,11 +4,13 @@ keys, a fake Stripe behind checkout and portal with signed webhooks, and the emb
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from ...engine.product import DueSource, Product, Transition, WorldError, WorldLoad, columns
+from ...engine.product import DueSource, Product, Transition, WorldError, WorldLoad, WorldPlan, columns
+from ...engine.templates import Template, template
 from . import delivery, handlers, inspector
 from .domain import billing
 from .errors import render_error
@@ -39,6 +41,15 @@ def _load(section: Mapping[str, Any] | None, load: WorldLoad) -> PayKitState:
         raise WorldError(err.message) from err
 
 
+def _plan(section: Mapping[str, Any] | None, load: WorldLoad) -> WorldPlan:
+    """The section checked once; each reset copies the state it describes (nothing in it depends on now)."""
+    return functools.partial(_copy, template(_load(section, load), given=frozenset({"ids", "limits"})))
+
+
+def _copy(plan: Template[PayKitState], load: WorldLoad) -> PayKitState:
+    return plan.make(ids=load.ids, limits=load.limits)
+
+
 def _sources() -> Sequence[DueSource]:
     return (BillingSource(),)
 
@@ -59,6 +70,7 @@ PRODUCT = Product(
     control_spec="paykit.control.openapi.yaml",
     handlers=handlers.MODULES,
     load_world=_load,
+    plan_world=_plan,
     render_error=render_error,
     due_sources=_sources,
     events=_events,

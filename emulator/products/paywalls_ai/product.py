@@ -13,7 +13,7 @@ from .domain.identity import paywall_for_authorization
 from .errors import render_error
 from .state import PRODUCT_NAME, PaywallsState
 from .views import render_state
-from .worldfile import load_world
+from .worldfile import load_world, plan_world
 
 
 def _setup(app: web.Application) -> None:
@@ -42,6 +42,7 @@ PRODUCT = Product(
     control_spec="paywalls-ai.control.openapi.yaml",
     handlers=handlers.MODULES,
     load_world=load_world,
+    plan_world=plan_world,
     render_error=render_error,
     authenticate=_authenticate,
     events=lambda state: state.events,

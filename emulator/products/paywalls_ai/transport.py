@@ -17,6 +17,7 @@ from aiohttp import web
 
 from ...engine.errors import UpstreamError
 from ...engine.fake_provider import FakeConnectionError, FakeOptions, FakeProvider
+from ...engine.middleware import answer_headers
 from ...engine.routing import Reply
 from .domain import proxy
 from .domain.access import Blocked
@@ -103,8 +104,9 @@ async def open_upstream(runtime: ProxyRuntime, paywall: Paywall, payload: bytes,
                   chunks=resp.content.iter_any(), release=close_http)
 
 
-async def read_all(answer: Answer) -> tuple[int, Any]:
-    """A non-streamed answer: (status, parsed JSON); a non-JSON answer is a broken provider (502)."""
+async def read_all(answer: Answer) -> tuple[int, Any, bytes]:
+    """A non-streamed answer: (status, parsed JSON, its bytes); a non-JSON answer is a broken provider
+    (502)."""
     try:
         raw = b"".join([chunk async for chunk in answer.chunks])
     except (aiohttp.ClientError, OSError) as exc:
@@ -112,7 +114,7 @@ async def read_all(answer: Answer) -> tuple[int, Any]:
     finally:
         await answer.release()
     try:
-        return answer.status, json.loads(raw)
+        return answer.status, json.loads(raw), raw
     except ValueError as exc:
         raise UpstreamError(f"The provider answered {answer.status} without JSON", code="upstream_error") from exc
 
@@ -132,7 +134,7 @@ async def relay_stream(request: web.Request, runtime: ProxyRuntime, answer: Answ
     """Relay SSE events as they arrive; the usage chunk is read (and passed on only if the client asked
     for it); `on_usage` runs once the stream ended with a usage. A client gone mid-stream stops the
     relay, not the stream: the rest is read from the provider, whose usage is charged at its end."""
-    response = web.StreamResponse(status=answer.status, headers=SSE_HEADERS)
+    response = web.StreamResponse(status=answer.status, headers={**answer_headers(request), **SSE_HEADERS})
     usage: Usage | None = None
     buffer = b""
     client_gone = False
@@ -193,7 +195,7 @@ def _usage_event(event: bytes) -> Usage | None:
 
 async def send_events(request: web.Request, events: list[bytes]) -> web.StreamResponse:
     """A paywall-required reply as a stream (the client asked for SSE)."""
-    response = web.StreamResponse(status=200, headers=SSE_HEADERS)
+    response = web.StreamResponse(status=200, headers={**answer_headers(request), **SSE_HEADERS})
     await response.prepare(request)
     await response.write(b"".join(events))
     await response.write_eof()
@@ -244,9 +246,9 @@ async def complete(request: web.Request, runtime: ProxyRuntime, state: PaywallsS
         options = body.get("stream_options")
         keep = isinstance(options, dict) and options.get("include_usage") is True
         return await relay_stream(request, runtime, answer, keep_usage=keep, on_usage=settle)
-    status, reply = await read_all(answer)
+    status, reply, raw = await read_all(answer)
     usage = usage_of(reply) if 200 <= status < 300 else None
     if usage is not None:
         settle(usage)
-    return Reply(status=status, body=reply)
+    return Reply(status=status, body=reply, encoded=raw)  # the provider's answer, relayed as it came
 

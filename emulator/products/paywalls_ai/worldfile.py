@@ -1,5 +1,6 @@
 """The `paywalls-ai` section of a world file: validated whole (a `WorldSectionError` names the place),
-then loaded into a fresh `PaywallsState`. Balances in the file are decimal USDC strings. No aiohttp.
+then loaded into a fresh `PaywallsState` (kept as a template each reset copies). Balances in the file
+are decimal USDC strings. No aiohttp.
 
     paywalls-ai:
       paywalls:
@@ -12,13 +13,15 @@ then loaded into a fresh `PaywallsState`. Balances in the file are decimal USDC 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from ...config import Limits
 from ...engine.ids import IdFactory
-from ...engine.product import WorldError, WorldLoad
+from ...engine.product import WorldError, WorldLoad, WorldPlan
+from ...engine.templates import Template, template
 from .domain.identity import USER_ID
 from .models import SHARED_SCOPE, BlockReason, Connection, ModelPrice, Paywall
 from .money import AmountError, parse_amount, parse_percent
@@ -42,6 +45,21 @@ class WorldSectionError(WorldError):
 def load_world(section: Mapping[str, Any] | None, load: WorldLoad) -> PaywallsState:
     """The product's state for a world section (None: no section, no paywalls), validated whole first."""
     return parse_section(section or {}, now=load.now, id_seed=load.id_seed, ids=load.ids, limits=load.limits)
+
+
+def plan_world(section: Mapping[str, Any] | None, load: WorldLoad) -> WorldPlan:
+    """The section validated once (as `load_world` does), as a plan building a new state for each load."""
+    return functools.partial(_build, template(load_world(section, load), given=_PER_LOAD))
+
+
+_PER_LOAD = frozenset({"ids", "limits", "loaded_at"})
+
+
+def _build(plan: Template[PaywallsState], load: WorldLoad) -> PaywallsState:
+    state = plan.make(ids=load.ids, limits=load.limits, loaded_at=load.now)
+    for connection in state.connections.values():  # the world file connects its users as it is loaded
+        connection.created_at = load.now
+    return state
 
 
 def parse_section(section: Mapping[str, Any], *, now: datetime, id_seed: int,

@@ -38,7 +38,7 @@ def negotiate(paywall: Paywall, accept_language: str | None) -> str:
     spelled the same, else one the range narrows down to (`de-CH` → `de`), else one in the range
     (`de` → `de-AT`); `*` or no match at all → the paywall's `locale_default`."""
     default = default_locale(paywall)
-    if not paywall.locales:
+    if not paywall.locales or not accept_language:
         return default
     available = {tag.lower(): tag for tag in [default, *(paywall.locales or {})]}
     for wanted in parse_accept_language(accept_language):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar
+import functools
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -27,6 +28,8 @@ def add_interval(start: datetime, interval: str | None, count: int | None = 1) -
     raise ValueError(f"interval {interval!r} has no period")
 
 
+@functools.lru_cache(maxsize=256)
 def local_date(instant: datetime, timezone: str) -> date:
-    """The calendar date of `instant` in `timezone` (the daily-trial day)."""
+    """The calendar date of `instant` in `timezone` (the daily-trial day). Memoised (a pure function): one
+    balances request asks it for each token type at the same instant."""
     return instant.astimezone(ZoneInfo(timezone)).date()
