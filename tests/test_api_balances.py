@@ -3,6 +3,7 @@ legacy withdraw-tokens, with every documented refusal leaving the balances as th
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -254,3 +255,25 @@ def test_a_payment_grant_stops_at_the_maximum() -> None:
     balances.grant_for_payment(store, now, paywall, ALICE, "month")
     assert balances.current(store, now, paywall, ALICE, standard).count == MAX
     assert balances.MAX_BALANCE == MAX
+
+
+def test_bodies_found_valid_are_remembered_by_their_text_never_by_their_shape(api: Api,
+                                                                                control: ControlClient) -> None:
+    """Request bodies found valid are remembered (by operation, media type and exact text) so the same
+    text is not checked against the schema again: the same valid text is accepted every time, an invalid
+    one refused every time, also after more valid texts than are remembered and for text that differs
+    from a remembered one only in a value."""
+    valid = json.dumps({"email": "alice@example.com", "type": "standard", "amount": 1, "op": "credit"})
+    invalid = valid.replace('"amount": 1', '"amount": 1.5')
+    before = counts(control)["standard"]
+    for _ in range(3):
+        assert adjust(api, None, data=valid, headers={"Content-Type": "application/json"}).status_code == 200
+        refused = adjust(api, None, data=invalid, headers={"Content-Type": "application/json"})
+        assert refused.status_code == 400 and refused.json()["code"] == "invalid_amount"
+    for amount in range(1, 41):  # more distinct valid texts than an operation remembers
+        body = {"email": "alice@example.com", "type": "standard", "amount": amount, "op": "credit"}
+        assert adjust(api, body).status_code == 200
+        assert adjust(api, {**body, "op": "debit"}).status_code == 200
+    refused = adjust(api, None, data=invalid, headers={"Content-Type": "application/json"})
+    assert refused.status_code == 400 and refused.json()["code"] == "invalid_amount"
+    assert counts(control)["standard"] == before + 3

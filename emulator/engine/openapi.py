@@ -220,6 +220,8 @@ class Operation:
         init=False, repr=False, compare=False, default_factory=dict)  # status -> (declared, validator)
     valid_replies: dict[tuple[int, bytes], None] = field(
         init=False, repr=False, compare=False, default_factory=dict)  # JSON payloads found valid, bounded
+    valid_bodies: dict[tuple[str, bytes], None] = field(
+        init=False, repr=False, compare=False, default_factory=dict)  # JSON request bodies found valid, bounded
     encoded: dict[int, tuple[Any, bytes]] = field(
         init=False, repr=False, compare=False, default_factory=dict)  # id(reused body) -> (body, its JSON)
 

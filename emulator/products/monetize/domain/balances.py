@@ -58,8 +58,12 @@ def peek(store: Store, now: datetime, paywall: Paywall, user_id: str | None, tty
 
 def current(store: Store, now: datetime, paywall: Paywall, user_id: str, ttype: TokenType) -> BalanceRow:
     """The balance row of one type, with any due daily top-up applied."""
+    return _current(store, today(now, paywall), paywall, user_id, ttype)
+
+
+def _current(store: Store, day: str, paywall: Paywall, user_id: str, ttype: TokenType) -> BalanceRow:
+    """`current` on the daily-trial `day` (`today`)."""
     key = (user_id, paywall.id, ttype.type)
-    day = today(now, paywall)
     row = store.balances.get(key)
     if row is None:
         row = BalanceRow(user_id=user_id, paywall_id=paywall.id, type=ttype.type, count=ttype.daily_trial,
@@ -86,7 +90,8 @@ def topped_up_rows(store: Store, now: datetime, keys: Iterable[tuple[str, str, s
 
 def list_balances(store: Store, now: datetime, paywall: Paywall, user_id: str) -> list[BalanceRow]:
     """One row per configured token type (plus credited types outside the config), topped up."""
-    rows = [current(store, now, paywall, user_id, t) for t in paywall.token_types]
+    day = today(now, paywall)
+    rows = [_current(store, day, paywall, user_id, t) for t in paywall.token_types]
     known = {t.type for t in paywall.token_types}
     rows.extend(r for r in store.balances_of(user_id, paywall.id) if r.type not in known)
     return rows
