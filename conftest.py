@@ -1,5 +1,5 @@
 """Session setup for this repository's own tests (tests/ and contract_tests/): the YAML parse cache goes to a
-temporary folder for the session, never to the user's cache folder.
+temporary folder for the session, never to the user's cache folder; the slow tests are started first.
 
 `XDG_CACHE_HOME` is set before any test runs; pytest-xdist workers and every subprocess a test starts
 inherit it, so they share the session's cache. The folder is removed when the session ends.
@@ -23,6 +23,14 @@ def pytest_configure(config: pytest.Config) -> None:
     folder = tempfile.mkdtemp(prefix="paywall-emulator-test-cache-")
     config.stash[_OWNED] = (folder, os.environ.get("XDG_CACHE_HOME"))
     os.environ["XDG_CACHE_HOME"] = folder
+
+
+@pytest.hookimpl(trylast=True)  # after tests/conftest.py has marked the Chromium tests slow
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked `slow` (another interpreter, Chromium, a build: seconds to half a minute each) run first,
+    in their collected order: under pytest-xdist the short tests then fill both workers at the end, instead
+    of a long test started last running alone on one core while the other waits."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

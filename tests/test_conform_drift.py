@@ -80,7 +80,8 @@ def conform(base_url: str, tmp_path: Path, *, keyword: str, budget: str = "quick
     cmd = [sys.executable, "-m", "paywall_emulator", "conform", "--base-url", base_url, "--api-key", ACME_KEY,
            "--paywall-id", "3", "--email", "alice@example.com", "--other-id", "7", "--foreign-id", "40",
            "--tokenized-id", "15", "--freemius-id", "12", "--provider-id", PROVIDER, "--control", "--allow-writes",
-           "--budget", budget, "--hypothesis-seed", "7", "--report-json", str(report), "-k", keyword]
+           "--budget", budget, "--hypothesis-seed", "7", "--rate-limit", "none", "--report-json", str(report),
+           "-k", keyword]
     env = {k: v for k, v in os.environ.items() if not k.startswith("PAYWALL_")}
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=tmp_path, env=env, check=False)
     output = proc.stdout + proc.stderr

@@ -52,7 +52,7 @@ elif variant == "publishable-grants":
 
 with ThreadedEmulator(EmulatorConfig(strict_responses=False)) as emu:
     code = main(["--product", "paykit", "--base-url", emu.base_url, "--budget", "quick", "--hypothesis-seed", "5",
-                 *args])
+                 "--rate-limit", "none", *args])  # a local emulator: no request rate cap
 print(f"EXIT {code}")
 """
 WRITES = ["--control", "--allow-writes", "--paykit-publishable-key", STUDIO_PK, "--paykit-secret-key", STUDIO_SK,

@@ -29,10 +29,12 @@ pytestmark = pytest.mark.slow
 
 
 def conform(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """The CLI as a user runs it (quick budget, a fixed Hypothesis seed so the generated part replays)."""
+    """The CLI as a user runs it (quick budget, a fixed Hypothesis seed so the generated part replays, and
+    no request rate cap, as every target here is a local emulator)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PAYWALL_")}
     return subprocess.run([sys.executable, "-m", "paywall_emulator", "conform", "--product", "paywalls-ai",
-                           "--budget", "quick", "--hypothesis-seed", "3", *args], capture_output=True, text=True,
+                           "--budget", "quick", "--hypothesis-seed", "3", "--rate-limit", "none", *args],
+                          capture_output=True, text=True,
                           cwd=cwd, env=env, timeout=600, check=False)
 
 

@@ -85,9 +85,12 @@ class Store:
     # are dropped when reached).
     subscription_due: list[tuple[datetime, datetime, str]] = field(default_factory=list)
     open_checkouts: dict[str, None] = field(default_factory=dict)
+    # Entries deleted from the front of `open_checkouts` since it was last rebuilt: a dict keeps the holes
+    # of deleted entries and every iteration steps over them, so it is rebuilt once they outnumber the rest.
+    open_checkout_holes: int = field(default=0, compare=False, metadata={"transient": True})
     # How many entries were filed in those two indexes: nothing can fall due earlier than the scheduler
     # last found while it is unchanged (`Product.due_stamp`).
-    due_filed: int = 0
+    due_filed: int = field(default=0, compare=False, metadata={"transient": True})
     auth: AuthTables = field(default_factory=AuthTables)  # accounts, sessions, codes, mailbox, OAuth flows
     # History caps (configuration, applied on every load) and how many rows each capped table has lost
     # from its front so far: "events", "deliveries", "analytics" (`evict`; shown in the state dump).

@@ -250,9 +250,14 @@ def _open_checkouts(store: Store) -> Iterator[CheckoutSession]:
             gone += 1
     finally:
         if gone:
-            # Drop the leading entries met closed; a fresh dict, since one that had its front deleted
-            # keeps stepping over the holes on every later iteration.
-            store.open_checkouts = dict(islice(index.items(), gone, None))
+            # Drop the leading entries met closed, in place (a move that expires one checkout per step
+            # must not copy the whole index per step); once the holes they leave outnumber the entries,
+            # a fresh dict, since every iteration steps over the holes of the deleted front.
+            for session_id in list(islice(index, gone)):
+                del index[session_id]
+            store.open_checkout_holes += gone
+            if store.open_checkout_holes > len(index):
+                store.open_checkouts, store.open_checkout_holes = dict(index), 0
 
 
 def current_checkout(store: Store, now: datetime, session_id: str) -> CheckoutSession:
