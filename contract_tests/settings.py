@@ -135,7 +135,8 @@ OPTIONS: tuple[tuple[str, str, str], ...] = (
     ("--paywall-budget", "PAYWALL_BUDGET", "quick | default | thorough (default: default)"),
     ("--paywall-run-id", "PAYWALL_RUN_ID", "tag for everything the run creates (default: random)"),
     ("--paywall-rate-limit", "PAYWALL_RATE_LIMIT",
-     "request rate for generated tests, e.g. 20/s (default: 20/s for a real deployment, none for the emulator)"),
+     "request rate for generated tests, e.g. 20/s (default: 20/s for a real deployment, none for the emulator: "
+     "in-thread or --control)"),
     ("--paywall-hypothesis-seed", "PAYWALL_HYPOTHESIS_SEED",
      "Hypothesis seed of the generated tests (default: random)"),
     ("--paywall-spec", "PAYWALL_SPEC", "the OpenAPI document to test against (default: the bundled one)"),
@@ -203,7 +204,8 @@ def from_options(get: Callable[[str], Any], environ: dict[str, str] | None = Non
     spec, report = values["paywall_spec"], values["paywall_report"]
     if spec and not Path(spec).is_file():
         raise ValueError(f"--paywall-spec {spec}: no such file (leave it out to test against the bundled document)")
-    rate = values["paywall_rate_limit"] or (None if in_thread else "20/s")
+    # Only an emulator has the control API: a `--control` run targets one, and its default is no cap.
+    rate = values["paywall_rate_limit"] or (None if in_thread or flags["paywall_control"] else "20/s")
     if rate not in (None, "none", "off", "0") and not re.fullmatch(r"[1-9]\d*/[smhd]", rate):
         raise ValueError(f"--paywall-rate-limit takes requests per unit, like 20/s, 600/m, 1000/h or 5000/d "
                          f"(or none), got {rate!r}")

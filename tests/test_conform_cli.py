@@ -259,6 +259,10 @@ def test_settings_come_from_paywall_variables() -> None:
     assert (s.base_url, s.api_key, s.paywall_id, s.allow_writes, s.budget.name) == (
         "https://staging.example.com", "sk_live_x", "9", True, "thorough")
     assert not s.control and s.foreign_id is None and s.rate_limit == "20/s"
+    served = from_options(lambda name: None, {**env, "PAYWALL_CONTROL": "1"})  # only an emulator has --control
+    assert served.control and served.rate_limit is None
+    capped = from_options(lambda name: "5/s" if name == "paywall_rate_limit" else None, {**env, "PAYWALL_CONTROL": "1"})
+    assert capped.rate_limit == "5/s"
     assert from_options(lambda name: "7" if name == "paywall_id" else None, env).paywall_id == "7"
     default = from_options(lambda name: None, {})
     assert default.in_thread and default.allow_writes and default.control and default.paywall_id == "3"
