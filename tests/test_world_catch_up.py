@@ -44,6 +44,16 @@ def _world() -> tuple[World, _Spy]:
     return world, spy
 
 
+def _two_products() -> tuple[World, _Spy, _Spy]:
+    """A world whose monetize work is due in 1 h and PayKit's in 2 h, caught up (both remembered)."""
+    world, spy = _world()
+    other = _Spy(T0 + timedelta(hours=2))
+    world.sources.append(("paykit", other))
+    world.changed()
+    asyncio.run(world.catch_up())
+    return world, spy, other
+
+
 def test_a_quiet_world_asks_no_source_until_work_is_due() -> None:
     world, spy = _world()
     assert asyncio.run(world.catch_up()) == []
@@ -72,11 +82,7 @@ def test_a_change_or_a_new_source_makes_it_ask_again() -> None:
 
 
 def test_a_change_to_one_product_asks_only_its_sources_again() -> None:
-    world, spy = _world()
-    other = _Spy(T0 + timedelta(hours=2))
-    world.sources.append(("paykit", other))
-    world.changed()
-    asyncio.run(world.catch_up())
+    world, spy, other = _two_products()
     asked, other_asked = spy.asked, other.asked
     world.states["monetize"].due_filed += 1  # the write filed work (a checkout, a period end)
     world.changed("monetize")
@@ -93,11 +99,7 @@ def test_a_write_that_filed_no_work_keeps_the_remembered_instant_of_a_product_wi
     """monetize stamps what it files (`due_filed`): a write that filed nothing (a balance change) keeps
     what its sources answered last, without asking them; one that filed work asks them again. PayKit has
     no stamp: every write through it asks its sources again."""
-    world, spy = _world()
-    other = _Spy(T0 + timedelta(hours=2))
-    world.sources.append(("paykit", other))
-    world.changed()
-    asyncio.run(world.catch_up())
+    world, spy, other = _two_products()
     asked, other_asked = spy.asked, other.asked
     world.changed("monetize")
     assert asyncio.run(world.catch_up()) == [] and spy.asked == asked
