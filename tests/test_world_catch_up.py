@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
+import pytest
 import requests
 
 from paywall_emulator.app import bundled_products
 from paywall_emulator.config import EmulatorConfig
+from paywall_emulator.engine.clock import EmulatorClock
 from paywall_emulator.engine.world import World
 from paywall_emulator.products.monetize.state import Store
 from paywall_emulator.testing import ThreadedEmulator
@@ -180,3 +183,67 @@ def test_work_scheduled_by_a_write_is_run_when_due() -> None:
         assert requests.get(emu.url("/api/v1/paywall/3/bootstrap"), timeout=10).status_code == 200
         [row] = [c for c in emu.control.state()["monetize"]["checkouts"] if c["id"] == session]
         assert row["status"] == "expired"
+
+
+class _Many:
+    """A product's source with work every minute for 200 minutes: a catch-up over them yields on the way."""
+
+    background = False
+
+    def next_due(self, state: dict[str, Any]) -> datetime | None:
+        return state["due"][0] if state["due"] else None
+
+    async def run_due(self, state: dict[str, Any], at: datetime) -> list[dict[str, Any]]:
+        state["due"].pop(0)
+        return []
+
+
+class _Expiries:
+    """A product's source of expiries (checkout-like), recording those it ran."""
+
+    background = False
+
+    def next_due(self, state: dict[str, Any]) -> datetime | None:
+        return min(state["expiries"], default=None)
+
+    async def run_due(self, state: dict[str, Any], at: datetime) -> list[dict[str, Any]]:
+        state["expiries"].remove(at)
+        state["ran"].append(at)
+        return []
+
+
+@pytest.mark.parametrize(("stamped", "later_write"), [(True, True), (True, False), (False, False)])
+def test_work_filed_while_a_long_catch_up_yields_is_not_forgotten(stamped: bool, later_write: bool) -> None:
+    """A catch-up running 200 due instants of one product lets other requests run on the way; a write to
+    a second product meanwhile files an expiry. That product's old instant (nothing due) must not be
+    remembered afterwards, with or without a `due_stamp`, whether only reads follow or also a write that
+    files nothing (which keeps a stamped product's remembered instant)."""
+    many = SimpleNamespace(name="many", due_stamp=None)
+    other = SimpleNamespace(name="other", due_stamp=(lambda state: state["filed"]) if stamped else None)
+    clock = EmulatorClock(frozen_at=T0)
+    world = World(config=EmulatorConfig(), clock=clock, products=(many, other),  # type: ignore[arg-type]
+                  initial={}, document={})
+    world.states = {"many": {"due": [T0 + timedelta(minutes=i) for i in range(1, 201)]},
+                    "other": {"expiries": [], "filed": 0, "ran": []}}
+    world.sources = [("many", _Many()), ("other", _Expiries())]  # type: ignore[list-item]
+
+    async def scenario() -> list[datetime]:
+        await world.catch_up()  # remembered: "other" has nothing due
+        clock.set(T0 + timedelta(hours=4))  # a jump, as freezegun's: the next catch-up runs 200 instants
+        long = asyncio.create_task(world.catch_up())
+        await asyncio.sleep(0)
+        while not long.done():
+            if not world.states["other"]["filed"]:  # a request on "other" while the long one yields
+                world.states["other"]["expiries"].append(clock.now() + timedelta(days=1))
+                world.states["other"]["filed"] += 1
+                world.changed("other")
+            await asyncio.sleep(0)
+        await long
+        if later_write:
+            world.changed("other")  # a later write that files nothing
+        clock.set(T0 + timedelta(days=3))
+        await world.catch_up()
+        ran: list[datetime] = world.states["other"]["ran"]
+        return ran
+
+    assert asyncio.run(scenario()) == [T0 + timedelta(days=1, hours=4)]

@@ -49,6 +49,9 @@ class World:
     # Each product's `due_stamp` as it was when its `_due` entry was computed: a write after which the
     # stamp is the same filed no earlier work, and the entry (and `_quiet`) stand.
     _stamps: dict[str, object] = field(default_factory=dict, repr=False)
+    # How often each product's remembered instant was forgotten (`changed`): a catch-up that yielded to
+    # other requests keeps an instant it did not ask again only if its product was not changed meanwhile.
+    _forgotten: dict[str, int] = field(default_factory=dict, repr=False)
     # While a clock move runs: the `monotonic()` instant by which the outside work it drives (webhook
     # attempts) must have answered; senders cut what is still unanswered then (`moves.wait_or_cut`).
     move_deadline: float | None = field(default=None, repr=False)
@@ -189,10 +192,11 @@ class World:
             if stamp is not None and stamp(self.states[product]) == self._stamps[product]:
                 return  # it filed nothing that could fall due earlier: what was remembered stands
         self._quiet = None
+        for name in (p.name for p in self.products) if product is None else (product,):
+            self._due.pop(name, None)
+            self._forgotten[name] = self._forgotten.get(name, 0) + 1
         if product is None:
             self._due.clear()
-        else:
-            self._due.pop(product, None)
 
     async def catch_up(self, until: datetime | None = None, *, background: bool = False) -> list[Transition]:
         """Run everything due up to `until` (default: now) in time order, until quiescent.
@@ -220,6 +224,7 @@ class World:
         # change while other products' work runs); a clock move asks every source.
         remembered = not background and self._due_sources == len(self.sources)
         settled = {name: at for name, at in self._due.items() if target < at} if remembered else {}
+        forgotten = dict(self._forgotten)
         self._quiet, self._due = None, {}
         transitions: list[Transition] = []
         for step in range(1, 1_000_001):  # a bound, not a budget: quiescence comes long before
@@ -231,21 +236,27 @@ class World:
             at = min((when for when, _, _ in asked if when is not None and when <= target), default=None)
             if at is None:
                 if not background:
-                    self._settle(settled, asked)
+                    # A product changed while this ran (a long run yields to other requests) has no known
+                    # instant now: the next catch-up asks its sources.
+                    kept = {name: when for name, when in settled.items()
+                            if self._forgotten.get(name, 0) == forgotten.get(name, 0)}
+                    self._settle(kept, asked, whole=len(kept) == len(settled))
                 return transitions
             for when, name, source in asked:
                 if when == at:
                     transitions.extend(await source.run_due(self.states[name], at))
         raise RuntimeError("catch_up did not reach quiescence (a source keeps scheduling work in the past)")
 
-    def _settle(self, settled: dict[str, datetime], asked: list[tuple[datetime | None, str, DueSource]]) -> None:
-        """Remember, per product and for the whole world, until when nothing in the foreground is due."""
+    def _settle(self, settled: dict[str, datetime], asked: list[tuple[datetime | None, str, DueSource]], *,
+                whole: bool = True) -> None:
+        """Remember, per product and for the whole world (`whole`: no product is left unknown), until when
+        nothing in the foreground is due."""
         due = dict(settled)
         for at, name, _ in asked:
             known = due.get(name, _MAX_DATETIME)
             due[name] = at if at is not None and at < known else known
         self._due, self._due_sources = due, len(self.sources)
-        self._quiet = (min(due.values(), default=_MAX_DATETIME), len(self.sources))
+        self._quiet = (min(due.values(), default=_MAX_DATETIME), len(self.sources)) if whole else None
         self._stamps = {p.name: p.due_stamp(self.states[p.name]) for p in self.products
                         if p.due_stamp is not None and p.name in due}
 
