@@ -4,7 +4,7 @@ upstream reported (streamed too), provider errors relayed uncharged, an unreacha
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -96,4 +96,28 @@ def test_a_json_answer_is_relayed_byte_for_byte_and_still_charged(emu: Any) -> N
         pw = Pw(emu.base_url, "sk-paywalls-v1-up")
         resp = pw.request("POST", "/v1/chat/completions", json={"model": MODEL, "messages": HELLO, "user": "alice"})
     assert resp.status_code == 200 and resp.content == text
+    assert pw.balance("alice") == UNIT - cost(3, 3)
+
+
+@pytest.mark.parametrize("encode", [lambda text: text.encode("utf-16"), lambda text: b"\xef\xbb\xbf" + text.encode()],
+                         ids=["utf-16", "utf-8 with a byte-order mark"])
+def test_json_in_another_encoding_is_answered_as_plain_utf8(emu: Any, encode: Callable[[str], bytes]) -> None:
+    """JSON the provider sent in UTF-16, or with a byte-order mark, is not relayed as it came (clients
+    decode JSON as UTF-8 without a mark): the client gets the same JSON as plain UTF-8, still charged."""
+    answer = {"id": "chatcmpl-up", "object": "chat.completion", "created": 1, "model": MODEL,
+              "choices": [{"index": 0, "message": {"role": "assistant", "content": "héllo"},
+                           "finish_reason": "stop"}],
+              "usage": {"prompt_tokens": 3, "completion_tokens": 3, "total_tokens": 6}}
+
+    async def complete(request: web.Request) -> web.Response:
+        return web.Response(body=encode(json.dumps(answer)), content_type="application/json")
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", complete)
+    with ServedApp(app) as upstream:
+        emu.control.load_world(world(f"{upstream.url}/v1"))
+        pw = Pw(emu.base_url, "sk-paywalls-v1-up")
+        resp = pw.request("POST", "/v1/chat/completions", json={"model": MODEL, "messages": HELLO, "user": "alice"})
+    assert resp.status_code == 200 and not resp.content.startswith(b"\xef\xbb\xbf")
+    assert json.loads(resp.content.decode("utf-8")) == answer
     assert pw.balance("alice") == UNIT - cost(3, 3)

@@ -6,6 +6,7 @@ charges nothing; an unreachable provider answers 502 `upstream_error`. HTTP laye
 
 from __future__ import annotations
 
+import codecs
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -250,5 +251,8 @@ async def complete(request: web.Request, runtime: ProxyRuntime, state: PaywallsS
     usage = usage_of(reply) if 200 <= status < 300 else None
     if usage is not None:
         settle(usage)
-    return Reply(status=status, body=reply, encoded=raw)  # the provider's answer, relayed as it came
+    # The provider's answer, relayed as it came when it is plain UTF-8 (what JSON on the wire must be);
+    # another encoding, or a byte-order mark, is answered as the emulator's own UTF-8 encoding of it.
+    plain = not raw.startswith(codecs.BOM_UTF8) and json.detect_encoding(raw) == "utf-8"
+    return Reply(status=status, body=reply, encoded=raw if plain else None)
 
