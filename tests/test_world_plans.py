@@ -4,10 +4,12 @@ two builds, two worlds or the plan and a caller's document; relative times count
 
 from __future__ import annotations
 
+import collections
 import copy
 import dataclasses
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +21,7 @@ from paywall_emulator.engine.clock import EmulatorClock
 from paywall_emulator.engine.product import WorldError
 from paywall_emulator.engine.templates import template
 from paywall_emulator.engine.world import World, default_document
+from paywall_emulator.engine.worldfile import default_world
 
 T0 = datetime(2031, 3, 10, 9, 30, tzinfo=UTC)
 PRODUCTS = tuple(BUNDLED)
@@ -63,6 +66,9 @@ def mutable_parts(value: Any, seen: set[int] | None = None) -> Iterator[Any]:
         yield value
         items = [*value.keys(), *value.values()] if isinstance(value, dict) else list(value)
         for item in items:
+            yield from mutable_parts(item, seen)
+    elif isinstance(value, tuple):  # not itself mutable, but it may hold what is (YAML's `!!pairs`)
+        for item in value:
             yield from mutable_parts(item, seen)
     elif dataclasses.is_dataclass(value) and not isinstance(value, type):
         if type(value).__dataclass_params__.frozen:  # type: ignore[attr-defined]
@@ -161,6 +167,9 @@ def test_a_refused_document_leaves_the_plans_and_the_world_alone() -> None:
     assert dumps(w) == dumps(world())
 
 
+Pair = collections.namedtuple("Pair", "a b")
+
+
 def test_templates_refuse_what_they_cannot_copy() -> None:
     @dataclasses.dataclass
     class Odd:
@@ -168,8 +177,31 @@ def test_templates_refuse_what_they_cannot_copy() -> None:
 
     with pytest.raises(TypeError, match="object cannot be templated"):
         template(Odd(handle=object()))
-    with pytest.raises(TypeError, match="tuple holding mutable values"):
-        template(Odd(handle=([1],)))
+    with pytest.raises(TypeError, match="Pair holding mutable values"):
+        template(Odd(handle=Pair(a=[1], b=2)))
+    made = template(Odd(handle=([1], {"b": [2]}))).make()  # a plain tuple of mutable values: fresh copies
+    again = template(Odd(handle=made.handle)).make()
+    assert again.handle == ([1], {"b": [2]}) and again.handle[0] is not made.handle[0]
+    assert again.handle[1]["b"] is not made.handle[1]["b"]
+
+
+def test_yaml_pairs_in_free_form_values_load_reset_and_share_nothing(tmp_path: Path) -> None:
+    """YAML's `!!pairs` and `!!omap` (tuples holding mappings, in paywall settings and a link's meta) load
+    as they did before world plans, and every reset builds its own copies of them."""
+    text = (Path(default_world()).read_text()
+            .replace("brand_color:", "extra: !!pairs [a: {b: 1}], brand_color:", 1)
+            .replace("meta: {userId: ext_alice", "meta: {tags: !!omap [a: [1]], userId: ext_alice", 1))
+    path = tmp_path / "pairs.yaml"
+    path.write_text(text)
+    w = World.create(EmulatorConfig(start_time=T0, world=path), bundled_products(), foreign=frozenset(BUNDLED))
+    store = w.states["monetize"]
+    extra = next(p.settings["extra"] for p in store.paywalls.values() if "extra" in p.settings)
+    meta = next(link.meta["tags"] for link in store.links.values() if "tags" in link.meta)
+    assert extra == [("a", {"b": 1})] and meta == [("a", [1])]
+    w.reset()
+    again = w.states["monetize"]
+    assert next(p.settings["extra"] for p in again.paywalls.values() if "extra" in p.settings) == extra
+    assert not {id(part) for part in mutable_parts(again)} & {id(part) for part in mutable_parts(store)}
 
 
 def test_plans_are_checked_again_for_another_id_seed() -> None:

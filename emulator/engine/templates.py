@@ -69,9 +69,13 @@ def maker(value: Any) -> Maker | None:
     if type(value) in _IMMUTABLE or isinstance(value, str | int | float | bytes | date | timedelta | Decimal | Enum):
         return None
     if isinstance(value, tuple | frozenset):
-        if any(maker(item) is not None for item in value):
+        parts = [(item, maker(item)) for item in value]
+        if all(make is None for _, make in parts):
+            return None
+        if type(value) is not tuple:  # a frozenset cannot hold mutable values; a named tuple is not JSON-like
             raise TypeError(f"a {type(value).__name__} holding mutable values cannot be templated")
-        return None
+        # YAML's `!!pairs` and `!!omap` give tuples that may hold mappings: a new tuple of fresh copies
+        return lambda: tuple([make() if make is not None else item for item, make in parts])
     if isinstance(value, list | set):
         kind: Callable[[Any], Any] = type(value)
         if all(type(item) in _IMMUTABLE for item in value):  # the usual case, checked first: cheaper

@@ -58,8 +58,11 @@ def plan_section(section: Mapping[str, Any] | None, load: WorldLoad) -> SectionP
     loader = _Loader(Store(seed=load.id_seed, ids=load.ids, limits=load.limits), load.now)
     loader.load(section or {})
     store = loader.store
-    static = tuple((name, tuple((key, template(value)) for key, value in getattr(store, name).items()))
-                   for name in ("owners", "webhook_endpoints", "paywalls", "prices", "providers"))
+    try:
+        static = tuple((name, tuple((key, template(value)) for key, value in getattr(store, name).items()))
+                       for name in ("owners", "webhook_endpoints", "paywalls", "prices", "providers"))
+    except TypeError as exc:  # a value of a kind a world file cannot hold
+        raise WorldError(f"a value the emulator cannot keep: {exc}") from exc
     return SectionPlan(id_seed=load.id_seed, ids=store.ids.position(), static=static,
                      api_keys=tuple(store.api_keys.items()), steps=tuple(loader.steps))
 
