@@ -127,7 +127,10 @@ class Paywall:
         return bool(self.token_types)
 
     def token_type(self, name: str) -> TokenType | None:
-        return next((t for t in self.token_types if t.type == name), None)
+        for token_type in self.token_types:  # a handful at most: a loop beats building an index
+            if token_type.type == name:
+                return token_type
+        return None
 
 
 @dataclass(slots=True, kw_only=True)

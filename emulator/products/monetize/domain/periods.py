@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import calendar
 import functools
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 # How many months a price interval is worth, for the monthly token grant (tokenization docs).
@@ -28,8 +28,15 @@ def add_interval(start: datetime, interval: str | None, count: int | None = 1) -
     raise ValueError(f"interval {interval!r} has no period")
 
 
-@functools.lru_cache(maxsize=256)
 def local_date(instant: datetime, timezone: str) -> date:
-    """The calendar date of `instant` in `timezone` (the daily-trial day). Memoised (a pure function): one
-    balances request asks it for each token type at the same instant."""
+    """The calendar date of `instant` in `timezone` (the daily-trial day)."""
+    if instant.tzinfo is UTC and timezone == "UTC":  # the default zone, and the clock's: nothing to convert
+        return instant.date()
+    return _zoned_date(instant, timezone)
+
+
+@functools.lru_cache(maxsize=256)
+def _zoned_date(instant: datetime, timezone: str) -> date:
+    """`local_date` through the zone's rules, memoised (a pure function): one balances request asks for
+    the same instant several times."""
     return instant.astimezone(ZoneInfo(timezone)).date()
