@@ -48,10 +48,10 @@ def _world() -> tuple[World, _Spy]:
 
 
 def _two_products() -> tuple[World, _Spy, _Spy]:
-    """A world whose monetize work is due in 1 h and PayKit's in 2 h, caught up (both remembered)."""
+    """A world whose monetize work is due in 1 h and Paywalls.ai's in 2 h, caught up (both remembered)."""
     world, spy = _world()
     other = _Spy(T0 + timedelta(hours=2))
-    world.sources.append(("paykit", other))
+    world.sources.append(("paywalls-ai", other))
     world.changed()
     asyncio.run(world.catch_up())
     return world, spy, other
@@ -90,7 +90,7 @@ def test_a_change_to_one_product_asks_only_its_sources_again() -> None:
     world.states["monetize"].due_filed += 1  # the write filed work (a checkout, a period end)
     world.changed("monetize")
     assert asyncio.run(world.catch_up()) == []
-    assert spy.asked > asked and other.asked == other_asked  # paykit's next instant still holds
+    assert spy.asked > asked and other.asked == other_asked  # the other product's next instant still holds
     world.clock.set(T0 + timedelta(hours=2))  # both due now, each run at its own instant, in order
     assert asyncio.run(world.catch_up()) == [{"type": "spy.ran", "at": (T0 + timedelta(hours=h)).isoformat()}
                                              for h in (1, 2)]
@@ -100,13 +100,13 @@ def test_a_change_to_one_product_asks_only_its_sources_again() -> None:
 
 def test_a_write_that_filed_no_work_keeps_the_remembered_instant_of_a_product_with_a_stamp() -> None:
     """monetize stamps what it files (`due_filed`): a write that filed nothing (a balance change) keeps
-    what its sources answered last, without asking them; one that filed work asks them again. PayKit has
-    no stamp: every write through it asks its sources again."""
+    what its sources answered last, without asking them; one that filed work asks them again. Paywalls.ai
+    has no stamp: every write through it asks its sources again."""
     world, spy, other = _two_products()
     asked, other_asked = spy.asked, other.asked
     world.changed("monetize")
     assert asyncio.run(world.catch_up()) == [] and spy.asked == asked
-    world.changed("paykit")
+    world.changed("paywalls-ai")
     assert asyncio.run(world.catch_up()) == [] and spy.asked == asked and other.asked > other_asked
     spy.at = T0 + timedelta(minutes=30)  # work filed earlier than what was remembered
     world.states["monetize"].due_filed += 1
@@ -167,6 +167,31 @@ def test_a_write_that_files_a_period_end_earlier_than_any_known_is_seen() -> Non
         emu.call(lambda: emu.world.clock.set(start + timedelta(days=3, hours=1)))
         assert requests.get(emu.url("/api/v1/paywall/3/bootstrap"), timeout=10).status_code == 200
         assert status() == "active"  # the retry ran and was paid
+
+
+def test_paykit_sessions_started_between_meters_expire_when_the_clock_jumps_past_them() -> None:
+    """PayKit stamps what it files too: meters (nothing filed) around a new checkout session keep nothing
+    stale; the session expires 24 h after it was started, the clock jumping there directly."""
+    with ThreadedEmulator(EmulatorConfig(start_time=T0)) as emu:
+        api = f"{emu.base_url}/api/v1"
+        headers = {"x-paykit-key": "sk_live_demo"}
+        assert requests.post(f"{api}/credits", json={"userId": "jo", "amount": 10}, headers=headers,
+                             timeout=10).status_code == 200
+        assert requests.post(f"{api}/meter", json={"userId": "jo", "event": "e"}, headers=headers,
+                             timeout=10).status_code == 200
+        session = requests.post(f"{api}/checkout", json={"userId": "jo", "kind": "credits"}, headers=headers,
+                                timeout=10)
+        assert session.status_code == 200, session.text
+        assert requests.post(f"{api}/meter", json={"userId": "jo", "event": "e"}, headers=headers,
+                             timeout=10).status_code == 200
+
+        def statuses() -> list[str]:
+            return [str(c["status"]) for c in emu.control.state()["paykit"]["checkoutSessions"]]
+
+        assert statuses() == ["open"]
+        emu.call(lambda: emu.world.clock.set(T0 + timedelta(hours=25)))
+        assert requests.get(f"{api}/access", params={"userId": "jo"}, headers=headers, timeout=10).status_code == 200
+        assert statuses() == ["expired"]
 
 
 def test_work_scheduled_by_a_write_is_run_when_due() -> None:

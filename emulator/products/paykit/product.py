@@ -73,6 +73,7 @@ PRODUCT = Product(
     plan_world=_plan,
     render_error=render_error,
     due_sources=_sources,
+    due_stamp=lambda state: state.due_filed,
     events=_events,
     evicted_events=lambda state: state.evicted.get("events", 0),
     setup=delivery.setup,

@@ -40,6 +40,9 @@ class PayKitState:
     pending: dict[str, StripeEvent] = field(default_factory=dict, metadata={"transient": True})
     # Sessions that ended unpaid (expired), in the order they ended: past `limits.checkouts` the oldest go.
     unpaid_checkouts: dict[str, None] = field(default_factory=dict, metadata={"transient": True})
+    # How many entries were filed in `open_checkouts` and `active_subscriptions` (the only ways work falls
+    # due earlier than the billing source last found; period ends only move later): `Product.due_stamp`.
+    due_filed: int = field(default=0, compare=False, metadata={"transient": True})
     stripe: StripeSettings = field(default_factory=StripeSettings)
     base_url: str | None = None
     webhook_url: str | None = None  # where the fake Stripe posts events; None: the emulator's own /api/v1/webhook

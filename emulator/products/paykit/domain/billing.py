@@ -73,6 +73,7 @@ def start_checkout(state: PayKitState, ids: IdFactory, now: datetime, caller: Ca
         expires_at=now + SESSION_LIFETIME)
     state.checkouts[session.id] = session
     state.open_checkouts[session.id] = session
+    state.due_filed += 1
     return session
 
 
@@ -113,6 +114,7 @@ def pay_checkout(state: PayKitState, ids: IdFactory, now: datetime, session_id: 
                            current_period_start=now, current_period_end=add_month(now, now))
         state.subscriptions[sub.id] = sub
         state.active_subscriptions[sub.id] = sub
+        state.due_filed += 1
         session.subscription_id = sub.id
     else:
         session.payment_intent_id = f"pi_{ids.alnum(24)}"
