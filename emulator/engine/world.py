@@ -185,8 +185,11 @@ class World:
     def changed(self, product: str | None = None) -> None:
         """Something may have scheduled new work (a write request, a reset): the next catch-up asks
         every source again, or only the sources of `product` when the change was confined to its state
-        (a write through one of its operations; products never touch each other's state). Reads never
+        (a write through one of its operations; products never touch each other's state), and not even
+        those when it has no foreground source or its `due_stamp` says it filed nothing. Reads never
         schedule work, so only writes call this."""
+        if product is not None and not any(name == product and not s.background for name, s in self.sources):
+            return  # no foreground source: the product has no foreground work to forget
         if product is not None and product in self._due and product in self._stamps:
             stamp = self._stamper(product)
             if stamp is not None and stamp(self.states[product]) == self._stamps[product]:
