@@ -286,6 +286,7 @@ async def _read_body(op: Operation, request: web.Request) -> tuple[Any, list[Upl
         return None, []
     media_type = request.content_type if request.body_exists else ""
     declared = op.body_validators
+    known: tuple[str, bytes] | None = None  # a JSON body's (media type, text), when small enough to remember
     if "*/*" in declared:
         return None, []  # an opaque body (the gateway forwards it untouched): the handler reads it raw
     if not request.body_exists or (media_type in ("application/octet-stream", "") and not await request.read()):
@@ -304,24 +305,22 @@ async def _read_body(op: Operation, request: web.Request) -> tuple[Any, list[Upl
             body = _json_body(raw) if raw.strip() else {}
         except (ValueError, RecursionError) as exc:  # JSONDecodeError, UnicodeDecodeError; absurd nesting
             raise BadRequestError(f"the body is not valid UTF-8 JSON: {exc}", code="invalid_json") from exc
+        files = []
         media_type = media_type if media_type in declared else JSON_CT
-        body = sanitised(body, "body")
         # The same JSON text validates the same way: a small one found valid before is not checked again
         # (an SDK sends the same few bodies over and over). It is still parsed afresh for the handler.
         known = (media_type, raw) if len(raw) <= MAX_REMEMBERED_BODY else None
-        if known is None or known not in op.valid_bodies:
-            declared[media_type].check(body, location="body")
-            if known is not None:
-                if len(op.valid_bodies) >= MAX_REMEMBERED_REPLIES:
-                    op.valid_bodies.clear()
-                op.valid_bodies[known] = None
-        return body, []
     else:
         raise BadRequestError(
             f"unsupported Content-Type {media_type!r}; send one of {sorted(declared)}",
             code="unsupported_media_type")
     body = sanitised(body, "body")
-    declared[media_type].check(body, location="body")
+    if known is None or known not in op.valid_bodies:
+        declared[media_type].check(body, location="body")
+        if known is not None:
+            if len(op.valid_bodies) >= MAX_REMEMBERED_REPLIES:
+                op.valid_bodies.clear()
+            op.valid_bodies[known] = None
     return body, files
 
 

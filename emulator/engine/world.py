@@ -195,11 +195,12 @@ class World:
             if stamp is not None and stamp(self.states[product]) == self._stamps[product]:
                 return  # it filed nothing that could fall due earlier: what was remembered stands
         self._quiet = None
-        for name in (p.name for p in self.products) if product is None else (product,):
-            self._due.pop(name, None)
+        for name in [p.name for p in self.products] if product is None else [product]:
             self._forgotten[name] = self._forgotten.get(name, 0) + 1
         if product is None:
             self._due.clear()
+        else:
+            self._due.pop(product, None)
 
     async def catch_up(self, until: datetime | None = None, *, background: bool = False) -> list[Transition]:
         """Run everything due up to `until` (default: now) in time order, until quiescent.

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+import requests
 from aiohttp import web
 
 from paywall_emulator.engine.fake_provider import create_app
@@ -76,6 +77,21 @@ def test_unreachable_provider_is_502_and_charges_nothing(emu: Any) -> None:
     assert pw.balance("alice") == UNIT
 
 
+def relayed(emu: Any, content: bytes) -> tuple[requests.Response, Pw]:
+    """Alice's completion through a paywall whose upstream answers `content` as application/json."""
+
+    async def complete(request: web.Request) -> web.Response:
+        return web.Response(body=content, content_type="application/json")
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", complete)
+    with ServedApp(app) as upstream:
+        emu.control.load_world(world(f"{upstream.url}/v1"))
+        pw = Pw(emu.base_url, "sk-paywalls-v1-up")
+        return pw.request("POST", "/v1/chat/completions", json={"model": MODEL, "messages": HELLO,
+                                                               "user": "alice"}), pw
+
+
 def test_a_json_answer_is_relayed_byte_for_byte_and_still_charged(emu: Any) -> None:
     """The provider's own JSON text reaches the client (indentation, key order, escapes), not a
     re-encoding of it; the usage in it is still what is charged, and the answer is still checked
@@ -86,15 +102,7 @@ def test_a_json_answer_is_relayed_byte_for_byte_and_still_charged(emu: Any) -> N
               "usage": {"prompt_tokens": 3, "completion_tokens": 3, "total_tokens": 6}}
     text = json.dumps(answer, indent=2).encode()  # pretty, ASCII-escaped: unlike the emulator's own JSON
 
-    async def complete(request: web.Request) -> web.Response:
-        return web.Response(body=text, content_type="application/json")
-
-    app = web.Application()
-    app.router.add_post("/v1/chat/completions", complete)
-    with ServedApp(app) as upstream:
-        emu.control.load_world(world(f"{upstream.url}/v1"))
-        pw = Pw(emu.base_url, "sk-paywalls-v1-up")
-        resp = pw.request("POST", "/v1/chat/completions", json={"model": MODEL, "messages": HELLO, "user": "alice"})
+    resp, pw = relayed(emu, text)
     assert resp.status_code == 200 and resp.content == text
     assert pw.balance("alice") == UNIT - cost(3, 3)
 
@@ -109,15 +117,7 @@ def test_json_in_another_encoding_is_answered_as_plain_utf8(emu: Any, encode: Ca
                            "finish_reason": "stop"}],
               "usage": {"prompt_tokens": 3, "completion_tokens": 3, "total_tokens": 6}}
 
-    async def complete(request: web.Request) -> web.Response:
-        return web.Response(body=encode(json.dumps(answer)), content_type="application/json")
-
-    app = web.Application()
-    app.router.add_post("/v1/chat/completions", complete)
-    with ServedApp(app) as upstream:
-        emu.control.load_world(world(f"{upstream.url}/v1"))
-        pw = Pw(emu.base_url, "sk-paywalls-v1-up")
-        resp = pw.request("POST", "/v1/chat/completions", json={"model": MODEL, "messages": HELLO, "user": "alice"})
+    resp, pw = relayed(emu, encode(json.dumps(answer)))
     assert resp.status_code == 200 and not resp.content.startswith(b"\xef\xbb\xbf")
     assert json.loads(resp.content.decode("utf-8")) == answer
     assert pw.balance("alice") == UNIT - cost(3, 3)
