@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
+from .engine.structs import struct
+
 CheckoutUrlMode = Literal["hosted", "acquirer"]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@struct(frozen=True, kw_only=True)
 class Limits:
     """How much history a world keeps (README, "Memory" under "Quick start"): past a cap the oldest rows
     are evicted (only ones nothing waits on: events already turned into deliveries, finished deliveries)
@@ -24,7 +26,7 @@ class Limits:
     mailbox: int = 100_000  # messages in monetize's emulated mailbox (sign-in's codes and links)
 
 
-@dataclass(slots=True, kw_only=True)
+@struct(kw_only=True)
 class EmulatorConfig:
     world: Path | None = None  # the world file; None = the bundled fixtures/default.yaml
     # The bundled products to serve, by name (`app.BUNDLED`); None = all of them. Sections of a world file

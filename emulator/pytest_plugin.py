@@ -21,12 +21,13 @@ Configuration, most specific first: the markers `@pytest.mark.paywall_world(path
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+
+from .engine.structs import struct
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -44,7 +45,7 @@ MARKERS = (
 )
 
 
-@dataclass(frozen=True, slots=True)
+@struct(frozen=True)
 class _Settings:
     """What tells one pooled emulator from another."""
 

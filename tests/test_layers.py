@@ -37,7 +37,8 @@ NAMES = ("paywall_emulator",)  # the installed import name; the repository's fol
 ENGINE_PURE = ("config", "engine", "engine.call", "engine.clock", "engine.ids", "engine.errors", "engine.product",
                "engine.world", "engine.worldfile", "engine.yamlfile", "engine.faults", "engine.travel",
                "engine.timestamps", "engine.views", "engine.openapi", "engine.cache", "engine.history",
-               "engine.values", "engine.snapshot", "engine.moves", "engine.inspector", "engine.templates")
+               "engine.values", "engine.snapshot", "engine.moves", "engine.inspector", "engine.templates",
+               "engine.structs")
 # In every product (relative to `products.<name>`): what must never load aiohttp (a trailing `.*` covers a
 # subpackage), what counts as its domain, and its HTTP entry points.
 # A bare trailing `*` is a name prefix (`views*`: views, views_auth, views_stripe, a views/ package).

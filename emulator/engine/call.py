@@ -5,10 +5,10 @@ the world, the coerced parameters, the parsed body, the uploaded files). `routin
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .openapi import Operation
+from .structs import struct
 from .world import World
 
 if TYPE_CHECKING:
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from multidict import CIMultiDictProxy
 
 
-@dataclass(slots=True)
+@struct
 class UploadedFile:
     """One file of a multipart body (its bytes are not kept)."""
 
@@ -26,7 +26,7 @@ class UploadedFile:
     size: int
 
 
-@dataclass(slots=True)
+@struct
 class Call:
     """A validated request, as handlers see it."""
 

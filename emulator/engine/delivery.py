@@ -11,7 +11,7 @@ import contextlib
 import functools
 import logging
 from collections.abc import AsyncIterator, Callable, Collection, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime
 from typing import Any, Generic, Literal, Protocol, TypeVar
 
@@ -22,6 +22,7 @@ from .clock import monotonic
 from .keys import WORLD_KEY
 from .moves import wait_or_cut
 from .product import Transition
+from .structs import struct
 from .world import World
 
 log = logging.getLogger("paywall_emulator.webhooks")
@@ -42,7 +43,7 @@ S_contra = TypeVar("S_contra", contravariant=True)
 Failure = Literal["timeout", "connection", "error", "cut", "silent"]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@struct(frozen=True, kw_only=True)
 class Post:
     """One attempt's request, rendered and signed by the product."""
 
@@ -57,7 +58,7 @@ class Post:
     follow_redirects: bool = False
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@struct(frozen=True, kw_only=True)
 class AttemptOutcome:
     """How one attempt ended: an answer (`status`, `body`, the body's `encoding`) or a `failure`."""
 
@@ -308,7 +309,7 @@ class Sender(Generic[S, Item]):
         return self.outbox.record(state, item, post.at, outcome)
 
 
-@dataclass(slots=True)
+@struct
 class SenderSlot:
     """Where handlers find an app's sender (to flush it): set before the app starts, filled while it runs."""
 

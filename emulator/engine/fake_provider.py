@@ -21,13 +21,13 @@ import hashlib
 import json
 import re
 from collections.abc import AsyncIterator, Callable, Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from aiohttp import web
 
 from .clock import EmulatorClock
+from .structs import struct
 
 MODEL = "fake-gpt-emulator"
 EMBEDDING_DIMENSIONS = 8
@@ -43,7 +43,7 @@ class FakeBrokenStreamError(ConnectionResetError):
     """The fake provider's body broke off mid-way (`break_after_chunks`), as a dropped connection does."""
 
 
-@dataclass(slots=True, frozen=True, kw_only=True)
+@struct(frozen=True, kw_only=True)
 class FakeOptions:
     latency_ms: int = 0
     chunk_delay_ms: int = 0
@@ -63,7 +63,7 @@ class FakeOptions:
                    stall_after_chunks=int(stall) if stall is not None else None)
 
 
-@dataclass(slots=True)
+@struct
 class FakeReply:
     """An answer of the fake provider: status, headers and the body as a stream of chunks."""
 
@@ -73,7 +73,7 @@ class FakeReply:
     reason: str | None = None
 
 
-@dataclass(slots=True)
+@struct
 class FakeProvider:
     """The per-app runtime of the fake provider.
 

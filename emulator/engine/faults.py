@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import random
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from .errors import BadRequestError, NotFoundError
 from .openapi import Operation
+from .structs import struct
 
 
-@dataclass(slots=True, kw_only=True)
+@struct(kw_only=True)
 class Fault:
     """An injected failure of one public operation (control API `/_emulator/faults`)."""
 
@@ -35,7 +36,7 @@ class Fault:
     hits: int = 0  # calls it actually failed
 
 
-@dataclass(slots=True)
+@struct
 class FaultTable:
     faults: dict[str, Fault] = field(default_factory=dict)  # creation order = precedence
     rngs: dict[str, random.Random] = field(default_factory=dict)

@@ -9,14 +9,15 @@ from __future__ import annotations
 import random
 import string
 import uuid
-from dataclasses import dataclass
 from typing import Any
+
+from .structs import struct
 
 _ALNUM = string.ascii_letters + string.digits
 _LOWER_ALNUM = string.ascii_lowercase + string.digits
 
 
-@dataclass(frozen=True, slots=True)
+@struct(frozen=True)
 class IdPosition:
     """Where an id factory stands: its generator's state (None: untouched since seeding) and its
     counters. Immutable, so one position can start any number of factories."""

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from html import escape
 from typing import Any, TypeVar
 from urllib.parse import quote
+
+from .structs import struct
 
 CONTROL = "/_emulator"
 T = TypeVar("T")
@@ -24,7 +26,7 @@ def control_path(*parts: str) -> str:
     return CONTROL + "".join("/" + quote(str(p), safe="") for p in parts)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@struct(frozen=True, kw_only=True)
 class Action:
     """A button: one control API call (`method` on `path`, with a JSON `body` if any)."""
 
@@ -35,14 +37,14 @@ class Action:
     test_id: str = ""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@struct(frozen=True, kw_only=True)
 class Row:
     cells: tuple[str, ...]
     key: str = ""  # the row's id (data-row), so a person or a test can find it
     actions: tuple[Action, ...] = ()
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@struct(frozen=True, kw_only=True)
 class Table:
     title: str
     columns: tuple[str, ...]

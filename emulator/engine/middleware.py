@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
@@ -19,6 +18,7 @@ from aiohttp import web
 from .errors import EmulatorError, ForbiddenError, InternalError, MethodNotAllowedError, NotFoundError, render_error
 from .openapi import ApiSpec, dumps
 from .product import Product
+from .structs import struct
 
 log = logging.getLogger("paywall_emulator")
 
@@ -29,7 +29,7 @@ CONTROL_PREFIX = "/_emulator"
 Shape = Callable[[EmulatorError], Any]
 
 
-@dataclass(frozen=True, slots=True)
+@struct(frozen=True)
 class ErrorShapes:
     """Which product's error shape (and CORS headers) answer a request, chosen by its path: the product
     whose operations share the most leading path segments with it (a tie, or none: the engine's shape)."""

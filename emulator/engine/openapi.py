@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ from typing import Any
 import jsonschema_rs
 
 from .errors import BadRequestError, EmulatorError
+from .structs import struct
 from .worldfile import data_path
 from .yamlfile import YamlError, read_yaml_file
 
@@ -88,7 +89,7 @@ def inline_refs(node: Any, root: Mapping[str, Any], _stack: tuple[str, ...] = ()
     return node
 
 
-@dataclass(slots=True)
+@struct
 class SchemaValidator:
     """A JSON Schema (Draft 2020-12, formats asserted) with documented-error mapping, compiled when first
     used: a start compiles none of the specs' few hundred schemas (`ApiSpec.compile_all` compiles every
@@ -179,7 +180,7 @@ def _pointer(path: Any) -> str:
     return "".join(f"/{p}" for p in parts)
 
 
-@dataclass(slots=True)
+@struct
 class Parameter:
     name: str
     location: str  # path | query | header
@@ -200,7 +201,7 @@ class Parameter:
         return BadRequestError(message, code="invalid_request")
 
 
-@dataclass(slots=True)
+@struct
 class Operation:
     operation_id: str
     method: str  # upper case
@@ -256,7 +257,7 @@ class Operation:
         return any(k in keys for k in (str(status), f"{str(status)[0]}XX", "default"))
 
 
-@dataclass(slots=True)
+@struct
 class ApiSpec:
     name: str  # the document's file name
     document: dict[str, Any]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime
 from itertools import islice
 from types import ModuleType
@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from ..config import Limits
 from .errors import EmulatorError, render_error
 from .ids import IdFactory
+from .structs import struct
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
     from .inspector import Table
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@struct(frozen=True, kw_only=True)
 class Transition:
     """One state change run while time passed (a renewal, an expiry, a webhook attempt), as of `at`.
 
@@ -75,7 +76,7 @@ class WorldError(EmulatorError):
     section: str | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@struct(frozen=True, kw_only=True)
 class WorldLoad:
     """What a product's loader gets besides its section: the instant of loading (relative times in a
     world file count from it) and a fresh id factory seeded with the id seed."""
@@ -103,7 +104,7 @@ T = TypeVar("T")
 DUMP_PAGE = 10_000  # rows per table of one state dump unless `limit` says otherwise (spec: dumpState)
 
 
-@dataclass(slots=True, kw_only=True)
+@struct(kw_only=True)
 class Page:
     """The window of the state dump a request asked for: rows `offset` to `offset + limit` of every table.
     Products cut each table with `rows`, which notes in `more` whether a table goes on past the window, so
@@ -148,7 +149,7 @@ def columns(rows: Iterable[Sequence[str]], indent: str = "  ") -> list[str]:
             for row in table]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@struct(frozen=True, kw_only=True)
 class Product:
     """One emulated product. `name` keys its section in the world file and its state in the `World`."""
 

@@ -14,7 +14,7 @@ import json
 import logging
 import warnings
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from itertools import chain
 from types import ModuleType
 from typing import Any, TypeVar
@@ -38,6 +38,7 @@ from .errors import (
 from .keys import WORLD_KEY
 from .openapi import ApiSpec, Operation, Parameter, SpecError, coerce_parameter, dumps
 from .product import Product
+from .structs import struct
 from .values import check_text, sanitised
 from .world import World
 
@@ -48,7 +49,7 @@ JSON_CT = "application/json"
 FORM_CT = "application/x-www-form-urlencoded"
 
 
-@dataclass(slots=True)
+@struct
 class Reply:
     """What a handler returns: rendered by the pipeline and validated against the spec."""
 

@@ -8,19 +8,20 @@ from __future__ import annotations
 import dataclasses
 import functools
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from enum import Enum
 from fractions import Fraction
 from typing import Any, Generic, TypeVar
 
+from .structs import struct
+
 T = TypeVar("T")
 Maker = Callable[[], Any]
 _IMMUTABLE = frozenset({str, int, float, bool, bytes, datetime, date, timedelta, Decimal, Fraction, type(None)})
 
 
-@dataclass(frozen=True, slots=True)
+@struct(frozen=True)
 class Template(Generic[T]):
     """How to build a copy of one entity (a dataclass): its shared immutable values, and a maker for
     each field holding something mutable."""

@@ -6,13 +6,13 @@ frozen clock against a running one. Takes a `Timeline` (what `World` offers) rat
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from .clock import ClockBackwardsError, EmulatorClock
 from .errors import BadRequestError, ConflictError
 from .product import EventRef, Transition
+from .structs import struct
 
 MAX_JUMP = timedelta(days=36525)  # one clock move at most (advanceClock's schema says the same)
 # Far enough from datetime's year 9999 that every due-time sum (a year's period, 24 h expiries) still fits.
@@ -34,7 +34,7 @@ class Timeline(Protocol):
                        background: bool = False) -> list[Transition]: ...
 
 
-@dataclass(slots=True, kw_only=True)
+@struct(kw_only=True)
 class ClockMove:
     """What an advance did: where the clock was and is, what ran on the way, which events it emitted."""
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,13 +19,14 @@ from .clock import EmulatorClock, monotonic
 from .faults import FaultTable
 from .ids import IdFactory
 from .product import DueSource, EventRef, Product, Transition, WorldError, WorldLoad, WorldPlan
+from .structs import struct
 from .worldfile import WorldDocument, read_world
 
 _MAX_DATETIME = datetime.max.replace(tzinfo=UTC)
 YIELD_EVERY = 64  # due instants run between two turns of the event loop in one catch-up
 
 
-@dataclass(slots=True)
+@struct
 class World:
     config: EmulatorConfig
     clock: EmulatorClock

@@ -11,9 +11,10 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from ..engine.structs import struct
 
 
 class ControlError(RuntimeError):
@@ -47,7 +48,7 @@ def parse_instant(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
-@dataclass(slots=True)
+@struct
 class ControlClient:
     """A small client of `/_emulator` (stdlib only). Errors raise `ControlError`.
 

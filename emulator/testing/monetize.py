@@ -5,15 +5,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from types import MappingProxyType
 from typing import NoReturn
 
+from ..engine.structs import struct
 from ..engine.world import World
 from ..products.monetize.state import PRODUCT_NAME, Store, store_of
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@struct(frozen=True, kw_only=True)
 class PriceInfo:
     """One price of a paywall, as seeded (`amount` in major units)."""
 
@@ -27,7 +27,7 @@ class PriceInfo:
     active: bool
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@struct(frozen=True, kw_only=True)
 class PaywallInfo:
     """A paywall of the current world: who owns it, which acquirer sells it, its prices."""
 

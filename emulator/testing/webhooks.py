@@ -11,13 +11,13 @@ import json
 import secrets
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from types import MappingProxyType
 from typing import Any, Literal
 
 from aiohttp import web
 
+from ..engine.structs import struct
 from .control import ControlClient, parse_instant
 from .loop import LoopThread, ThreadedServer, real_monotonic, serve
 
@@ -41,7 +41,7 @@ def verify_signature(secret: str, body: bytes, headers: Mapping[str, str], *,
     return all(hmac.compare_digest(value.encode(), want.encode()) for value, want in sent)
 
 
-@dataclass(frozen=True, slots=True)
+@struct(frozen=True)
 class ReceivedWebhook:
     """One delivery the receiver accepted: the raw body and headers as sent, and the parsed envelope."""
 

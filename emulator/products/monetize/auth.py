@@ -7,11 +7,11 @@ unknown paywall, then 403 another owner's paywall) and the product's `authentica
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 from ...engine.openapi import Operation
+from ...engine.structs import struct
 from .errors import (
     EmulatorError,
     InvalidApiKeyError,
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 TOKEN_TTL = timedelta(hours=1)  # access tokens live 1 h (SESS docs)
 
 
-@dataclass(frozen=True, slots=True)
+@struct(frozen=True)
 class Principal:
     kind: Literal["guest", "owner", "user"]
     owner_id: str | None = None
@@ -107,7 +107,7 @@ def require_paywall(store: Store, principal: Principal, paywall_id: str, *,
     return paywall
 
 
-@dataclass(frozen=True, slots=True)
+@struct(frozen=True)
 class Caller:
     """Who called a public operation and on which paywall (`{id}` operations only)."""
 

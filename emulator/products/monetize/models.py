@@ -6,9 +6,11 @@ Field names are the emulator's own; wire names live in `views.py`. Imports no ai
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime
 from typing import Any, Literal
+
+from ...engine.structs import struct
 
 AcquirerName = Literal["stripe", "paddle", "freemius", "chargebee", "overpay"]
 ACQUIRERS: tuple[AcquirerName, ...] = ("stripe", "paddle", "freemius", "chargebee", "overpay")
@@ -29,7 +31,7 @@ WEBHOOK_SUBSCRIPTIONS = frozenset({
 })
 
 
-@dataclass(slots=True, kw_only=True)
+@struct(kw_only=True)
 class WebhookEndpoint:
     id: str
     owner_id: str
@@ -40,14 +42,14 @@ class WebhookEndpoint:
     policy: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass(slots=True, kw_only=True)
+@struct(kw_only=True)
 class Owner:
     id: str
     name: str
     api_keys: list[str]
 
 
-@dataclass(slots=True, kw_only=True)
+@struct(kw_only=True)
 class Price:
     id: str
     paywall_id: str
@@ -72,7 +74,7 @@ class Price:
         return self.interval in (None, "lifetime")
 
 
-@dataclass(slots=True, kw_only=True)
+@struct(kw_only=True)
 class Offer:
     id: str
     paywall_id: str
@@ -83,7 +85,7 @@ class Offer:
     label: str | None = None
 
 
-@dataclass(slots=True, kw_only=True)
+@struct(kw_only=True)
 class TokenType:
     type: str
     name: str
@@ -92,7 +94,7 @@ class TokenType:
     daily_trial: int = 0  # the daily-trial allowance a balance is topped up to
 
 
-@dataclass(slots=True, kw_only=True)
+@struct(kw_only=True)
 class Provider:
     id: str
     paywall_id: str
@@ -104,7 +106,7 @@ class Provider:
     fake: dict[str, Any] = field(default_factory=dict)  # options of the fake upstream (latency_ms, fail_status, ...)
 
 
-@dataclass(slots=True, kw_only=True)
+@struct(kw_only=True)
 class Paywall:
     id: str
     owner_id: str
@@ -133,7 +135,7 @@ class Paywall:
         return None
 
 
-@dataclass(slots=True, kw_only=True)
+@struct(kw_only=True)
 class User:
     id: str  # the platform's auth user id
     email: str | None
@@ -142,7 +144,7 @@ class User:
     country: str = "US"
 
 
-@dataclass(slots=True, kw_only=True)
+@struct(kw_only=True)
 class Link:
     """A user's row on one paywall (`user_paywalls`): created by checkout, portal or a credit."""
 
@@ -153,7 +155,7 @@ class Link:
     had_trial: bool = False
 
 
-@dataclass(slots=True, kw_only=True)
+@struct(kw_only=True)
 class BalanceRow:
     """One token type's balance of one user on one paywall."""
 
@@ -164,7 +166,7 @@ class BalanceRow:
     topped_up_on: str | None = None  # ISO date (paywall timezone) of the last daily top-up
 
 
-@dataclass(slots=True, kw_only=True)
+@struct(kw_only=True)
 class CheckoutSession:
     id: str
     paywall_id: str
@@ -187,7 +189,7 @@ class CheckoutSession:
     outcome_reason: str | None = None  # why it was declined (e.g. card_declined)
 
 
-@dataclass(slots=True, kw_only=True)
+@struct(kw_only=True)
 class PortalSession:
     id: str
     paywall_id: str
@@ -201,7 +203,7 @@ class PortalSession:
     browser_key: str | None = None
 
 
-@dataclass(slots=True, kw_only=True)
+@struct(kw_only=True)
 class Subscription:
     id: str
     paywall_id: str
@@ -227,7 +229,7 @@ class Subscription:
         return self.status in ACTIVE_STATUSES
 
 
-@dataclass(slots=True, kw_only=True)
+@struct(kw_only=True)
 class Payment:
     id: str
     paywall_id: str
@@ -243,7 +245,7 @@ class Payment:
     discount_percent: float | None = None  # the offer applied to this charge (first payment only)
 
 
-@dataclass(slots=True, kw_only=True)
+@struct(kw_only=True)
 class Refund:
     id: str
     payment_id: str
@@ -254,7 +256,7 @@ class Refund:
     created: datetime
 
 
-@dataclass(slots=True, kw_only=True)
+@struct(kw_only=True)
 class Ticket:
     id: int
     paywall_id: str
@@ -267,7 +269,7 @@ class Ticket:
     status: str = "open"
 
 
-@dataclass(slots=True, kw_only=True)
+@struct(kw_only=True)
 class IdempotencyRecord:
     """A start-checkout answered under an `Idempotency-Key`: a replay renders `checkout` again."""
 
@@ -278,14 +280,14 @@ class IdempotencyRecord:
     created_at: datetime
 
 
-@dataclass(slots=True, kw_only=True)
+@struct(kw_only=True)
 class AccessToken:
     token: str
     user_id: str
     expires_at: datetime
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@struct(frozen=True, kw_only=True)
 class EventSnapshot:
     """The objects an event is about, copied at the instant of the event: a delivery queued now must
     not change when they do later. Views render it as the webhook's `data`."""
@@ -300,7 +302,7 @@ class EventSnapshot:
     refund: Refund | None = None
 
 
-@dataclass(slots=True, kw_only=True)
+@struct(kw_only=True)
 class DomainEvent:
     """A business event, the source of webhook deliveries (`type` is the webhook event type)."""
 
@@ -316,7 +318,7 @@ class DomainEvent:
 DeliveryStatus = Literal["pending", "succeeded", "failed"]
 
 
-@dataclass(slots=True, kw_only=True)
+@struct(kw_only=True)
 class DeliveryAttempt:
     """One HTTP attempt of a webhook delivery (`status_code` None: timeout or connection error)."""
 
@@ -326,7 +328,7 @@ class DeliveryAttempt:
     duration_ms: float = 0.0
 
 
-@dataclass(slots=True, kw_only=True)
+@struct(kw_only=True)
 class WebhookDelivery:
     """One event on its way to one endpoint, with every attempt made so far."""
 
@@ -349,7 +351,7 @@ class WebhookDelivery:
 
 
 
-@dataclass(slots=True, kw_only=True)
+@struct(kw_only=True)
 class AnalyticsEvent:
     paywall_id: str
     type: str
@@ -360,7 +362,7 @@ class AnalyticsEvent:
     received_at: datetime
 
 
-@dataclass(slots=True)
+@struct
 class DeliveryLog:
     """Every webhook delivery of one world, plus the bookkeeping that orders them."""
 

@@ -6,9 +6,11 @@ keeps the lookups by address, identity and user). No rules: those live in `domai
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime
 from typing import Any, Literal
+
+from ...engine.structs import struct
 
 # What a one-time code proves: a sign-up's address, an OTP/magic-link sign-in, a password reset, or
 # the new address of an anonymous upgrade. `invite` codes exist in the SDK's vocabulary only.
@@ -17,7 +19,7 @@ MailKind = Literal["signup_confirmation", "sign_in_code", "password_recovery", "
 OAuthStatus = Literal["pending", "authorized", "failed", "exchanged"]
 
 
-@dataclass(slots=True, kw_only=True)
+@struct(kw_only=True)
 class Account:
     """The sign-in side of a `User` (a user bought as a guest has none until they sign up)."""
 
@@ -33,7 +35,7 @@ class Account:
     last_sign_in_at: datetime | None = None
 
 
-@dataclass(slots=True, kw_only=True)
+@struct(kw_only=True)
 class AuthSession:
     """One sign-in: its access tokens (1 h each) and a chain of refresh tokens, one live at a time."""
 
@@ -46,7 +48,7 @@ class AuthSession:
     access_tokens: list[str] = field(default_factory=list)
 
 
-@dataclass(slots=True, kw_only=True)
+@struct(kw_only=True)
 class RefreshToken:
     token: str
     session_id: str
@@ -55,7 +57,7 @@ class RefreshToken:
     used: bool = False  # rotated: presenting it again is a reuse
 
 
-@dataclass(slots=True, kw_only=True)
+@struct(kw_only=True)
 class OneTimeCode:
     """A 6-digit code and the link token sent with it; a newer code for the same address and purpose
     supersedes it."""
@@ -72,7 +74,7 @@ class OneTimeCode:
     superseded: bool = False
 
 
-@dataclass(slots=True, kw_only=True)
+@struct(kw_only=True)
 class MailMessage:
     """A message the emulator would have e-mailed, kept in the world's mailbox instead."""
 
@@ -87,7 +89,7 @@ class MailMessage:
     sent_at: datetime
 
 
-@dataclass(slots=True, kw_only=True)
+@struct(kw_only=True)
 class OAuthIdentity:
     """What the fake provider says about the person who signed in."""
 
@@ -98,7 +100,7 @@ class OAuthIdentity:
     avatar: str | None
 
 
-@dataclass(slots=True, kw_only=True)
+@struct(kw_only=True)
 class OAuthFlow:
     """One `oauth/init` → provider page → callback → `oauth/exchange` round trip (PKCE)."""
 
@@ -116,7 +118,7 @@ class OAuthFlow:
     identity: OAuthIdentity | None = None
 
 
-@dataclass(slots=True, kw_only=True)
+@struct(kw_only=True)
 class AuthRequestKey:
     """A sign-up or resend made under an `Idempotency-Key`: a repeat of it answers as the first did."""
 
@@ -125,7 +127,7 @@ class AuthRequestKey:
     created_at: datetime
 
 
-@dataclass(slots=True)
+@struct
 class AuthTables:
     accounts: dict[str, Account] = field(default_factory=dict)  # user id -> account
     sessions: dict[str, AuthSession] = field(default_factory=dict)

@@ -7,10 +7,10 @@ rendering from entities the handlers looked up: every value is escaped here, not
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from html import escape
 
+from ...engine.structs import struct
 from .acquirers import Acquirer
 from .models import CheckoutSession, Paywall, PortalSession, Price, Subscription, User
 
@@ -47,7 +47,7 @@ table{width:100%;border-collapse:collapse}th,td{text-align:left;padding:6px 4px;
 """
 
 
-@dataclass(slots=True, kw_only=True)
+@struct(kw_only=True)
 class PortalRow:
     """One subscription as the portal shows it; `cancellable` is the caller's (domain's) answer."""
 

@@ -7,13 +7,14 @@ Lookups that several domain modules need live here; business rules do not. No ai
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime
 from typing import Any, Protocol
 
 from ...config import Limits
 from ...engine.history import trim_keys, trim_list
 from ...engine.ids import IdFactory
+from ...engine.structs import struct
 from .models import (
     AccessToken,
     AnalyticsEvent,
@@ -53,7 +54,7 @@ def store_of(world: HasStates) -> Store:
     return store
 
 
-@dataclass(slots=True)
+@struct
 class Store:
     seed: int = 0
     ids: IdFactory = field(default_factory=lambda: IdFactory(0))
@@ -290,7 +291,7 @@ class Store:
             self.evicted[table] = self.evicted.get(table, 0) + count
 
 
-@dataclass(slots=True)
+@struct
 class UserRows:
     """The ids of one user's rows on one paywall, in creation order (`Store.rows_by_user`)."""
 

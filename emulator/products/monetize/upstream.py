@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime
 from urllib.parse import urlencode
 
@@ -24,6 +24,7 @@ from yarl import URL
 
 from ...engine.fake_provider import FakeConnectionError, FakeOptions, FakeProvider
 from ...engine.middleware import answer_headers
+from ...engine.structs import struct
 from ...engine.world import World
 from .domain import gateway
 from .domain.gateway import Charge
@@ -51,7 +52,7 @@ class UpstreamUnavailableError(Exception):
     """The upstream could not be reached or broke before answering."""
 
 
-@dataclass(slots=True)
+@struct
 class UpstreamAnswer:
     status: int
     reason: str | None
@@ -60,7 +61,7 @@ class UpstreamAnswer:
     release: Callable[[bool], Awaitable[None]]  # called once; True when the stream was cut short
 
 
-@dataclass(slots=True)
+@struct
 class GatewayStats:
     """Counters of gateway calls that reached an upstream (introspection for tests and the bench)."""
 
@@ -71,7 +72,7 @@ class GatewayStats:
     refunded: int = 0
 
 
-@dataclass(slots=True)
+@struct
 class Upstreams:
     """Per-app gateway transport: the HTTP client session (opened by `session_context`) and the fake."""
 

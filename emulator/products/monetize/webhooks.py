@@ -12,13 +12,13 @@ import hashlib
 import hmac
 import json
 from collections.abc import Collection, Iterable, Iterator
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import islice
 from typing import Any
 
 from ...engine.history import high_water
 from ...engine.product import Transition
+from ...engine.structs import struct
 from ...engine.values import is_http_url
 from .errors import BadRequestError, ConflictError, NotFoundError
 from .models import DeliveryAttempt, DeliveryLog, DeliveryStatus, DomainEvent, WebhookDelivery, WebhookEndpoint
@@ -271,7 +271,7 @@ def list_events(store: Store, *, type_: str | None = None) -> Iterator[DomainEve
     return (e for e in store.events if type_ is None or e.type == type_)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@struct(frozen=True, kw_only=True)
 class WebhookAttempt(Transition):
     """A delivery attempt run while time moved (`webhook.attempt`), and where it left the delivery."""
 

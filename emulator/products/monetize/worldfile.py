@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol, cast
 
 from ...engine.ids import IdFactory, IdPosition
 from ...engine.product import WorldError, WorldLoad
+from ...engine.structs import struct
 from ...engine.templates import Template, template
 from ...engine.values import is_http_url
 from .domain.accounts import password_hash
@@ -76,7 +76,7 @@ class _Step(Protocol):
     def apply(self, store: Store, now: datetime) -> None: ...
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@struct(frozen=True, kw_only=True)
 class SectionPlan:
     """A checked monetize section: the tables that do not depend on the instant of loading as entity
     templates, the others as steps run as of each load's `now`, and where the id factory stood after
@@ -107,7 +107,7 @@ class SectionPlan:
         return store
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@struct(frozen=True, kw_only=True)
 class _OfferStep:
     entry: str
     offer: Template[Offer]
@@ -119,7 +119,7 @@ class _OfferStep:
         store.offers[offer.id] = offer
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@struct(frozen=True, kw_only=True)
 class _UserStep:
     """A user and their account, created `days_ago`."""
 
@@ -136,7 +136,7 @@ class _UserStep:
             account.created_at = user.created_at
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@struct(frozen=True, kw_only=True)
 class _LinkStep:
     """A user's link to a paywall (made when the user was created) and its balance rows, topped up today
     in the paywall's time zone."""
@@ -158,7 +158,7 @@ class _LinkStep:
             store.balances[(row.user_id, row.paywall_id, row.type)] = row
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@struct(frozen=True, kw_only=True)
 class _PurchaseStep:
     """A lifetime payment, or a subscription in its current period with the payment of that period."""
 

@@ -7,13 +7,13 @@ and the control API `flush` the sender so a redirect happens after the webhook l
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
-from dataclasses import dataclass
 from datetime import datetime
 
 from aiohttp import web
 
 from ...engine.delivery import AttemptOutcome, Post, SenderSlot, sender_context
 from ...engine.product import Transition
+from ...engine.structs import struct
 from ...engine.world import World
 from . import signing
 from .domain import outbox
@@ -27,7 +27,7 @@ ATTEMPT_TIMEOUT = 30
 USER_AGENT = "Stripe/1.0 (+https://stripe.com/docs/webhooks)"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@struct(frozen=True, kw_only=True)
 class StripeAttempt(Transition):
     """One POST of a Stripe event to its webhook URL, and where it left the event."""
 

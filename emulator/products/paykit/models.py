@@ -5,9 +5,11 @@ about). Plain dataclasses without rules; wire names live in `views`. Imports no 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime
 from typing import Literal
+
+from ...engine.structs import struct
 
 Plan = Literal["free", "pro"]
 PLANS: tuple[Plan, ...] = ("free", "pro")
@@ -24,7 +26,7 @@ DEMO_SECRET_KEY = "sk_live_demo"
 DEMO_OWNER = "demo"  # the shared owner when sign-in is not configured
 
 
-@dataclass(slots=True, kw_only=True)
+@struct(kw_only=True)
 class Project:
     id: str
     name: str
@@ -36,7 +38,7 @@ class Project:
     base_url: str | None = None  # where checkout returns (`/?paid=1`); None: the world's, else the emulator's
 
 
-@dataclass(slots=True, kw_only=True)
+@struct(kw_only=True)
 class Account:
     project_id: str
     user_id: str  # the caller's own id; the table key is `<project_id>:<user_id>`
@@ -50,7 +52,7 @@ class Account:
         return f"{self.project_id}:{self.user_id}"
 
 
-@dataclass(slots=True, kw_only=True)
+@struct(kw_only=True)
 class UsageEvent:
     project_id: str
     user_id: str
@@ -61,7 +63,7 @@ class UsageEvent:
     cost_usd: float | None = None
 
 
-@dataclass(slots=True, kw_only=True)
+@struct(kw_only=True)
 class CheckoutSession:
     id: str
     project_id: str
@@ -83,7 +85,7 @@ class CheckoutSession:
         return "subscription" if self.kind == "pro" else "payment"
 
 
-@dataclass(slots=True, kw_only=True)
+@struct(kw_only=True)
 class Subscription:
     id: str
     project_id: str
@@ -100,7 +102,7 @@ class Subscription:
     renewals: int = 0
 
 
-@dataclass(slots=True, kw_only=True)
+@struct(kw_only=True)
 class PortalSession:
     id: str
     project_id: str
@@ -110,14 +112,14 @@ class PortalSession:
     created: datetime
 
 
-@dataclass(slots=True, kw_only=True)
+@struct(kw_only=True)
 class DeliveryAttempt:
     at: datetime
     status: int | None  # None: the POST itself failed
     body: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@struct(frozen=True, kw_only=True)
 class StripeSnapshot:
     """What a fake-Stripe event is about, copied at the instant of the event (an attempt made later sends
     what was true then): the session, or the subscription (an invoice's too, with the invoice's id), and
@@ -130,7 +132,7 @@ class StripeSnapshot:
     invoice_id: str | None = None
 
 
-@dataclass(slots=True, kw_only=True)
+@struct(kw_only=True)
 class StripeEvent:
     """One event the fake Stripe sends to PayKit's webhook: its payload is serialised once, from `data`,
     when it is first sent; the signature is computed per attempt (Stripe signs with the attempt's

@@ -6,21 +6,22 @@ Nothing lives at module level. Imports no aiohttp.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from ...config import Limits
 from ...engine.history import high_water, trim_keys, trim_list
 from ...engine.ids import IdFactory
+from ...engine.structs import struct
 from .models import Account, CheckoutSession, PortalSession, Project, StripeEvent, Subscription, UsageEvent
 
 
-@dataclass(slots=True, kw_only=True)
+@struct(kw_only=True)
 class StripeSettings:
     configured: bool = True  # False: checkout/portal/webhook answer 501, like PayKit without STRIPE_SECRET_KEY
     tolerance_seconds: int = 300
 
 
-@dataclass(slots=True, kw_only=True)
+@struct(kw_only=True)
 class PayKitState:
     ids: IdFactory = field(default_factory=lambda: IdFactory(0))  # reseeded with the id seed on every load
     projects: dict[str, Project] = field(default_factory=dict)

@@ -6,11 +6,11 @@ to the pure scheme (`domain.webhooks.record_attempt`), which decides success, re
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass
 from datetime import datetime
 
 from ...engine.delivery import AttemptOutcome, Post, describe, sender_context
 from ...engine.product import Transition
+from ...engine.structs import struct
 from ...engine.world import World
 from .domain import webhooks
 from .models import Delivery, DeliveryStatus
@@ -21,7 +21,7 @@ from .views import render_delivery_body
 TIMEOUT_SECONDS = 10.0
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@struct(frozen=True, kw_only=True)
 class PaywallsWebhookAttempt(Transition):
     """A Paywalls.ai delivery attempt run while time moved, and where it left the delivery."""
 

@@ -6,12 +6,12 @@ URL of a top-up session or an authorization request. Pure.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from ...engine.structs import struct
 
 PAGES = "/_emulator/paywalls-ai"
 
 
-@dataclass(slots=True, frozen=True)
+@struct(frozen=True)
 class Links:
     origin: str
 

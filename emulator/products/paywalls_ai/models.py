@@ -7,9 +7,11 @@ No aiohttp, no wire shapes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime
 from typing import Any, Literal
+
+from ...engine.structs import struct
 
 Mode = Literal["default", "shared"]
 SHARED_SCOPE = "shared-wallet"  # the balance scope of every shared-mode wallet (cross-app)
@@ -18,7 +20,7 @@ DeliveryStatus = Literal["pending", "success", "error"]
 LedgerSource = Literal["api", "stripe", "proxy", "charge", "world"]
 
 
-@dataclass(slots=True, kw_only=True)
+@struct(kw_only=True)
 class ModelPrice:
     id: str
     display_name: str
@@ -28,7 +30,7 @@ class ModelPrice:
     request: int  # base units per call
 
 
-@dataclass(slots=True, kw_only=True)
+@struct(kw_only=True)
 class Paywall:
     id: str
     name: str
@@ -48,7 +50,7 @@ class Paywall:
         return SHARED_SCOPE if self.mode == "shared" else self.id
 
 
-@dataclass(slots=True, kw_only=True)
+@struct(kw_only=True)
 class LedgerEntry:
     id: str  # the activity id of the events
     paywall_id: str
@@ -61,7 +63,7 @@ class LedgerEntry:
     metadata: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass(slots=True, kw_only=True)
+@struct(kw_only=True)
 class Connection:
     id: str
     paywall_id: str
@@ -70,7 +72,7 @@ class Connection:
     created_at: datetime
 
 
-@dataclass(slots=True, kw_only=True)
+@struct(kw_only=True)
 class AuthorizationRequest:
     id: str
     paywall_id: str
@@ -79,7 +81,7 @@ class AuthorizationRequest:
     created_at: datetime
 
 
-@dataclass(slots=True, kw_only=True)
+@struct(kw_only=True)
 class TopupSession:
     id: str
     paywall_id: str
@@ -89,14 +91,14 @@ class TopupSession:
     created_at: datetime
 
 
-@dataclass(slots=True, frozen=True, kw_only=True)
+@struct(frozen=True, kw_only=True)
 class ChargeResult:
     success: bool
     message: str
     balance: int
 
 
-@dataclass(slots=True, kw_only=True)
+@struct(kw_only=True)
 class IdempotencyRecord:
     """The first answer under a key: a deposit's balance after, or a charge's result."""
 
@@ -106,7 +108,7 @@ class IdempotencyRecord:
     charge: ChargeResult | None = None
 
 
-@dataclass(slots=True, kw_only=True)
+@struct(kw_only=True)
 class Event:
     id: str
     paywall_id: str
@@ -123,7 +125,7 @@ class Event:
     metadata: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass(slots=True, kw_only=True)
+@struct(kw_only=True)
 class Subscription:
     id: str
     paywall_id: str
@@ -140,14 +142,14 @@ class Subscription:
     last_delivered_at: datetime | None = None
 
 
-@dataclass(slots=True, kw_only=True)
+@struct(kw_only=True)
 class Attempt:
     at: datetime
     status_code: int | None
     error: str | None
 
 
-@dataclass(slots=True, kw_only=True)
+@struct(kw_only=True)
 class Delivery:
     id: str
     subscription_id: str

@@ -4,12 +4,13 @@ reset), so two emulators in one process share nothing. No aiohttp.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import UTC, datetime
 
 from ...config import Limits
 from ...engine.history import high_water, trim_list
 from ...engine.ids import IdFactory
+from ...engine.structs import struct
 from .models import (
     AuthorizationRequest,
     Connection,
@@ -25,7 +26,7 @@ from .models import (
 PRODUCT_NAME = "paywalls-ai"  # its world-file section and its key in the World
 
 
-@dataclass(slots=True, kw_only=True)
+@struct(kw_only=True)
 class PaywallsState:
     loaded_at: datetime = datetime(1970, 1, 1, tzinfo=UTC)  # when the world section was loaded
     ids: IdFactory = field(default_factory=lambda: IdFactory(0))  # seeded: subscription secrets

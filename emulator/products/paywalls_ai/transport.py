@@ -9,7 +9,7 @@ from __future__ import annotations
 import codecs
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime
 from typing import Any
 
@@ -20,6 +20,7 @@ from ...engine.errors import UpstreamError
 from ...engine.fake_provider import FakeConnectionError, FakeOptions, FakeProvider
 from ...engine.middleware import answer_headers
 from ...engine.routing import Reply
+from ...engine.structs import struct
 from .domain import proxy
 from .domain.access import Blocked
 from .links import Links
@@ -31,13 +32,13 @@ SSE_HEADERS = {"Content-Type": "text/event-stream; charset=utf-8", "Cache-Contro
 CONNECT_TIMEOUT = 10.0
 
 
-@dataclass(slots=True, kw_only=True)
+@struct(kw_only=True)
 class Usage:
     prompt_tokens: int
     completion_tokens: int
 
 
-@dataclass(slots=True)
+@struct
 class ProxyStats:
     forwarded: int = 0
     charged: int = 0
@@ -45,7 +46,7 @@ class ProxyStats:
     client_gone: int = 0
 
 
-@dataclass(slots=True)
+@struct
 class ProxyRuntime:
     """Per-app transport state: the fake provider, the HTTP client (opened by `session_context`)."""
 
@@ -54,7 +55,7 @@ class ProxyRuntime:
     session: aiohttp.ClientSession | None = None
 
 
-@dataclass(slots=True)
+@struct
 class Answer:
     status: int
     content_type: str

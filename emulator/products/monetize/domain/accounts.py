@@ -13,10 +13,10 @@ written. No aiohttp.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
+from ....engine.structs import struct
 from ..errors import BadRequestError, EmulatorError, ForbiddenError, UnauthorizedError
 from ..models import Paywall, User
 from ..models_auth import Account, AuthRequestKey
@@ -31,14 +31,14 @@ MAX_PASSWORD = 72  # bcrypt reads no further
 MIN_VISITOR_ID = 16  # the SDK sends shorter (or no) visitor ids never
 
 
-@dataclass(slots=True, frozen=True, kw_only=True)
+@struct(frozen=True, kw_only=True)
 class SignedIn:
     user: User
     account: Account
     issued: sessions.Issued
 
 
-@dataclass(slots=True, frozen=True, kw_only=True)
+@struct(frozen=True, kw_only=True)
 class SignUp:
     status: Literal["confirmation_required", "already_registered", "signed_in"]
     email: str
@@ -46,7 +46,7 @@ class SignUp:
     signed_in: SignedIn | None = None
 
 
-@dataclass(slots=True, frozen=True, kw_only=True)
+@struct(frozen=True, kw_only=True)
 class Upgrade:
     status: Literal["updated", "confirmation_required"]
     email: str

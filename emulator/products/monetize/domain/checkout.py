@@ -11,11 +11,11 @@ no hosted portal; a portal needs an active subscription. No aiohttp.
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
+from ....engine.structs import struct
 from ..acquirers import acquirer_for
 from ..errors import BadRequestError, ConflictError, ForbiddenError, NotFoundError
 from ..models import CheckoutSession, IdempotencyRecord, Offer, Paywall, PortalSession, Price, User
@@ -32,7 +32,7 @@ ATTRIBUTION_FIELDS = frozenset({"visitorId", "experimentId", "variantKey"})
 SESSION_PLACEHOLDER = "__SESSION__"
 
 
-@dataclass(slots=True, kw_only=True)
+@struct(kw_only=True)
 class CheckoutRequest:
     price_id: Any
     success_url: str | None = None

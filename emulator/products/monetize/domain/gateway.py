@@ -9,9 +9,9 @@ the HTTP layer's business (`emulator.upstream`). No aiohttp.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
+from ....engine.structs import struct
 from ..errors import BadRequestError, NotFoundError, PaymentRequiredError, PaywallNotFoundError, UnauthorizedError
 from ..models import BalanceRow, Paywall, Provider, TokenType, User
 from ..state import Store
@@ -21,7 +21,7 @@ from .identity import ensure_link, find_user
 FREE_TYPE = "free"  # the query type the gateway never charges
 
 
-@dataclass(slots=True, frozen=True, kw_only=True)
+@struct(frozen=True, kw_only=True)
 class GatewayRequest:
     """What the gateway needs from one call, as it arrived."""
 
@@ -32,7 +32,7 @@ class GatewayRequest:
     x_user_id: str | None
 
 
-@dataclass(slots=True, kw_only=True)
+@struct(kw_only=True)
 class Charge:
     """A reservation made before forwarding; `amount` 0 means nothing was charged."""
 

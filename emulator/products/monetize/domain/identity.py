@@ -9,10 +9,10 @@ start-checkout, the portal or a credit. No aiohttp.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from ....engine.structs import struct
 from ..errors import IdentityNotFoundError, IdentityNotOnPaywallError, IdentityRequiredError, NotFoundError
 from ..models import BalanceRow, Link, Paywall, User
 from ..state import Store
@@ -71,7 +71,7 @@ def require_linked_user(store: Store, paywall: Paywall, *, email: str | None, us
     return user
 
 
-@dataclass(slots=True, frozen=True, kw_only=True)
+@struct(frozen=True, kw_only=True)
 class Reader:
     """Who a read is about: `user` when known; `named` when the request named anyone at all (a
     session or an identity), so a guest (`named=False`) differs from an unknown e-mail."""

@@ -14,12 +14,13 @@ from __future__ import annotations
 import hashlib
 import heapq
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from datetime import datetime, timedelta
 from itertools import islice
 from urllib.parse import urlencode
 
 from ....engine.product import Transition
+from ....engine.structs import struct
 from ..acquirers import acquirer_for
 from ..acquirers.base import email_effect
 from ..errors import ConflictError, NotFoundError
@@ -49,7 +50,7 @@ CHECKOUT_LIFETIME = timedelta(hours=24)
 LIVE_STATUSES = frozenset({"trialing", "active", "past_due"})
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@struct(frozen=True, kw_only=True)
 class SubscriptionStep(Transition):
     """A subscription's period end or ending (`subscription.ended`, ...), as it left it."""
 
@@ -59,7 +60,7 @@ class SubscriptionStep(Transition):
     current_period_end: datetime
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@struct(frozen=True, kw_only=True)
 class SubscriptionCharge(SubscriptionStep):
     """A step that charged: a renewal, a trial end, a failed renewal (`payment_status` failed)."""
 
@@ -67,7 +68,7 @@ class SubscriptionCharge(SubscriptionStep):
     payment_status: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@struct(frozen=True, kw_only=True)
 class CheckoutExpired(Transition):
     """An open checkout session past `CHECKOUT_LIFETIME`."""
 
@@ -76,7 +77,7 @@ class CheckoutExpired(Transition):
     status: str
 
 
-@dataclass(slots=True, kw_only=True)
+@struct(kw_only=True)
 class Outcome:
     """What one lifecycle operation did: the objects it touched, where the buyer goes next, and the
     events it emitted (in order, duplicates included)."""
@@ -130,7 +131,7 @@ def require_portal(store: Store, session_id: str) -> PortalSession:
     return portal
 
 
-@dataclass(slots=True, frozen=True, kw_only=True)
+@struct(frozen=True, kw_only=True)
 class PortalVisit:
     """A visit of a portal link: `used` when another browser already opened it; `new_key` the key
     the browser that opens it first must keep (None when it already holds it)."""

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 from urllib.parse import urlencode
 
+from ....engine.structs import struct
 from ..errors import BadRequestError, ConflictError, NotFoundError
 from ..models import Paywall, User
 from ..models_auth import OAuthFlow, OAuthIdentity
@@ -29,7 +29,7 @@ FLOW_TTL = timedelta(minutes=10)  # the SDK forgets a pending flow after 10 minu
 Decision = Literal["approve", "cancel", "identity_already_exists"]
 
 
-@dataclass(slots=True, frozen=True, kw_only=True)
+@struct(frozen=True, kw_only=True)
 class ProviderChoice:
     action: Decision
     name: str | None = None

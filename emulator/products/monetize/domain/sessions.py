@@ -9,9 +9,9 @@ every session of the user for refreshing, while issued access tokens live out th
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from ....engine.structs import struct
 from ..errors import UnauthorizedError
 from ..models import AccessToken, Paywall, User
 from ..models_auth import AuthSession, RefreshToken
@@ -20,7 +20,7 @@ from ..state import Store
 ACCESS_TOKEN_TTL = timedelta(hours=1)  # GoTrue's default, which the SDK's 60 s refresh leeway assumes
 
 
-@dataclass(slots=True, frozen=True, kw_only=True)
+@struct(frozen=True, kw_only=True)
 class Issued:
     """A token set just issued: what sign-in and refresh answer."""
 

@@ -7,9 +7,9 @@ at most 10 MB each; more than 2 tickets per 24 h per user/e-mail answers 429. No
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from ....engine.structs import struct
 from ..errors import BadRequestError, RateLimitedError
 from ..models import Ticket
 from ..state import Store
@@ -22,7 +22,7 @@ RATE_WINDOW = timedelta(hours=24)
 RATE_LIMIT = 2
 
 
-@dataclass(slots=True, frozen=True)
+@struct(frozen=True)
 class Attachment:
     filename: str
     content_type: str

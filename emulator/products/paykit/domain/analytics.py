@@ -6,9 +6,9 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from ....engine.structs import struct
 from ..models import Account, UsageEvent
 from ..state import PayKitState
 
@@ -21,7 +21,7 @@ TOP_EVENTS = 5
 RECENT = 6
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@struct(frozen=True, kw_only=True)
 class Stats:
     total: int
     pro: int
@@ -29,14 +29,14 @@ class Stats:
     credits_outstanding: int
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@struct(frozen=True, kw_only=True)
 class Day:
     day: datetime
     metered: int
     granted: int
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@struct(frozen=True, kw_only=True)
 class Analytics:
     metered_this_month: int
     credits_sold_this_month: int

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import copy
 from calendar import monthrange
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from ....engine.ids import IdFactory
 from ....engine.product import Transition
+from ....engine.structs import struct
 from ..errors import STRIPE_NOT_CONFIGURED, refuse
 from ..models import (
     CheckoutKind,
@@ -34,7 +34,7 @@ PRO_CENTS = PRO_PRICE_USD * 100  # a month of Pro
 PACK_CENTS = CREDIT_PACK_USD * 100  # a pack of credits
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@struct(frozen=True, kw_only=True)
 class SubscriptionStep(Transition):
     """A Pro subscription's period end run while time passed (`paykit.subscription.renewed` / `.ended`)."""
 
@@ -44,7 +44,7 @@ class SubscriptionStep(Transition):
     current_period_end: datetime
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@struct(frozen=True, kw_only=True)
 class CheckoutExpired(Transition):
     """An open checkout session past its 24 hours (`paykit.checkout.expired`)."""
 

@@ -5,15 +5,15 @@ secret-key rules of metering and granting. No aiohttp.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
+from ....engine.structs import struct
 from ..errors import INVALID_KEY, refuse
 from ..models import DEMO_PROJECT_ID, Project
 from ..state import PayKitState
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@struct(frozen=True, kw_only=True)
 class Caller:
     project: Project
     secret: bool  # a secret (`sk_…`) key was presented

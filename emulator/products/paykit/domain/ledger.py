@@ -6,9 +6,9 @@ Every function validates fully before it mutates and never awaits, so each call 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from datetime import datetime
 
+from ....engine.structs import struct
 from ..errors import INSUFFICIENT, refuse
 from ..models import PLANS, Account, Plan, UsageEvent
 from ..state import PayKitState
@@ -22,7 +22,7 @@ MAX_EVENT_CHARS = 64
 PLAN_ENTITLEMENTS: dict[str, tuple[str, ...]] = {"free": (), "pro": ("pro",)}
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@struct(frozen=True, kw_only=True)
 class MeterResult:
     ok: bool
     remaining: int

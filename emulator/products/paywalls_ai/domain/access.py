@@ -7,9 +7,9 @@ paywall's template for that reason with `{{url}}` and `{{name}}` filled in. Pure
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
+from ....engine.structs import struct
 from ..errors import ConflictError, NotFoundError
 from ..links import Links, fill
 from ..models import AuthorizationRequest, BlockReason, Connection, Paywall, TopupSession
@@ -17,7 +17,7 @@ from ..state import PaywallsState
 from .events import emit
 
 
-@dataclass(slots=True, frozen=True)
+@struct(frozen=True)
 class Blocked:
     reason: BlockReason
     message: str

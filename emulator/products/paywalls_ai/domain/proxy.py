@@ -5,9 +5,9 @@ forwards and relays lives with the handlers.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
+from ....engine.structs import struct
 from ..errors import ModelNotFoundError
 from ..links import Links
 from ..models import LedgerEntry, ModelPrice, Paywall
@@ -18,7 +18,7 @@ from .access import Blocked
 from .balances import balance_of, debit
 
 
-@dataclass(slots=True, frozen=True, kw_only=True)
+@struct(frozen=True, kw_only=True)
 class Admission:
     paywall: Paywall
     user_id: str

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 from urllib.parse import urlsplit
 
+from ....engine.structs import struct
 from ..errors import InvalidSubscriptionError, NotFoundError
 from ..models import Attempt, Delivery, Event, Paywall, Subscription
 from ..state import PaywallsState
@@ -35,7 +35,7 @@ class Secrets(Protocol):
     def alnum(self, length: int, *, lower: bool = False) -> str: ...
 
 
-@dataclass(slots=True, kw_only=True)
+@struct(kw_only=True)
 class NewSubscription:
     url: str
     events: list[str]
