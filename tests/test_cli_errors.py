@@ -7,6 +7,7 @@ socket listens)."""
 
 from __future__ import annotations
 
+import gc
 import os
 import re
 import socket
@@ -291,3 +292,17 @@ def test_world_errors_reach_the_control_api_unchanged(tmp_path: Path) -> None:
     with ThreadedEmulator() as emu:
         resp = requests.post(emu.base_url + "/_emulator/world", json=doc, timeout=10)
     assert resp.status_code == 400 and resp.json()["message"] == "paywalls[1]: unknown owner 'own_nobody'"
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_a_refused_start_leaves_the_collector_as_it_found_it(enabled: bool, tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """`serve` pauses the cyclic collector while it builds the app; a start it refuses gives it back."""
+    before = gc.isenabled()
+    gc.enable() if enabled else gc.disable()
+    try:
+        code, _, err = run_main(["serve", "--world", str(world_with(tmp_path, "monetize:\n  owners: 3\n"))], capsys)
+        assert (code, gc.isenabled(), gc.get_freeze_count()) == (2, enabled, 0)
+        assert "'owners' must be a list" in err
+    finally:
+        gc.enable() if before else gc.disable()
