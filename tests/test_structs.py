@@ -29,6 +29,12 @@ def twins(**options: Any) -> tuple[type, type]:
             note: str = field(default="", compare=False)
             secret: str = field(default="s", repr=False)
             seen: int = field(default=0, hash=False)
+            made: list[str] = field(default_factory=list, init=False, hash=False)
+            level: int = field(default=1, init=False)
+            unset: int = field(init=False, repr=False, compare=False)
+
+            def __post_init__(self) -> None:
+                self.made.append(self.name)
 
         return Item
 
@@ -68,6 +74,57 @@ def test_equality_hash_and_repr_match_dataclass(options: dict[str, bool]) -> Non
     assert ours.__slots__ == reference.__slots__
     assert ours.__match_args__ == reference.__match_args__
     assert dataclasses.replace(make(ours), count=5) == make(ours, count=5)
+    for values in cases:
+        item, twin = make(ours, **values), make(reference, **values)
+        assert [getattr(item, f.name, "unset") for f in dataclasses.fields(ours)] == \
+            [getattr(twin, f.name, "unset") for f in dataclasses.fields(reference)]
+    assert make(ours).made is not make(ours).made  # a factory runs for each instance
+    with pytest.raises(TypeError) as ours_refused:
+        ours(name="a", level=2) if options.get("kw_only") else ours("a", 0, (), "", "s", 0, 2)
+    with pytest.raises(TypeError) as dataclass_refused:
+        reference(name="a", level=2) if options.get("kw_only") else reference("a", 0, (), "", "s", 0, 2)
+    assert str(ours_refused.value).replace("Item.__init__", "__init__").split("(")[0] == \
+        str(dataclass_refused.value).replace("Item.__init__", "__init__").split("(")[0]
+
+
+def test_init_is_compiled_on_the_first_instance_and_stays() -> None:
+    @struct(kw_only=True)
+    class Row:
+        a: int
+        b: str = "x"
+
+    placeholder = Row.__init__
+    assert list(inspect.signature(Row).parameters) == ["args", "kwargs"]  # documented: until the first instance
+    assert Row(a=1) == Row(a=1, b="x")
+    assert Row.__init__ is not placeholder
+    assert str(inspect.signature(Row)) == "(*, a: 'int', b: 'str' = 'x') -> None"
+    compiled = Row.__init__
+    Row(a=2)
+    assert Row.__init__ is compiled
+
+
+def test_a_required_field_after_a_default_is_refused_when_declared() -> None:
+    with pytest.raises(TypeError, match="non-default argument 'b' follows default argument"):
+        @struct
+        class Wrong:
+            a: int = 0
+            b: int
+
+
+def test_a_struct_subclass_takes_its_base_fields_first() -> None:
+    @struct(kw_only=True)
+    class Base:
+        a: int
+        tags: list[str] = field(default_factory=list)
+
+    @struct(kw_only=True)
+    class Child(Base):
+        b: str = "y"
+
+    child = Child(a=1)
+    assert (child.a, child.tags, child.b, repr(child)) == (
+        1, [], "y", "test_a_struct_subclass_takes_its_base_fields_first.<locals>.Child(a=1, tags=[], b='y')")
+    assert Base(a=1) == Base(a=1) and Child(a=1) != Base(a=1)
 
 
 def test_repr_of_a_struct_holding_itself_does_not_recurse() -> None:

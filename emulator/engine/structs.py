@@ -1,13 +1,14 @@
 """`struct`: the one way this package declares a data class: a slotted `dataclass` whose `__eq__`,
-`__hash__` and `__repr__` are shared functions instead of methods compiled from source for each class,
-which on Python 3.11 is most of what a dataclass costs to define (a server start defines ~140). The
-methods behave as the dataclass ones would. No aiohttp, no product."""
+`__hash__` and `__repr__` are shared functions, and whose `__init__` is compiled when the class is first
+instantiated. Python 3.11 compiles each generated method from source, which was most of what a start
+cost beyond aiohttp (~130 classes, of which a start instantiates about a third). No aiohttp, no product."""
 
 from __future__ import annotations
 
+import builtins
 import reprlib
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields
 from operator import attrgetter
 from typing import Any, TypeVar, dataclass_transform, overload
 
@@ -25,13 +26,17 @@ def struct(*, frozen: bool = False, kw_only: bool = False) -> Callable[[type[_T]
 @dataclass_transform(field_specifiers=(field,))
 def struct(cls: type[_T] | None = None, /, *, frozen: bool = False,
            kw_only: bool = False) -> type[_T] | Callable[[type[_T]], type[_T]]:
-    """`@dataclass(slots=True, frozen=…, kw_only=…)` with the same equality (field by field, same class
-    only), hash (of the compared fields when frozen; none when mutable) and repr (`Name(a=1, b='x')`,
-    recursion-safe); a method the class body defines itself is kept, as dataclass keeps it."""
+    """`@dataclass(slots=True, frozen=…, kw_only=…)` with the same `__init__`, equality (field by field,
+    same class only), hash (of the compared fields when frozen; none when mutable) and repr
+    (`Name(a=1, b='x')`, recursion-safe); a method the class body defines itself is kept, as dataclass
+    keeps it. Until its first instance, `inspect.signature` of the class shows `(*args, **kwargs)`."""
 
     def wrap(c: type[_T]) -> type[_T]:
-        return _share_methods(dataclass(c, slots=True, frozen=frozen, kw_only=kw_only, repr=False, eq=False),
-                              frozen=frozen)
+        made = dataclass(c, slots=True, frozen=frozen, kw_only=kw_only, init=False, repr=False, eq=False)
+        _check_order(made)
+        if "__init__" not in c.__dict__:
+            made.__init__ = _first_init(made, frozen=frozen)  # type: ignore[method-assign]
+        return _share_methods(made, frozen=frozen)
 
     return wrap if cls is None else wrap(cls)
 
@@ -67,6 +72,83 @@ def _share_methods(cls: type[_T], *, frozen: bool) -> type[_T]:
 
         cls.__repr__ = __repr__  # type: ignore[method-assign]
     return cls
+
+
+def _first_init(cls: type, *, frozen: bool) -> Callable[..., None]:
+    """An `__init__` that, on the class's first instance, puts the generated one in its place."""
+
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        made = _dataclass_init(cls, frozen=frozen)
+        cls.__init__ = made  # type: ignore[misc]
+        made(self, *args, **kwargs)
+
+    return __init__
+
+
+def _dataclass_init(cls: type, *, frozen: bool) -> Callable[..., None]:
+    """The `__init__` dataclass gives `cls`: parameters in field order, keyword-only ones last, defaults
+    and default factories (a field left out of `__init__` gets its default too); a frozen class sets each
+    field through `object.__setattr__`; `__post_init__` is called when the class has one."""
+    env: dict[str, Any] = {"__builtins__": builtins, "_set": object.__setattr__, "_FACTORY": _FACTORY}
+    positional: list[str] = []
+    keyword: list[str] = []
+    body: list[str] = []
+    annotations: dict[str, Any] = {}
+    for f in fields(cls):
+        name = f.name
+        if f.default is not MISSING:
+            env[f"_default_{name}"] = f.default
+        elif f.default_factory is not MISSING:
+            env[f"_factory_{name}"] = f.default_factory
+        if f.init:
+            annotations[name] = f.type
+            if f.default is not MISSING:
+                param, value = f"{name}=_default_{name}", name
+            elif f.default_factory is not MISSING:
+                param, value = f"{name}=_FACTORY", f"_factory_{name}() if {name} is _FACTORY else {name}"
+            else:
+                param, value = name, name
+            (keyword if f.kw_only else positional).append(param)
+        elif f.default is not MISSING:
+            value = f"_default_{name}"
+        elif f.default_factory is not MISSING:
+            value = f"_factory_{name}()"
+        else:
+            continue
+        body.append(f"_set(self, {name!r}, {value})" if frozen else f"self.{name} = {value}")
+    if hasattr(cls, "__post_init__"):
+        body.append("self.__post_init__()")
+    params = ", ".join(["self", *positional, *(["*", *keyword] if keyword else [])])
+    namespace: dict[str, Any] = {}
+    exec(f"def __init__({params}):\n    " + "\n    ".join(body or ["pass"]), env, namespace)
+    init: Callable[..., None] = namespace["__init__"]
+    init.__qualname__ = f"{cls.__qualname__}.__init__"
+    init.__module__ = cls.__module__
+    init.__annotations__ = {**annotations, "return": None}
+    return init
+
+
+def _check_order(cls: type) -> None:
+    """dataclass's refusal of a required positional field after one with a default, made when the class
+    is declared (its `__init__` is only compiled later)."""
+    defaulted = None
+    for f in fields(cls):
+        if not f.init or f.kw_only:
+            continue
+        if f.default is not MISSING or f.default_factory is not MISSING:
+            defaulted = f.name
+        elif defaulted is not None:
+            raise TypeError(f"non-default argument {f.name!r} follows default argument")
+
+
+class _Factory:
+    """The default of a field with a default factory, in a generated `__init__`'s signature."""
+
+    def __repr__(self) -> str:
+        return "<factory>"
+
+
+_FACTORY = _Factory()
 
 
 def _getter(names: tuple[str, ...]) -> Callable[[Any], tuple[Any, ...]]:
