@@ -101,6 +101,7 @@ def test_init_is_compiled_on_the_first_instance_and_stays() -> None:
     compiled = Row.__init__
     Row(a=2)
     assert Row.__init__ is compiled
+    assert Row.__doc__ == "Row(a, b)"  # a class without a docstring gets its fields, as dataclass gives it
 
 
 def test_a_required_field_after_a_default_is_refused_when_declared() -> None:

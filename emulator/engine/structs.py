@@ -32,7 +32,12 @@ def struct(cls: type[_T] | None = None, /, *, frozen: bool = False,
     keeps it. Until its first instance, `inspect.signature` of the class shows `(*args, **kwargs)`."""
 
     def wrap(c: type[_T]) -> type[_T]:
+        undocumented = not c.__doc__
+        if undocumented:  # else dataclass writes one from `inspect.signature`, which compiles its text
+            c.__doc__ = c.__name__
         made = dataclass(c, slots=True, frozen=frozen, kw_only=kw_only, init=False, repr=False, eq=False)
+        if undocumented:
+            made.__doc__ = f"{c.__name__}({', '.join(f.name for f in fields(made) if f.init)})"  # type: ignore[arg-type]
         _check_order(made)
         if "__init__" not in c.__dict__:
             made.__init__ = _first_init(made, frozen=frozen)  # type: ignore[method-assign]
