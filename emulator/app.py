@@ -18,7 +18,7 @@ from .config import EmulatorConfig
 from .engine import control
 from .engine.keys import OPERATIONS_KEY, SPECS_KEY, WORLD_KEY
 from .engine.middleware import CONTROL_PREFIX, ERROR_SHAPES_KEY, ErrorShapes, error_boundary
-from .engine.openapi import CONTROL_SPEC, ApiSpec, SpecError, compile_spec, load_document, spec_path
+from .engine.openapi import CONTROL_SPEC, ApiSpec, SpecError, compile_spec, load_spec, spec_path
 from .engine.product import Product
 from .engine.routing import MAX_BODY_BYTES, Handler, bind_routes, collect_handlers
 from .engine.world import World
@@ -105,7 +105,8 @@ def load_specs(config: EmulatorConfig, products: Sequence[Product]) -> tuple[Api
 
     def compiled(file: str, kind: str, product: str) -> ApiSpec:
         path = config.spec_overrides.get(file) or spec_path(file)
-        return compile_spec(load_document(path), file, kind=kind, product=product)
+        document, paths = load_spec(path)
+        return compile_spec(document, file, kind=kind, product=product, paths=paths)
 
     specs = [compiled(CONTROL_SPEC, "control", "")]
     for p in products:

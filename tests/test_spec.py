@@ -16,7 +16,15 @@ import yaml
 from openapi_spec_validator import OpenAPIV31SpecValidator
 
 import paywall_emulator
-from paywall_emulator.engine.openapi import CONTROL_SPEC, SpecError, compile_spec, load_document, spec_path
+from paywall_emulator.engine.openapi import (
+    CONTROL_SPEC,
+    SpecError,
+    compile_spec,
+    inlined_paths,
+    load_document,
+    load_spec,
+    spec_path,
+)
 from paywall_emulator.products.monetize.errors import EmulatorError
 
 PUBLIC = load_document(spec_path("monetize.openapi.yaml"))
@@ -223,3 +231,39 @@ def test_a_schema_that_does_not_compile_is_a_spec_error() -> None:
             "application/json": {"schema": {"type": "object", "pattern": "("}}}}}}}}}, "broken.openapi.yaml")
     with pytest.raises(SpecError, match="getX response 200 application/json: schema does not compile"):
         spec.compile_all()
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in spec_path(CONTROL_SPEC).parent.glob("*.openapi.yaml")))
+def test_a_cached_spec_inlines_as_a_fresh_one_with_the_same_sharing(name: str, tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """`load_spec` keeps each document's inlined path items in the cache; read back, they equal a fresh
+    inlining and share each `$ref` target as it did (what lets one compiled validator serve them all)."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    path = spec_path(name)
+    cold = load_spec(path)
+    warm = load_spec(path)
+    assert warm[1] is not cold[1] and any(tmp_path.rglob("*-inlined-paths-1.marshal"))
+    fresh = inlined_paths(load_document(path))
+    assert warm == (load_document(path), fresh)
+    assert _shape_of_sharing(warm[1]) == _shape_of_sharing(fresh)
+    assert [op.operation_id for op in compile_spec(warm[0], name, paths=warm[1]).operations] == \
+        [op.operation_id for op in compile_spec(load_document(path), name).operations]
+
+
+def _shape_of_sharing(tree: Any) -> list[int]:
+    """How many times each distinct dict or list is reached, in the order first reached."""
+    seen: dict[int, int] = {}
+    order: list[int] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict | list):
+            if id(node) in seen:
+                seen[id(node)] += 1
+                return
+            seen[id(node)] = 1
+            order.append(id(node))
+            for child in node.values() if isinstance(node, dict) else node:
+                walk(child)
+
+    walk(tree)
+    return [seen[i] for i in order]

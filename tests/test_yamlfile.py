@@ -7,7 +7,9 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -86,3 +88,39 @@ def test_a_warm_read_imports_no_yaml_parser(tmp_path: Path, cache: Path) -> None
                           check=False)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "False"
+
+
+def test_a_derived_value_is_cached_by_name_and_keeps_its_sharing(tmp_path: Path, cache: Path) -> None:
+    doc = tmp_path / "doc.yaml"
+    doc.write_text("a: {x: 1}\n")
+    calls: list[str] = []
+
+    def pair(name: str) -> Callable[[Any], Any]:
+        def derive(document: Any) -> Any:
+            calls.append(name)
+            inner = {"copy": document["a"]["x"]}
+            return {"left": inner, "right": inner}
+
+        return derive
+
+    first = yamlfile.read_yaml_derived(doc, "pair-1", pair("a"))
+    again = yamlfile.read_yaml_derived(doc, "pair-1", pair("b"))  # from the cache: derive is not called
+    other = yamlfile.read_yaml_derived(doc, "pair-2", pair("c"))  # another name, another entry
+    assert calls == ["a", "c"]
+    assert first == again == other == ({"a": {"x": 1}}, {"left": {"copy": 1}, "right": {"copy": 1}})
+    assert again[1]["left"] is again[1]["right"]  # one object twice stays one object
+    assert len(list(cache.iterdir())) == 3  # the document, and one entry per derivation
+    doc.write_text("a: {x: 2}\n")
+    assert yamlfile.read_yaml_derived(doc, "pair-1", pair("d"))[1]["left"] == {"copy": 2}  # new bytes: derived anew
+
+
+def test_a_derivation_that_fails_caches_nothing(tmp_path: Path, cache: Path) -> None:
+    doc = tmp_path / "doc.yaml"
+    doc.write_text("a: 1\n")
+
+    def broken(document: Any) -> Any:
+        raise KeyError("nope")
+
+    with pytest.raises(KeyError):
+        yamlfile.read_yaml_derived(doc, "broken-1", broken)
+    assert yamlfile.read_yaml_derived(doc, "broken-1", lambda d: d["a"] + 1) == ({"a": 1}, 2)

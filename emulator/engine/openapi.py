@@ -20,7 +20,7 @@ import jsonschema_rs
 from .errors import BadRequestError, EmulatorError
 from .structs import struct
 from .worldfile import data_path
-from .yamlfile import YamlError, read_yaml_file
+from .yamlfile import YamlError, read_yaml_derived, read_yaml_file
 
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 CONTROL_SPEC = "control.openapi.yaml"  # the engine's own control API
@@ -47,6 +47,25 @@ def load_document(path: Path) -> dict[str, Any]:
     if not isinstance(doc, dict):
         raise SpecError(f"{path} is not an OpenAPI document")
     return doc
+
+
+def load_spec(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The document at `path` and its path items with every `$ref` inlined (`inlined_paths`), both cached
+    with the parsed YAML: a warm start inlines nothing."""
+    try:
+        doc, paths = read_yaml_derived(path, "inlined-paths-1",
+                                       lambda doc: inlined_paths(doc) if isinstance(doc, dict) else {})
+    except (OSError, YamlError) as exc:
+        raise SpecError(f"cannot read {path}: {exc}") from exc
+    if not isinstance(doc, dict):
+        raise SpecError(f"{path} is not an OpenAPI document")
+    return doc, paths
+
+
+def inlined_paths(document: Mapping[str, Any]) -> dict[str, Any]:
+    """Every path item of `document` with its `$ref`s inlined, each target once and shared (one memo)."""
+    memo: dict[str, Any] = {}
+    return {path: inline_refs(item, document, _memo=memo) for path, item in (document.get("paths") or {}).items()}
 
 
 def inline_refs(node: Any, root: Mapping[str, Any], _stack: tuple[str, ...] = (),
@@ -277,14 +296,14 @@ class ApiSpec:
                 validator.compiled()
 
 
-def compile_spec(document: dict[str, Any], name: str, *, kind: str = "public", product: str = "") -> ApiSpec:
-    """Compile one document; `kind` says whether its operations are public API or control API."""
+def compile_spec(document: dict[str, Any], name: str, *, kind: str = "public", product: str = "",
+                 paths: Mapping[str, Any] | None = None) -> ApiSpec:
+    """Compile one document; `kind` says whether its operations are public API or control API; `paths`
+    are its `inlined_paths` when the caller has them already."""
     operations: list[Operation] = []
     seen: set[str] = set()
-    memo: dict[str, Any] = {}
     compiled: dict[int, tuple[Any, Any]] = {}
-    for path, item in (document.get("paths") or {}).items():
-        item = inline_refs(item, document, _memo=memo)
+    for path, item in (inlined_paths(document) if paths is None else paths).items():
         shared_params = item.get("parameters", [])
         for method in HTTP_METHODS:
             raw = item.get(method)

@@ -12,12 +12,14 @@ from __future__ import annotations
 import hashlib
 import marshal
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from .cache import cache_folder
 
 _CACHE_FORMAT = f"2-{marshal.version}"
+T = TypeVar("T")
 
 
 class YamlError(ValueError):
@@ -50,20 +52,33 @@ def parse_yaml(raw: str | bytes) -> Any:
 
 def read_yaml_file(path: Path) -> Any:
     """The parsed document in the file at `path` (OSError if unreadable, YamlError if not YAML)."""
+    return _cached(path.read_bytes(), "", parse_yaml)
+
+
+def read_yaml_derived(path: Path, name: str, derive: Callable[[Any], T]) -> tuple[Any, T]:
+    """The parsed document in the file at `path` and `derive(document)`, the derived value cached like the
+    document (plain data; sharing within it is kept). `name` tells derivations apart: change it when what
+    `derive` returns changes. An exception from `derive` caches nothing."""
     raw = path.read_bytes()
-    cache = _cache_file(raw)
+    doc = _cached(raw, "", parse_yaml)
+    return doc, _cached(raw, name, lambda _: derive(doc))
+
+
+def _cached(raw: bytes, name: str, make: Callable[[bytes], T]) -> T:
+    cache = _cache_file(raw, name)
     try:
-        return marshal.loads(cache.read_bytes())
+        value: T = marshal.loads(cache.read_bytes())
+        return value
     except (OSError, ValueError, EOFError, TypeError):
         pass
-    doc = parse_yaml(raw)
-    _store(cache, doc)
-    return doc
+    value = make(raw)
+    _store(cache, value)
+    return value
 
 
-def _cache_file(raw: bytes) -> Path:
+def _cache_file(raw: bytes, name: str = "") -> Path:
     digest = hashlib.sha256(_CACHE_FORMAT.encode() + b"\0" + raw).hexdigest()
-    return cache_folder() / f"yaml-{digest[:32]}.marshal"
+    return cache_folder() / f"yaml-{digest[:32]}{'-' + name if name else ''}.marshal"
 
 
 def _store(target: Path, doc: Any) -> None:
