@@ -3,6 +3,7 @@ init and field list, for every option the package uses, and every data class in 
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import importlib
 import inspect
@@ -13,7 +14,7 @@ from typing import Any
 import pytest
 
 import paywall_emulator
-from paywall_emulator.engine.structs import struct
+from paywall_emulator.engine.structs import is_frozen, struct
 
 OPTIONS = [{}, {"frozen": True}, {"kw_only": True}, {"frozen": True, "kw_only": True}]
 
@@ -56,13 +57,25 @@ def test_equality_hash_and_repr_match_dataclass(options: dict[str, bool]) -> Non
         assert repr(make(ours, **left)) == repr(make(reference, **left))
     assert make(ours) != make(reference)  # another class, even with the same fields
     assert (make(ours) == ("a", 0)) is False
+    assert is_frozen(ours) is bool(options.get("frozen"))
     if options.get("frozen"):
         for values in cases:
             assert hash(make(ours, **values)) == hash(make(reference, **values))
         assert hash(make(ours, note="x", seen=1)) == hash(make(ours))  # fields left out of the hash
         assert hash(make(ours, count=1)) != hash(make(ours, count=2))
-        with pytest.raises(dataclasses.FrozenInstanceError):
-            make(ours).count = 3  # type: ignore[attr-defined]
+        for target in (ours, reference):
+            item = make(target, tags=("t",))
+            object.__setattr__(item, "unset", 5)  # a field left unset cannot be copied, by dataclass either
+            with pytest.raises(dataclasses.FrozenInstanceError, match="cannot assign to field 'count'"):
+                item.count = 3
+            with pytest.raises(dataclasses.FrozenInstanceError, match="cannot delete field 'name'"):
+                del item.name
+            with pytest.raises((dataclasses.FrozenInstanceError, TypeError)):  # 3.11's slotted dataclass: TypeError
+                item.other = 1
+            with pytest.raises(dataclasses.FrozenInstanceError):
+                make(ours).other = 1  # not a field either: refused all the same
+            for copied in (copy.copy(item), copy.deepcopy(item)):
+                assert copied == item and copied is not item and copied.made == ["a"]
     else:
         with pytest.raises(TypeError, match="unhashable"):
             hash(make(ours))

@@ -19,6 +19,7 @@ from paywall_emulator.config import EmulatorConfig
 from paywall_emulator.engine import snapshot
 from paywall_emulator.engine.clock import EmulatorClock
 from paywall_emulator.engine.product import WorldError
+from paywall_emulator.engine.structs import is_frozen
 from paywall_emulator.engine.templates import template
 from paywall_emulator.engine.world import World, default_document
 from paywall_emulator.engine.worldfile import default_world
@@ -71,7 +72,7 @@ def mutable_parts(value: Any, seen: set[int] | None = None) -> Iterator[Any]:
         for item in value:
             yield from mutable_parts(item, seen)
     elif dataclasses.is_dataclass(value) and not isinstance(value, type):
-        if type(value).__dataclass_params__.frozen:  # type: ignore[attr-defined]
+        if is_frozen(type(value)):
             return
         seen.add(id(value))
         yield value

@@ -8,7 +8,7 @@ from __future__ import annotations
 import builtins
 import reprlib
 from collections.abc import Callable
-from dataclasses import MISSING, dataclass, field, fields
+from dataclasses import MISSING, FrozenInstanceError, dataclass, field, fields
 from operator import attrgetter
 from typing import Any, TypeVar, dataclass_transform, overload
 
@@ -29,21 +29,63 @@ def struct(cls: type[_T] | None = None, /, *, frozen: bool = False,
     """`@dataclass(slots=True, frozen=…, kw_only=…)` with the same `__init__`, equality (field by field,
     same class only), hash (of the compared fields when frozen; none when mutable) and repr
     (`Name(a=1, b='x')`, recursion-safe); a method the class body defines itself is kept, as dataclass
-    keeps it. Until its first instance, `inspect.signature` of the class shows `(*args, **kwargs)`."""
+    keeps it. Until its first instance, `inspect.signature` of the class shows `(*args, **kwargs)`; a
+    frozen struct is frozen by shared methods, so `__dataclass_params__.frozen` is False: ask `is_frozen`."""
 
     def wrap(c: type[_T]) -> type[_T]:
         undocumented = not c.__doc__
         if undocumented:  # else dataclass writes one from `inspect.signature`, which compiles its text
             c.__doc__ = c.__name__
-        made = dataclass(c, slots=True, frozen=frozen, kw_only=kw_only, init=False, repr=False, eq=False)
+        if frozen and ("__setattr__" in c.__dict__ or "__delattr__" in c.__dict__):
+            raise TypeError(f"a frozen struct cannot define __setattr__ or __delattr__ ({c.__qualname__})")
+        made = dataclass(c, slots=True, kw_only=kw_only, init=False, repr=False, eq=False)
         if undocumented:
             made.__doc__ = f"{c.__name__}({', '.join(f.name for f in fields(made) if f.init)})"  # type: ignore[arg-type]
         _check_order(made)
         if "__init__" not in c.__dict__:
             made.__init__ = _first_init(made, frozen=frozen)  # type: ignore[method-assign]
+        if frozen:
+            _freeze(made)
         return _share_methods(made, frozen=frozen)
 
     return wrap if cls is None else wrap(cls)
+
+
+def _freeze(cls: type[Any]) -> None:
+    """What `frozen=True` gives a slotted dataclass, as shared functions (dataclass compiles two methods
+    per class): assigning or deleting a field raises FrozenInstanceError; copy and pickle restore the
+    fields through `object.__setattr__`."""
+    names = frozenset(f.name for f in fields(cls))
+
+    def __setattr__(self: Any, name: str, value: Any) -> None:
+        if type(self) is cls or name in names:
+            raise FrozenInstanceError(f"cannot assign to field {name!r}")
+        super(cls, self).__setattr__(name, value)
+
+    def __delattr__(self: Any, name: str) -> None:
+        if type(self) is cls or name in names:
+            raise FrozenInstanceError(f"cannot delete field {name!r}")
+        super(cls, self).__delattr__(name)
+
+    cls.__setattr__ = __setattr__  # type: ignore[assignment]
+    cls.__delattr__ = __delattr__  # type: ignore[assignment]
+    cls.__getstate__ = _frozen_getstate  # type: ignore[assignment]
+    cls.__setstate__ = _frozen_setstate
+    cls._struct_frozen = True
+
+
+def is_frozen(cls: type) -> bool:
+    """Whether `cls` is a struct declared `frozen=True` (or a subclass of one)."""
+    return bool(getattr(cls, "_struct_frozen", False))
+
+
+def _frozen_getstate(self: Any) -> list[Any]:
+    return [getattr(self, f.name) for f in fields(self)]
+
+
+def _frozen_setstate(self: Any, state: list[Any]) -> None:
+    for f, value in zip(fields(self), state, strict=True):
+        object.__setattr__(self, f.name, value)
 
 
 def _share_methods(cls: type[_T], *, frozen: bool) -> type[_T]:
