@@ -11,14 +11,14 @@ from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from enum import Enum
-from fractions import Fraction
+from numbers import Number
 from typing import Any, Generic, TypeVar
 
 from .structs import struct
 
 T = TypeVar("T")
 Maker = Callable[[], Any]
-_IMMUTABLE = frozenset({str, int, float, bool, bytes, datetime, date, timedelta, Decimal, Fraction, type(None)})
+_IMMUTABLE = frozenset({str, int, float, bool, bytes, datetime, date, timedelta, Decimal, type(None)})
 
 
 @struct(frozen=True)
@@ -67,7 +67,7 @@ def template(entity: T, *, given: frozenset[str] = frozenset()) -> Template[T]:
 def maker(value: Any) -> Maker | None:
     """A function returning a fresh copy of `value` (a JSON-like tree, entities allowed), or None when
     `value` is immutable and can be shared as it is."""
-    if type(value) in _IMMUTABLE or isinstance(value, str | int | float | bytes | date | timedelta | Decimal | Enum):
+    if type(value) in _IMMUTABLE or isinstance(value, str | bytes | date | timedelta | Number | Enum):
         return None
     if isinstance(value, tuple | frozenset):
         parts = [(item, maker(item)) for item in value]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import calendar
 import functools
 from datetime import UTC, date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 # How many months a price interval is worth, for the monthly token grant (tokenization docs).
 MONTHS_PER_INTERVAL: dict[str, float] = {"day": 1 / 30, "week": 0.25, "month": 1.0, "year": 12.0}
@@ -39,4 +38,6 @@ def local_date(instant: datetime, timezone: str) -> date:
 def _zoned_date(instant: datetime, timezone: str) -> date:
     """`local_date` through the zone's rules, memoised (a pure function): one balances request asks for
     the same instant several times."""
+    from zoneinfo import ZoneInfo  # here: a world in UTC alone never loads the zone database's reader
+
     return instant.astimezone(ZoneInfo(timezone)).date()
