@@ -16,6 +16,7 @@ import yaml
 from openapi_spec_validator import OpenAPIV31SpecValidator
 
 import paywall_emulator
+from paywall_emulator.engine import openapi
 from paywall_emulator.engine.openapi import (
     CONTROL_SPEC,
     SpecError,
@@ -242,7 +243,7 @@ def test_a_cached_spec_inlines_as_a_fresh_one_with_the_same_sharing(name: str, t
     path = spec_path(name)
     cold = load_spec(path)
     warm = load_spec(path)
-    assert warm[1] is not cold[1] and any(tmp_path.rglob("*-inlined-paths-1.marshal"))
+    assert warm[1] is not cold[1] and any(tmp_path.rglob("*-inlined-paths-*.marshal"))
     fresh = inlined_paths(load_document(path))
     assert warm == (load_document(path), fresh)
     assert _shape_of_sharing(warm[1]) == _shape_of_sharing(fresh)
@@ -267,3 +268,21 @@ def _shape_of_sharing(tree: Any) -> list[int]:
 
     walk(tree)
     return [seen[i] for i in order]
+
+
+def test_cached_inlined_paths_are_those_of_the_code_that_reads_them(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The cache folder is the user's, shared by every install and checkout, and keyed by a spec's bytes:
+    code that inlines differently must not be handed what other code stored for the same spec."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    path = spec_path(CONTROL_SPEC)
+    stored = load_spec(path)[1]
+    original = openapi.inline_refs
+
+    def tagged(node: Any, root: Any, _stack: tuple[str, ...] = (), _memo: dict[str, Any] | None = None) -> Any:
+        done = original(node, root, _stack, _memo)
+        return {**done, "x-tagged": True} if isinstance(done, dict) and not _stack else done
+
+    monkeypatch.setattr(openapi, "inline_refs", tagged)
+    changed = load_spec(path)[1]
+    assert changed != stored and all(item.get("x-tagged") for item in changed.values())

@@ -187,3 +187,78 @@ def test_every_data_class_of_the_package_is_a_struct() -> None:
                     structs += 1
     assert plain == []
     assert structs > 100
+
+
+def test_frozen_and_mutable_structs_do_not_inherit_from_each_other() -> None:
+    """dataclass refuses both when the class is declared; a struct, declared unfrozen to dataclass, must
+    refuse them itself (else a mutable child of a frozen base fails only at its first instance)."""
+
+    @struct(frozen=True, kw_only=True)
+    class Frozen:
+        a: int
+
+    @struct(kw_only=True)
+    class Mutable:
+        a: int
+
+    with pytest.raises(TypeError, match="cannot inherit non-frozen struct from a frozen one"):
+        @struct(kw_only=True)
+        class Thawed(Frozen):
+            b: int = 0
+
+    with pytest.raises(TypeError, match="cannot inherit frozen struct from a non-frozen one"):
+        @struct(frozen=True, kw_only=True)
+        class Iced(Mutable):
+            b: int = 0
+
+    @struct(frozen=True, kw_only=True)
+    class Child(Frozen):
+        b: int = 0
+
+    assert (Child(a=1).b, hash(Child(a=1)) == hash(Child(a=1))) == (0, True)
+
+
+def test_an_initvar_is_refused_when_declared() -> None:
+    """The compiled `__init__` passes nothing to `__post_init__`: an InitVar would be silently dropped."""
+    with pytest.raises(TypeError, match="a struct takes no InitVar"):
+        @struct
+        class Seeded:
+            a: int
+            seed: dataclasses.InitVar[int] = 0
+
+
+@pytest.mark.parametrize("options", OPTIONS, ids=str)
+def test_fields_named_like_the_generated_code_s_own_names(options: dict[str, bool]) -> None:
+    """A field may be called `self`, or like a helper the compiled `__init__` uses (dataclass names its
+    helpers so that no ordinary field shadows them)."""
+
+    def body() -> type:
+        class Odd:
+            self: int
+            _set: int
+            _FACTORY: int = 0
+            _default_self: int = 1
+            tags: list[str] = field(default_factory=list)
+
+        return Odd
+
+    reference, ours = dataclasses.dataclass(body(), slots=True, **options), struct(**options)(body())
+    values = {"self": 1, "_set": 2}
+    for cls in (ours, reference):
+        made = cls(**values)
+        assert (made.self, made._set, made._FACTORY, made._default_self, made.tags) == (1, 2, 0, 1, [])
+    assert repr(ours(**values)).split("(", 1)[1] == repr(reference(**values)).split("(", 1)[1]
+
+
+def test_a_frozen_struct_keeps_its_own_pickling() -> None:
+    @struct(frozen=True)
+    class Versioned:
+        a: int
+
+        def __getstate__(self) -> dict[str, int]:
+            return {"v": 2, "a": self.a}
+
+        def __setstate__(self, state: dict[str, int]) -> None:
+            object.__setattr__(self, "a", state["a"] * 10)
+
+    assert (copy.copy(Versioned(1)).a, copy.deepcopy(Versioned(2)).a) == (10, 20)

@@ -8,7 +8,9 @@ extension maps a schema violation to a documented error code). No aiohttp.
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
+import marshal
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import field
 from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
@@ -53,13 +55,21 @@ def load_spec(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     """The document at `path` and its path items with every `$ref` inlined (`inlined_paths`), both cached
     with the parsed YAML: a warm start inlines nothing."""
     try:
-        doc, paths = read_yaml_derived(path, "inlined-paths-1",
+        doc, paths = read_yaml_derived(path, _inlining_version(),
                                        lambda doc: inlined_paths(doc) if isinstance(doc, dict) else {})
     except (OSError, YamlError) as exc:
         raise SpecError(f"cannot read {path}: {exc}") from exc
     if not isinstance(doc, dict):
         raise SpecError(f"{path} is not an OpenAPI document")
     return doc, paths
+
+
+def _inlining_version() -> str:
+    """The cache entry's name for inlined path items: a digest of the code that inlines them. The cache is
+    keyed by the spec's bytes alone and shared by every install and checkout of the user, so a release or a
+    branch that inlines differently must not read what another one stored for the same spec."""
+    code = marshal.dumps((inlined_paths.__code__, inline_refs.__code__))
+    return f"inlined-paths-{hashlib.sha256(code).hexdigest()[:16]}"
 
 
 def inlined_paths(document: Mapping[str, Any]) -> dict[str, Any]:

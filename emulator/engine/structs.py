@@ -6,6 +6,7 @@ cost beyond aiohttp (~130 classes, of which a start instantiates about a third).
 from __future__ import annotations
 
 import builtins
+import dataclasses
 import reprlib
 from collections.abc import Callable
 from dataclasses import MISSING, FrozenInstanceError, dataclass, field, fields
@@ -39,6 +40,7 @@ def struct(cls: type[_T] | None = None, /, *, frozen: bool = False,
         if frozen and ("__setattr__" in c.__dict__ or "__delattr__" in c.__dict__):
             raise TypeError(f"a frozen struct cannot define __setattr__ or __delattr__ ({c.__qualname__})")
         made = dataclass(c, slots=True, kw_only=kw_only, init=False, repr=False, eq=False)
+        _check_bases(made, frozen=frozen)
         if undocumented:
             made.__doc__ = f"{c.__name__}({', '.join(f.name for f in fields(made) if f.init)})"  # type: ignore[arg-type]
         _check_order(made)
@@ -69,8 +71,10 @@ def _freeze(cls: type[Any]) -> None:
 
     cls.__setattr__ = __setattr__  # type: ignore[assignment]
     cls.__delattr__ = __delattr__  # type: ignore[assignment]
-    cls.__getstate__ = _frozen_getstate  # type: ignore[assignment]
-    cls.__setstate__ = _frozen_setstate
+    if "__getstate__" not in cls.__dict__:  # as dataclass: a class's own pickling is kept
+        cls.__getstate__ = _frozen_getstate  # type: ignore[assignment]
+    if "__setstate__" not in cls.__dict__:
+        cls.__setstate__ = _frozen_setstate
     cls._struct_frozen = True
 
 
@@ -124,7 +128,7 @@ def _share_methods(cls: type[_T], *, frozen: bool) -> type[_T]:
 def _first_init(cls: type, *, frozen: bool) -> Callable[..., None]:
     """An `__init__` that, on the class's first instance, puts the generated one in its place."""
 
-    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+    def __init__(self: Any, /, *args: Any, **kwargs: Any) -> None:
         made = _dataclass_init(cls, frozen=frozen)
         cls.__init__ = made  # type: ignore[misc]
         made(self, *args, **kwargs)
@@ -135,37 +139,42 @@ def _first_init(cls: type, *, frozen: bool) -> Callable[..., None]:
 def _dataclass_init(cls: type, *, frozen: bool) -> Callable[..., None]:
     """The `__init__` dataclass gives `cls`: parameters in field order, keyword-only ones last, defaults
     and default factories (a field left out of `__init__` gets its default too); a frozen class sets each
-    field through `object.__setattr__`; `__post_init__` is called when the class has one."""
-    env: dict[str, Any] = {"__builtins__": builtins, "_set": object.__setattr__, "_FACTORY": _FACTORY}
+    field through `object.__setattr__`; `__post_init__` is called when the class has one. The names the
+    generated code uses besides the fields' own cannot be field names (a field may be called `self`)."""
+    every = fields(cls)
+    me = "__struct_self__" if any(f.name == "self" for f in every) else "self"
+    env: dict[str, Any] = {"__builtins__": builtins, "__struct_set__": object.__setattr__,
+                           "__struct_factory__": _FACTORY}
     positional: list[str] = []
     keyword: list[str] = []
     body: list[str] = []
     annotations: dict[str, Any] = {}
-    for f in fields(cls):
+    for f in every:
         name = f.name
+        default, factory = f"__struct_default_{name}__", f"__struct_factory_{name}__"
         if f.default is not MISSING:
-            env[f"_default_{name}"] = f.default
+            env[default] = f.default
         elif f.default_factory is not MISSING:
-            env[f"_factory_{name}"] = f.default_factory
+            env[factory] = f.default_factory
         if f.init:
             annotations[name] = f.type
             if f.default is not MISSING:
-                param, value = f"{name}=_default_{name}", name
+                param, value = f"{name}={default}", name
             elif f.default_factory is not MISSING:
-                param, value = f"{name}=_FACTORY", f"_factory_{name}() if {name} is _FACTORY else {name}"
+                param, value = f"{name}=__struct_factory__", f"{factory}() if {name} is __struct_factory__ else {name}"
             else:
                 param, value = name, name
             (keyword if f.kw_only else positional).append(param)
         elif f.default is not MISSING:
-            value = f"_default_{name}"
+            value = default
         elif f.default_factory is not MISSING:
-            value = f"_factory_{name}()"
+            value = f"{factory}()"
         else:
             continue
-        body.append(f"_set(self, {name!r}, {value})" if frozen else f"self.{name} = {value}")
+        body.append(f"__struct_set__({me}, {name!r}, {value})" if frozen else f"{me}.{name} = {value}")
     if hasattr(cls, "__post_init__"):
-        body.append("self.__post_init__()")
-    params = ", ".join(["self", *positional, *(["*", *keyword] if keyword else [])])
+        body.append(f"{me}.__post_init__()")
+    params = ", ".join([me, *positional, *(["*", *keyword] if keyword else [])])
     namespace: dict[str, Any] = {}
     exec(f"def __init__({params}):\n    " + "\n    ".join(body or ["pass"]), env, namespace)
     init: Callable[..., None] = namespace["__init__"]
@@ -173,6 +182,22 @@ def _dataclass_init(cls: type, *, frozen: bool) -> Callable[..., None]:
     init.__module__ = cls.__module__
     init.__annotations__ = {**annotations, "return": None}
     return init
+
+
+def _check_bases(cls: type, *, frozen: bool) -> None:
+    """dataclass's refusals that `struct` would otherwise skip (it declares every class unfrozen to
+    dataclass, and its `__init__` passes no InitVar on): a frozen class over a mutable data class or the
+    other way round, and InitVar pseudo-fields."""
+    bases = [b for b in cls.__mro__[1:] if "__dataclass_fields__" in b.__dict__]
+    if bases:
+        any_frozen = any(is_frozen(b) or b.__dict__["__dataclass_params__"].frozen for b in bases)
+        if any_frozen and not frozen:
+            raise TypeError(f"cannot inherit non-frozen struct from a frozen one ({cls.__qualname__})")
+        if frozen and not any_frozen:
+            raise TypeError(f"cannot inherit frozen struct from a non-frozen one ({cls.__qualname__})")
+    initvar = getattr(dataclasses, "_FIELD_INITVAR", None)
+    if any(getattr(f, "_field_type", None) is initvar for f in cls.__dict__["__dataclass_fields__"].values()):
+        raise TypeError(f"a struct takes no InitVar ({cls.__qualname__}): give __post_init__ a field")
 
 
 def _check_order(cls: type) -> None:
