@@ -191,7 +191,9 @@ def _products(option: str | None) -> tuple[str, ...] | None:
 def serve(args: argparse.Namespace) -> int:
     # A start builds ~80,000 objects that live as long as the server (aiohttp, the products' modules, the
     # specs, the world): the cyclic collector would scan the growing heap again and again while they are
-    # made, ~30 ms of CPU. It waits until they are built, which are then frozen out of its sight.
+    # made, ~30 ms of CPU. It waits until they are built, which are then frozen out of its sight. The
+    # cycles the build left behind (~2,400 objects, ~0.7 MB: chiefly the classes `slots=True` replaced)
+    # are frozen with them and never freed: collecting them first would cost what the pause saves.
     collecting = gc.isenabled()
     gc.disable()
     try:

@@ -180,9 +180,16 @@ def launch_to_first_200(cmd_for: Callable[[int], list[str]]) -> tuple[float, flo
 
 
 def run_time(pid: int) -> float:
-    """CPU seconds all threads of `pid` have run, to the nanosecond (/proc/<pid>/task/*/schedstat): unlike
-    wall time, barely moved by what else the machine runs."""
-    return sum(int((task / "schedstat").read_text().split()[0]) for task in Path(f"/proc/{pid}/task").iterdir()) / 1e9
+    """CPU seconds the live threads of `pid` have run, to the nanosecond (/proc/<pid>/task/*/schedstat):
+    unlike wall time, barely moved by what else the machine runs. A thread that already ended is not
+    counted (a server starts none before its first answer)."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            total += int((task / "schedstat").read_text().split()[0])
+        except FileNotFoundError:  # the thread ended between the listing and the read
+            continue
+    return total / 1e9
 
 
 def proc_cpu(pid: int) -> float:
