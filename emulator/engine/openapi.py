@@ -8,6 +8,7 @@ extension maps a schema violation to a documented error code). No aiohttp.
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import json
 import marshal
@@ -68,8 +69,13 @@ def _inlining_version() -> str:
     """The cache entry's name for inlined path items: a digest of the code that inlines them. The cache is
     keyed by the spec's bytes alone and shared by every install and checkout of the user, so a release or a
     branch that inlines differently must not read what another one stored for the same spec."""
-    code = marshal.dumps((inlined_paths.__code__, inline_refs.__code__))
-    return f"inlined-paths-{hashlib.sha256(code).hexdigest()[:16]}"
+    return _code_digest(inlined_paths.__code__, inline_refs.__code__)
+
+
+@functools.cache
+def _code_digest(*code: Any) -> str:
+    """Once per process and code: each spec a start reads asks again."""
+    return f"inlined-paths-{hashlib.sha256(marshal.dumps(code)).hexdigest()[:16]}"
 
 
 def inlined_paths(document: Mapping[str, Any]) -> dict[str, Any]:

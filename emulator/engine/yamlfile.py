@@ -2,8 +2,9 @@
 same document as the pure-Python one, ~5x faster), and a cache of each parsed document in the user's
 cache folder (`cache.cache_folder()`), so a warm start imports no YAML parser at all. No aiohttp.
 
-Cache entries are named by a hash of the file's bytes (never stale) and stored with `marshal` (plain
-data only; loading one runs no code). Any problem with the cache (unwritable, corrupt, a value marshal
+Cache entries are named by a hash of the file's bytes (never stale), plus a name for a value derived
+from the document (`read_yaml_derived`), and stored with `marshal` (plain data only; loading one runs no
+code). Any problem with the cache (unwritable, corrupt, a value marshal
 cannot hold) just means a parse.
 """
 
@@ -52,7 +53,8 @@ def parse_yaml(raw: str | bytes) -> Any:
 
 def read_yaml_file(path: Path) -> Any:
     """The parsed document in the file at `path` (OSError if unreadable, YamlError if not YAML)."""
-    return _cached(path.read_bytes(), "", parse_yaml)
+    raw = path.read_bytes()
+    return _cached(_entry(_digest(raw), ""), lambda: parse_yaml(raw))
 
 
 def read_yaml_derived(path: Path, name: str, derive: Callable[[Any], T]) -> tuple[Any, T]:
@@ -60,25 +62,29 @@ def read_yaml_derived(path: Path, name: str, derive: Callable[[Any], T]) -> tupl
     document (plain data; sharing within it is kept). `name` tells derivations apart: change it when what
     `derive` returns changes. An exception from `derive` caches nothing."""
     raw = path.read_bytes()
-    doc = _cached(raw, "", parse_yaml)
-    return doc, _cached(raw, name, lambda _: derive(doc))
+    digest = _digest(raw)
+    doc = _cached(_entry(digest, ""), lambda: parse_yaml(raw))
+    return doc, _cached(_entry(digest, name), lambda: derive(doc))
 
 
-def _cached(raw: bytes, name: str, make: Callable[[bytes], T]) -> T:
-    cache = _cache_file(raw, name)
+def _cached(cache: Path, make: Callable[[], T]) -> T:
     try:
         value: T = marshal.loads(cache.read_bytes())
         return value
     except (OSError, ValueError, EOFError, TypeError):
         pass
-    value = make(raw)
+    value = make()
     _store(cache, value)
     return value
 
 
-def _cache_file(raw: bytes, name: str = "") -> Path:
-    digest = hashlib.sha256(_CACHE_FORMAT.encode() + b"\0" + raw).hexdigest()
-    return cache_folder() / f"yaml-{digest[:32]}{'-' + name if name else ''}.marshal"
+def _digest(raw: bytes) -> str:
+    """What names a file's cache entries: a hash of its bytes and of the cache's format."""
+    return hashlib.sha256(_CACHE_FORMAT.encode() + b"\0" + raw).hexdigest()[:32]
+
+
+def _entry(digest: str, name: str) -> Path:
+    return cache_folder() / f"yaml-{digest}{'-' + name if name else ''}.marshal"
 
 
 def _store(target: Path, doc: Any) -> None:
